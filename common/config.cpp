@@ -1,0 +1,342 @@
+#include "config.h"
+
+#include <cmath>
+#include <set>
+
+#include <fmt/core.h>
+#include <fmt/ranges.h>
+#include <yaml-cpp/yaml.h>
+
+#include "atomic_file.h"
+#include "error.h"
+
+namespace lv {
+
+std::string_view to_string(DebugImages v) {
+  switch (v) {
+    case DebugImages::all: return "all";
+    case DebugImages::issues: return "issues";
+    case DebugImages::none: return "none";
+  }
+  return "?";
+}
+std::string_view to_string(LinkMode v) { return v == LinkMode::copy ? "copy" : "hardlink"; }
+std::string_view to_string(ModelType v) {
+  switch (v) {
+    case ModelType::classifier: return "classifier";
+    case ModelType::yolov8: return "yolov8";
+    case ModelType::yolov5: return "yolov5";
+  }
+  return "?";
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+
+/// Walks one YAML mapping, remembering which keys were read so that the rest can be reported
+/// as unknown. Every error names the file, the line and the full key path.
+class Section {
+ public:
+  Section(const YAML::Node& node, std::string path, const fs::path& file)
+      : node_(node), path_(std::move(path)), file_(file) {
+    if (node_ && !node_.IsNull() && !node_.IsMap())
+      fail(node_, "expected a mapping of keys");
+  }
+
+  [[noreturn]] void fail(const YAML::Node& at, const std::string& what) const {
+    fail_at(at, path_, what);
+  }
+  [[noreturn]] void fail_at(const YAML::Node& at, const std::string& key, const std::string& what) const {
+    const YAML::Mark mark = at.Mark();
+    const std::string where = mark.line >= 0 ? fmt::format("{}:{}", file_.string(), mark.line + 1) : file_.string();
+    throw usage_error(fmt::format("{}: {}: {}", where, key.empty() ? "(top level)" : key, what));
+  }
+
+  std::string key_path(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+
+  /// The child node for `key`, or an undefined node; marks the key as known.
+  YAML::Node child(const std::string& key) {
+    known_.insert(key);
+    if (!node_ || !node_.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+    return node_[key];
+  }
+
+  Section section(const std::string& key) { return Section(child(key), key_path(key), file_); }
+
+  std::string scalar(const std::string& key, const YAML::Node& n, const char* expected) const {
+    if (!n.IsScalar()) fail_at(n, key_path(key), fmt::format("expected {}", expected));
+    return n.Scalar();
+  }
+
+  void get_string(const std::string& key, std::string& out) {
+    const YAML::Node n = child(key);
+    if (!present(n)) return;
+    out = scalar(key, n, "a string");
+  }
+
+  void get_path(const std::string& key, fs::path& out) {
+    const YAML::Node n = child(key);
+    if (!present(n)) return;
+    const std::string s = scalar(key, n, "a path");
+    out = resolve(s);
+  }
+
+  fs::path resolve(const std::string& s) const {
+    if (s.empty()) return {};
+    const fs::path p(s);
+    return p.is_absolute() ? p.lexically_normal() : (file_.parent_path() / p).lexically_normal();
+  }
+
+  void get_bool(const std::string& key, bool& out) {
+    const YAML::Node n = child(key);
+    if (!present(n)) return;
+    const std::string s = scalar(key, n, "true or false");
+    if (s == "true" || s == "True" || s == "yes") out = true;
+    else if (s == "false" || s == "False" || s == "no") out = false;
+    else fail_at(n, key_path(key), fmt::format("expected true or false, got '{}'", s));
+  }
+
+  void get_double(const std::string& key, double& out, double lo, double hi) {
+    const YAML::Node n = child(key);
+    if (!present(n)) return;
+    const std::string s = scalar(key, n, "a number");
+    double v = 0;
+    size_t used = 0;
+    try {
+      v = std::stod(s, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != s.size() || s.empty() || !std::isfinite(v))
+      fail_at(n, key_path(key), fmt::format("expected a number, got '{}'", s));
+    if (v < lo || v > hi)
+      fail_at(n, key_path(key), fmt::format("expected a number in [{}, {}], got {}", lo, hi, s));
+    out = v;
+  }
+
+  void get_int(const std::string& key, int64_t& out, int64_t lo, int64_t hi) {
+    const YAML::Node n = child(key);
+    if (!present(n)) return;
+    out = parse_int(key, n, lo, hi);
+  }
+  void get_int(const std::string& key, int& out, int lo, int hi) {
+    int64_t v = out;
+    get_int(key, v, lo, hi);
+    out = static_cast<int>(v);
+  }
+
+  int64_t parse_int(const std::string& key, const YAML::Node& n, int64_t lo, int64_t hi) const {
+    const std::string s = scalar(key, n, "an integer");
+    int64_t v = 0;
+    size_t used = 0;
+    try {
+      v = std::stoll(s, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != s.size() || s.empty()) fail_at(n, key_path(key), fmt::format("expected an integer, got '{}'", s));
+    if (v < lo || v > hi)
+      fail_at(n, key_path(key), fmt::format("expected an integer in [{}, {}], got {}", lo, hi, v));
+    return v;
+  }
+
+  template <typename Enum>
+  void get_enum(const std::string& key, Enum& out, std::initializer_list<Enum> values) {
+    const YAML::Node n = child(key);
+    if (!present(n)) return;
+    const std::string s = scalar(key, n, "a string");
+    std::vector<std::string_view> names;
+    for (Enum v : values) {
+      if (to_string(v) == s) {
+        out = v;
+        return;
+      }
+      names.push_back(to_string(v));
+    }
+    fail_at(n, key_path(key), fmt::format("expected one of {}, got '{}'", fmt::join(names, " | "), s));
+  }
+
+  std::vector<std::string> string_list(const std::string& key, const YAML::Node& n) const {
+    if (!n.IsSequence()) fail_at(n, key_path(key), "expected a list of strings");
+    std::vector<std::string> out;
+    for (size_t i = 0; i < n.size(); ++i) {
+      if (!n[i].IsScalar()) fail_at(n[i], fmt::format("{}[{}]", key_path(key), i), "expected a string");
+      out.push_back(n[i].Scalar());
+    }
+    return out;
+  }
+
+  void get_string_list(const std::string& key, std::vector<std::string>& out) {
+    const YAML::Node n = child(key);
+    if (!present(n)) return;
+    out = string_list(key, n);
+  }
+
+  void get_number_list(const std::string& key, std::vector<double>& out, size_t count) {
+    const YAML::Node n = child(key);
+    if (!present(n)) return;
+    if (!n.IsSequence() || n.size() != count)
+      fail_at(n, key_path(key), fmt::format("expected a list of {} numbers", count));
+    std::vector<double> v;
+    for (size_t i = 0; i < n.size(); ++i) {
+      double d = 0;
+      try {
+        size_t used = 0;
+        const std::string text = n[i].IsScalar() ? n[i].Scalar() : std::string();
+        d = std::stod(text, &used);
+        if (used != text.size() || !std::isfinite(d)) throw std::invalid_argument("not a number");
+      } catch (const std::exception&) {
+        fail_at(n[i], fmt::format("{}[{}]", key_path(key), i), "expected a number");
+      }
+      v.push_back(d);
+    }
+    out = v;
+  }
+
+  static bool present(const YAML::Node& n) { return n.IsDefined() && !n.IsNull(); }
+
+  /// Throws for the first key that nothing read.
+  void finish() const {
+    if (!node_ || !node_.IsMap()) return;
+    for (const auto& kv : node_) {
+      const std::string key = kv.first.as<std::string>();
+      if (known_.count(key) == 0) {
+        std::vector<std::string> names(known_.begin(), known_.end());
+        fail_at(kv.first, key_path(key), fmt::format("unknown key (known keys here: {})", fmt::join(names, ", ")));
+      }
+    }
+  }
+
+  const fs::path& file() const { return file_; }
+
+ private:
+  YAML::Node node_;
+  std::string path_;
+  fs::path file_;
+  std::set<std::string> known_;
+};
+
+}  // namespace
+
+Config parse_config(const std::string& text, const fs::path& file) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw usage_error(fmt::format("{}:{}: invalid YAML: {}", file.string(), e.mark.line + 1, e.msg));
+  }
+
+  Config c;
+  c.file = file;
+  Section top(root, "", file);
+
+  {
+    Section s = top.section("input");
+    s.get_path("images", c.input.images);
+    s.get_path("root", c.input.root);
+    const YAML::Node classes = s.child("classes");
+    if (Section::present(classes)) {
+      if (classes.IsSequence()) {
+        c.input.classes = s.string_list("classes", classes);
+      } else {
+        c.input.classes_file = s.resolve(s.scalar("classes", classes, "a path or a list of names"));
+      }
+    }
+    s.finish();
+  }
+  {
+    Section s = top.section("output");
+    s.get_path("dir", c.output.dir);
+    s.get_enum("debug_images", c.output.debug_images, {DebugImages::all, DebugImages::issues, DebugImages::none});
+    s.get_enum("link_mode", c.output.link_mode, {LinkMode::copy, LinkMode::hardlink});
+    s.finish();
+  }
+  {
+    Section s = top.section("model");
+    s.get_path("path", c.model.path);
+    s.get_enum("type", c.model.type, {ModelType::classifier, ModelType::yolov8, ModelType::yolov5});
+    s.get_int("input_size", c.model.input_size, 8, 8192);
+    s.get_string_list("class_names", c.model.class_names);
+    const YAML::Node aliases = s.child("aliases");
+    if (Section::present(aliases)) {
+      if (!aliases.IsMap()) s.fail_at(aliases, "model.aliases", "expected a mapping {dataset name: model name or list}");
+      for (const auto& kv : aliases) {
+        const std::string name = kv.first.as<std::string>();
+        const std::string key = "aliases." + name;
+        if (kv.second.IsScalar()) c.model.aliases[name] = {kv.second.Scalar()};
+        else if (kv.second.IsSequence()) c.model.aliases[name] = s.string_list(key, kv.second);
+        else s.fail_at(kv.second, s.key_path(key), "expected a model class name or a list of them");
+      }
+    }
+    s.get_double("crop_margin", c.model.crop_margin, 0.0, 2.0);
+    s.get_number_list("mean", c.model.mean, 3);
+    s.get_number_list("std", c.model.std, 3);
+    for (double v : c.model.std)
+      if (v <= 0) s.fail_at(s.child("std"), "model.std", "expected positive numbers");
+    s.get_double("nms_iou", c.model.nms_iou, 0.0, 1.0);
+    s.get_double("conf_threshold", c.model.conf_threshold, 0.0, 1.0);
+    s.finish();
+  }
+  {
+    Section s = top.section("verification");
+    s.get_double("correct_threshold", c.verification.correct_threshold, 0.0, 1.0);
+    s.get_double("mislabel_threshold", c.verification.mislabel_threshold, 0.0, 1.0);
+    s.get_double("iou_threshold", c.verification.iou_threshold, 0.0, 1.0);
+    s.get_double("missing_threshold", c.verification.missing_threshold, 0.0, 1.0);
+    s.finish();
+  }
+  {
+    Section s = top.section("processing");
+    s.get_int("batch_size", c.processing.batch_size, 1, 65536);
+    const YAML::Node threads = s.child("num_threads");
+    if (Section::present(threads)) {
+      if (threads.IsScalar() && threads.Scalar() == "auto") c.processing.num_threads = 0;
+      else c.processing.num_threads = static_cast<int>(s.parse_int("num_threads", threads, 1, 1024));
+    }
+    s.get_bool("fp16", c.processing.fp16);
+    s.get_int("max_image_pixels", c.processing.max_image_pixels, 1, int64_t{1} << 40);
+    s.get_int("decode_threads", c.processing.decode_threads, 1, 256);
+    s.finish();
+  }
+  {
+    Section s = top.section("report");
+    s.get_bool("include_probabilities", c.report.include_probabilities);
+    s.finish();
+  }
+  {
+    Section s = top.section("worker");
+    s.get_string("executable", c.worker.executable);
+    if (c.worker.executable.empty()) s.fail_at(s.child("executable"), "worker.executable", "expected a program name or path");
+    s.get_string_list("args", c.worker.args);
+    s.finish();
+  }
+  {
+    Section s = top.section("orchestrator");
+    s.get_double("stall_timeout_s", c.orchestrator.stall_timeout_s, 0.0, 1e9);
+    s.get_double("stop_grace_s", c.orchestrator.stop_grace_s, 0.0, 3600.0);
+    s.get_int("max_retries", c.orchestrator.max_retries, 0, 100);
+    s.get_double("status_interval_s", c.orchestrator.status_interval_s, 0.1, 86400.0);
+    s.finish();
+  }
+  top.finish();
+
+  if (c.input.images.empty()) top.fail_at(root, "input.images", "required: a folder of images or a list file");
+  if (c.output.dir.empty()) c.output.dir = (file.parent_path() / "output").lexically_normal();
+  return c;
+}
+
+Config load_config(const fs::path& file) {
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec))
+    throw usage_error(fmt::format("{}: config file not found (pass --config PATH)", file.string()));
+  std::string text;
+  try {
+    text = read_file(file);
+  } catch (const Error& e) {
+    throw usage_error(e.what());
+  }
+  return parse_config(text, fs::absolute(file).lexically_normal());
+}
+
+}  // namespace lv

@@ -1,0 +1,91 @@
+#pragma once
+/// The YAML run configuration (DESIGN §4); every key is documented in configs/default.yaml.
+///
+/// Relative paths in the file are resolved against the folder that holds the config file, so
+/// the orchestrator and its workers agree whatever their working directory.
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lv {
+
+enum class DebugImages { all, issues, none };
+enum class LinkMode { copy, hardlink };
+enum class ModelType { classifier, yolov8, yolov5 };
+
+std::string_view to_string(DebugImages v);
+std::string_view to_string(LinkMode v);
+std::string_view to_string(ModelType v);
+
+struct Config {
+  std::filesystem::path file;  ///< the file this was loaded from (absolute); empty for defaults
+
+  struct Input {
+    std::filesystem::path images;        ///< a folder (recursive scan) or a list file
+    std::filesystem::path root;          ///< list files only; empty = the list file's folder
+    std::filesystem::path classes_file;  ///< set when `classes` is a path
+    std::vector<std::string> classes;    ///< set when `classes` is an inline list
+  } input;
+
+  struct Output {
+    std::filesystem::path dir;
+    DebugImages debug_images = DebugImages::issues;
+    LinkMode link_mode = LinkMode::copy;
+  } output;
+
+  struct Model {
+    std::filesystem::path path;
+    ModelType type = ModelType::classifier;
+    int input_size = 64;
+    std::vector<std::string> class_names;
+    std::map<std::string, std::vector<std::string>> aliases;  ///< dataset name -> model names
+    double crop_margin = 0.0;            ///< classifier: context around each box, in box sizes
+    std::vector<double> mean{0.0, 0.0, 0.0};  ///< classifier: per-channel RGB mean (input in [0,1])
+    std::vector<double> std{1.0, 1.0, 1.0};   ///< classifier: per-channel RGB std
+    double nms_iou = 0.45;               ///< detectors: class-aware NMS IoU
+    double conf_threshold = 0.25;        ///< detectors: predictions below this are dropped
+  } model;
+
+  struct Verification {
+    double correct_threshold = 0.5;
+    double mislabel_threshold = 0.8;
+    double iou_threshold = 0.5;
+    double missing_threshold = 0.9;
+  } verification;
+
+  struct Processing {
+    int batch_size = 32;
+    int num_threads = 0;                 ///< 0 = auto (cores / workers)
+    bool fp16 = false;
+    int64_t max_image_pixels = 100'000'000;  ///< refuse larger images (memory guard)
+    int decode_threads = 2;              ///< image decoding/preprocessing threads per worker
+  } processing;
+
+  struct Report {
+    bool include_probabilities = false;
+  } report;
+
+  struct Worker {
+    std::string executable = "image_worker";
+    std::vector<std::string> args;
+  } worker;
+
+  struct Orchestrator {
+    double stall_timeout_s = 600;
+    double stop_grace_s = 10;            ///< SIGTERM, then SIGKILL after this long
+    int max_retries = 0;
+    double status_interval_s = 10;       ///< progress lines when stdout is not a terminal
+  } orchestrator;
+};
+
+/// Loads and validates a config file. An unknown key, a wrong type or an out-of-range value
+/// throws lv::Error (exit 2) whose message names the file, the line, the key path and what
+/// was expected. Keys left out take the defaults above.
+Config load_config(const std::filesystem::path& file);
+
+/// Parses config text as if it were read from `file` (used by tests and by load_config).
+Config parse_config(const std::string& text, const std::filesystem::path& file);
+
+}  // namespace lv

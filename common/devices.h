@@ -1,0 +1,39 @@
+#pragma once
+/// Device strings, one rule everywhere (DESIGN §3): `auto`, `0,2,3`, `cpu`, and --num-gpus N.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gpu_discovery.h"
+
+namespace lv {
+
+/// Where one shard runs.
+struct DeviceSlot {
+  bool is_gpu = false;
+  int index = 0;                      ///< GPU index (nvidia-smi) or CPU worker number
+  std::string cuda_visible_devices;   ///< the worker's CUDA_VISIBLE_DEVICES ("" for CPU)
+  std::string label() const;          ///< "GPU 2" or "CPU 0"
+};
+
+struct DeviceRequest {
+  std::string gpus;                   ///< --gpus value; "" when not given
+  std::optional<int> num_gpus;        ///< --num-gpus
+  int cpu_workers = 1;                ///< --cpu-workers (for cpu, and auto without GPUs)
+};
+
+/// Turns a request into device slots. `detected` comes from discovery; `parent_visible` is
+/// the orchestrator's own CUDA_VISIBLE_DEVICES (indices or GPU UUIDs), which limits and orders
+/// the GPUs it may use. Throws lv::Error (exit 2) with a message a user can act on, e.g.
+/// "GPU 5 not available. Only 4 GPU(s) detected."; never falls back silently. `warnings`
+/// receives notes such as "no GPU detected; running on CPU".
+std::vector<DeviceSlot> resolve_devices(const DeviceRequest& request, const std::vector<GpuInfo>& detected,
+                                        const std::optional<std::string>& parent_visible,
+                                        std::vector<std::string>& warnings);
+
+/// The GPUs this process may use: `detected` filtered and ordered by `parent_visible`.
+std::vector<GpuInfo> visible_gpus(const std::vector<GpuInfo>& detected,
+                                  const std::optional<std::string>& parent_visible,
+                                  std::vector<std::string>& warnings);
+
+}  // namespace lv

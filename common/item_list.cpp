@@ -1,0 +1,154 @@
+#include "item_list.h"
+
+#include <algorithm>
+#include <cctype>
+#include <system_error>
+
+#include <fmt/core.h>
+
+#include "atomic_file.h"
+#include "error.h"
+
+namespace lv {
+
+namespace fs = std::filesystem;
+
+bool has_image_extension(const fs::path& path) {
+  std::string ext = path.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp" || ext == ".tif" || ext == ".tiff" ||
+         ext == ".webp";
+}
+
+namespace {
+
+/// True when `s` is already a clean relative path: no leading '/', no empty, "." or ".."
+/// segment. Almost every list-file line is; only the rest pays for full normalisation.
+bool is_clean_relative(std::string_view s) {
+  if (s.empty() || s.front() == '/') return false;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t end = s.find('/', start);
+    if (end == std::string_view::npos) end = s.size();
+    const std::string_view seg = s.substr(start, end - start);
+    if (seg.empty() || seg == "." || seg == "..") return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string relative_inside(const fs::path& root, const std::string& entry) {
+  if (is_clean_relative(entry)) return entry;
+  if (entry.empty()) return {};
+  const fs::path p(entry);
+  fs::path rel;
+  if (p.is_absolute()) {
+    rel = p.lexically_normal().lexically_relative(root.lexically_normal());
+  } else {
+    rel = p.lexically_normal();
+  }
+  const std::string s = rel.generic_string();
+  if (s.empty() || s == "." || rel.is_absolute()) return {};
+  if (s == ".." || s.rfind("../", 0) == 0) return {};
+  if (!s.empty() && s.back() == '/') return {};  // a folder, not a file
+  return s;
+}
+
+std::string join_lines(const std::vector<std::string>& items, size_t begin, size_t end) {
+  size_t bytes = 0;
+  for (size_t i = begin; i < end; ++i) bytes += items[i].size() + 1;
+  std::string out;
+  out.reserve(bytes);
+  for (size_t i = begin; i < end; ++i) {
+    out += items[i];
+    out += '\n';
+  }
+  return out;
+}
+
+std::vector<std::string> read_lines(const fs::path& file) {
+  const std::string text = read_file(file);
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    size_t stop = end;
+    if (stop > start && text[stop - 1] == '\r') --stop;
+    lines.emplace_back(text, start, stop - start);
+    start = end + 1;
+  }
+  return lines;
+}
+
+namespace {
+
+ItemList scan_folder(const fs::path& folder) {
+  ItemList list;
+  list.root = folder;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(folder, fs::directory_options::none, ec), end;
+  if (ec) throw Error(ExitCode::input_unreadable, fmt::format("{}: cannot read folder: {}", folder.string(), ec.message()));
+  const std::string prefix = folder.generic_string();
+  const size_t cut = prefix.size() + (prefix.empty() || prefix.back() == '/' ? 0 : 1);
+  for (; it != end; it.increment(ec)) {
+    if (ec) throw Error(ExitCode::input_unreadable, fmt::format("{}: cannot read folder: {}", folder.string(), ec.message()));
+    const fs::path& p = it->path();
+    // Hidden folders (.git, .cache) are never datasets.
+    if (it->is_directory(ec) && p.filename().string().rfind('.', 0) == 0) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    if (!has_image_extension(p) || !it->is_regular_file(ec)) continue;
+    std::string rel = p.generic_string().substr(cut);
+    if (rel.find('\n') != std::string::npos) {
+      list.rejected.push_back({0, rel, "file name contains a newline"});
+      continue;
+    }
+    list.items.push_back(std::move(rel));
+  }
+  std::sort(list.items.begin(), list.items.end());
+  return list;
+}
+
+ItemList read_list_file(const fs::path& file, const fs::path& root) {
+  ItemList list;
+  list.from_list_file = true;
+  list.root = root.empty() ? file.parent_path() : root;
+  std::vector<std::string> lines;
+  try {
+    lines = read_lines(file);
+  } catch (const Error& e) {
+    throw Error(ExitCode::input_unreadable, e.what());
+  }
+  list.items.reserve(lines.size());
+  int64_t line_no = 0;
+  for (std::string& line : lines) {
+    ++line_no;
+    // Trailing blanks are never part of a real file name in a hand-made list.
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.pop_back();
+    if (line.empty() || line.front() == '#') continue;
+    std::string rel = relative_inside(list.root, line);
+    if (rel.empty()) {
+      list.rejected.push_back({line_no, line, fmt::format("outside the input root '{}'", list.root.string())});
+      continue;
+    }
+    list.items.push_back(std::move(rel));
+  }
+  return list;
+}
+
+}  // namespace
+
+ItemList list_items(const fs::path& images, const fs::path& root) {
+  std::error_code ec;
+  const fs::file_status st = fs::status(images, ec);
+  if (ec || !fs::exists(st))
+    throw Error(ExitCode::input_unreadable, fmt::format("{}: input not found (input.images)", images.string()));
+  if (fs::is_directory(st)) return scan_folder(images);
+  return read_list_file(images, root);
+}
+
+}  // namespace lv

@@ -1,0 +1,96 @@
+#include "journal.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <unordered_map>
+
+#include <fmt/core.h>
+
+#include "error.h"
+
+namespace lv {
+
+JournalContents read_journal(const std::filesystem::path& path) {
+  JournalContents out;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    const int err = errno;
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec) && !ec) return out;
+    throw Error(ExitCode::failed, fmt::format("{}: cannot read journal: {}", path.string(), std::strerror(err)));
+  }
+
+  std::unordered_map<std::string, size_t> position;  // path -> index in out.records
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    nlohmann::json record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!record.is_object()) {  // parse failure gives "discarded", which is not an object
+      ++out.skipped_lines;
+      continue;
+    }
+    const auto p = record.find("path");
+    if (p == record.end() || !p->is_string() || p->get_ref<const std::string&>().empty()) {
+      ++out.skipped_lines;
+      continue;
+    }
+    std::string key = p->get<std::string>();
+    const auto [it, inserted] = position.emplace(key, out.records.size());
+    if (inserted) {
+      out.records.push_back(std::move(record));
+      out.paths.insert(std::move(key));
+    } else {
+      // A re-done item: the later record wins, in the place where the item first appeared.
+      out.records[it->second] = std::move(record);
+    }
+  }
+  if (in.bad())
+    throw Error(ExitCode::failed, fmt::format("{}: read failed: {}", path.string(), std::strerror(errno)));
+  return out;
+}
+
+JournalWriter::JournalWriter(const std::filesystem::path& path, bool truncate) : path_(path) {
+  file_ = std::fopen(path.c_str(), truncate ? "wb" : "a+b");
+  if (!file_)
+    throw Error(ExitCode::failed, fmt::format("{}: cannot open journal: {}", path.string(), std::strerror(errno)));
+  if (truncate) return;
+  // A crash mid-write leaves a torn last line without '\n'; end it so that the next record
+  // starts a line of its own instead of being glued to (and lost with) the torn one.
+  if (std::fseek(file_, 0, SEEK_END) == 0 && std::ftell(file_) > 0 && std::fseek(file_, -1, SEEK_END) == 0) {
+    const int last = std::fgetc(file_);
+    // C requires a positioning call between a read and a write on the same stream.
+    std::fseek(file_, 0, SEEK_END);
+    if (last != EOF && last != '\n') {
+      if (std::fputc('\n', file_) == EOF || std::fflush(file_) != 0) {
+        const int err = errno;
+        std::fclose(file_);
+        file_ = nullptr;
+        throw Error(ExitCode::failed, fmt::format("{}: cannot write journal: {}", path.string(), std::strerror(err)));
+      }
+    }
+  }
+}
+
+JournalWriter::~JournalWriter() {
+  if (file_) std::fclose(file_);
+}
+
+void JournalWriter::append(const nlohmann::json& record) {
+  std::string line;
+  try {
+    line = record.dump();
+  } catch (const nlohmann::json::exception& e) {
+    // Invalid UTF-8 in a path, for instance: refuse rather than journal a mangled path.
+    throw Error(ExitCode::failed, fmt::format("{}: cannot journal record: {}", path_.string(), e.what()));
+  }
+  line += '\n';
+  // Clear the error/EOF indicators the open-time read may have left behind.
+  std::clearerr(file_);
+  if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0)
+    throw Error(ExitCode::failed, fmt::format("{}: cannot append to journal: {}", path_.string(), std::strerror(errno)));
+}
+
+}  // namespace lv

@@ -1,0 +1,44 @@
+#pragma once
+/// The per-shard journal `output_gpuN/.journal.jsonl` (DESIGN §6): one JSON image record a
+/// line, appended and flushed after the item's outputs are written. `--resume` skips items in it.
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace lv {
+
+struct JournalContents {
+  std::vector<nlohmann::json> records;     ///< in the order they were written; one per path
+  std::unordered_set<std::string> paths;   ///< the "path" of each record
+  int skipped_lines = 0;                   ///< a torn last line from a crash, or garbage
+};
+
+/// Reads a journal; a missing file is an empty journal. A line that is not a JSON object with
+/// a "path" is skipped and counted (a worker killed mid-write leaves a torn last line). When
+/// a path appears twice the later record wins, kept at the position of the first.
+/// Throws lv::Error naming the file when it exists but cannot be read.
+JournalContents read_journal(const std::filesystem::path& path);
+
+/// Appends records to a journal, one line each, flushed to the OS after every record.
+class JournalWriter {
+ public:
+  /// Opens for append; `truncate` starts a fresh journal. When appending to a journal whose
+  /// last line is torn, ends that line first. Throws lv::Error naming the file.
+  JournalWriter(const std::filesystem::path& path, bool truncate);
+  ~JournalWriter();
+  JournalWriter(const JournalWriter&) = delete;
+  JournalWriter& operator=(const JournalWriter&) = delete;
+
+  /// Writes `record.dump()` and '\n', then fflush. Throws lv::Error naming the file and why.
+  void append(const nlohmann::json& record);
+
+ private:
+  std::filesystem::path path_;
+  std::FILE* file_ = nullptr;
+};
+
+}  // namespace lv

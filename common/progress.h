@@ -1,0 +1,24 @@
+#pragma once
+/// The worker protocol's progress line: "[progress] <done>/<total> failed=<n>" (DESIGN §6).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace lv {
+
+struct Progress {
+  int64_t done = 0;
+  int64_t total = 0;
+  int64_t failed = 0;
+  bool operator==(const Progress& o) const { return done == o.done && total == o.total && failed == o.failed; }
+};
+
+/// Formats one progress line, without the trailing newline.
+std::string format_progress(const Progress& p);
+
+/// Parses a progress line; anything else (including a malformed progress line) gives nullopt.
+/// Leading text before "[progress]" is allowed, so a log prefix does not hide progress.
+std::optional<Progress> parse_progress_line(std::string_view line);
+
+}  // namespace lv

@@ -1,0 +1,72 @@
+#include "failure.h"
+
+#include <csignal>
+
+#include <boost/algorithm/string/predicate.hpp>
+
+namespace lv {
+
+std::string_view to_string(FailureKind kind) {
+  switch (kind) {
+    case FailureKind::none: return "none";
+    case FailureKind::cuda_oom: return "CUDA out of memory";
+    case FailureKind::model_load: return "model load error";
+    case FailureKind::killed_by_signal: return "killed by signal";
+    case FailureKind::stalled: return "stalled";
+    case FailureKind::timed_out: return "timed out";
+    case FailureKind::interrupted: return "interrupted";
+    case FailureKind::other: return "other";
+  }
+  return "other";
+}
+
+FailureKind classify_failure(const ExitStatus& status, StopReason reason, const std::vector<std::string>& tail) {
+  switch (reason) {
+    case StopReason::stalled: return FailureKind::stalled;
+    case StopReason::timed_out: return FailureKind::timed_out;
+    case StopReason::interrupted: return FailureKind::interrupted;
+    case StopReason::none: break;
+  }
+  using boost::algorithm::icontains;
+  for (auto it = tail.rbegin(); it != tail.rend(); ++it) {
+    const std::string& line = *it;
+    if (icontains(line, "out of memory") || icontains(line, "OutOfMemoryError") ||
+        icontains(line, "CUBLAS_STATUS_ALLOC_FAILED"))
+      return FailureKind::cuda_oom;
+  }
+  if (!status.signaled && status.code == 3) return FailureKind::model_load;
+  for (const std::string& line : tail) {
+    if (icontains(line, "cannot load model") || icontains(line, "error loading model") ||
+        icontains(line, "PytorchStreamReader failed"))
+      return FailureKind::model_load;
+  }
+  if (status.signaled) return FailureKind::killed_by_signal;
+  return FailureKind::other;
+}
+
+std::string failure_hint(FailureKind kind, const ExitStatus& status) {
+  switch (kind) {
+    case FailureKind::cuda_oom:
+      return "the GPU ran out of memory: lower processing.batch_size (or free the GPU), then run --retry-failed";
+    case FailureKind::model_load:
+      return "the worker could not load the model: check model.path and model.type, then run --retry-failed";
+    case FailureKind::killed_by_signal:
+      if (status.signal == SIGKILL)
+        return "killed by SIGKILL: often the kernel's out-of-memory killer (see dmesg); then run --retry-failed";
+      if (status.signal == SIGSEGV || status.signal == SIGABRT || status.signal == SIGBUS)
+        return "the worker crashed; see the log above, then run --retry-failed (it resumes where it stopped)";
+      return "the worker was killed; run --retry-failed to resume it";
+    case FailureKind::stalled:
+      return "no progress for orchestrator.stall_timeout_s; a hung GPU or a stuck file read? run --retry-failed to resume";
+    case FailureKind::timed_out:
+      return "the shard exceeded --timeout; raise it or add GPUs, then run --retry-failed";
+    case FailureKind::interrupted:
+      return "stopped by the user; run --retry-failed to resume";
+    case FailureKind::other:
+      return "see the log above; fix the cause, then run --retry-failed (it resumes where it stopped)";
+    case FailureKind::none: break;
+  }
+  return "";
+}
+
+}  // namespace lv

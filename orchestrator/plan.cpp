@@ -1,0 +1,108 @@
+#include "plan.h"
+
+#include <set>
+
+#include <boost/algorithm/string.hpp>
+#include <fmt/core.h>
+
+#include "atomic_file.h"
+#include "error.h"
+#include "shard_plan.h"
+
+namespace lv {
+
+namespace fs = std::filesystem;
+
+std::string items_hash(const ItemList& items) {
+  return content_hash(join_lines(items.items, 0, items.items.size()));
+}
+
+static void set_device(ShardState& s, const DeviceSlot& d) {
+  s.device = d.label();
+  s.is_gpu = d.is_gpu;
+  s.device_index = d.index;
+  s.cuda_visible_devices = d.cuda_visible_devices;
+}
+
+RunState make_plan(const Config& config, const std::string& config_text, const ItemList& items,
+                   const std::vector<DeviceSlot>& devices, const fs::path& output_dir, const fs::path& worker) {
+  RunState state;
+  state.tool_version = LV_VERSION;
+  state.config_path = config.file;
+  state.config_hash = content_hash(config_text);
+  state.input = config.input.images;
+  state.items_hash = items_hash(items);
+  state.item_count = static_cast<int64_t>(items.items.size());
+  state.output_dir = output_dir;
+  state.worker = worker;
+  state.created_at = now_iso8601();
+  const int count = static_cast<int>(std::min<size_t>(devices.size(), items.items.size()));
+  for (const Shard& shard : plan_shards(state.item_count, count)) {
+    ShardState s;
+    s.index = shard.index;
+    s.begin = shard.begin;
+    s.end = shard.end;
+    set_device(s, devices[static_cast<size_t>(shard.index)]);
+    state.shards.push_back(s);
+  }
+  return state;
+}
+
+void write_plan_files(const fs::path& work_dir, const RunState& state, const ItemList& items) {
+  fs::create_directories(work_dir / "splits");
+  write_file_atomic(work_dir / kItemsFile, join_lines(items.items, 0, items.items.size()));
+  for (const auto& s : state.shards)
+    write_file_atomic(work_dir / split_file(s.index),
+                      join_lines(items.items, static_cast<size_t>(s.begin), static_cast<size_t>(s.end)));
+}
+
+std::string plan_mismatch(const RunState& state, const std::string& config_text, const ItemList& items) {
+  std::vector<std::string> problems;
+  if (content_hash(config_text) != state.config_hash)
+    problems.push_back(fmt::format("the config '{}' changed since the plan", state.config_path.string()));
+  if (static_cast<int64_t>(items.items.size()) != state.item_count)
+    problems.push_back(fmt::format("the input '{}' now lists {} items, the plan had {}", state.input.string(),
+                                   items.items.size(), state.item_count));
+  else if (items_hash(items) != state.items_hash)
+    problems.push_back(fmt::format("the input '{}' lists different items than when the plan was made",
+                                   state.input.string()));
+  return boost::algorithm::join(problems, "; ");
+}
+
+std::vector<int> select_shards(const RunState& state, const std::string& shards_arg) {
+  std::vector<int> selected;
+  if (boost::algorithm::trim_copy(shards_arg).empty()) {
+    for (const auto& s : state.shards)
+      if (s.status != ShardStatus::succeeded) selected.push_back(s.index);
+    return selected;
+  }
+  std::vector<std::string> parts;
+  boost::algorithm::split(parts, shards_arg, boost::is_any_of(","));
+  std::set<int> seen;
+  for (std::string p : parts) {
+    boost::algorithm::trim(p);
+    int index = -1;
+    try {
+      size_t used = 0;
+      index = std::stoi(p, &used);
+      if (used != p.size()) index = -1;
+    } catch (const std::exception&) {
+      index = -1;
+    }
+    if (index < 0)
+      throw usage_error(fmt::format("--shards '{}': '{}' is not a shard index (expected a list like 2 or 1,3)", shards_arg, p));
+    if (index >= static_cast<int>(state.shards.size()))
+      throw usage_error(fmt::format("--shards '{}': shard {} does not exist (the plan has shards 0 to {})", shards_arg,
+                                    index, state.shards.size() - 1));
+    if (seen.insert(index).second) selected.push_back(index);
+  }
+  return selected;
+}
+
+void assign_devices(RunState& state, const std::vector<int>& selected, const std::vector<DeviceSlot>& devices) {
+  if (devices.empty()) return;
+  size_t next = 0;
+  for (int index : selected) set_device(state.shards.at(static_cast<size_t>(index)), devices[next++ % devices.size()]);
+}
+
+}  // namespace lv

@@ -1,0 +1,36 @@
+#pragma once
+/// Planning a run (fresh, or a retry of an earlier plan) into a RunState.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "devices.h"
+#include "item_list.h"
+#include "run_state.h"
+
+namespace lv {
+
+/// A fresh plan: one contiguous shard per device (fewer when there are fewer items).
+RunState make_plan(const Config& config, const std::string& config_text, const ItemList& items,
+                   const std::vector<DeviceSlot>& devices, const std::filesystem::path& output_dir,
+                   const std::filesystem::path& worker);
+
+/// Writes `<work>/items.txt` and `<work>/splits/split_NN.txt` for a plan.
+void write_plan_files(const std::filesystem::path& work_dir, const RunState& state, const ItemList& items);
+
+/// For --retry-failed: "" when the config and item list are those of the plan, else what
+/// changed, in words a user can act on.
+std::string plan_mismatch(const RunState& state, const std::string& config_text, const ItemList& items);
+
+/// Shards to run again: with `shards_arg` empty, those not succeeded; else the listed indices
+/// (lv::Error exit 2 for a bad list or an index out of range).
+std::vector<int> select_shards(const RunState& state, const std::string& shards_arg);
+
+/// Moves `selected` shards onto `devices`, in order, cycling when there are fewer devices.
+void assign_devices(RunState& state, const std::vector<int>& selected, const std::vector<DeviceSlot>& devices);
+
+/// The content hash of an item list (the plan's fingerprint of the input).
+std::string items_hash(const ItemList& items);
+
+}  // namespace lv

@@ -1,0 +1,27 @@
+#pragma once
+/// The end of a run: merge the succeeded shards' trees into output/ and their reports into
+/// output/verification_report.json. Safe to run again (--merge-only) after an interruption.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "run_state.h"
+#include "tree_merge.h"
+
+namespace lv {
+
+struct RunMergeResult {
+  nlohmann::json report;         ///< the merged report as written
+  TreeMergeStats files;
+  bool complete = false;         ///< every shard succeeded and every item is in the report
+  bool removed_shard_trees = false;
+};
+
+/// Merges what the state says succeeded. Shard trees are moved when `keep_gpu_outputs` is
+/// false and hard-linked (or copied) when true; after a complete merge without keep, the
+/// output_gpuN/ trees are removed. Throws lv::Error on a collision or an unreadable report.
+RunMergeResult merge_run(const RunState& state, const std::filesystem::path& work_dir, bool keep_gpu_outputs);
+
+}  // namespace lv

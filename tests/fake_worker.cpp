@@ -1,0 +1,401 @@
+// fake_worker: a purpose-built worker for the launcher and orchestrator tests (DESIGN §6, §10).
+//
+// It follows the worker protocol (items file, output tree, journal, progress lines, shard
+// report, exit codes, SIGTERM) without a model: each item's verdict comes from a stable hash of
+// its path. Faults are injected through the environment, so one run can fail and its retry,
+// with the same config and command line, can succeed:
+//
+//   FAKE_WORKER_FAULT="shard=2,crash_at=5"   comma-separated key=value:
+//     shard=N        the fault applies to shard N only (default: every shard)
+//     crash_at=K     std::abort() (SIGABRT) when item K (0-based in the shard) is about to run
+//     exit_at=K      exit with `code` when item K is about to run; code=N (default 1)
+//     hang_at=K      stop making progress at item K, forever (SIGTERM still ends it -> 130)
+//     ignore_term=1  ignore SIGTERM and SIGINT entirely (only SIGKILL ends the worker)
+//     slow_ms=M      sleep M ms per item (progress is then printed after every item)
+//     flood=1        write ~64 KiB of junk lines to stdout and ~64 KiB to stderr per item
+//     oom_at=K       print a CUDA out-of-memory line to stderr and exit 1 at item K
+//     model_error=1  print a model load error to stderr and exit 3 before any item
+//   FAKE_WORKER_RECORD=DIR   write DIR/shard_K.env with the CUDA_VISIBLE_DEVICES and
+//     OMP_NUM_THREADS lines this worker saw (a variable that is unset has no line).
+//
+// The "_at" faults fire only for an item that is processed in this run: with --resume, items
+// already in the journal are skipped and cannot trigger them.
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include "atomic_file.h"
+#include "error.h"
+#include "item_list.h"
+#include "journal.h"
+#include "message.h"
+#include "progress.h"
+#include "report.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+
+void on_stop_signal(int) { g_stop = 1; }
+
+struct Options {
+  fs::path config;
+  fs::path items;
+  fs::path output_dir;
+  int shard = -1;
+  bool resume = false;
+  std::vector<std::string> tags;  ///< --tag VALUE, echoed at start (checks that args arrive)
+};
+
+struct Fault {
+  std::optional<int> shard;
+  std::optional<int64_t> crash_at, exit_at, hang_at, oom_at;
+  int code = 1;
+  bool ignore_term = false;
+  int64_t slow_ms = 0;
+  bool flood = false;
+  bool model_error = false;
+};
+
+int64_t parse_int(std::string_view what, const std::string& text) {
+  size_t used = 0;
+  int64_t v = 0;
+  try {
+    v = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size() || v < 0)
+    throw lv::usage_error(fmt::format("{}: expected a non-negative integer, got '{}'", what, text));
+  return v;
+}
+
+Options parse_options(int argc, char** argv) {
+  Options o;
+  bool have_shard = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw lv::usage_error(fmt::format("{} needs a value", arg));
+      return argv[++i];
+    };
+    if (arg == "--config") o.config = value();
+    else if (arg == "--items") o.items = value();
+    else if (arg == "--output-dir") o.output_dir = value();
+    else if (arg == "--shard") {
+      o.shard = static_cast<int>(parse_int("--shard", value()));
+      have_shard = true;
+    } else if (arg == "--resume") o.resume = true;
+    else if (arg == "--tag") o.tags.push_back(value());
+    else throw lv::usage_error(fmt::format("unknown argument '{}'", arg));
+  }
+  if (o.config.empty()) throw lv::usage_error("--config is required");
+  if (o.items.empty()) throw lv::usage_error("--items is required");
+  if (o.output_dir.empty()) throw lv::usage_error("--output-dir is required");
+  if (!have_shard) throw lv::usage_error("--shard is required");
+  return o;
+}
+
+Fault parse_fault(const char* env) {
+  Fault f;
+  if (!env) return f;
+  const std::string text = env;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string entry = text.substr(start, end - start);
+    start = end + 1;
+    if (entry.empty()) continue;
+    const size_t eq = entry.find('=');
+    if (eq == std::string::npos)
+      throw lv::usage_error(fmt::format("FAKE_WORKER_FAULT: '{}' is not key=value", entry));
+    const std::string key = entry.substr(0, eq);
+    const std::string what = "FAKE_WORKER_FAULT: " + key;
+    const int64_t v = parse_int(what, entry.substr(eq + 1));
+    if (key == "shard") f.shard = static_cast<int>(v);
+    else if (key == "crash_at") f.crash_at = v;
+    else if (key == "exit_at") f.exit_at = v;
+    else if (key == "code") f.code = static_cast<int>(v);
+    else if (key == "hang_at") f.hang_at = v;
+    else if (key == "oom_at") f.oom_at = v;
+    else if (key == "ignore_term") f.ignore_term = v != 0;
+    else if (key == "slow_ms") f.slow_ms = v;
+    else if (key == "flood") f.flood = v != 0;
+    else if (key == "model_error") f.model_error = v != 0;
+    else throw lv::usage_error(fmt::format("FAKE_WORKER_FAULT: unknown key '{}'", key));
+  }
+  return f;
+}
+
+std::string env_or(const char* name, const char* fallback) {
+  const char* v = std::getenv(name);
+  return v ? std::string(v) : std::string(fallback);
+}
+
+/// FNV-1a, 64 bit: stable across platforms and runs, unlike std::hash.
+uint64_t fnv1a(std::string_view s) {
+  uint64_t h = 1469598103934665603ull;
+  for (const unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+/// Sleeps `ms` in short slices; returns false as soon as a stop was requested.
+bool sleep_unless_stopped(int64_t ms) {
+  using namespace std::chrono;
+  const auto until = steady_clock::now() + milliseconds(ms);
+  while (steady_clock::now() < until) {
+    if (g_stop) return false;
+    std::this_thread::sleep_for(std::min(milliseconds(20), duration_cast<milliseconds>(until - steady_clock::now()) + milliseconds(1)));
+  }
+  return !g_stop;
+}
+
+bool escapes(const std::string& item) {
+  const fs::path p(item);
+  if (p.is_absolute()) return true;
+  for (const auto& part : p)
+    if (part == "..") return true;
+  return false;
+}
+
+constexpr const char* kVerdicts[] = {"correct", "mislabeled", "uncertain"};
+constexpr const char* kClasses[] = {"cat", "dog", "bird"};
+
+/// A plausible image record whose verdict follows the box verdicts (DESIGN §7).
+json make_record(const std::string& item, int shard) {
+  const uint64_t h = fnv1a(item);
+  const int image_verdict = static_cast<int>(h % 3);
+  const int box_count = 1 + static_cast<int>((h / 3) % 3);
+  json boxes = json::array();
+  for (int i = 0; i < box_count; ++i) {
+    const int label = static_cast<int>((h >> (16 + 4 * i)) % 3);
+    // Box 0 carries the image verdict; the others may only be "milder" than it.
+    int v = 0;
+    if (i == 0) v = image_verdict;
+    else if (image_verdict == 1) v = static_cast<int>((h >> (32 + 4 * i)) % 3);
+    else if (image_verdict == 2) v = ((h >> (32 + 4 * i)) & 1) ? 2 : 0;
+    json box = {{"index", i}, {"label", label}, {"label_name", kClasses[label]},
+                {"verdict", kVerdicts[v]}};
+    if (v == 1) {
+      const int other = (label + 1) % 3;
+      box.update({{"reason", "model prefers another class"}, {"predicted", other},
+                  {"predicted_name", kClasses[other]}, {"confidence", 0.9}, {"label_prob", 0.05},
+                  {"suggested", other}});
+    } else {
+      const double p = v == 0 ? 0.95 : 0.4;
+      box.update({{"reason", v == 0 ? "label confirmed" : "model unsure"}, {"predicted", label},
+                  {"predicted_name", kClasses[label]}, {"confidence", p}, {"label_prob", p},
+                  {"suggested", nullptr}});
+    }
+    boxes.push_back(std::move(box));
+  }
+  return json{{"path", item},         {"verdict", kVerdicts[image_verdict]},
+              {"shard", shard},       {"boxes", std::move(boxes)},
+              {"missing", json::array()}, {"label_errors", json::array()},
+              {"error", nullptr}};
+}
+
+void write_output(const fs::path& file, const std::string& content) {
+  fs::create_directories(file.parent_path());
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  out << content;
+  out.flush();
+  if (!out) throw lv::Error(lv::ExitCode::failed, fmt::format("{}: cannot write", file.string()));
+}
+
+void flood_output(const std::string& item) {
+  // 512 lines of 128 bytes to each stream, alternating, so a log reader sees them interleave.
+  std::string line = fmt::format("junk {} ", item);
+  line.resize(127, 'x');
+  line += '\n';
+  for (int i = 0; i < 512; ++i) {
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    std::fwrite(line.data(), 1, line.size(), stderr);
+  }
+  std::fflush(stdout);
+}
+
+void print_progress(int64_t done, int64_t total) {
+  std::printf("%s\n", lv::format_progress({done, total, 0}).c_str());
+  std::fflush(stdout);
+}
+
+int run(int argc, char** argv) {
+  const Options opt = parse_options(argc, argv);
+  const Fault fault = parse_fault(std::getenv("FAKE_WORKER_FAULT"));
+  const bool faulty = !fault.shard || *fault.shard == opt.shard;
+  const Fault none;
+  const Fault& f = faulty ? fault : none;
+
+  if (f.ignore_term) {
+    std::signal(SIGTERM, SIG_IGN);
+    std::signal(SIGINT, SIG_IGN);
+  } else {
+    struct sigaction sa = {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGINT, &sa, nullptr);
+  }
+
+  const char* cuda = std::getenv("CUDA_VISIBLE_DEVICES");
+  const char* omp = std::getenv("OMP_NUM_THREADS");
+  std::printf("[fake_worker] shard=%d CUDA_VISIBLE_DEVICES=%s OMP_NUM_THREADS=%s\n", opt.shard,
+              env_or("CUDA_VISIBLE_DEVICES", "(unset)").c_str(), env_or("OMP_NUM_THREADS", "(unset)").c_str());
+  for (const std::string& tag : opt.tags) std::printf("[fake_worker] tag=%s\n", tag.c_str());
+  std::fflush(stdout);
+
+  if (const char* record_dir = std::getenv("FAKE_WORKER_RECORD")) {
+    std::string env_lines;
+    if (cuda) env_lines += fmt::format("CUDA_VISIBLE_DEVICES={}\n", cuda);
+    if (omp) env_lines += fmt::format("OMP_NUM_THREADS={}\n", omp);
+    fs::create_directories(record_dir);
+    lv::write_file_atomic(fs::path(record_dir) / fmt::format("shard_{}.env", opt.shard), env_lines);
+  }
+
+  std::error_code ec;
+  if (!fs::is_regular_file(opt.config, ec))
+    throw lv::usage_error(fmt::format("{}: config file not found", opt.config.string()));
+  std::vector<std::string> items;
+  try {
+    items = lv::read_lines(opt.items);
+  } catch (const lv::Error& e) {
+    throw lv::Error(lv::ExitCode::input_unreadable, e.what());
+  }
+  items.erase(std::remove(items.begin(), items.end(), std::string()), items.end());
+
+  if (f.model_error) {
+    std::fprintf(stderr, "error: cannot load model 'x.pt': PytorchStreamReader failed reading zip archive\n");
+    return lv::to_int(lv::ExitCode::model_load);
+  }
+
+  fs::create_directories(opt.output_dir);
+  const fs::path journal_path = opt.output_dir / lv::kJournalFileName;
+  std::vector<std::optional<json>> records(items.size());
+  std::unordered_map<std::string, size_t> index_of;
+  for (size_t i = 0; i < items.size(); ++i) index_of.emplace(items[i], i);
+  int64_t done = 0;
+  if (opt.resume) {
+    lv::JournalContents journal = lv::read_journal(journal_path);
+    if (journal.skipped_lines > 0)
+      lv::print_warning(fmt::format("{}: skipped {} unreadable line(s)", journal_path.string(), journal.skipped_lines));
+    for (json& r : journal.records) {
+      const auto it = index_of.find(r["path"].get<std::string>());
+      if (it == index_of.end() || records[it->second]) continue;
+      records[it->second] = std::move(r);
+      ++done;
+    }
+  }
+  lv::JournalWriter journal(journal_path, /*truncate=*/!opt.resume);
+
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t total = static_cast<int64_t>(items.size());
+  const bool every_item = f.flood || f.slow_ms > 0;
+  auto last_progress = std::chrono::steady_clock::now();
+  int64_t last_printed = done;
+  print_progress(done, total);
+
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (g_stop) break;
+    if (records[i]) continue;
+    const int64_t k = static_cast<int64_t>(i);
+    const std::string& item = items[i];
+    if (f.crash_at && *f.crash_at == k) {
+      std::fflush(stdout);
+      const struct rlimit no_core = {0, 0};  // a test's abort should not leave a core file
+      setrlimit(RLIMIT_CORE, &no_core);
+      std::abort();
+    }
+    if (f.exit_at && *f.exit_at == k) {
+      std::fprintf(stderr, "fake_worker: injected exit %d at item %zu\n", f.code, i);
+      return f.code;
+    }
+    if (f.oom_at && *f.oom_at == k) {
+      std::fprintf(stderr, "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB\n");
+      return 1;
+    }
+    if (f.hang_at && *f.hang_at == k) {
+      while (sleep_unless_stopped(1000)) {
+      }
+      break;
+    }
+    if (f.slow_ms > 0 && !sleep_unless_stopped(f.slow_ms)) break;
+    if (f.flood) flood_output(item);
+
+    json record;
+    if (escapes(item)) {
+      record = json{{"path", item}, {"verdict", "error"}, {"shard", opt.shard}, {"boxes", json::array()},
+                    {"missing", json::array()}, {"label_errors", json::array()},
+                    {"error", "path escapes the input root"}};
+    } else {
+      record = make_record(item, opt.shard);
+      write_output(opt.output_dir / record["verdict"].get<std::string>() / (item + ".txt"), item + "\n");
+    }
+    journal.append(record);
+    records[i] = std::move(record);
+    ++done;
+
+    const auto now = std::chrono::steady_clock::now();
+    if (every_item || now - last_progress >= std::chrono::milliseconds(200)) {
+      print_progress(done, total);
+      last_progress = now;
+      last_printed = done;
+    }
+  }
+
+  if (done != last_printed) print_progress(done, total);
+  if (g_stop) {
+    std::fprintf(stderr, "fake_worker: interrupted after %lld/%lld items\n", static_cast<long long>(done),
+                 static_cast<long long>(total));
+    return lv::to_int(lv::ExitCode::interrupted);
+  }
+
+  std::vector<json> images;
+  images.reserve(records.size());
+  for (std::optional<json>& r : records) images.push_back(std::move(*r));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const json report = lv::make_shard_report(opt.shard, "fake_worker", images, seconds, /*complete=*/true);
+  lv::write_file_atomic(opt.output_dir / lv::kReportFileName, report.dump(1) + "\n");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  lv::set_program_name("fake_worker");
+  // Line-buffered even into a log file, so a crash loses no line already printed.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  try {
+    return run(argc, argv);
+  } catch (const lv::Error& e) {
+    lv::print_error(e.what());
+    return lv::to_int(e.code());
+  } catch (const std::exception& e) {
+    lv::print_error(e.what());
+    return lv::to_int(lv::ExitCode::failed);
+  }
+}

@@ -1,0 +1,130 @@
+#include "journal.h"
+
+#include <string>
+
+#include "catch.h"
+#include "error.h"
+#include "test_util.h"
+
+using nlohmann::json;
+using lv::test::read_text;
+using lv::test::TempDir;
+using lv::test::write_text;
+
+namespace {
+json rec(const std::string& path, const std::string& verdict) {
+  return {{"path", path}, {"verdict", verdict}, {"shard", 1}, {"error", nullptr}};
+}
+}  // namespace
+
+TEST_CASE("journal round trip keeps records in written order", "[journal]") {
+  TempDir dir;
+  const auto file = dir / ".journal.jsonl";
+  {
+    lv::JournalWriter w(file, /*truncate=*/true);
+    w.append(rec("a/x.jpg", "correct"));
+    w.append(rec("b/y.jpg", "mislabeled"));
+    w.append(rec("c/z.jpg", "uncertain"));
+    // Flushed after each record: a reader sees all three before the writer closes.
+    CHECK(read_text(file) ==
+          "{\"error\":null,\"path\":\"a/x.jpg\",\"shard\":1,\"verdict\":\"correct\"}\n"
+          "{\"error\":null,\"path\":\"b/y.jpg\",\"shard\":1,\"verdict\":\"mislabeled\"}\n"
+          "{\"error\":null,\"path\":\"c/z.jpg\",\"shard\":1,\"verdict\":\"uncertain\"}\n");
+  }
+  const lv::JournalContents j = lv::read_journal(file);
+  REQUIRE(j.records.size() == 3);
+  CHECK(j.records[0] == rec("a/x.jpg", "correct"));
+  CHECK(j.records[1] == rec("b/y.jpg", "mislabeled"));
+  CHECK(j.records[2] == rec("c/z.jpg", "uncertain"));
+  CHECK(j.paths == std::unordered_set<std::string>{"a/x.jpg", "b/y.jpg", "c/z.jpg"});
+  CHECK(j.skipped_lines == 0);
+}
+
+TEST_CASE("a missing journal is empty", "[journal]") {
+  TempDir dir;
+  const lv::JournalContents j = lv::read_journal(dir / "nope.jsonl");
+  CHECK(j.records.empty());
+  CHECK(j.paths.empty());
+  CHECK(j.skipped_lines == 0);
+}
+
+TEST_CASE("a torn last line is skipped and counted, and appending after it is safe", "[journal]") {
+  TempDir dir;
+  const auto file = dir / ".journal.jsonl";
+  write_text(file,
+             "{\"path\":\"a.jpg\",\"verdict\":\"correct\"}\n"
+             "{\"path\":\"b.jpg\",\"verdict\":\"correct\"}\n"
+             "{\"path\":\"c.jpg\",\"verd");
+  lv::JournalContents j = lv::read_journal(file);
+  REQUIRE(j.records.size() == 2);
+  CHECK(j.records[1].at("path") == "b.jpg");
+  CHECK(j.skipped_lines == 1);
+  CHECK(j.paths.count("c.jpg") == 0);
+
+  {
+    lv::JournalWriter w(file, /*truncate=*/false);
+    w.append(rec("c.jpg", "uncertain"));
+  }
+  j = lv::read_journal(file);
+  REQUIRE(j.records.size() == 3);
+  CHECK(j.records[2] == rec("c.jpg", "uncertain"));
+  CHECK(j.skipped_lines == 1);
+}
+
+TEST_CASE("garbage lines are skipped and counted; blank lines are ignored", "[journal]") {
+  TempDir dir;
+  const auto file = dir / "j.jsonl";
+  write_text(file,
+             "not json\n"
+             "\n"
+             "[1,2]\n"
+             "{\"nopath\":1}\n"
+             "{\"path\":\"\"}\n"
+             "{\"path\":7}\n"
+             "{\"path\":\"ok.jpg\"}\r\n");
+  const lv::JournalContents j = lv::read_journal(file);
+  REQUIRE(j.records.size() == 1);
+  CHECK(j.records[0] == json{{"path", "ok.jpg"}});
+  CHECK(j.skipped_lines == 5);
+}
+
+TEST_CASE("a path journaled twice keeps its first place with the later record", "[journal]") {
+  TempDir dir;
+  const auto file = dir / "j.jsonl";
+  {
+    lv::JournalWriter w(file, true);
+    w.append(rec("a.jpg", "correct"));
+    w.append(rec("b.jpg", "correct"));
+    w.append(rec("a.jpg", "mislabeled"));
+  }
+  const lv::JournalContents j = lv::read_journal(file);
+  REQUIRE(j.records.size() == 2);
+  CHECK(j.records[0] == rec("a.jpg", "mislabeled"));
+  CHECK(j.records[1] == rec("b.jpg", "correct"));
+  CHECK(j.paths.size() == 2);
+}
+
+TEST_CASE("truncate starts a fresh journal; append keeps the old one", "[journal]") {
+  TempDir dir;
+  const auto file = dir / "j.jsonl";
+  { lv::JournalWriter(file, true).append(rec("a.jpg", "correct")); }
+  { lv::JournalWriter(file, false).append(rec("b.jpg", "correct")); }
+  CHECK(lv::read_journal(file).records.size() == 2);
+  { lv::JournalWriter(file, true).append(rec("c.jpg", "correct")); }
+  const lv::JournalContents j = lv::read_journal(file);
+  REQUIRE(j.records.size() == 1);
+  CHECK(j.records[0].at("path") == "c.jpg");
+}
+
+TEST_CASE("a journal that cannot be opened throws naming the file", "[journal]") {
+  TempDir dir;
+  const auto file = dir / "no_such_dir" / "j.jsonl";
+  try {
+    lv::JournalWriter w(file, false);
+    FAIL("expected lv::Error");
+  } catch (const lv::Error& e) {
+    const std::string msg = e.what();
+    CHECK(msg.find(file.string()) != std::string::npos);
+    CHECK(msg.find("No such file") != std::string::npos);
+  }
+}

@@ -1,0 +1,242 @@
+#include "report.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "catch.h"
+#include "error.h"
+
+using nlohmann::json;
+
+namespace {
+
+json box(int label, const std::string& name, const std::string& verdict) {
+  json b = {{"index", 0}, {"label", label}, {"verdict", verdict}};
+  if (!name.empty()) b["label_name"] = name;
+  return b;
+}
+
+json image(const std::string& path, const std::string& verdict, json boxes, int missing = 0,
+           json error = nullptr) {
+  json m = json::array();
+  for (int i = 0; i < missing; ++i) m.push_back({{"class", 0}, {"confidence", 0.95}});
+  return {{"path", path}, {"verdict", verdict}, {"shard", 0}, {"boxes", std::move(boxes)},
+          {"missing", m}, {"error", std::move(error)}};
+}
+
+// Items d/i0.jpg .. d/i8.jpg in three shards of three; item i has one "cat" box whose verdict
+// cycles correct, mislabeled, uncertain, and a field the merge must carry through.
+struct Fixture {
+  std::vector<std::string> items;
+  std::vector<lv::ShardItems> shards = {{0, 0, 3}, {1, 3, 6}, {2, 6, 9}};
+  std::vector<lv::ShardSummary> summaries;
+
+  Fixture() {
+    for (int i = 0; i < 9; ++i) items.push_back("d/i" + std::to_string(i) + ".jpg");
+    summaries.push_back({0, "GPU 0", 3, "succeeded", 0, 1, 1.5, "gpu0.log"});
+    summaries.push_back({1, "GPU 1", 3, "succeeded", 0, 2, 3.0, "gpu1.log"});
+    summaries.push_back({2, "GPU 3", 3, "succeeded", std::nullopt, 1, 0.0, "gpu2.log"});
+  }
+
+  json record(int i, int shard) const {
+    static const char* verdicts[] = {"correct", "mislabeled", "uncertain"};
+    json r = image(items[static_cast<size_t>(i)], verdicts[i % 3], json::array({box(0, "cat", verdicts[i % 3])}));
+    r["shard"] = shard;
+    r["extra"] = i;
+    return r;
+  }
+
+  /// A shard report whose images are the given item indices, in that order.
+  json report(int shard, const std::vector<int>& order) const {
+    json images = json::array();
+    for (int i : order) images.push_back(record(i, shard));
+    return {{"schema_version", 1}, {"status", "complete"}, {"shard", shard}, {"images", images}};
+  }
+
+  std::vector<std::optional<json>> scrambled() const {
+    return {report(0, {2, 0, 1}), report(1, {5, 3, 4}), report(2, {8, 6, 7})};
+  }
+
+  json merge(std::vector<std::optional<json>> reports) const {
+    return lv::merge_reports(items, shards, std::move(reports), summaries, "label_verifier");
+  }
+
+  /// The message of the lv::Error the merge throws, or "(no error)".
+  std::string merge_error(std::vector<std::optional<json>> reports) const {
+    try {
+      merge(std::move(reports));
+    } catch (const lv::Error& e) {
+      CHECK(e.code() == lv::ExitCode::failed);
+      return e.what();
+    }
+    return "(no error)";
+  }
+};
+
+std::vector<std::string> paths_of(const json& images) {
+  std::vector<std::string> out;
+  for (const json& r : images) out.push_back(r.at("path").get<std::string>());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("summarize counts boxes, missing labels, errors and image verdicts", "[report]") {
+  const std::vector<json> images = {
+      image("a.jpg", "correct", {box(0, "cat", "correct"), box(1, "dog", "correct")}),
+      image("b.jpg", "mislabeled",
+            {box(0, "cat", "mislabeled"), box(1, "dog", "uncertain"), box(2, "bird", "correct")}, 2),
+      image("c.jpg", "uncertain", {box(2, "bird", "uncertain")}, 1),
+      image("d.jpg", "error", json::array(), 0, "cannot decode"),
+      image("e.jpg", "correct", json::array()),
+      // An unknown box verdict counts as uncertain; a box without a name is keyed by its id.
+      image("f.jpg", "uncertain", {box(7, "", "weird")}),
+      // An error string makes the image an error whatever its verdict; an empty one does not.
+      image("g.jpg", "correct", json::array(), 0, "label file unreadable"),
+      image("h.jpg", "correct", json::array(), 0, ""),
+  };
+  const json s = lv::summarize(images);
+  CHECK(s.at("total_images") == 8);
+  CHECK(s.at("total_boxes") == 7);
+  CHECK(s.at("correct") == 3);
+  CHECK(s.at("mislabeled") == 1);
+  CHECK(s.at("uncertain") == 3);
+  CHECK(s.at("missing") == 3);
+  CHECK(s.at("errors") == 2);
+  CHECK(s.at("images_by_verdict") == json{{"correct", 3}, {"mislabeled", 1}, {"uncertain", 2}, {"error", 2}});
+  CHECK(s.at("correct").get<int>() + s.at("mislabeled").get<int>() + s.at("uncertain").get<int>() ==
+        s.at("total_boxes").get<int>());
+
+  const json pc = lv::per_class_counts(images);
+  const json expected = {
+      {"7", {{"boxes", 1}, {"correct", 0}, {"mislabeled", 0}, {"uncertain", 1}}},
+      {"bird", {{"boxes", 2}, {"correct", 1}, {"mislabeled", 0}, {"uncertain", 1}}},
+      {"cat", {{"boxes", 2}, {"correct", 1}, {"mislabeled", 1}, {"uncertain", 0}}},
+      {"dog", {{"boxes", 2}, {"correct", 1}, {"mislabeled", 0}, {"uncertain", 1}}},
+  };
+  CHECK(pc == expected);
+  CHECK(pc.begin().key() == "7");  // keys sorted
+}
+
+TEST_CASE("summarize of no images is all zeros", "[report]") {
+  const json s = lv::summarize({});
+  CHECK(s.at("total_images") == 0);
+  CHECK(s.at("total_boxes") == 0);
+  CHECK(s.at("errors") == 0);
+  CHECK(lv::per_class_counts({}) == json::object());
+}
+
+TEST_CASE("make_shard_report holds the images, summary and rate", "[report]") {
+  const std::vector<json> images = {
+      image("a.jpg", "correct", {box(0, "cat", "correct")}),
+      image("b.jpg", "mislabeled", {box(1, "dog", "mislabeled")}),
+  };
+  const json r = lv::make_shard_report(3, "image_worker", images, 4.0, true);
+  CHECK(r.at("schema_version") == lv::kReportSchemaVersion);
+  CHECK(r.at("tool") == json{{"name", "image_worker"}, {"version", LV_VERSION}});
+  CHECK(r.at("status") == "complete");
+  CHECK(r.at("shard") == 3);
+  CHECK(r.at("seconds") == 4.0);
+  CHECK(r.at("items_per_s") == 0.5);
+  CHECK(r.at("summary").at("total_boxes") == 2);
+  CHECK(r.at("summary").at("mislabeled") == 1);
+  CHECK(r.at("per_class").size() == 2);
+  CHECK(r.at("images") == json(images));
+
+  const json partial = lv::make_shard_report(0, "image_worker", {}, 0.0, false);
+  CHECK(partial.at("status") == "partial");
+  CHECK(partial.at("items_per_s") == 0.0);
+}
+
+TEST_CASE("merge puts every item once in input order across shards", "[report]") {
+  Fixture f;
+  const json m = f.merge(f.scrambled());
+  CHECK(m.at("status") == "complete");
+  CHECK(m.at("schema_version") == lv::kReportSchemaVersion);
+  CHECK(m.at("tool").at("name") == "label_verifier");
+  CHECK(paths_of(m.at("images")) == f.items);
+  for (int i = 0; i < 9; ++i) CHECK(m.at("images")[static_cast<size_t>(i)].at("extra") == i);
+  CHECK(m.at("images")[4].at("shard") == 1);
+  CHECK(m.at("unprocessed") == json::array());
+
+  const json& s = m.at("summary");
+  CHECK(s.at("total_images") == 9);
+  CHECK(s.at("total_boxes") == 9);
+  CHECK(s.at("correct") == 3);
+  CHECK(s.at("mislabeled") == 3);
+  CHECK(s.at("uncertain") == 3);
+  CHECK(m.at("per_class") == json{{"cat", {{"boxes", 9}, {"correct", 3}, {"mislabeled", 3}, {"uncertain", 3}}}});
+
+  const json& shards = m.at("shards");
+  REQUIRE(shards.size() == 3);
+  CHECK(shards[0] == json{{"index", 0}, {"device", "GPU 0"}, {"items", 3}, {"status", "succeeded"},
+                          {"exit_code", 0}, {"attempts", 1}, {"seconds", 1.5}, {"items_per_s", 2.0},
+                          {"log", "gpu0.log"}});
+  CHECK(shards[1].at("items_per_s") == 1.0);
+  CHECK(shards[2].at("exit_code").is_null());
+  CHECK(shards[2].at("device") == "GPU 3");
+  CHECK(shards[2].at("items_per_s") == 0.0);
+}
+
+TEST_CASE("merge lists the items of a shard without a report as unprocessed", "[report]") {
+  Fixture f;
+  auto reports = f.scrambled();
+  reports[1] = std::nullopt;
+  const json m = f.merge(std::move(reports));
+  CHECK(m.at("status") == "partial");
+  CHECK(m.at("unprocessed") == json{"d/i3.jpg", "d/i4.jpg", "d/i5.jpg"});
+  CHECK(paths_of(m.at("images")) ==
+        std::vector<std::string>{"d/i0.jpg", "d/i1.jpg", "d/i2.jpg", "d/i6.jpg", "d/i7.jpg", "d/i8.jpg"});
+  CHECK(m.at("summary").at("total_images") == 6);
+  CHECK(m.at("summary").at("total_boxes") == 6);
+}
+
+TEST_CASE("merge lists an item a shard report lacks as unprocessed", "[report]") {
+  Fixture f;
+  auto reports = f.scrambled();
+  reports[2] = f.report(2, {8, 6});
+  const json m = f.merge(std::move(reports));
+  CHECK(m.at("status") == "partial");
+  CHECK(m.at("unprocessed") == json{"d/i7.jpg"});
+  CHECK(m.at("images").size() == 8);
+  CHECK(m.at("images")[6].at("path") == "d/i6.jpg");
+  CHECK(m.at("images")[7].at("path") == "d/i8.jpg");
+}
+
+TEST_CASE("merge refuses a path twice in one report", "[report]") {
+  Fixture f;
+  auto reports = f.scrambled();
+  reports[0] = f.report(0, {0, 1, 0, 2});
+  const std::string msg = f.merge_error(std::move(reports));
+  CHECK(msg.find("twice") != std::string::npos);
+  CHECK(msg.find("d/i0.jpg") != std::string::npos);
+  CHECK(msg.find("shard 0") != std::string::npos);
+}
+
+TEST_CASE("merge refuses a record of another shard and names both shards", "[report]") {
+  Fixture f;
+  auto reports = f.scrambled();
+  reports[2] = f.report(2, {6, 7, 8, 4});
+  const std::string msg = f.merge_error(std::move(reports));
+  CHECK(msg.find("shard 2") != std::string::npos);
+  CHECK(msg.find("shard 1") != std::string::npos);
+  CHECK(msg.find("d/i4.jpg") != std::string::npos);
+}
+
+TEST_CASE("merge refuses a record whose path is not an item", "[report]") {
+  Fixture f;
+  auto reports = f.scrambled();
+  reports[1]->at("images").push_back(image("d/zzz.jpg", "correct", json::array()));
+  const std::string msg = f.merge_error(std::move(reports));
+  CHECK(msg.find("d/zzz.jpg") != std::string::npos);
+  CHECK(msg.find("not in the item list") != std::string::npos);
+}
+
+TEST_CASE("merge refuses inconsistent shards", "[report]") {
+  Fixture f;
+  f.shards[1] = {1, 2, 6};  // overlaps shard 0
+  CHECK(f.merge_error(f.scrambled()).find("both cover") != std::string::npos);
+  Fixture g;
+  CHECK(g.merge_error({g.report(0, {0, 1, 2})}).find("3 shards") != std::string::npos);
+}

@@ -1,0 +1,87 @@
+// Label parsing and the YOLO label path rule (DESIGN §5).
+#include "worker_catch.h"
+#include "labels.h"
+#include "test_util.h"
+
+using namespace lv;
+namespace fs = std::filesystem;
+
+TEST_CASE("well-formed label lines give boxes with line numbers", "[worker][labels]") {
+  const LabelFile f = parse_labels("0 0.5 0.5 0.2 0.4\r\n\r\n2 0.1 0.2 0.1 0.1\n  1.0 1 0 0.5 0.5  \n", 3);
+  REQUIRE(f.errors.empty());
+  REQUIRE(f.boxes.size() == 3);
+  CHECK(f.boxes[0].cls == 0);
+  CHECK(f.boxes[0].w == 0.2);
+  CHECK(f.boxes[0].h == 0.4);
+  CHECK(f.boxes[0].line == 1);
+  CHECK(f.boxes[1].cls == 2);
+  CHECK(f.boxes[1].line == 3);
+  CHECK(f.boxes[2].cls == 1);  // "1.0" is an integral class id
+  CHECK(f.boxes[2].cx == 1.0);
+  CHECK(f.boxes[2].line == 4);
+}
+
+TEST_CASE("each malformed label line is refused with its line number and reason", "[worker][labels]") {
+  const std::string text =
+      "0 0.5 0.5 0.2\n"           // 1: too few
+      "0 0.5 0.5 0.2 0.2 0.3\n"   // 2: too many
+      "cat 0.5 0.5 0.2 0.2\n"     // 3: not a number
+      "0 nan 0.5 0.2 0.2\n"       // 4: NaN
+      "0 0.5 inf 0.2 0.2\n"       // 5: inf
+      "3 0.5 0.5 0.2 0.2\n"       // 6: class out of range
+      "-1 0.5 0.5 0.2 0.2\n"      // 7: negative class
+      "1.5 0.5 0.5 0.2 0.2\n"     // 8: fractional class
+      "0 1.2 0.5 0.2 0.2\n"       // 9: outside [0, 1]
+      "0 0.5 0.5 0 0.2\n"         // 10: zero width
+      "0 0.5 0.5 0.2 -0.1\n"      // 11: negative height
+      "1 0.5 0.5 0.2 0.2x\n"      // 12: trailing garbage
+      "2 0.5 0.5 0.2 0.2\n";      // 13: fine
+  const LabelFile f = parse_labels(text, 3);
+  REQUIRE(f.boxes.size() == 1);
+  CHECK(f.boxes[0].line == 13);
+  REQUIRE(f.errors.size() == 12);
+  for (size_t i = 0; i < f.errors.size(); ++i) CHECK(f.errors[i].line == static_cast<int>(i + 1));
+  CHECK(f.errors[0].reason == "expected 5 fields (class cx cy w h), got 4");
+  CHECK(f.errors[1].reason == "expected 5 fields (class cx cy w h), got 6");
+  CHECK(f.errors[2].reason == "class 'cat' is not a number");
+  CHECK(f.errors[3].reason == "cx 'nan' is not a finite number");
+  CHECK(f.errors[4].reason == "cy 'inf' is not a finite number");
+  CHECK(f.errors[5].reason == "class id '3' is not an integer in [0, 2]");
+  CHECK(f.errors[6].reason == "class id '-1' is not an integer in [0, 2]");
+  CHECK(f.errors[7].reason == "class id '1.5' is not an integer in [0, 2]");
+  CHECK(f.errors[8].reason == "cx 1.2 is outside [0, 1]");
+  CHECK(f.errors[9].reason == "zero-size box (w 0, h 0.2)");
+  CHECK(f.errors[10].reason == "h -0.1 is outside [0, 1]");
+  CHECK(f.errors[11].reason == "h '0.2x' is not a number");
+}
+
+TEST_CASE("empty label text has no boxes and no errors", "[worker][labels]") {
+  CHECK(parse_labels("", 2).boxes.empty());
+  CHECK(parse_labels("\n \n", 2).errors.empty());
+}
+
+TEST_CASE("the YOLO label path replaces the last images/JPEGImages folder", "[worker][labels]") {
+  CHECK(yolo_label_path("data/indoor/day/JPEGImages/a.jpg") == fs::path("data/indoor/day/labels/a.txt"));
+  CHECK(yolo_label_path("ds/images/train/images/x.PNG") == fs::path("ds/images/train/labels/x.txt"));
+  CHECK(yolo_label_path("images/images.jpg") == fs::path("labels/images.txt"));
+  CHECK_FALSE(yolo_label_path("ds/train/x.png").has_value());
+  CHECK_FALSE(yolo_label_path("images.jpg").has_value());
+  CHECK(sibling_label_path("ds/train/x.y.png") == fs::path("ds/train/x.y.txt"));
+}
+
+TEST_CASE("find_label_file prefers the YOLO path, then the sibling .txt", "[worker][labels]") {
+  test::TempDir dir;
+  const fs::path image = dir / "set/images/a b é.jpg";
+  test::write_text(image, "x");
+  CHECK_FALSE(find_label_file(image).has_value());
+  test::write_text(dir / "set/images/a b é.txt", "0 0.5 0.5 0.1 0.1\n");
+  CHECK(find_label_file(image) == dir / "set/images/a b é.txt");
+  test::write_text(dir / "set/labels/a b é.txt", "0 0.5 0.5 0.1 0.1\n");
+  CHECK(find_label_file(image) == dir / "set/labels/a b é.txt");
+}
+
+TEST_CASE("relabel_text replaces only the class field of the chosen lines", "[worker][labels]") {
+  CHECK(relabel_text("0 0.5 0.5 0.2 0.2\n  1 0.1 0.1 0.1 0.1\r\nbad line\n", {-1, 12}) ==
+        "0 0.5 0.5 0.2 0.2\n  12 0.1 0.1 0.1 0.1\r\nbad line\n");
+  CHECK(relabel_text("3 0.5 0.5 0.2 0.2", {0}) == "0 0.5 0.5 0.2 0.2");
+}

@@ -1,0 +1,81 @@
+// Output tree paths (DESIGN §7) and image records (common/report.h).
+#include "worker_catch.h"
+#include "image_record.h"
+#include "output_paths.h"
+
+using namespace lv;
+namespace fs = std::filesystem;
+
+TEST_CASE("output paths keep the item's folders under the verdict", "[worker][output]") {
+  const std::string item = "indoor/day/JPEGImages/a b.jpg";
+  CHECK(output_image_path("/o", Verdict::mislabeled, item) == fs::path("/o/mislabeled/indoor/day/JPEGImages/a b.jpg"));
+  CHECK(output_label_path("/o", Verdict::mislabeled, item) == fs::path("/o/mislabeled/indoor/day/labels/a b.txt"));
+  CHECK(original_label_path("/o", Verdict::mislabeled, item) ==
+        fs::path("/o/mislabeled/indoor/day/labels_original/a b.txt"));
+  // The YOLO rule looks at the item only, never at the output folder's own name.
+  CHECK(output_label_path("/x/images/out", Verdict::correct, "flat/a.jpg") == fs::path("/x/images/out/correct/flat/a.txt"));
+  CHECK(original_label_path("/o", Verdict::mislabeled, "flat/a.jpg") == fs::path("/o/mislabeled/flat/labels_original/a.txt"));
+  CHECK(output_image_path("/o", Verdict::uncertain, "x.png") == fs::path("/o/uncertain/x.png"));
+}
+
+TEST_CASE("debug image names never collide", "[worker][output]") {
+  const fs::path a = debug_image_path("/o", "d/a.png");
+  const fs::path b = debug_image_path("/o", "d/a.jpg");
+  const fs::path c = debug_image_path("/o", "d/a.png.jpg");
+  CHECK(a == fs::path("/o/debug_images/d/a.png.jpg"));
+  CHECK(a != b);
+  CHECK(c != a);
+  CHECK(c != b);
+}
+
+TEST_CASE("image records hold every report field", "[worker][output]") {
+  const ClassMap classes = build_class_map({"cat", "dog"}, {"cat", "dog"}, {});
+  ImageResult r;
+  r.path = "a/b.jpg";
+  r.shard = 3;
+  r.width = 200;
+  r.height = 100;
+  r.label_file = "a/b.txt";
+  r.labels = parse_labels("0 0.5 0.5 0.2 0.2\nbad\n", 2);
+  BoxResult br;
+  br.verdict = Verdict::mislabeled;
+  br.reason = reason::kOtherClass;
+  br.predicted = 1;
+  br.suggested = 1;
+  br.confidence = 0.9f;
+  br.label_prob = 0.1f;
+  br.probs = {0.1f, 0.9f};
+  r.results = {br};
+  r.missing = {{{20, 10, 60, 30}, 0, 0.95f, {}}};
+  r.verdict = Verdict::mislabeled;
+  const auto j = to_record(r, classes, true);
+  CHECK(j["path"] == "a/b.jpg");
+  CHECK(j["verdict"] == "mislabeled");
+  CHECK(j["shard"] == 3);
+  CHECK(j["error"].is_null());
+  REQUIRE(j["boxes"].size() == 1);
+  const auto& b = j["boxes"][0];
+  CHECK(b["index"] == 0);
+  CHECK(b["line"] == 1);
+  CHECK(b["label"] == 0);
+  CHECK(b["label_name"] == "cat");
+  CHECK(b["verdict"] == "mislabeled");
+  CHECK(b["reason"] == "other_class");
+  CHECK(b["predicted_name"] == "dog");
+  CHECK(b["suggested"] == 1);
+  CHECK(b["suggested_name"] == "dog");
+  CHECK(b["confidence"].get<double>() == Approx(0.9));
+  CHECK(b["probabilities"].size() == 2);
+  REQUIRE(j["missing"].size() == 1);
+  CHECK(j["missing"][0]["class_name"] == "cat");
+  CHECK(j["missing"][0]["box"][0].get<double>() == Approx(0.2));
+  CHECK(j["missing"][0]["box"][3].get<double>() == Approx(0.2));
+  REQUIRE(j["label_errors"].size() == 1);
+  CHECK(j["label_errors"][0]["line"] == 2);
+  CHECK_FALSE(to_record(r, classes, false)["boxes"][0].contains("probabilities"));
+
+  const auto e = to_record(error_result("x.jpg", 1, "empty file"), classes, false);
+  CHECK(e["verdict"] == "error");
+  CHECK(e["error"] == "empty file");
+  CHECK(e["boxes"].empty());
+}

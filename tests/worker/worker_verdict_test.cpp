@@ -1,0 +1,124 @@
+// Verdicts: the classifier rule, detector matching, duplicates, image verdicts.
+#include "worker_catch.h"
+#include "verdict.h"
+
+using namespace lv;
+
+namespace {
+Config::Verification thresholds() { return {}; }  // correct 0.5, mislabel 0.8, iou 0.5, missing 0.9
+const std::vector<bool> kAll{true, true, true};
+}  // namespace
+
+TEST_CASE("classifier: correct, mislabeled, uncertain by thresholds", "[worker][verdict]") {
+  BoxResult r = judge_classification({0.7f, 0.2f, 0.1f}, 0, kAll, thresholds());
+  CHECK(r.verdict == Verdict::correct);
+  CHECK(r.reason == "label_confirmed");
+  CHECK(r.predicted == 0);
+  CHECK(r.label_prob == 0.7f);
+  CHECK(r.suggested == -1);
+
+  r = judge_classification({0.05f, 0.9f, 0.05f}, 0, kAll, thresholds());
+  CHECK(r.verdict == Verdict::mislabeled);
+  CHECK(r.reason == "other_class");
+  CHECK(r.suggested == 1);
+  CHECK(r.confidence == 0.9f);
+  CHECK(r.label_prob == 0.05f);
+
+  r = judge_classification({0.3f, 0.4f, 0.3f}, 0, kAll, thresholds());
+  CHECK(r.verdict == Verdict::uncertain);
+  CHECK(r.reason == "low_confidence");
+  CHECK(r.predicted == 1);
+
+  // Exactly at the thresholds counts.
+  CHECK(judge_classification({0.5f, 0.5f, 0.0f}, 0, kAll, thresholds()).verdict == Verdict::correct);
+  CHECK(judge_classification({0.2f, 0.0f, 0.8f}, 0, kAll, thresholds()).suggested == 2);
+}
+
+TEST_CASE("classifier: classes no model class maps to are never suggested", "[worker][verdict]") {
+  const std::vector<bool> covered{true, false, true};
+  // Class 1 has no model class: its label can't be judged...
+  BoxResult r = judge_classification({0.1f, 0.0f, 0.9f}, 1, covered, thresholds());
+  CHECK(r.verdict == Verdict::uncertain);
+  CHECK(r.reason == "label_class_not_in_model");
+  // ...and a score on it is never a suggestion.
+  r = judge_classification({0.1f, 0.95f, 0.0f}, 0, covered, thresholds());
+  CHECK(r.verdict == Verdict::uncertain);
+  CHECK(r.predicted == 0);
+}
+
+TEST_CASE("duplicates: same class and IoU above 0.9 flags the later box", "[worker][verdict]") {
+  // IoU of the first two = 100 / 105 = 0.952; the third has another class.
+  const auto dup = find_duplicates({{0, 0, 10, 10}, {0, 0, 10, 10.5}, {0, 0, 10, 10}, {0, 0, 10, 12}}, {0, 0, 1, 0});
+  CHECK(dup == std::vector<bool>{false, true, false, false});  // IoU 100/120 = 0.83 for the last
+}
+
+TEST_CASE("detectors: matching gives every verdict and reason", "[worker][verdict]") {
+  const std::vector<Box> labels = {{0, 0, 10, 10}, {20, 0, 30, 10}, {40, 0, 50, 10}, {60, 0, 70, 10}, {0, 0, 10, 10.2}};
+  const std::vector<int> classes = {0, 1, 0, 2, 0};
+  const auto dup = find_duplicates(labels, classes);
+  REQUIRE(dup[4]);
+  const std::vector<Detection> dets = {
+      {{0, 0, 10, 10}, 0, 0.95f, {}},        // 0: confirms label 0
+      {{20, 0, 30, 10}, 0, 0.9f, {}},        // 1: other class, confident: label 1 mislabeled
+      {{41, 0, 51, 10}, 0, 0.3f, {}},        // 2: IoU 0.82 but weak: label 2 uncertain
+      {{100, 100, 110, 110}, 1, 0.95f, {}},  // 3: no label here, confident: missing
+      {{0, 0, 10, 10}, 2, 0.99f, {}},        // 4: unused but on label 0: not missing
+      {{200, 200, 210, 210}, 1, 0.5f, {}},   // 5: no label, not confident: ignored
+  };
+  const auto j = judge_detections(labels, classes, dup, dets, kAll, thresholds());
+  REQUIRE(j.boxes.size() == 5);
+  CHECK(j.boxes[0].verdict == Verdict::correct);
+  CHECK(j.boxes[0].matched == 0);
+  CHECK(j.boxes[0].label_prob == 0.95f);
+  CHECK(j.boxes[1].verdict == Verdict::mislabeled);
+  CHECK(j.boxes[1].suggested == 0);
+  CHECK(j.boxes[1].confidence == 0.9f);
+  CHECK(j.boxes[1].label_prob == 0.0f);
+  CHECK(j.boxes[2].verdict == Verdict::uncertain);
+  CHECK(j.boxes[2].reason == "low_confidence");
+  CHECK(j.boxes[2].label_prob == 0.3f);
+  CHECK(j.boxes[3].verdict == Verdict::uncertain);
+  CHECK(j.boxes[3].reason == "not_detected");
+  CHECK(j.boxes[3].matched == -1);
+  CHECK(j.boxes[4].verdict == Verdict::uncertain);
+  CHECK(j.boxes[4].reason == "duplicate");
+  REQUIRE(j.missing.size() == 1);
+  CHECK(j.missing[0].cls == 1);
+  CHECK(j.missing[0].score == 0.95f);
+}
+
+TEST_CASE("detectors: a confident same-class match beats a closer other-class one", "[worker][verdict]") {
+  const std::vector<Detection> dets = {
+      {{0, 0, 10, 10}, 1, 0.99f, {}},  // IoU 1, other class
+      {{1, 0, 11, 10}, 0, 0.6f, {}},   // IoU 0.82, labelled class, above correct_threshold
+  };
+  const auto j = judge_detections({{0, 0, 10, 10}}, {0}, {false}, dets, kAll, thresholds());
+  CHECK(j.boxes[0].verdict == Verdict::correct);
+  CHECK(j.boxes[0].matched == 1);
+  CHECK(j.missing.empty());
+}
+
+TEST_CASE("detectors: one prediction serves one label only", "[worker][verdict]") {
+  // Two labels of class 0 side by side, one prediction overlapping the first better.
+  const std::vector<Box> labels = {{0, 0, 10, 10}, {4, 0, 14, 10}};
+  const std::vector<Detection> dets = {{{1, 0, 11, 10}, 0, 0.9f, {}}};
+  // IoU with label 0: 90/110 = 0.82; with label 1: 70/130 = 0.54.
+  const auto j = judge_detections(labels, {0, 0}, {false, false}, dets, kAll, thresholds());
+  CHECK(j.boxes[0].verdict == Verdict::correct);
+  CHECK(j.boxes[1].reason == "not_detected");
+}
+
+TEST_CASE("image verdict: mislabeled over uncertain over correct", "[worker][verdict]") {
+  BoxResult ok, bad, unsure;
+  ok.verdict = Verdict::correct;
+  bad.verdict = Verdict::mislabeled;
+  unsure.verdict = Verdict::uncertain;
+  CHECK(image_verdict({}, false, false) == Verdict::correct);
+  CHECK(image_verdict({ok, ok}, false, false) == Verdict::correct);
+  CHECK(image_verdict({ok, unsure}, false, false) == Verdict::uncertain);
+  CHECK(image_verdict({unsure, bad}, false, false) == Verdict::mislabeled);
+  CHECK(image_verdict({ok}, true, false) == Verdict::uncertain);
+  CHECK(image_verdict({ok}, false, true) == Verdict::uncertain);
+  CHECK(image_verdict({bad}, true, true) == Verdict::mislabeled);
+  CHECK(to_string(Verdict::mislabeled) == "mislabeled");
+}

@@ -1,0 +1,324 @@
+// bench_orchestrator: figures for the orchestrator's own work, against baselines run in the
+// same invocation (DESIGN §10). Prints a table; asserts nothing.
+//
+//   planning   list file of N paths -> list_items -> plan_shards -> join_lines + split files
+//              -> content_hash, for 100k and 1M items, and the peak RSS after it
+//   merging    merge_trees of S shard trees totalling N small files (move and link mode)
+//              against `cp -a` of the same trees and a bare loop of rename(2) calls
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include "atomic_file.h"
+#include "error.h"
+#include "item_list.h"
+#include "message.h"
+#include "run_state.h"
+#include "shard_plan.h"
+#include "tree_merge.h"
+
+extern char** environ;
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Options {
+  fs::path dir;
+  int64_t files = 100000;
+  int shards = 4;
+  int repeat = 3;
+  int files_per_dir = 150;
+  std::vector<int64_t> plan_sizes = {100000, 1000000};
+};
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+/// Runs `f` and returns how long it took.
+double timed(const std::function<void()>& f) {
+  const auto start = std::chrono::steady_clock::now();
+  f();
+  return seconds_since(start);
+}
+
+double peak_rss_mb() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+void write_small_file(const std::string& path, std::string_view content) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw lv::Error(lv::ExitCode::failed, fmt::format("{}: cannot create: {}", path, std::strerror(errno)));
+  const ssize_t n = ::write(fd, content.data(), content.size());
+  const int err = errno;
+  ::close(fd);
+  if (n != static_cast<ssize_t>(content.size()))
+    throw lv::Error(lv::ExitCode::failed, fmt::format("{}: cannot write: {}", path, std::strerror(err)));
+}
+
+/// Runs argv (no shell) and waits; throws unless it exits 0.
+void run_command(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  const int rc = ::posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), environ);
+  if (rc != 0) throw lv::Error(lv::ExitCode::failed, fmt::format("cannot start {}: {}", args[0], std::strerror(rc)));
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) throw lv::Error(lv::ExitCode::failed, fmt::format("waitpid {}: {}", args[0], std::strerror(errno)));
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw lv::Error(lv::ExitCode::failed, fmt::format("{} {} ... failed (status {})", args[0], args[1], status));
+}
+
+// ---- the shard trees ----
+
+/// A fresh set of shard trees: output_gpu0..S-1 beside output/, items split contiguously as
+/// the orchestrator does, so neighbouring shards share the folders at their boundary.
+struct TreeSet {
+  fs::path root;
+  std::vector<lv::TreeSource> sources;
+  fs::path dest;
+  fs::path manifests;
+  int64_t leaf_dirs = 0;
+  std::vector<std::string> rel_files;  ///< relative paths, per item, in item order
+  std::vector<int> shard_of;           ///< shard of each item
+};
+
+std::string item_rel_dir(int64_t item, int files_per_dir) {
+  const int64_t dir = item / files_per_dir;
+  return fmt::format("correct/s{:03d}/d{:05d}/JPEGImages", dir / 20, dir);
+}
+
+TreeSet generate_trees(const fs::path& root, const Options& opt) {
+  TreeSet set;
+  set.root = root;
+  set.dest = root / "output";
+  set.manifests = root / "merge";
+  fs::remove_all(root);
+  fs::create_directories(root);
+  const auto plan = lv::plan_shards(opt.files, opt.shards);
+  for (const lv::Shard& shard : plan) {
+    const fs::path dir = root / fmt::format("output_gpu{}", shard.index);
+    set.sources.push_back({shard.index, dir});
+    fs::create_directories(dir);
+    // Root entries the merge must skip.
+    write_small_file((dir / "verification_report.json").string(), "{}\n");
+    write_small_file((dir / ".journal.jsonl").string(), "{}\n");
+    std::string last_dir;
+    for (int64_t item = shard.begin; item < shard.end; ++item) {
+      const std::string rel_dir = item_rel_dir(item, opt.files_per_dir);
+      if (rel_dir != last_dir) {
+        fs::create_directories(dir / rel_dir);
+        last_dir = rel_dir;
+        ++set.leaf_dirs;
+      }
+      std::string rel = fmt::format("{}/{:08d}.jpg.txt", rel_dir, item);
+      write_small_file((dir / rel).string(), fmt::format("0 0.5 0.5 0.1 {:05d}\n", item % 100000));  // 20 bytes
+      set.rel_files.push_back(std::move(rel));
+      set.shard_of.push_back(shard.index);
+    }
+  }
+  ::sync();  // keep write-back of the new trees out of the timed part
+  return set;
+}
+
+int64_t count_files(const fs::path& dir) {
+  int64_t n = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(dir))
+    if (entry.is_regular_file()) ++n;
+  return n;
+}
+
+void expect_files(const fs::path& dir, int64_t expected, const char* what) {
+  const int64_t got = count_files(dir);
+  if (got != expected)
+    throw lv::Error(lv::ExitCode::failed,
+                    fmt::format("{}: {} left {} files in {}, expected {}", "bench", what, got, dir.string(), expected));
+}
+
+struct MergeFigures {
+  double move = 1e30, link = 1e30, link_again = 1e30, cp = 1e30, rename_loop = 1e30;
+  int64_t leaf_dirs = 0;
+};
+
+MergeFigures bench_merge(const Options& opt) {
+  MergeFigures best;
+  const fs::path root = opt.dir / "trees";
+  for (int r = 0; r < opt.repeat; ++r) {
+    // merge_trees, move mode.
+    {
+      TreeSet set = generate_trees(root, opt);
+      best.leaf_dirs = set.leaf_dirs;
+      best.move = std::min(best.move, timed([&] { lv::merge_trees(set.sources, set.dest, lv::TreeMergeMode::move, set.manifests); }));
+      expect_files(set.dest, opt.files, "merge_trees move");
+    }
+    // merge_trees, link mode, then again with everything already present.
+    {
+      TreeSet set = generate_trees(root, opt);
+      best.link = std::min(best.link, timed([&] { lv::merge_trees(set.sources, set.dest, lv::TreeMergeMode::link, set.manifests); }));
+      best.link_again = std::min(
+          best.link_again, timed([&] { lv::merge_trees(set.sources, set.dest, lv::TreeMergeMode::link, set.manifests); }));
+      expect_files(set.dest, opt.files, "merge_trees link");
+    }
+    // cp -a of the same trees into one destination.
+    {
+      TreeSet set = generate_trees(root, opt);
+      fs::create_directories(set.dest);
+      best.cp = std::min(best.cp, timed([&] {
+        for (const lv::TreeSource& source : set.sources)
+          run_command({"cp", "-a", (source.dir / ".").string(), set.dest.string()});
+      }));
+      expect_files(set.dest, opt.files + 2 * opt.shards, "cp -a");  // cp also copies report + journal
+    }
+    // A bare loop of rename(2) over a list made beforehand (destination folders made beforehand).
+    {
+      TreeSet set = generate_trees(root, opt);
+      std::vector<std::pair<std::string, std::string>> moves;
+      moves.reserve(set.rel_files.size());
+      fs::path last_parent;
+      for (size_t i = 0; i < set.rel_files.size(); ++i) {
+        const fs::path to = set.dest / set.rel_files[i];
+        if (to.parent_path() != last_parent) {
+          last_parent = to.parent_path();
+          fs::create_directories(last_parent);
+        }
+        moves.emplace_back((set.sources[set.shard_of[i]].dir / set.rel_files[i]).string(), to.string());
+      }
+      ::sync();
+      best.rename_loop = std::min(best.rename_loop, timed([&] {
+        for (const auto& [from, to] : moves)
+          if (::rename(from.c_str(), to.c_str()) != 0)
+            throw lv::Error(lv::ExitCode::failed, fmt::format("rename {}: {}", from, std::strerror(errno)));
+      }));
+      expect_files(set.dest, opt.files, "rename loop");
+    }
+  }
+  fs::remove_all(root);
+  return best;
+}
+
+// ---- planning ----
+
+struct PlanFigures {
+  int64_t items = 0;
+  double list = 0, plan = 0, join = 0, write = 0, hash = 0;
+  double total() const { return list + plan + join + write + hash; }
+};
+
+PlanFigures bench_planning(const Options& opt, int64_t count) {
+  const fs::path dir = opt.dir / fmt::format("plan_{}", count);
+  fs::remove_all(dir);
+  fs::create_directories(dir / "splits");
+  const fs::path list_file = dir / "images.txt";
+  {
+    std::string text;
+    text.reserve(static_cast<size_t>(count) * 40);
+    for (int64_t i = 0; i < count; ++i)
+      text += fmt::format("scene{:04d}/day/JPEGImages/{:08d}.jpg\n", i / 1000, i);
+    lv::write_file_atomic(list_file, text);
+  }
+
+  PlanFigures f;
+  f.items = count;
+  lv::ItemList list;
+  f.list = timed([&] { list = lv::list_items(list_file); });
+  if (static_cast<int64_t>(list.items.size()) != count)
+    throw lv::Error(lv::ExitCode::failed, fmt::format("list_items returned {} items, expected {}", list.items.size(), count));
+  std::vector<lv::Shard> shards;
+  f.plan = timed([&] { shards = lv::plan_shards(static_cast<int64_t>(list.items.size()), opt.shards); });
+  std::vector<std::string> splits;
+  f.join = timed([&] {
+    for (const lv::Shard& s : shards)
+      splits.push_back(lv::join_lines(list.items, static_cast<size_t>(s.begin), static_cast<size_t>(s.end)));
+  });
+  f.write = timed([&] {
+    for (size_t i = 0; i < shards.size(); ++i) lv::write_file_atomic(dir / lv::split_file(shards[i].index), splits[i]);
+  });
+  std::string hash;
+  f.hash = timed([&] { hash = lv::content_hash(lv::join_lines(list.items, 0, list.items.size())); });
+  fs::remove_all(dir);
+  return f;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  lv::set_program_name("bench_orchestrator");
+  Options opt;
+  opt.dir = fs::temp_directory_path() / fmt::format("lv_bench_{}", ::getpid());
+  CLI::App app{"Benchmarks of the orchestrator's planning and output merge; prints figures."};
+  app.add_option("--dir", opt.dir, "scratch folder (removed at the end)")->capture_default_str();
+  app.add_option("--files", opt.files, "small files in the shard trees, all shards together")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--shards", opt.shards, "shard trees to merge")->capture_default_str()->check(CLI::Range(1, 1024));
+  app.add_option("--files-per-dir", opt.files_per_dir, "files per leaf folder")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--repeat", opt.repeat, "runs of each merge measurement; the best is shown")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--plan-items", opt.plan_sizes, "item counts for the planning measurement")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  const bool own_dir = !fs::exists(opt.dir);
+  try {
+    fs::create_directories(opt.dir);
+    fmt::print("bench_orchestrator  dir={}  files={}  shards={}  files/dir={}  repeat={} (best shown)\n\n",
+               opt.dir.string(), opt.files, opt.shards, opt.files_per_dir, opt.repeat);
+
+    // Planning
+    fmt::print("planning: list file -> list_items -> plan_shards -> join_lines + write splits -> content_hash\n");
+    fmt::print("  {:>9}  {:>10}  {:>11}  {:>10}  {:>12}  {:>12}  {:>8}  {:>12}  {:>8}\n", "items", "list_items",
+               "plan_shards", "join_lines", "write_splits", "content_hash", "total", "items/s", "peak RSS");
+    for (const int64_t count : opt.plan_sizes) {
+      const PlanFigures f = bench_planning(opt, count);
+      fmt::print("  {:>9}  {:>9.3f}s  {:>10.6f}s  {:>9.3f}s  {:>11.3f}s  {:>11.3f}s  {:>7.3f}s  {:>12.0f}  {:>5.0f} MB\n",
+                 f.items, f.list, f.plan, f.join, f.write, f.hash, f.total(), f.items / f.total(), peak_rss_mb());
+    }
+    fmt::print("  (peak RSS = getrusage ru_maxrss of this process after that row)\n\n");
+
+    // Merging
+    const MergeFigures m = bench_merge(opt);
+    fmt::print("merging {} shard trees, {} files of 20 bytes, {} leaf folders (~{} files each)\n", opt.shards,
+               opt.files, m.leaf_dirs, opt.files / std::max<int64_t>(1, m.leaf_dirs));
+    fmt::print("  {:<36}  {:>9}  {:>11}\n", "method", "seconds", "files/s");
+    const auto row = [&](const char* name, double s) {
+      fmt::print("  {:<36}  {:>8.3f}s  {:>11.0f}\n", name, s, static_cast<double>(opt.files) / s);
+    };
+    row("merge_trees move", m.move);
+    row("merge_trees link", m.link);
+    row("merge_trees link, re-run (all present)", m.link_again);
+    row("baseline: cp -a per shard", m.cp);
+    row("baseline: bare rename() loop", m.rename_loop);
+    fmt::print("  (rename loop: path list and destination folders made before timing; merge_trees does both)\n");
+    fmt::print("  cp -a / merge move        = {:6.1f}x  (target >= 10)\n", m.cp / m.move);
+    fmt::print("  merge move / rename loop  = {:6.2f}x  (target <= 2)\n", m.move / m.rename_loop);
+    fmt::print("  peak RSS at the end: {:.0f} MB\n", peak_rss_mb());
+  } catch (const std::exception& e) {
+    lv::print_error(e.what());
+    if (own_dir) {
+      std::error_code ec;
+      fs::remove_all(opt.dir, ec);
+    }
+    return 1;
+  }
+  if (own_dir) fs::remove_all(opt.dir);
+  return 0;
+}

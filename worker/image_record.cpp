@@ -1,0 +1,84 @@
+#include "image_record.h"
+
+#include <cmath>
+
+namespace lv {
+
+namespace {
+
+using nlohmann::json;
+
+json class_name(const ClassMap& classes, int c) {
+  if (c < 0 || static_cast<size_t>(c) >= classes.dataset.size()) return nullptr;
+  return classes.dataset[static_cast<size_t>(c)];
+}
+
+json class_id(int c) { return c < 0 ? json(nullptr) : json(c); }
+
+/// Scores rounded to 6 digits keep the journal short and stable.
+double round6(double v) { return std::round(v * 1e6) / 1e6; }
+
+json round_all(const std::vector<double>& v) {
+  json out = json::array();
+  for (double x : v) out.push_back(round6(x));
+  return out;
+}
+
+}  // namespace
+
+json to_record(const ImageResult& r, const ClassMap& classes, bool include_probabilities) {
+  json boxes = json::array();
+  for (size_t i = 0; i < r.labels.boxes.size() && i < r.results.size(); ++i) {
+    const LabelBox& lb = r.labels.boxes[i];
+    const BoxResult& br = r.results[i];
+    json b = {{"index", i},
+              {"line", lb.line},
+              {"label", lb.cls},
+              {"label_name", class_name(classes, lb.cls)},
+              {"verdict", to_string(br.verdict)},
+              {"reason", br.reason},
+              {"predicted", class_id(br.predicted)},
+              {"predicted_name", class_name(classes, br.predicted)},
+              {"confidence", round6(br.confidence)},
+              {"label_prob", round6(br.label_prob)},
+              {"suggested", class_id(br.suggested)},
+              {"suggested_name", class_name(classes, br.suggested)},
+              {"box", round_all({lb.cx, lb.cy, lb.w, lb.h})}};
+    if (include_probabilities) {
+      json p = json::array();
+      for (float x : br.probs) p.push_back(round6(x));
+      b["probabilities"] = std::move(p);
+    }
+    boxes.push_back(std::move(b));
+  }
+  json missing = json::array();
+  for (const Detection& d : r.missing) {
+    missing.push_back({{"class", d.cls},
+                       {"class_name", class_name(classes, d.cls)},
+                       {"confidence", round6(d.score)},
+                       {"box", round_all(to_yolo(d.box, r.width, r.height))}});
+  }
+  json label_errors = json::array();
+  for (const LabelIssue& e : r.labels.errors) label_errors.push_back({{"line", e.line}, {"reason", e.reason}});
+  return {{"path", r.path},
+          {"verdict", to_string(r.verdict)},
+          {"shard", r.shard},
+          {"width", r.width},
+          {"height", r.height},
+          {"label_file", r.label_file ? json(*r.label_file) : json(nullptr)},
+          {"boxes", std::move(boxes)},
+          {"missing", std::move(missing)},
+          {"label_errors", std::move(label_errors)},
+          {"error", r.error ? json(*r.error) : json(nullptr)}};
+}
+
+ImageResult error_result(const std::string& path, int shard, std::string why) {
+  ImageResult r;
+  r.path = path;
+  r.shard = shard;
+  r.verdict = Verdict::error;
+  r.error = std::move(why);
+  return r;
+}
+
+}  // namespace lv

@@ -1,0 +1,50 @@
+#pragma once
+/// YOLO label files (DESIGN §5): finding an image's label file and parsing its lines.
+/// Torch-free and OpenCV-free so that its tests compile in a second.
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lv {
+
+/// One well-formed label line: `class cx cy w h`, coordinates normalised to [0, 1].
+struct LabelBox {
+  int cls = 0;
+  double cx = 0, cy = 0, w = 0, h = 0;
+  int line = 0;  ///< 1-based line number in the label file
+};
+
+/// A label line that was refused, with the reason.
+struct LabelIssue {
+  int line = 0;
+  std::string reason;
+};
+
+struct LabelFile {
+  std::vector<LabelBox> boxes;     ///< the well-formed lines, in file order
+  std::vector<LabelIssue> errors;  ///< the refused lines, in file order
+};
+
+/// Parses label text. Blank lines are skipped. A line with the wrong number of fields, a
+/// field that is not a finite number, a class id that is not an integer in [0, num_classes),
+/// a coordinate outside [0, 1] or a zero-size box is refused with its line number.
+LabelFile parse_labels(std::string_view text, int num_classes);
+
+/// The YOLO label path of an image: the last path component named `images` or `JPEGImages`
+/// replaced by `labels`, the extension by `.txt`; nullopt when no component has such a name.
+std::optional<std::filesystem::path> yolo_label_path(const std::filesystem::path& image);
+
+/// The `.txt` beside the image (the fallback of the YOLO rule).
+std::filesystem::path sibling_label_path(const std::filesystem::path& image);
+
+/// The label file of an image on disk: the YOLO path when that file exists, else the sibling
+/// `.txt` when it exists, else nullopt (the image has zero boxes).
+std::optional<std::filesystem::path> find_label_file(const std::filesystem::path& image);
+
+/// The label text with the class id of some lines replaced: `new_class[i]` is the new id for
+/// 1-based line i+1, or -1 to keep that line as it is. Other fields are kept verbatim.
+std::string relabel_text(std::string_view text, const std::vector<int>& new_class);
+
+}  // namespace lv

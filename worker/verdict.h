@@ -1,0 +1,73 @@
+#pragma once
+/// Verdicts on label boxes (issue 3 §5): the classifier rule, detector matching, duplicates,
+/// and the image verdict. Torch-free; the inputs are scores per dataset class.
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config.h"
+#include "geometry.h"
+#include "labels.h"
+
+namespace lv {
+
+enum class Verdict { correct, mislabeled, uncertain, error };
+
+/// "correct", "mislabeled", "uncertain", "error" (also the output folder names).
+std::string_view to_string(Verdict v);
+
+/// Why a box got its verdict (the report's "reason").
+namespace reason {
+inline constexpr const char* kConfirmed = "label_confirmed";          ///< p(label) >= correct_threshold
+inline constexpr const char* kOtherClass = "other_class";             ///< another class >= mislabel_threshold
+inline constexpr const char* kLowConfidence = "low_confidence";       ///< neither
+inline constexpr const char* kNotDetected = "not_detected";           ///< detectors: no prediction overlaps
+inline constexpr const char* kDuplicate = "duplicate";                ///< same class, IoU > 0.9 with an earlier box
+inline constexpr const char* kNotInModel = "label_class_not_in_model";///< no model class maps to the label's class
+}  // namespace reason
+
+/// The verdict on one label box.
+struct BoxResult {
+  Verdict verdict = Verdict::uncertain;
+  std::string reason;
+  int predicted = -1;        ///< the most likely dataset class, -1 when none
+  float confidence = 0;      ///< its score
+  float label_prob = 0;      ///< the score of the labelled class
+  int suggested = -1;        ///< mislabeled: the class to relabel to
+  int matched = -1;          ///< detectors: index of the matched prediction
+  std::vector<float> probs;  ///< scores per dataset class (classifier crop or matched prediction)
+};
+
+/// IoU above which two labels of the same class are duplicates.
+inline constexpr double kDuplicateIou = 0.9;
+
+/// For each box, whether it duplicates an earlier box of the same class (IoU > 0.9).
+std::vector<bool> find_duplicates(const std::vector<Box>& boxes, const std::vector<int>& classes);
+
+/// The classifier rule: correct when p(label) >= correct_threshold; else mislabeled with the
+/// most likely other class when its p >= mislabel_threshold; else uncertain. `covered[c]`
+/// says whether any model class maps to dataset class c.
+BoxResult judge_classification(const std::vector<float>& probs, int label, const std::vector<bool>& covered,
+                               const Config::Verification& v);
+
+struct DetectionJudgement {
+  std::vector<BoxResult> boxes;      ///< one per label box
+  std::vector<Detection> missing;    ///< confident predictions that overlap no label box
+};
+
+/// Matches label boxes (pixels, dataset classes) to predictions, each prediction used once:
+/// first same-class predictions with score >= correct_threshold (highest IoU first) confirm a
+/// label; then other-class predictions with score >= mislabel_threshold (highest score first)
+/// make it mislabeled; then any remaining overlapping prediction leaves it uncertain
+/// (low_confidence); otherwise not_detected. Overlap means IoU >= iou_threshold. Unused
+/// predictions with score >= missing_threshold that overlap no label box are missing labels.
+/// Boxes flagged in `duplicate` are uncertain (duplicate) and take no prediction.
+DetectionJudgement judge_detections(const std::vector<Box>& labels, const std::vector<int>& classes,
+                                    const std::vector<bool>& duplicate, const std::vector<Detection>& dets,
+                                    const std::vector<bool>& covered, const Config::Verification& v);
+
+/// mislabeled if any box is; else uncertain if any box is, a label is missing or a label line
+/// was refused; else correct.
+Verdict image_verdict(const std::vector<BoxResult>& boxes, bool any_missing, bool any_label_errors);
+
+}  // namespace lv
