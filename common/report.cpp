@@ -50,14 +50,97 @@ const json* boxes_of(const json& image) {
   return &*it;
 }
 
-std::string class_key(const json& box) {
-  const auto name = box.find("label_name");
-  if (name != box.end() && name->is_string() && !name->get_ref<const std::string&>().empty())
-    return name->get<std::string>();
-  const auto label = box.find("label");
-  if (label != box.end() && label->is_number_integer()) return std::to_string(label->get<int64_t>());
-  if (label != box.end() && label->is_string()) return label->get<std::string>();
-  return "unknown";
+/// Counts of boxes by verdict.
+struct BoxCounts {
+  int64_t boxes = 0, correct = 0, mislabeled = 0, uncertain = 0;
+  void add(BoxVerdict v) {
+    ++boxes;
+    switch (v) {
+      case BoxVerdict::correct: ++correct; break;
+      case BoxVerdict::mislabeled: ++mislabeled; break;
+      case BoxVerdict::uncertain: ++uncertain; break;
+    }
+  }
+};
+
+/// One pass over image records that feeds both the summary and the per_class block, so the
+/// two always agree and a million-record merge walks its records once.
+class Tally {
+ public:
+  void add(const json& image) {
+    ++images_;
+    if (const json* bs = boxes_of(image)) {
+      for (const json& box : *bs) {
+        const BoxVerdict v = box_verdict(box);
+        all_.add(v);
+        class_counts(box).add(v);
+      }
+    }
+    const auto m = image.find("missing");
+    if (m != image.end() && m->is_array()) missing_ += static_cast<int64_t>(m->size());
+    if (has_error(image)) {
+      ++errors_;
+      return;
+    }
+    const std::string_view v = verdict_of(image);
+    if (v == "correct") ++img_correct_;
+    else if (v == "mislabeled") ++img_mislabeled_;
+    else ++img_uncertain_;
+  }
+
+  json summary() const {
+    return json{
+        {"total_images", images_},
+        {"total_boxes", all_.boxes},
+        {"correct", all_.correct},
+        {"mislabeled", all_.mislabeled},
+        {"uncertain", all_.uncertain},
+        {"missing", missing_},
+        {"errors", errors_},
+        {"images_by_verdict",
+         {{"correct", img_correct_}, {"mislabeled", img_mislabeled_}, {"uncertain", img_uncertain_},
+          {"error", errors_}}},
+    };
+  }
+
+  json per_class() const {
+    json out = json::object();
+    for (const auto& [name, c] : classes_)
+      out[name] = json{{"boxes", c.boxes}, {"correct", c.correct}, {"mislabeled", c.mislabeled},
+                       {"uncertain", c.uncertain}};
+    return out;
+  }
+
+ private:
+  /// The counts of the box's class: label_name, else the label id as a string, else "unknown".
+  BoxCounts& class_counts(const json& box) {
+    std::string_view key = "unknown";
+    std::string id;
+    const auto name = box.find("label_name");
+    const auto label = box.find("label");
+    if (name != box.end() && name->is_string() && !name->get_ref<const std::string&>().empty()) {
+      key = name->get_ref<const std::string&>();
+    } else if (label != box.end() && label->is_number_integer()) {
+      id = std::to_string(label->get<int64_t>());
+      key = id;
+    } else if (label != box.end() && label->is_string()) {
+      key = label->get_ref<const std::string&>();
+    }
+    auto it = classes_.find(key);  // heterogeneous lookup: no string built for known classes
+    if (it == classes_.end()) it = classes_.emplace(std::string(key), BoxCounts{}).first;
+    return it->second;
+  }
+
+  int64_t images_ = 0, missing_ = 0, errors_ = 0;
+  int64_t img_correct_ = 0, img_mislabeled_ = 0, img_uncertain_ = 0;
+  BoxCounts all_;
+  std::map<std::string, BoxCounts, std::less<>> classes_;
+};
+
+Tally tally(const std::vector<json>& images) {
+  Tally t;
+  for (const json& image : images) t.add(image);
+  return t;
 }
 
 double rate(int64_t items, double seconds) {
@@ -70,70 +153,9 @@ json tool_block(const std::string& tool_name) {
 
 }  // namespace
 
-json summarize(const std::vector<json>& images) {
-  int64_t boxes = 0, correct = 0, mislabeled = 0, uncertain = 0, missing = 0, errors = 0;
-  int64_t img_correct = 0, img_mislabeled = 0, img_uncertain = 0;
-  for (const json& image : images) {
-    if (const json* bs = boxes_of(image)) {
-      for (const json& box : *bs) {
-        ++boxes;
-        switch (box_verdict(box)) {
-          case BoxVerdict::correct: ++correct; break;
-          case BoxVerdict::mislabeled: ++mislabeled; break;
-          case BoxVerdict::uncertain: ++uncertain; break;
-        }
-      }
-    }
-    const auto m = image.find("missing");
-    if (m != image.end() && m->is_array()) missing += static_cast<int64_t>(m->size());
+json summarize(const std::vector<json>& images) { return tally(images).summary(); }
 
-    if (has_error(image)) {
-      ++errors;
-      continue;
-    }
-    const std::string_view v = verdict_of(image);
-    if (v == "correct") ++img_correct;
-    else if (v == "mislabeled") ++img_mislabeled;
-    else ++img_uncertain;
-  }
-  return json{
-      {"total_images", static_cast<int64_t>(images.size())},
-      {"total_boxes", boxes},
-      {"correct", correct},
-      {"mislabeled", mislabeled},
-      {"uncertain", uncertain},
-      {"missing", missing},
-      {"errors", errors},
-      {"images_by_verdict",
-       {{"correct", img_correct}, {"mislabeled", img_mislabeled}, {"uncertain", img_uncertain},
-        {"error", errors}}},
-  };
-}
-
-json per_class_counts(const std::vector<json>& images) {
-  struct Counts {
-    int64_t boxes = 0, correct = 0, mislabeled = 0, uncertain = 0;
-  };
-  std::map<std::string, Counts> counts;
-  for (const json& image : images) {
-    const json* bs = boxes_of(image);
-    if (!bs) continue;
-    for (const json& box : *bs) {
-      Counts& c = counts[class_key(box)];
-      ++c.boxes;
-      switch (box_verdict(box)) {
-        case BoxVerdict::correct: ++c.correct; break;
-        case BoxVerdict::mislabeled: ++c.mislabeled; break;
-        case BoxVerdict::uncertain: ++c.uncertain; break;
-      }
-    }
-  }
-  json out = json::object();
-  for (const auto& [name, c] : counts)
-    out[name] = json{{"boxes", c.boxes}, {"correct", c.correct}, {"mislabeled", c.mislabeled},
-                     {"uncertain", c.uncertain}};
-  return out;
-}
+json per_class_counts(const std::vector<json>& images) { return tally(images).per_class(); }
 
 json make_shard_report(int shard, const std::string& tool_name, const std::vector<json>& images,
                        double seconds, bool complete) {
@@ -144,8 +166,9 @@ json make_shard_report(int shard, const std::string& tool_name, const std::vecto
   report["shard"] = shard;
   report["seconds"] = seconds;
   report["items_per_s"] = rate(static_cast<int64_t>(images.size()), seconds);
-  report["summary"] = summarize(images);
-  report["per_class"] = per_class_counts(images);
+  const Tally t = tally(images);
+  report["summary"] = t.summary();
+  report["per_class"] = t.per_class();
   report["images"] = images;
   return report;
 }
@@ -251,8 +274,9 @@ json merge_reports(const std::vector<std::string>& items, const std::vector<Shar
   out["schema_version"] = kReportSchemaVersion;
   out["tool"] = tool_block(tool_name);
   out["status"] = unprocessed.empty() ? "complete" : "partial";
-  out["summary"] = summarize(merged);
-  out["per_class"] = per_class_counts(merged);
+  const Tally t = tally(merged);
+  out["summary"] = t.summary();
+  out["per_class"] = t.per_class();
   out["shards"] = std::move(shard_list);
   out["images"] = json::array();
   out["images"].get_ref<json::array_t&>() = std::move(merged);

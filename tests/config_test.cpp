@@ -1,0 +1,478 @@
+#include "config.h"
+
+#include <string>
+
+#include "catch.h"
+#include "error.h"
+#include "test_util.h"
+
+namespace fs = std::filesystem;
+using lv::test::TempDir;
+using lv::test::write_text;
+
+namespace {
+
+const fs::path kFile = "/cfg/dir/config.yaml";
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+/// The message of the lv::Error that parse_config throws for `text`; fails the test when it
+/// accepts the text or throws anything else, and checks the exit code is usage (2).
+std::string config_error(const std::string& text) {
+  try {
+    lv::parse_config(text, kFile);
+  } catch (const lv::Error& e) {
+    CHECK(e.code() == lv::ExitCode::usage);
+    return e.what();
+  } catch (const std::exception& e) {
+    FAIL("parse_config threw something other than lv::Error: " << e.what());
+  }
+  FAIL("parse_config accepted:\n" << text);
+  return {};
+}
+
+/// "input.images" plus one more section, the smallest valid config around `section`.
+std::string with_images(const std::string& section) { return "input:\n  images: data\n" + section; }
+
+}  // namespace
+
+TEST_CASE("config: keys left out take the documented defaults", "[config]") {
+  const lv::Config c = lv::parse_config("input:\n  images: data\n", kFile);
+  CHECK(c.file == kFile);
+  CHECK(c.input.images == fs::path("/cfg/dir/data"));
+  CHECK(c.input.root.empty());
+  CHECK(c.input.classes_file.empty());
+  CHECK(c.input.classes.empty());
+  // output.dir defaults to "output" beside the config file.
+  CHECK(c.output.dir == fs::path("/cfg/dir/output"));
+  CHECK(c.output.debug_images == lv::DebugImages::issues);
+  CHECK(c.output.link_mode == lv::LinkMode::copy);
+  CHECK(c.model.type == lv::ModelType::classifier);
+  CHECK(c.model.input_size == 64);
+  CHECK(c.model.class_names.empty());
+  CHECK(c.model.aliases.empty());
+  CHECK(c.model.crop_margin == 0.0);
+  CHECK(c.model.mean == std::vector<double>{0.0, 0.0, 0.0});
+  CHECK(c.model.std == std::vector<double>{1.0, 1.0, 1.0});
+  CHECK(c.model.nms_iou == 0.45);
+  CHECK(c.model.conf_threshold == 0.25);
+  CHECK(c.verification.correct_threshold == 0.5);
+  CHECK(c.verification.mislabel_threshold == 0.8);
+  CHECK(c.verification.iou_threshold == 0.5);
+  CHECK(c.verification.missing_threshold == 0.9);
+  CHECK(c.processing.batch_size == 32);
+  CHECK(c.processing.num_threads == 0);
+  CHECK_FALSE(c.processing.fp16);
+  CHECK(c.processing.max_image_pixels == 100000000);
+  CHECK(c.processing.decode_threads == 2);
+  CHECK_FALSE(c.report.include_probabilities);
+  CHECK(c.worker.executable == "image_worker");
+  CHECK(c.worker.args.empty());
+  CHECK(c.orchestrator.stall_timeout_s == 600.0);
+  CHECK(c.orchestrator.stop_grace_s == 10.0);
+  CHECK(c.orchestrator.max_retries == 0);
+  CHECK(c.orchestrator.status_interval_s == 10.0);
+}
+
+TEST_CASE("config: every section is parsed", "[config]") {
+  const std::string text = R"(# a full config
+input:
+  images: data/list.txt
+  root: data
+  classes: meta/classes.txt
+output:
+  dir: /abs/out
+  debug_images: all
+  link_mode: hardlink
+model:
+  path: ../models/m.pt
+  type: yolov8
+  input_size: 640
+  class_names: [person, car]
+  aliases: {pedestrian: person, vehicle: [car, truck]}
+  crop_margin: 0.25
+  mean: [0.5, 0.25, 0.125]
+  std: [0.75, 2, 3]
+  nms_iou: 0.6
+  conf_threshold: 0.3
+verification:
+  correct_threshold: 0.6
+  mislabel_threshold: 0.85
+  iou_threshold: 0.4
+  missing_threshold: 0.95
+processing:
+  batch_size: 8
+  num_threads: 4
+  fp16: true
+  max_image_pixels: 5000000
+  decode_threads: 3
+report:
+  include_probabilities: true
+worker:
+  executable: /opt/bin/my_worker
+  args: [--verbose, "--x=1"]
+orchestrator:
+  stall_timeout_s: 120
+  stop_grace_s: 5
+  max_retries: 2
+  status_interval_s: 0.5
+)";
+  const lv::Config c = lv::parse_config(text, kFile);
+  CHECK(c.input.images == fs::path("/cfg/dir/data/list.txt"));
+  CHECK(c.input.root == fs::path("/cfg/dir/data"));
+  CHECK(c.input.classes_file == fs::path("/cfg/dir/meta/classes.txt"));
+  CHECK(c.input.classes.empty());
+  CHECK(c.output.dir == fs::path("/abs/out"));
+  CHECK(c.output.debug_images == lv::DebugImages::all);
+  CHECK(c.output.link_mode == lv::LinkMode::hardlink);
+  CHECK(c.model.path == fs::path("/cfg/models/m.pt"));
+  CHECK(c.model.type == lv::ModelType::yolov8);
+  CHECK(c.model.input_size == 640);
+  CHECK(c.model.class_names == std::vector<std::string>{"person", "car"});
+  CHECK(c.model.aliases.size() == 2);
+  CHECK(c.model.aliases.at("pedestrian") == std::vector<std::string>{"person"});
+  CHECK(c.model.aliases.at("vehicle") == std::vector<std::string>{"car", "truck"});
+  CHECK(c.model.crop_margin == 0.25);
+  CHECK(c.model.mean == std::vector<double>{0.5, 0.25, 0.125});
+  CHECK(c.model.std == std::vector<double>{0.75, 2.0, 3.0});
+  CHECK(c.model.nms_iou == 0.6);
+  CHECK(c.model.conf_threshold == 0.3);
+  CHECK(c.verification.correct_threshold == 0.6);
+  CHECK(c.verification.mislabel_threshold == 0.85);
+  CHECK(c.verification.iou_threshold == 0.4);
+  CHECK(c.verification.missing_threshold == 0.95);
+  CHECK(c.processing.batch_size == 8);
+  CHECK(c.processing.num_threads == 4);
+  CHECK(c.processing.fp16);
+  CHECK(c.processing.max_image_pixels == 5000000);
+  CHECK(c.processing.decode_threads == 3);
+  CHECK(c.report.include_probabilities);
+  CHECK(c.worker.executable == "/opt/bin/my_worker");
+  CHECK(c.worker.args == std::vector<std::string>{"--verbose", "--x=1"});
+  CHECK(c.orchestrator.stall_timeout_s == 120.0);
+  CHECK(c.orchestrator.stop_grace_s == 5.0);
+  CHECK(c.orchestrator.max_retries == 2);
+  CHECK(c.orchestrator.status_interval_s == 0.5);
+}
+
+TEST_CASE("config: the other enum values parse", "[config]") {
+  const lv::Config c = lv::parse_config(
+      with_images("output:\n  debug_images: none\n  link_mode: copy\nmodel:\n  type: yolov5\n"), kFile);
+  CHECK(c.output.debug_images == lv::DebugImages::none);
+  CHECK(c.output.link_mode == lv::LinkMode::copy);
+  CHECK(c.model.type == lv::ModelType::yolov5);
+  CHECK(lv::parse_config(with_images("model:\n  type: classifier\n"), kFile).model.type ==
+        lv::ModelType::classifier);
+  CHECK(lv::parse_config(with_images("output:\n  debug_images: issues\n"), kFile).output.debug_images ==
+        lv::DebugImages::issues);
+}
+
+TEST_CASE("config: relative paths resolve against the config file's folder", "[config]") {
+  const lv::Config c = lv::parse_config(
+      "input:\n  images: ./a/../imgs\n  root: /data/root/\nmodel:\n  path: ../../m.pt\noutput:\n  dir: out/run1\n",
+      "/srv/project/configs/run.yaml");
+  CHECK(c.input.images == fs::path("/srv/project/configs/imgs"));
+  CHECK(c.input.root == fs::path("/data/root/"));  // absolute: kept, only normalised
+  CHECK(c.model.path == fs::path("/srv/m.pt"));
+  CHECK(c.output.dir == fs::path("/srv/project/configs/out/run1"));
+}
+
+TEST_CASE("config: input.classes is a path or an inline list", "[config]") {
+  SECTION("a path") {
+    const lv::Config c = lv::parse_config("input:\n  images: data\n  classes: names.txt\n", kFile);
+    CHECK(c.input.classes_file == fs::path("/cfg/dir/names.txt"));
+    CHECK(c.input.classes.empty());
+  }
+  SECTION("an inline flow list") {
+    const lv::Config c = lv::parse_config("input:\n  images: data\n  classes: [cat, dog, 'traffic light']\n", kFile);
+    CHECK(c.input.classes_file.empty());
+    CHECK(c.input.classes == std::vector<std::string>{"cat", "dog", "traffic light"});
+  }
+  SECTION("an inline block list") {
+    const lv::Config c = lv::parse_config("input:\n  images: data\n  classes:\n    - cat\n    - dog\n", kFile);
+    CHECK(c.input.classes_file.empty());
+    CHECK(c.input.classes == std::vector<std::string>{"cat", "dog"});
+  }
+  SECTION("a mapping is neither") {
+    const std::string msg = config_error("input:\n  images: data\n  classes: {a: b}\n");
+    INFO(msg);
+    CHECK(contains(msg, "/cfg/dir/config.yaml:3: input.classes: "));
+    CHECK(contains(msg, "a path or a list of names"));
+  }
+  SECTION("a nested list entry is not a name") {
+    const std::string msg = config_error("input:\n  images: data\n  classes:\n    - cat\n    - [x, y]\n");
+    INFO(msg);
+    CHECK(contains(msg, "/cfg/dir/config.yaml:5: input.classes[1]: expected a string"));
+  }
+}
+
+TEST_CASE("config: processing.num_threads takes auto or an integer", "[config]") {
+  CHECK(lv::parse_config(with_images("processing:\n  num_threads: auto\n"), kFile).processing.num_threads == 0);
+  CHECK(lv::parse_config(with_images("processing:\n  num_threads: 1\n"), kFile).processing.num_threads == 1);
+  CHECK(lv::parse_config(with_images("processing:\n  num_threads: 12\n"), kFile).processing.num_threads == 12);
+
+  std::string msg = config_error(with_images("processing:\n  num_threads: many\n"));
+  INFO(msg);
+  CHECK(contains(msg, "/cfg/dir/config.yaml:4: processing.num_threads: expected an integer, got 'many'"));
+  msg = config_error(with_images("processing:\n  num_threads: 0\n"));
+  CHECK(contains(msg, "/cfg/dir/config.yaml:4: processing.num_threads: expected an integer in [1, 1024], got 0"));
+}
+
+TEST_CASE("config: model.aliases map a name to one name or a list", "[config]") {
+  const lv::Config c = lv::parse_config(
+      with_images("model:\n  aliases:\n    pedestrian: person\n    vehicle:\n      - car\n      - bus\n"), kFile);
+  REQUIRE(c.model.aliases.size() == 2);
+  CHECK(c.model.aliases.at("pedestrian") == std::vector<std::string>{"person"});
+  CHECK(c.model.aliases.at("vehicle") == std::vector<std::string>{"car", "bus"});
+
+  SECTION("a nested mapping is refused with its key path") {
+    const std::string msg = config_error(with_images("model:\n  aliases:\n    vehicle: {car: 1}\n"));
+    INFO(msg);
+    CHECK(contains(msg, "/cfg/dir/config.yaml:5: model.aliases.vehicle: "));
+    CHECK(contains(msg, "expected a model class name or a list of them"));
+  }
+  SECTION("aliases must be a mapping") {
+    const std::string msg = config_error(with_images("model:\n  aliases: [a, b]\n"));
+    INFO(msg);
+    CHECK(contains(msg, "/cfg/dir/config.yaml:4: model.aliases: expected a mapping"));
+  }
+}
+
+TEST_CASE("config: an unknown top-level key names file, line and key", "[config]") {
+  const std::string msg = config_error("input:\n  images: data\nprocesing:\n  batch_size: 4\n");
+  INFO(msg);
+  CHECK(contains(msg, "/cfg/dir/config.yaml:3: procesing: unknown key"));
+  CHECK(contains(msg, "processing"));  // the known keys are listed, so the typo is easy to see
+}
+
+TEST_CASE("config: an unknown nested key names the full key path", "[config]") {
+  const std::string msg = config_error("input:\n  images: data\nprocessing:\n  fp16: false\n  batchsize: 8\n");
+  INFO(msg);
+  CHECK(contains(msg, "/cfg/dir/config.yaml:5: processing.batchsize: unknown key"));
+  CHECK(contains(msg, "batch_size"));
+}
+
+TEST_CASE("config: a section that is not a mapping is refused", "[config]") {
+  const std::string msg = config_error(with_images("processing: 5\n"));
+  INFO(msg);
+  CHECK(contains(msg, "/cfg/dir/config.yaml:3: processing: expected a mapping"));
+}
+
+TEST_CASE("config: wrong types name file, line, key path and what was expected", "[config]") {
+  SECTION("batch_size: abc") {
+    const std::string msg = config_error(with_images("processing:\n  batch_size: abc\n"));
+    INFO(msg);
+    CHECK(contains(msg, "/cfg/dir/config.yaml:4: processing.batch_size: expected an integer, got 'abc'"));
+  }
+  SECTION("batch_size: 3.5") {
+    const std::string msg = config_error(with_images("processing:\n  batch_size: 3.5\n"));
+    INFO(msg);
+    CHECK(contains(msg, "/cfg/dir/config.yaml:4: processing.batch_size: expected an integer, got '3.5'"));
+  }
+  SECTION("fp16: maybe") {
+    const std::string msg = config_error(with_images("processing:\n  batch_size: 4\n  fp16: maybe\n"));
+    INFO(msg);
+    CHECK(contains(msg, "/cfg/dir/config.yaml:5: processing.fp16: expected true or false, got 'maybe'"));
+  }
+  SECTION("debug_images: some") {
+    const std::string msg = config_error(with_images("output:\n  debug_images: some\n"));
+    INFO(msg);
+    CHECK(contains(msg, "/cfg/dir/config.yaml:4: output.debug_images: expected one of all | issues | none, got 'some'"));
+  }
+  SECTION("a threshold that is not a number") {
+    const std::string msg = config_error(with_images("verification:\n  iou_threshold: half\n"));
+    INFO(msg);
+    CHECK(contains(msg, "/cfg/dir/config.yaml:4: verification.iou_threshold: expected a number, got 'half'"));
+  }
+  SECTION("a list where a scalar belongs") {
+    const std::string msg = config_error(with_images("processing:\n  batch_size: [1, 2]\n"));
+    INFO(msg);
+    CHECK(contains(msg, "/cfg/dir/config.yaml:4: processing.batch_size: expected an integer"));
+  }
+  SECTION("model.mean with two numbers") {
+    const std::string msg = config_error(with_images("model:\n  mean: [0.5, 0.5]\n"));
+    INFO(msg);
+    CHECK(contains(msg, "/cfg/dir/config.yaml:4: model.mean: expected a list of 3 numbers"));
+  }
+  SECTION("worker.args is not a list") {
+    const std::string msg = config_error(with_images("worker:\n  args: --fast\n"));
+    INFO(msg);
+    CHECK(contains(msg, "/cfg/dir/config.yaml:4: worker.args: expected a list of strings"));
+  }
+}
+
+TEST_CASE("config: out-of-range values name the allowed range", "[config]") {
+  SECTION("correct_threshold: 1.5") {
+    const std::string msg = config_error(with_images("verification:\n  correct_threshold: 1.5\n"));
+    INFO(msg);
+    CHECK(contains(msg, "/cfg/dir/config.yaml:4: verification.correct_threshold: expected a number in [0, 1], got 1.5"));
+  }
+  SECTION("correct_threshold: -0.1") {
+    const std::string msg = config_error(with_images("verification:\n  correct_threshold: -0.1\n"));
+    INFO(msg);
+    CHECK(contains(msg, "/cfg/dir/config.yaml:4: verification.correct_threshold: expected a number in [0, 1]"));
+  }
+  SECTION("batch_size: 0") {
+    const std::string msg = config_error(with_images("processing:\n  batch_size: 0\n"));
+    INFO(msg);
+    CHECK(contains(msg, "/cfg/dir/config.yaml:4: processing.batch_size: expected an integer in [1, 65536], got 0"));
+  }
+  SECTION("max_retries: -1") {
+    const std::string msg = config_error(with_images("orchestrator:\n  max_retries: -1\n"));
+    INFO(msg);
+    CHECK(contains(msg, "/cfg/dir/config.yaml:4: orchestrator.max_retries: expected an integer in [0, 100], got -1"));
+  }
+  SECTION("model.std with a zero") {
+    const std::string msg = config_error(with_images("model:\n  std: [1, 0, 1]\n"));
+    INFO(msg);
+    CHECK(contains(msg, "/cfg/dir/config.yaml:4: model.std: expected positive numbers"));
+  }
+}
+
+TEST_CASE("config: the boundaries of a range are allowed", "[config]") {
+  const lv::Config c = lv::parse_config(
+      with_images("verification:\n  correct_threshold: 0\n  mislabel_threshold: 1\nprocessing:\n  batch_size: 1\n"), kFile);
+  CHECK(c.verification.correct_threshold == 0.0);
+  CHECK(c.verification.mislabel_threshold == 1.0);
+  CHECK(c.processing.batch_size == 1);
+}
+
+TEST_CASE("config: input.images is required", "[config]") {
+  SECTION("no input section") {
+    const std::string msg = config_error("output:\n  dir: out\n");
+    INFO(msg);
+    CHECK(contains(msg, "/cfg/dir/config.yaml:1: input.images: required"));
+  }
+  SECTION("an input section without images") {
+    const std::string msg = config_error("input:\n  root: r\n");
+    INFO(msg);
+    CHECK(contains(msg, "/cfg/dir/config.yaml"));
+    CHECK(contains(msg, "input.images: required"));
+  }
+  SECTION("an empty file") {
+    const std::string msg = config_error("");
+    INFO(msg);
+    CHECK(contains(msg, "/cfg/dir/config.yaml"));
+    CHECK(contains(msg, "input.images: required"));
+  }
+}
+
+TEST_CASE("config: invalid YAML syntax names the file and line", "[config]") {
+  SECTION("a second colon in a plain value") {
+    const std::string msg = config_error("input:\n  images: data\noutput:\n  dir: out: put\n");
+    INFO(msg);
+    CHECK(contains(msg, "/cfg/dir/config.yaml:4: invalid YAML"));
+  }
+  SECTION("a tab used for indentation") {
+    const std::string msg = config_error("input:\n  images: data\n\toutput: 1\n");
+    INFO(msg);
+    CHECK(contains(msg, "/cfg/dir/config.yaml:3: invalid YAML"));
+  }
+  SECTION("an unclosed flow list") {
+    const std::string msg = config_error("input:\n  images: data\n  classes: [a, b\noutput:\n  dir: x\n");
+    INFO(msg);
+    CHECK(contains(msg, "/cfg/dir/config.yaml:"));
+    CHECK(contains(msg, "invalid YAML"));
+  }
+}
+
+// yaml-cpp accepts a key given twice and keeps the first, so a second `processing:` block (a
+// common copy-paste slip) would be dropped without a word. DESIGN §4: never ignored silently.
+TEST_CASE("config: a key given twice is an error naming the second one", "[config][!mayfail]") {
+  SECTION("a top-level section twice") {
+    const std::string msg = config_error(
+        "input:\n  images: data\nprocessing:\n  batch_size: 4\nprocessing:\n  batch_size: 8\n");
+    INFO(msg);
+    CHECK(contains(msg, "/cfg/dir/config.yaml:5: processing: "));
+  }
+  SECTION("a nested key twice") {
+    const std::string msg = config_error("input:\n  images: data\n  images: other\n");
+    INFO(msg);
+    CHECK(contains(msg, "/cfg/dir/config.yaml:3: input.images: "));
+  }
+}
+
+TEST_CASE("config: load_config reads a file and resolves paths beside it", "[config]") {
+  TempDir dir;
+  const fs::path file = dir / "configs" / "run.yaml";
+  write_text(file, "input:\n  images: ../data\n  classes: classes.txt\noutput:\n  dir: out\n");
+  const lv::Config c = lv::load_config(file);
+  CHECK(c.file == file);
+  CHECK(c.input.images == dir / "data");
+  CHECK(c.input.classes_file == dir / "configs" / "classes.txt");
+  CHECK(c.output.dir == dir / "configs" / "out");
+}
+
+TEST_CASE("config: load_config errors name the file it was given", "[config]") {
+  TempDir dir;
+  SECTION("missing file") {
+    const fs::path file = dir / "nope.yaml";
+    try {
+      lv::load_config(file);
+      FAIL("load_config accepted a missing file");
+    } catch (const lv::Error& e) {
+      CHECK(e.code() == lv::ExitCode::usage);
+      const std::string msg = e.what();
+      INFO(msg);
+      CHECK(contains(msg, file.string()));
+      CHECK(contains(msg, "not found"));
+    }
+  }
+  SECTION("a folder is not a config file") {
+    try {
+      lv::load_config(dir.path());
+      FAIL("load_config accepted a folder");
+    } catch (const lv::Error& e) {
+      CHECK(e.code() == lv::ExitCode::usage);
+      CHECK(contains(e.what(), dir.path().string()));
+    }
+  }
+  SECTION("a bad key in a real file") {
+    const fs::path file = dir / "bad.yaml";
+    write_text(file, "input:\n  images: data\n  imagez: x\n");
+    try {
+      lv::load_config(file);
+      FAIL("load_config accepted an unknown key");
+    } catch (const lv::Error& e) {
+      CHECK(e.code() == lv::ExitCode::usage);
+      const std::string msg = e.what();
+      INFO(msg);
+      CHECK(contains(msg, file.string() + ":3: input.imagez: unknown key"));
+    }
+  }
+}
+
+TEST_CASE("config: enum names print as in the YAML", "[config]") {
+  CHECK(lv::to_string(lv::DebugImages::all) == "all");
+  CHECK(lv::to_string(lv::DebugImages::issues) == "issues");
+  CHECK(lv::to_string(lv::DebugImages::none) == "none");
+  CHECK(lv::to_string(lv::LinkMode::copy) == "copy");
+  CHECK(lv::to_string(lv::LinkMode::hardlink) == "hardlink");
+  CHECK(lv::to_string(lv::ModelType::classifier) == "classifier");
+  CHECK(lv::to_string(lv::ModelType::yolov8) == "yolov8");
+  CHECK(lv::to_string(lv::ModelType::yolov5) == "yolov5");
+}
+
+TEST_CASE("config: a document that is not a mapping is refused", "[config]") {
+  for (const std::string text : {"hello\n", "- a\n- b\n"}) {
+    const std::string msg = config_error(text);
+    INFO(msg);
+    CHECK(contains(msg, "/cfg/dir/config.yaml:1: (top level): expected a mapping"));
+  }
+}
+
+// A key that is a list or mapping (`? [a, b]`) makes yaml-cpp's as<std::string>() throw
+// YAML::BadConversion, which is no lv::Error: run_orchestrator() does not catch it and the
+// program aborts instead of printing a config error.
+TEST_CASE("config: a non-scalar key is a config error, not a crash", "[config][!mayfail]") {
+  SECTION("at the top level") {
+    const std::string msg = config_error("input:\n  images: data\n? [a, b]\n: x\n");
+    INFO(msg);
+    CHECK(contains(msg, "/cfg/dir/config.yaml:3: "));
+  }
+  SECTION("in model.aliases") {
+    const std::string msg = config_error("input:\n  images: data\nmodel:\n  aliases:\n    ? [a]\n    : b\n");
+    INFO(msg);
+    CHECK(contains(msg, "/cfg/dir/config.yaml:5: model.aliases"));
+  }
+}

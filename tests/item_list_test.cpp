@@ -1,0 +1,224 @@
+#include "item_list.h"
+
+#include <string>
+#include <vector>
+
+#include "catch.h"
+#include "error.h"
+#include "test_util.h"
+
+namespace fs = std::filesystem;
+using lv::test::TempDir;
+using lv::test::write_text;
+
+namespace {
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+using Strings = std::vector<std::string>;
+
+}  // namespace
+
+TEST_CASE("item_list: image extensions in any case", "[item_list]") {
+  for (const char* name : {"a.jpg", "a.JPG", "a.jpeg", "a.Jpeg", "a.png", "a.Png", "a.bmp", "a.tif", "a.TIFF", "a.webp",
+                           "dir.d/a.WebP"}) {
+    INFO(name);
+    CHECK(lv::has_image_extension(name));
+  }
+  for (const char* name : {"a.txt", "a.gif", "a.jpg.txt", "jpg", "a", ".jpg", "a.jp", "a.pngx", "dir.jpg/a"}) {
+    INFO(name);
+    CHECK_FALSE(lv::has_image_extension(name));
+  }
+}
+
+TEST_CASE("item_list: a folder is scanned recursively, sorted bytewise, '/'-separated", "[item_list]") {
+  TempDir dir;
+  const fs::path data = dir / "data";
+  for (const char* f : {"b.JPG", "a.jpg", "Z.png", "sub/deep/c.Png", "sub/d.webp", "sub/e.tiff", "a-b.jpeg", "a b.bmp",
+                        "notes.txt", "sub/labels.txt", "sub/readme", ".hidden/x.jpg", "sub/.cache/y.png"})
+    write_text(data / f, "x");
+  fs::create_directories(data / "empty");
+  fs::create_directories(data / "folder.jpg");  // a folder with an image's name is not an item
+
+  const lv::ItemList list = lv::list_items(data);
+  CHECK_FALSE(list.from_list_file);
+  CHECK(list.root == data);
+  CHECK(list.rejected.empty());
+  // Bytewise: ' ' (0x20) < '-' (0x2d) < '.' (0x2e) < '/' (0x2f) < 'Z' < 'a' < 'b' < 's'.
+  CHECK(list.items == Strings{"Z.png", "a b.bmp", "a-b.jpeg", "a.jpg", "b.JPG", "sub/d.webp", "sub/deep/c.Png",
+                              "sub/e.tiff"});
+}
+
+TEST_CASE("item_list: a folder given with a trailing slash gives the same items", "[item_list]") {
+  TempDir dir;
+  write_text(dir / "data" / "x" / "a.jpg", "x");
+  const lv::ItemList list = lv::list_items(dir.path().string() + "/data/");
+  CHECK(list.items == Strings{"x/a.jpg"});
+}
+
+TEST_CASE("item_list: names with spaces and UTF-8 are kept as they are", "[item_list]") {
+  TempDir dir;
+  const fs::path data = dir / "data";
+  // "é" is 0xC3 0xA9 and "日" is 0xE6 0x97 0xA5: both sort after every ASCII byte.
+  write_text(data / "caf\xC3\xA9 au lait.jpg", "x");
+  write_text(data / "\xE6\x97\xA5\xE6\x9C\xAC/photo 1.png", "x");
+  write_text(data / "zebra.jpg", "x");
+  write_text(data / "my photos/a.jpg", "x");
+  const lv::ItemList list = lv::list_items(data);
+  CHECK(list.items == Strings{"caf\xC3\xA9 au lait.jpg", "my photos/a.jpg", "zebra.jpg", "\xE6\x97\xA5\xE6\x9C\xAC/photo 1.png"});
+}
+
+TEST_CASE("item_list: a list file keeps its order and skips blanks and comments", "[item_list]") {
+  TempDir dir;
+  const fs::path file = dir / "lists" / "items.txt";
+  write_text(file,
+             "# my dataset\r\n"
+             "b/2.jpg\r\n"
+             "\r\n"
+             "a/1.jpg   \r\n"
+             "   \n"
+             "#a/commented.jpg\n"
+             "./c/3.png\t\n"
+             "d//4.jpg\n"
+             "e/./f/5.jpg\n"
+             "my photos/caf\xC3\xA9.jpg\n"
+             "last.jpg");
+  const lv::ItemList list = lv::list_items(file);
+  CHECK(list.from_list_file);
+  CHECK(list.root == dir / "lists");
+  CHECK(list.rejected.empty());
+  CHECK(list.items == Strings{"b/2.jpg", "a/1.jpg", "c/3.png", "d/4.jpg", "e/f/5.jpg", "my photos/caf\xC3\xA9.jpg",
+                              "last.jpg"});
+}
+
+TEST_CASE("item_list: absolute list entries inside the root become relative", "[item_list]") {
+  TempDir dir;
+  const fs::path file = dir / "items.txt";
+  write_text(file, (dir / "imgs" / "a.jpg").string() + "\n" + (dir / "b.jpg").string() + "\n" + dir.path().string() +
+                       "/x/../c.jpg\n");
+  const lv::ItemList list = lv::list_items(file);
+  CHECK(list.rejected.empty());
+  CHECK(list.items == Strings{"imgs/a.jpg", "b.jpg", "c.jpg"});
+}
+
+TEST_CASE("item_list: entries escaping the root are rejected with line and reason", "[item_list]") {
+  TempDir dir;
+  const fs::path file = dir / "list" / "items.txt";
+  write_text(file,
+             "ok/1.jpg\n"      // 1
+             "../x.jpg\n"      // 2
+             "/elsewhere/x.jpg\n"  // 3
+             "# comment\n"     // 4
+             "a/../../x.jpg\n" // 5
+             "a/../ok2.jpg\n"  // 6: stays inside
+             "..\n"            // 7
+             ".\n"             // 8: the root itself is not an item
+             "sub/\n");        // 9: a folder is not an item
+  const lv::ItemList list = lv::list_items(file);
+  CHECK(list.items == Strings{"ok/1.jpg", "ok2.jpg"});
+  REQUIRE(list.rejected.size() == 6);
+  const int64_t lines[] = {2, 3, 5, 7, 8, 9};
+  const char* entries[] = {"../x.jpg", "/elsewhere/x.jpg", "a/../../x.jpg", "..", ".", "sub/"};
+  for (size_t i = 0; i < 6; ++i) {
+    INFO("rejected #" << i << ": " << list.rejected[i].entry << " (" << list.rejected[i].reason << ")");
+    CHECK(list.rejected[i].line == lines[i]);
+    CHECK(list.rejected[i].entry == entries[i]);
+    CHECK_FALSE(list.rejected[i].reason.empty());
+  }
+  CHECK(contains(list.rejected[0].reason, (dir / "list").string()));
+}
+
+TEST_CASE("item_list: root replaces the list file's folder", "[item_list]") {
+  TempDir dir;
+  const fs::path file = dir / "lists" / "items.txt";
+  const fs::path root = dir / "dataset";
+  write_text(file, "a.jpg\n" + (root / "sub" / "b.jpg").string() + "\n" + (dir / "lists" / "c.jpg").string() + "\n");
+  const lv::ItemList list = lv::list_items(file, root);
+  CHECK(list.root == root);
+  CHECK(list.items == Strings{"a.jpg", "sub/b.jpg"});
+  REQUIRE(list.rejected.size() == 1);
+  CHECK(list.rejected[0].line == 3);  // inside the list's folder but outside the root
+}
+
+TEST_CASE("item_list: a root given with a trailing slash still accepts absolute entries", "[item_list]") {
+  TempDir dir;
+  const fs::path file = dir / "items.txt";
+  const fs::path root = dir.path().string() + "/dataset/";
+  write_text(file, (dir / "dataset" / "sub" / "b.jpg").string() + "\n");
+  const lv::ItemList list = lv::list_items(file, root);
+  CHECK(list.rejected.empty());
+  CHECK(list.items == Strings{"sub/b.jpg"});
+}
+
+TEST_CASE("item_list: missing input is an input error naming the path", "[item_list]") {
+  TempDir dir;
+  const fs::path missing = dir / "no" / "such" / "data";
+  try {
+    lv::list_items(missing);
+    FAIL("list_items accepted a missing path");
+  } catch (const lv::Error& e) {
+    CHECK(e.code() == lv::ExitCode::input_unreadable);
+    INFO(e.what());
+    CHECK(contains(e.what(), missing.string()));
+  }
+}
+
+TEST_CASE("item_list: an empty folder and an empty list give no items", "[item_list]") {
+  TempDir dir;
+  fs::create_directories(dir / "empty");
+  CHECK(lv::list_items(dir / "empty").items.empty());
+  write_text(dir / "list.txt", "");
+  const lv::ItemList list = lv::list_items(dir / "list.txt");
+  CHECK(list.items.empty());
+  CHECK(list.rejected.empty());
+}
+
+TEST_CASE("item_list: relative_inside", "[item_list]") {
+  const fs::path root = "/data/set";
+  CHECK(lv::relative_inside(root, "a/b.jpg") == "a/b.jpg");
+  CHECK(lv::relative_inside(root, "./a/b.jpg") == "a/b.jpg");
+  CHECK(lv::relative_inside(root, "a//b.jpg") == "a/b.jpg");
+  CHECK(lv::relative_inside(root, "a/x/../b.jpg") == "a/b.jpg");
+  CHECK(lv::relative_inside(root, "/data/set/a/b.jpg") == "a/b.jpg");
+  CHECK(lv::relative_inside(root, "/data/set/./a/../b.jpg") == "b.jpg");
+  CHECK(lv::relative_inside("/data/set/", "/data/set/b.jpg") == "b.jpg");
+  CHECK(lv::relative_inside(root, "") == "");
+  CHECK(lv::relative_inside(root, ".") == "");
+  CHECK(lv::relative_inside(root, "..") == "");
+  CHECK(lv::relative_inside(root, "../x.jpg") == "");
+  CHECK(lv::relative_inside(root, "a/../../x.jpg") == "");
+  CHECK(lv::relative_inside(root, "/elsewhere/x.jpg") == "");
+  CHECK(lv::relative_inside(root, "/data/setx/y.jpg") == "");  // a sibling sharing the prefix
+  CHECK(lv::relative_inside(root, "/data/set") == "");         // the root itself
+  CHECK(lv::relative_inside(root, "/data/set/../set/a.jpg") == "a.jpg");
+  CHECK(lv::relative_inside(root, "a/") == "");                // a folder
+  CHECK(lv::relative_inside(root, "..a/b.jpg") == "..a/b.jpg");  // a name starting with dots
+}
+
+TEST_CASE("item_list: join_lines and read_lines round trip", "[item_list]") {
+  const Strings items = {"a/1.jpg", "b c/2.png", "caf\xC3\xA9.jpg", "d/4.jpg", "e.jpg"};
+  CHECK(lv::join_lines(items, 0, items.size()) == "a/1.jpg\nb c/2.png\ncaf\xC3\xA9.jpg\nd/4.jpg\ne.jpg\n");
+  CHECK(lv::join_lines(items, 1, 3) == "b c/2.png\ncaf\xC3\xA9.jpg\n");
+  CHECK(lv::join_lines(items, 2, 2) == "");
+
+  TempDir dir;
+  lv::test::write_text(dir / "all.txt", lv::join_lines(items, 0, items.size()));
+  CHECK(lv::read_lines(dir / "all.txt") == items);
+  lv::test::write_text(dir / "part.txt", lv::join_lines(items, 3, 5));
+  CHECK(lv::read_lines(dir / "part.txt") == Strings{"d/4.jpg", "e.jpg"});
+  lv::test::write_text(dir / "empty.txt", "");
+  CHECK(lv::read_lines(dir / "empty.txt").empty());
+  // CRLF and a missing final newline are read too.
+  lv::test::write_text(dir / "crlf.txt", "x\r\ny\r\n\r\nz");
+  CHECK(lv::read_lines(dir / "crlf.txt") == Strings{"x", "y", "", "z"});
+}
+
+TEST_CASE("item_list: read_lines of a missing file throws naming it", "[item_list]") {
+  TempDir dir;
+  try {
+    lv::read_lines(dir / "missing.txt");
+    FAIL("read_lines accepted a missing file");
+  } catch (const lv::Error& e) {
+    CHECK(contains(e.what(), (dir / "missing.txt").string()));
+  }
+}

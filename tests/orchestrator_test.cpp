@@ -1,0 +1,400 @@
+// End-to-end tests of the real orchestrator binary with the real fake_worker on a machine that
+// poses as having 4 GPUs (tests/fixtures/fake_nvidia_smi through LV_NVIDIA_SMI).
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "catch.h"
+#include "process_util.h"
+#include "test_util.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace lv::test;
+
+namespace {
+
+/// A dataset of `count` images in nested folders, a config using fake_worker, and helpers to
+/// run the orchestrator in that folder.
+struct Scenario {
+  TempDir dir;
+  std::vector<std::string> items;  // input order (sorted), relative to data/
+
+  explicit Scenario(int count = 24, const std::string& extra_config = "") {
+    const char* folders[] = {"indoor/day/JPEGImages", "indoor/night/JPEGImages", "outdoor/day/JPEGImages"};
+    for (int i = 0; i < count; ++i) {
+      const std::string rel = std::string(folders[i % 3]) + "/img_" + std::to_string(1000 + i) + ".jpg";
+      write_text(dir / "data" / rel, "not really a jpeg");
+      items.push_back(rel);
+    }
+    std::sort(items.begin(), items.end());
+    write_config(extra_config);
+  }
+
+  void write_config(const std::string& extra) {
+    write_text(dir / "config.yaml", "input:\n  images: data\n"
+                                    "worker:\n  executable: " LV_FAKE_WORKER "\n"
+                                    "orchestrator:\n  stop_grace_s: 1\n  status_interval_s: 0.5\n" +
+                                        extra);
+  }
+
+  std::map<std::string, std::string> base_env(const std::map<std::string, std::string>& extra) const {
+    std::map<std::string, std::string> env{{"LV_NVIDIA_SMI", LV_SOURCE_DIR "/tests/fixtures/fake_nvidia_smi"},
+                                           {"FAKE_GPU_COUNT", "4"},
+                                           {"FAKE_WORKER_RECORD", (dir / "record").string()},
+                                           {"FAKE_WORKER_FAULT", "\x01unset"},
+                                           {"CUDA_VISIBLE_DEVICES", "\x01unset"}};
+    for (const auto& [k, v] : extra) env[k] = v;
+    return env;
+  }
+
+  RunResult orchestrate(std::vector<std::string> args, const std::map<std::string, std::string>& env = {}) const {
+    args.insert(args.begin(), {LV_ORCHESTRATOR, "--config", "config.yaml"});
+    return run_program(args, base_env(env), dir.path());
+  }
+
+  std::unique_ptr<Child> start(std::vector<std::string> args, const std::map<std::string, std::string>& env = {},
+                               const std::string& name = "orchestrator.out") const {
+    args.insert(args.begin(), {LV_ORCHESTRATOR, "--config", "config.yaml"});
+    return std::make_unique<Child>(args, base_env(env), dir.path(), dir / name);
+  }
+
+  json report() const { return json::parse(read_text(dir / "output/verification_report.json")); }
+  std::string recorded_env(int shard) const { return read_text(dir / "record" / ("shard_" + std::to_string(shard) + ".env")); }
+};
+
+/// Every regular file under `root` (relative path -> content), but the report (compared on its own).
+std::map<std::string, std::string> tree(const fs::path& root) {
+  std::map<std::string, std::string> files;
+  if (!fs::exists(root)) return files;
+  for (const auto& e : fs::recursive_directory_iterator(root))
+    if (e.is_regular_file()) files[fs::relative(e.path(), root).generic_string()] = read_text(e.path());
+  files.erase("verification_report.json");
+  return files;
+}
+
+/// A report without what legitimately differs between two runs (timings, attempts, paths).
+json comparable(json report) {
+  for (auto& s : report["shards"]) {
+    s.erase("seconds");
+    s.erase("items_per_s");
+    s.erase("attempts");
+    s.erase("log");
+  }
+  return report;
+}
+
+std::vector<std::string> image_paths(const json& report) {
+  std::vector<std::string> paths;
+  for (const auto& image : report.at("images")) paths.push_back(image.at("path").get<std::string>());
+  return paths;
+}
+
+/// Processes whose command line mentions `needle` (our temp dir): workers must not outlive us.
+std::vector<pid_t> processes_mentioning(const std::string& needle) {
+  std::vector<pid_t> found;
+  DIR* proc = ::opendir("/proc");
+  if (!proc) return found;
+  while (const dirent* e = ::readdir(proc)) {
+    const pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+    if (pid <= 0 || pid == ::getpid()) continue;
+    std::string cmdline = read_text(fs::path("/proc") / e->d_name / "cmdline");
+    if (cmdline.find(needle) != std::string::npos && process_alive(pid)) found.push_back(pid);
+  }
+  ::closedir(proc);
+  return found;
+}
+
+/// True once every shard's log shows at least one item done.
+bool all_logs_progressed(const Scenario& s, int shards) {
+  for (int i = 0; i < shards; ++i) {
+    const std::string log = read_text(s.dir / ("gpu" + std::to_string(i) + ".log"));
+    if (log.find("[progress] 0/") == std::string::npos && log.find("[progress] ") == std::string::npos) return false;
+    const size_t at = log.rfind("[progress] ");
+    if (log.compare(at, 13, "[progress] 0/") == 0) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("4 fake GPUs: one worker per GPU, each pinned, results merged", "[integration]") {
+  Scenario s(24);
+  const RunResult r = s.orchestrate({"--num-gpus", "4"});
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  for (int i = 0; i < 4; ++i) {
+    CHECK(s.recorded_env(i).find("CUDA_VISIBLE_DEVICES=" + std::to_string(i) + "\n") != std::string::npos);
+    CHECK(fs::exists(s.dir / ("gpu" + std::to_string(i) + ".log")));
+    CHECK(read_text(s.dir / "splits" / ("split_0" + std::to_string(i) + ".txt")).size() > 0);
+    CHECK_FALSE(fs::exists(s.dir / ("output_gpu" + std::to_string(i))));  // removed after a clean merge
+  }
+  const json report = s.report();
+  CHECK(report["status"] == "complete");
+  CHECK(image_paths(report) == s.items);  // every item once, in input order
+  CHECK(report["summary"]["total_images"] == 24);
+  CHECK(report["shards"].size() == 4);
+  // 24 items over 4 shards: 6 each, contiguous.
+  for (const auto& image : report["images"]) {
+    const auto pos = std::find(s.items.begin(), s.items.end(), image["path"].get<std::string>()) - s.items.begin();
+    CHECK(image["shard"] == pos / 6);
+  }
+  // One output file per item, under its verdict and its own folder.
+  CHECK(tree(s.dir / "output").size() == 24);
+  CHECK(r.output.find("Summary: 24 images") != std::string::npos);
+}
+
+TEST_CASE("the parent's CUDA_VISIBLE_DEVICES is respected", "[integration]") {
+  Scenario s(9);
+  const RunResult r = s.orchestrate({"--num-gpus", "3"}, {{"CUDA_VISIBLE_DEVICES", "0,1,3"}});
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  CHECK(s.recorded_env(0).find("CUDA_VISIBLE_DEVICES=0\n") != std::string::npos);
+  CHECK(s.recorded_env(1).find("CUDA_VISIBLE_DEVICES=1\n") != std::string::npos);
+  CHECK(s.recorded_env(2).find("CUDA_VISIBLE_DEVICES=3\n") != std::string::npos);
+}
+
+TEST_CASE("CPU workers get an empty CUDA_VISIBLE_DEVICES", "[integration]") {
+  Scenario s(6);
+  const RunResult r = s.orchestrate({"--gpus", "cpu", "--cpu-workers", "2"});
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  CHECK(s.recorded_env(0).find("CUDA_VISIBLE_DEVICES=\n") != std::string::npos);
+  CHECK(s.recorded_env(1).find("CUDA_VISIBLE_DEVICES=\n") != std::string::npos);
+  CHECK(s.report()["shards"][1]["device"] == "CPU 1");
+}
+
+TEST_CASE("a crash in shard 2 gives a partial report; --retry-failed resumes it and equals a clean run",
+          "[integration]") {
+  Scenario clean(40);
+  const RunResult c = clean.orchestrate({"--num-gpus", "4"});
+  REQUIRE(c.code == 0);
+
+  Scenario s(40);
+  const RunResult r = s.orchestrate({"--num-gpus", "4"}, {{"FAKE_WORKER_FAULT", "shard=2,crash_at=6"}});
+  INFO(r.output);
+  REQUIRE(r.code == 1);
+  CHECK(r.output.find("FAILED shard 2 (GPU 2)") != std::string::npos);
+  CHECK(r.output.find("SIGABRT") != std::string::npos);
+  CHECK(r.output.find("--retry-failed") != std::string::npos);
+  const json partial = s.report();
+  CHECK(partial["status"] == "partial");
+  REQUIRE(partial["unprocessed"].size() == 10);  // all of shard 2: items 20..29
+  CHECK(partial["unprocessed"][0] == s.items[20]);
+  CHECK(partial["images"].size() == 30);
+  const json state = json::parse(read_text(s.dir / "run_state.json"));
+  CHECK(state["shards"][2]["status"] == "failed");
+  CHECK(state["shards"][2]["signal"] == 6);
+
+  const RunResult retry = s.orchestrate({"--retry-failed"});
+  INFO(retry.output);
+  REQUIRE(retry.code == 0);
+  // Resumed from its journal: the second attempt did only the 4 items after the crash.
+  const std::string log = read_text(s.dir / "gpu2.log");
+  CHECK(log.find("attempt 2") != std::string::npos);
+  CHECK(log.find("[progress] 6/10") != std::string::npos);
+  CHECK(log.find("attempt 1") < log.find("attempt 2"));  // appended, not truncated
+
+  CHECK(comparable(s.report()) == comparable(clean.report()));
+  CHECK(tree(s.dir / "output") == tree(clean.dir / "output"));
+  CHECK(s.report()["shards"][2]["attempts"] == 2);
+}
+
+TEST_CASE("a hung worker is stopped by the stall watchdog and reported", "[integration]") {
+  Scenario s(8);
+  const RunResult r = s.orchestrate({"--num-gpus", "2", "--stall-timeout", "1"}, {{"FAKE_WORKER_FAULT", "shard=1,hang_at=1"}});
+  INFO(r.output);
+  CHECK(r.code == 1);
+  CHECK(r.output.find("no progress for 1 s") != std::string::npos);
+  CHECK(r.output.find("FAILED shard 1 (GPU 1)") != std::string::npos);
+  CHECK(r.output.find("stalled") != std::string::npos);
+  CHECK(processes_mentioning(s.dir.path().string()).empty());
+}
+
+TEST_CASE("a worker that ignores SIGTERM is killed after the grace period", "[integration]") {
+  Scenario s(4);
+  const RunResult r = s.orchestrate({"--num-gpus", "1", "--timeout", "1"}, {{"FAKE_WORKER_FAULT", "hang_at=0,ignore_term=1"}});
+  INFO(r.output);
+  CHECK(r.code == 1);
+  CHECK(r.output.find("sent SIGKILL") != std::string::npos);
+  CHECK(r.output.find("timed out") != std::string::npos);
+  CHECK(processes_mentioning(s.dir.path().string()).empty());
+}
+
+TEST_CASE("Ctrl-C stops every worker, saves the state and exits 130; --retry-failed then completes",
+          "[integration]") {
+  Scenario s(40);
+  auto child = s.start({"--num-gpus", "4"}, {{"FAKE_WORKER_FAULT", "slow_ms=150"}});
+  REQUIRE(child->started());
+  REQUIRE(wait_until([&] { return all_logs_progressed(s, 4); }));
+  child->signal(SIGINT);
+  const auto code = child->wait(std::chrono::seconds(20));
+  INFO(child->output());
+  REQUIRE(code == 130);
+  CHECK(processes_mentioning(s.dir.path().string()).empty());
+  const json state = json::parse(read_text(s.dir / "run_state.json"));
+  for (const auto& shard : state["shards"]) CHECK(shard["status"] == "interrupted");
+
+  const RunResult retry = s.orchestrate({"--retry-failed"});
+  INFO(retry.output);
+  REQUIRE(retry.code == 0);
+  CHECK(image_paths(s.report()) == s.items);
+  CHECK(s.report()["status"] == "complete");
+}
+
+TEST_CASE("--keep-gpu-outputs keeps the per-GPU trees and --merge-only rebuilds output/", "[integration]") {
+  Scenario s(12);
+  const RunResult r = s.orchestrate({"--num-gpus", "4", "--keep-gpu-outputs"});
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  const auto merged = tree(s.dir / "output");
+  size_t shard_files = 0;
+  for (int i = 0; i < 4; ++i) {
+    const fs::path gpu_tree = s.dir / ("output_gpu" + std::to_string(i));
+    REQUIRE(fs::exists(gpu_tree / "verification_report.json"));
+    for (const auto& [path, content] : tree(gpu_tree)) {
+      if (path == "verification_report.json" || path[0] == '.') continue;
+      ++shard_files;
+      CHECK(merged.at(path) == content);
+      CHECK(fs::hard_link_count(s.dir / "output" / path) >= 2);  // linked, not copied
+    }
+  }
+  CHECK(shard_files == 12);
+
+  fs::remove_all(s.dir / "output");
+  const RunResult m = s.orchestrate({"--merge-only", "--keep-gpu-outputs"});
+  INFO(m.output);
+  REQUIRE(m.code == 0);
+  CHECK(tree(s.dir / "output") == merged);
+
+  // Merging again is a no-op.
+  const RunResult again = s.orchestrate({"--merge-only", "--keep-gpu-outputs"});
+  REQUIRE(again.code == 0);
+  CHECK(tree(s.dir / "output") == merged);
+}
+
+TEST_CASE("bad config and bad device strings exit 2 with a message naming the problem", "[integration]") {
+  Scenario s(4);
+  SECTION("unknown key") {
+    s.write_config("processing:\n  batchsize: 8\n");
+    const RunResult r = s.orchestrate({});
+    CHECK(r.code == 2);
+    CHECK(r.output.find("config.yaml:9: processing.batchsize: unknown key") != std::string::npos);
+  }
+  SECTION("wrong type") {
+    s.write_config("processing:\n  batch_size: many\n");
+    const RunResult r = s.orchestrate({});
+    CHECK(r.code == 2);
+    CHECK(r.output.find("processing.batch_size: expected an integer, got 'many'") != std::string::npos);
+  }
+  SECTION("missing config file") {
+    const RunResult r = run_program({LV_ORCHESTRATOR, "--config", "nope.yaml"}, s.base_env({}), s.dir.path());
+    CHECK(r.code == 2);
+    CHECK(r.output.find("nope.yaml: config file not found") != std::string::npos);
+  }
+  SECTION("a GPU that does not exist") {
+    const RunResult r = s.orchestrate({"--gpus", "0,5"});
+    CHECK(r.code == 2);
+    CHECK(r.output.find("GPU 5 not available. Only 4 GPU(s) detected.") != std::string::npos);
+  }
+  SECTION("more GPUs than the machine has") {
+    const RunResult r = s.orchestrate({"--num-gpus", "8"});
+    CHECK(r.code == 2);
+    CHECK(r.output.find("--gpus cpu --cpu-workers 8") != std::string::npos);
+  }
+  SECTION("an unknown option") {
+    const RunResult r = s.orchestrate({"--num-gpu", "2"});
+    CHECK(r.code == 2);
+    CHECK(r.output.find("--num-gpu") != std::string::npos);
+  }
+  CHECK_FALSE(fs::exists(s.dir / "output"));
+}
+
+TEST_CASE("--retry-failed refuses when the config or the input changed", "[integration]") {
+  Scenario s(8);
+  REQUIRE(s.orchestrate({"--num-gpus", "2"}, {{"FAKE_WORKER_FAULT", "shard=1,exit_at=1,code=1"}}).code == 1);
+  SECTION("config changed") {
+    s.write_config("processing:\n  batch_size: 8\n");
+    const RunResult r = s.orchestrate({"--retry-failed"});
+    CHECK(r.code == 2);
+    CHECK(r.output.find("config.yaml' changed since the plan") != std::string::npos);
+  }
+  SECTION("input changed") {
+    write_text(s.dir / "data/extra/JPEGImages/new.jpg", "x");
+    const RunResult r = s.orchestrate({"--retry-failed"});
+    CHECK(r.code == 2);
+    CHECK(r.output.find("now lists 9 items, the plan had 8") != std::string::npos);
+  }
+  SECTION("a fresh run refuses to overwrite the unfinished one") {
+    const RunResult r = s.orchestrate({"--num-gpus", "2"});
+    CHECK(r.code == 2);
+    CHECK(r.output.find("unfinished run") != std::string::npos);
+  }
+  SECTION("--shards moves the failed shard to another GPU") {
+    const RunResult r = s.orchestrate({"--shards", "1", "--gpus", "3"});
+    INFO(r.output);
+    CHECK(r.code == 0);
+    CHECK(s.recorded_env(1).find("CUDA_VISIBLE_DEVICES=3\n") != std::string::npos);
+    CHECK(s.report()["shards"][1]["device"] == "GPU 3");
+    CHECK(image_paths(s.report()) == s.items);
+  }
+}
+
+TEST_CASE("a second orchestrator on the same work dir refuses to start", "[integration]") {
+  Scenario s(8);
+  auto first = s.start({"--num-gpus", "2"}, {{"FAKE_WORKER_FAULT", "slow_ms=200"}});
+  REQUIRE(wait_until([&] { return fs::exists(s.dir / "run_state.json"); }));
+  const RunResult second = s.orchestrate({"--num-gpus", "2", "--output", "other"});
+  CHECK(second.code == 2);
+  CHECK(second.output.find("already running") != std::string::npos);
+  CHECK(first->wait() == 0);
+}
+
+TEST_CASE("list-file entries outside the input root are rejected and reported", "[integration]") {
+  Scenario s(4);
+  write_text(s.dir / "list.txt", s.items[0] + "\n../secret.jpg\n" + s.items[1] + "\n/etc/passwd.jpg\n");
+  write_text(s.dir / "config.yaml", "input:\n  images: list.txt\n  root: data\nworker:\n  executable: " LV_FAKE_WORKER "\n");
+  const RunResult r = s.orchestrate({"--num-gpus", "1"});
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  CHECK(r.output.find("2 input entries skipped") != std::string::npos);
+  const std::string rejected = read_text(s.dir / "rejected_items.txt");
+  CHECK(rejected.find("line 2: ../secret.jpg") != std::string::npos);
+  CHECK(rejected.find("line 4: /etc/passwd.jpg") != std::string::npos);
+  CHECK(image_paths(s.report()) == std::vector<std::string>{s.items[0], s.items[1]});
+  // Nothing was written outside the output tree.
+  CHECK_FALSE(fs::exists(s.dir / "secret.jpg.txt"));
+}
+
+TEST_CASE("--dry-run prints the plan and the commands, and runs nothing", "[integration]") {
+  Scenario s(10);
+  const RunResult r = s.orchestrate({"--num-gpus", "4", "--dry-run"});
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  CHECK(r.output.find("10 items") != std::string::npos);
+  CHECK(r.output.find("shard  3  GPU 3   items 8..10 (2)") != std::string::npos);
+  CHECK(r.output.find("--output-dir") != std::string::npos);
+  CHECK_FALSE(fs::exists(s.dir / "run_state.json"));
+  CHECK_FALSE(fs::exists(s.dir / "gpu0.log"));
+}
+
+TEST_CASE("workers do not outlive an orchestrator killed with SIGKILL; --retry-failed recovers", "[integration]") {
+  Scenario s(40);
+  auto child = s.start({"--num-gpus", "4"}, {{"FAKE_WORKER_FAULT", "slow_ms=150"}});
+  REQUIRE(wait_until([&] { return all_logs_progressed(s, 4); }));
+  child->signal(SIGKILL);
+  REQUIRE(child->wait(std::chrono::seconds(10)) == 128 + SIGKILL);
+  // PR_SET_PDEATHSIG delivers SIGTERM to each worker; they flush their journals and exit.
+  CHECK(wait_until([&] { return processes_mentioning(s.dir.path().string()).empty(); }));
+  const json state = json::parse(read_text(s.dir / "run_state.json"));
+  CHECK(state["shards"][0]["status"] == "running");  // what was known when it died
+
+  const RunResult retry = s.orchestrate({"--retry-failed"});
+  INFO(retry.output);
+  REQUIRE(retry.code == 0);
+  CHECK(image_paths(s.report()) == s.items);
+}

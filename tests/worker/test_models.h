@@ -1,0 +1,24 @@
+#pragma once
+// TorchScript models built by the tests, with outputs known without running the worker.
+// The header is free of LibTorch so that only test_models.cpp pays for including it.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace lv::test {
+
+/// A classifier over RGB classes (red, green, blue): the mean of each input channel over the
+/// crop, times `scale`; softmax applied inside when `probabilities`, else raw logits.
+/// `spin` extra matrix products per forward make it slow (for interruption tests).
+void save_mean_colour_classifier(const std::filesystem::path& file, double scale, bool probabilities, int spin = 0);
+
+/// A classifier whose output has `classes` columns whatever the input (wrong-shape tests).
+void save_fixed_width_classifier(const std::filesystem::path& file, int classes);
+
+/// A detector returning the same raw output for every image of the batch: `rows` x `cols`
+/// values laid out as given, the batch dimension added in front. `names_json` is stored as
+/// the extra file config.txt when not empty.
+void save_constant_detector(const std::filesystem::path& file, const std::vector<float>& values, int rows, int cols,
+                            const std::string& names_json);
+
+}  // namespace lv::test

@@ -1,0 +1,252 @@
+// The TorchScript backends against models whose outputs are known by construction.
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "error.h"
+#include "image_io.h"
+#include "model.h"
+#include "test_models.h"
+#include "test_util.h"
+#include "verdict.h"
+#include "worker_catch.h"
+
+using namespace lv;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// 100x100: left half pure red, right half pure green (BGR in memory).
+cv::Mat red_green() {
+  cv::Mat m(100, 100, CV_8UC3, cv::Scalar(0, 255, 0));
+  m(cv::Rect(0, 0, 50, 100)).setTo(cv::Scalar(0, 0, 255));
+  return m;
+}
+
+Config classifier_config(const fs::path& model) {
+  Config c;
+  c.model.path = model;
+  c.model.type = ModelType::classifier;
+  c.model.input_size = 32;
+  return c;
+}
+
+LabelBox box(int cls, double cx, double cy, double w, double h) { return {cls, cx, cy, w, h, 1}; }
+
+// softmax([10, 0, 0])[0] = e^10 / (e^10 + 2)
+const double kPureRed = 22026.4658 / (22026.4658 + 2);
+// softmax([5, 5, 0]) = e^5 / (2 e^5 + 1) twice, then 1 / (2 e^5 + 1)
+const double kHalfHalf = 148.413159 / (2 * 148.413159 + 1);
+const double kHalfBlue = 1 / (2 * 148.413159 + 1);
+
+}  // namespace
+
+TEST_CASE("classifier: mean-colour model gives hand-computed probabilities", "[worker][model]") {
+  test::TempDir dir;
+  for (bool probabilities : {true, false}) {
+    const fs::path file = dir / (probabilities ? "p.pt" : "l.pt");
+    test::save_mean_colour_classifier(file, 10.0, probabilities);
+    const auto model = load_model(classifier_config(file), {"red", "green", "blue"});
+    CHECK(model->device() == "cpu");
+    const ModelInput in = prepare_crops(red_green(), {box(0, 0.25, 0.5, 0.5, 1.0), box(0, 0.5, 0.5, 0.5, 1.0)}, 32, 0.0,
+                                        {0, 0, 0}, {1, 1, 1});
+    REQUIRE(in.count == 2);
+    const auto out = model->infer({&in});
+    REQUIRE(out.size() == 1);
+    REQUIRE(out[0].box_scores.size() == 2);
+    // Logits get a softmax; probabilities are taken as they are (a second softmax would give 0.58).
+    CHECK(out[0].box_scores[0][0] == Approx(kPureRed).epsilon(1e-4));
+    CHECK(out[0].box_scores[1][0] == Approx(kHalfHalf).epsilon(1e-3));
+    CHECK(out[0].box_scores[1][1] == Approx(kHalfHalf).epsilon(1e-3));
+    CHECK(out[0].box_scores[1][2] == Approx(kHalfBlue).epsilon(1e-2));
+  }
+}
+
+TEST_CASE("classifier: crops of many images are batched and split back in order", "[worker][model]") {
+  test::TempDir dir;
+  test::save_mean_colour_classifier(dir / "m.pt", 10.0, true);
+  Config c = classifier_config(dir / "m.pt");
+  c.processing.batch_size = 2;  // 5 crops: batches of 2, 2, 1
+  const auto model = load_model(c, {"red", "green", "blue"});
+  const cv::Mat img = red_green();
+  const ModelInput a = prepare_crops(img, {box(0, 0.25, 0.5, 0.5, 1), box(0, 0.75, 0.5, 0.5, 1)}, 32, 0, {0, 0, 0}, {1, 1, 1});
+  const ModelInput none = prepare_crops(img, {}, 32, 0, {0, 0, 0}, {1, 1, 1});
+  const ModelInput b = prepare_crops(img, {box(0, 0.75, 0.5, 0.5, 1), box(0, 0.25, 0.5, 0.5, 1), box(0, 0.8, 0.2, 0.2, 0.2)},
+                                     32, 0, {0, 0, 0}, {1, 1, 1});
+  const auto out = model->infer({&a, &none, &b});
+  REQUIRE(out.size() == 3);
+  CHECK(out[0].box_scores.size() == 2);
+  CHECK(out[1].box_scores.empty());
+  REQUIRE(out[2].box_scores.size() == 3);
+  auto argmax = [](const std::vector<float>& p) { return std::max_element(p.begin(), p.end()) - p.begin(); };
+  CHECK(argmax(out[0].box_scores[0]) == 0);
+  CHECK(argmax(out[0].box_scores[1]) == 1);
+  CHECK(argmax(out[2].box_scores[0]) == 1);
+  CHECK(argmax(out[2].box_scores[1]) == 0);
+  CHECK(argmax(out[2].box_scores[2]) == 1);
+}
+
+TEST_CASE("classifier: crop margin pulls in context", "[worker][model]") {
+  test::TempDir dir;
+  test::save_mean_colour_classifier(dir / "m.pt", 3.0, true);
+  const auto model = load_model(classifier_config(dir / "m.pt"), {"red", "green", "blue"});
+  // Box x 25..50 (red); with a margin of one box size: x 0..75, two thirds red, one third green.
+  const ModelInput in = prepare_crops(red_green(), {box(0, 0.375, 0.5, 0.25, 1.0)}, 32, 1.0, {0, 0, 0}, {1, 1, 1});
+  const auto out = model->infer({&in});
+  // softmax(3 * [2/3, 1/3, 0]) = [e^2, e^1, 1] / (e^2 + e + 1)
+  const double sum = 7.389056 + 2.718282 + 1;
+  CHECK(out[0].box_scores[0][0] == Approx(7.389056 / sum).epsilon(0.02));
+  CHECK(out[0].box_scores[0][1] == Approx(2.718282 / sum).epsilon(0.05));
+}
+
+TEST_CASE("classifier: mean and std normalise RGB in [0, 1]", "[worker][model]") {
+  // Red pixel (1, 0, 0) with mean 0.5, std 0.25 -> (2, -2, -2); scale 1 -> softmax([2, -2, -2]).
+  const ModelInput in = prepare_crops(red_green(), {box(0, 0.25, 0.5, 0.5, 1.0)}, 8, 0, {0.5, 0.5, 0.5}, {0.25, 0.25, 0.25});
+  REQUIRE(in.data.size() == 3 * 8 * 8);
+  CHECK(in.data[0] == Approx(2.0));
+  CHECK(in.data[64] == Approx(-2.0));
+  CHECK(in.data[128] == Approx(-2.0));
+}
+
+TEST_CASE("aliases sum model classes; unmapped classes are never suggested", "[worker][model]") {
+  test::TempDir dir;
+  test::save_mean_colour_classifier(dir / "m.pt", 10.0, true);
+  Config c = classifier_config(dir / "m.pt");
+  c.model.class_names = {"red", "green", "blue"};
+  c.model.aliases = {{"warm", {"red", "blue"}}};
+  const auto model = load_model(c, {"warm", "green"});
+  const ModelInput in = prepare_crops(red_green(), {box(0, 0.5, 0.5, 0.5, 1.0)}, 32, 0, {0, 0, 0}, {1, 1, 1});
+  const auto out = model->infer({&in});
+  REQUIRE(out[0].box_scores[0].size() == 2);
+  // warm = p(red) + p(blue) = 0.49832 + 0.00336 = 0.50168 >= 0.5: correct, though red alone is not.
+  CHECK(out[0].box_scores[0][0] == Approx(kHalfHalf + kHalfBlue).epsilon(1e-3));
+  const BoxResult r = judge_classification(out[0].box_scores[0], 0, model->covered(), {});
+  CHECK(r.verdict == Verdict::correct);
+
+  // Without blue in the dataset, a blue crop labelled red is uncertain, never "blue".
+  const auto plain = load_model(classifier_config(dir / "m.pt"), {"red", "green"});
+  CHECK_THROWS_AS(load_model(classifier_config(dir / "m.pt"), {"red", "green", "blue", "x"}), Error);
+}
+
+TEST_CASE("model load failures exit 3 naming the file and the shapes", "[worker][model]") {
+  test::TempDir dir;
+  auto load_error = [&](const Config& c, const std::vector<std::string>& classes) {
+    try {
+      load_model(c, classes);
+    } catch (const Error& e) {
+      return std::make_pair(e.code(), std::string(e.what()));
+    }
+    return std::make_pair(ExitCode::ok, std::string());
+  };
+  auto [code, msg] = load_error(classifier_config(dir / "missing.pt"), {"a"});
+  CHECK(code == ExitCode::model_load);
+  CHECK(msg.find((dir / "missing.pt").string()) != std::string::npos);
+  test::write_text(dir / "corrupt.pt", "this is not a zip archive");
+  std::tie(code, msg) = load_error(classifier_config(dir / "corrupt.pt"), {"a"});
+  CHECK(code == ExitCode::model_load);
+  CHECK(msg.find("corrupt.pt: model.path: cannot load the TorchScript model: ") != std::string::npos);
+
+  test::save_fixed_width_classifier(dir / "five.pt", 5);
+  std::tie(code, msg) = load_error(classifier_config(dir / "five.pt"), {"a", "b", "c"});
+  CHECK(code == ExitCode::model_load);
+  CHECK(msg.find("model output shape [1, 5] does not fit model.type classifier with 3 classes (expected [1, 3])") !=
+        std::string::npos);
+
+  Config v8 = classifier_config(dir / "five.pt");
+  v8.model.type = ModelType::yolov8;
+  std::tie(code, msg) = load_error(v8, {"a", "b", "c"});
+  CHECK(code == ExitCode::model_load);
+  CHECK(msg.find("[1, 5] does not fit model.type yolov8 with 3 classes (expected [1, 7, A] (4 + 3 classes))") !=
+        std::string::npos);
+}
+
+namespace {
+
+/// yolov8 raw output [4 + 2, 4] for a 200x100 image letterboxed into 64 (r = 0.32, 16 px
+/// padding above and below); names from config.txt.
+void save_v8(const fs::path& file) {
+  // anchor:        0      1      2     3
+  const std::vector<float> v = {
+      32,   32.5f, 9.6f, 50,     // cx (input pixels)
+      32,   32,    32,   32,     // cy
+      32,   32,    6.4f, 8,      // w
+      16,   16,    6.4f, 8,      // h
+      0.9f, 0.85f, 0.02f, 0.01f, // cat
+      0.05f, 0.1f, 0.95f, 0.97f, // dog
+  };
+  test::save_constant_detector(file, v, 6, 4, R"({"stride": 32, "names": {"0": "cat", "1": "dog"}})");
+}
+
+}  // namespace
+
+TEST_CASE("yolov8: letterbox inverted, class-aware NMS, verdicts by hand", "[worker][model]") {
+  test::TempDir dir;
+  save_v8(dir / "v8.pt");
+  Config c = classifier_config(dir / "v8.pt");
+  c.model.type = ModelType::yolov8;
+  c.model.input_size = 64;
+  const auto model = load_model(c, {"cat", "dog"});
+  CHECK(model->classes().model == std::vector<std::string>{"cat", "dog"});
+  const ModelInput in = prepare_letterbox(cv::Mat(100, 200, CV_8UC3, cv::Scalar(0, 0, 0)), 64);
+  CHECK((in.letterbox.top == 16 && in.letterbox.left == 0));
+  const auto out = model->infer({&in, &in});
+  REQUIRE(out.size() == 2);
+  const auto& d = out[1].detections;
+  REQUIRE(d.size() == 3);  // anchor 1 overlaps anchor 0 (IoU 0.97), same class: suppressed
+  CHECK(d[0].cls == 1);
+  CHECK(d[0].score == Approx(0.97f));
+  // Anchor 3: input (46, 28)-(54, 36) -> x / 0.32, (y - 16) / 0.32.
+  CHECK(d[0].box.x1 == Approx(143.75));
+  CHECK(d[0].box.y1 == Approx(37.5));
+  CHECK(d[0].box.x2 == Approx(168.75));
+  CHECK(d[0].box.y2 == Approx(62.5));
+  CHECK(d[1].cls == 1);
+  CHECK(d[1].score == Approx(0.95f));
+  CHECK(d[2].cls == 0);
+  CHECK(d[2].box.x1 == Approx(50));
+  CHECK(d[2].box.y1 == Approx(25));
+  CHECK(d[2].box.x2 == Approx(150));
+  CHECK(d[2].box.y2 == Approx(75));
+
+  // Label 0: cat at (50, 25)-(150, 75); label 1: cat at (20, 40)-(40, 60) where the model sees a dog.
+  const std::vector<Box> labels = {from_yolo(0.5, 0.5, 0.5, 0.5, 200, 100), from_yolo(0.15, 0.5, 0.1, 0.2, 200, 100)};
+  const auto j = judge_detections(labels, {0, 0}, {false, false}, d, model->covered(), {});
+  CHECK(j.boxes[0].verdict == Verdict::correct);
+  CHECK(j.boxes[0].confidence == Approx(0.9f));
+  CHECK(j.boxes[1].verdict == Verdict::mislabeled);
+  CHECK(j.boxes[1].suggested == 1);
+  REQUIRE(j.missing.size() == 1);
+  CHECK(j.missing[0].score == Approx(0.97f));
+}
+
+TEST_CASE("yolov5: score is objectness times class score", "[worker][model]") {
+  test::TempDir dir;
+  // One row: cx cy w h obj cat dog, for the 200x100 image's centre box.
+  test::save_constant_detector(dir / "v5.pt", {32, 32, 32, 16, 0.9f, 0.9f, 0.1f, 9.6f, 32, 6.4f, 6.4f, 0.2f, 0.9f, 0.1f}, 2,
+                               7, "");
+  Config c = classifier_config(dir / "v5.pt");
+  c.model.type = ModelType::yolov5;
+  c.model.input_size = 64;
+  c.model.conf_threshold = 0.25;
+  const auto model = load_model(c, {"cat", "dog"});  // no config.txt: names = dataset classes
+  const ModelInput in = prepare_letterbox(cv::Mat(100, 200, CV_8UC3), 64);
+  const auto out = model->infer({&in});
+  REQUIRE(out[0].detections.size() == 1);  // the second row scores 0.2 x 0.9 = 0.18 < 0.25
+  CHECK(out[0].detections[0].score == Approx(0.81f));
+  CHECK(out[0].detections[0].box.x1 == Approx(50));
+}
+
+TEST_CASE("yolov8: aliases sum class scores per anchor before NMS", "[worker][model]") {
+  test::TempDir dir;
+  save_v8(dir / "v8.pt");
+  Config c = classifier_config(dir / "v8.pt");
+  c.model.type = ModelType::yolov8;
+  c.model.input_size = 64;
+  c.model.aliases = {{"animal", {"cat", "dog"}}};
+  const auto model = load_model(c, {"animal"});
+  const ModelInput in = prepare_letterbox(cv::Mat(100, 200, CV_8UC3), 64);
+  const auto d = model->infer({&in})[0].detections;
+  REQUIRE(d.size() == 3);
+  CHECK(d[0].score == Approx(0.98f));   // anchor 3: 0.01 + 0.97
+  CHECK(d[1].score == Approx(0.97f));   // anchor 2: 0.02 + 0.95
+  CHECK(d[2].score == Approx(0.95f));   // anchor 0: 0.9 + 0.05 (anchor 1, 0.95, suppressed)
+}

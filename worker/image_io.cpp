@@ -1,0 +1,213 @@
+#include "image_io.h"
+
+#include <cmath>
+#include <fstream>
+
+#include <fmt/core.h>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "error.h"
+#include "image_header.h"
+
+namespace lv {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+/// The largest file that can hold an image of `max_pixels`: 8 bytes a pixel (16-bit RGBA,
+/// uncompressed) plus room for metadata.
+uintmax_t max_file_bytes(int64_t max_pixels) {
+  return static_cast<uintmax_t>(max_pixels) * 8u + (uintmax_t{16} << 20);
+}
+
+bool jpeg_has_end_marker(const std::string& bytes) {
+  // Some writers pad after EOI; a file cut short has no EOI near its end.
+  const size_t from = bytes.size() > 4096 ? bytes.size() - 4096 : 0;
+  for (size_t i = bytes.size(); i-- > from + 1;)
+    if (uint8_t(bytes[i - 1]) == 0xFF && uint8_t(bytes[i]) == 0xD9) return true;
+  return false;
+}
+
+}  // namespace
+
+LoadedImage load_image(const fs::path& file, int64_t max_pixels) {
+  LoadedImage out;
+  std::error_code ec;
+  const auto status = fs::status(file, ec);
+  if (ec || !fs::exists(status)) {
+    out.error = "file not found";
+    return out;
+  }
+  if (!fs::is_regular_file(status)) {
+    out.error = "not a regular file";
+    return out;
+  }
+  const uintmax_t size = fs::file_size(file, ec);
+  if (ec) {
+    out.error = fmt::format("cannot read: {}", ec.message());
+    return out;
+  }
+  if (size == 0) {
+    out.error = "empty file (0 bytes)";
+    return out;
+  }
+  if (size > max_file_bytes(max_pixels)) {
+    out.error = fmt::format("file of {} bytes is too large for processing.max_image_pixels {}", size, max_pixels);
+    return out;
+  }
+  std::string bytes;
+  {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+      out.error = fmt::format("cannot read: {}", std::strerror(errno));
+      return out;
+    }
+    bytes.resize(static_cast<size_t>(size));
+    in.read(bytes.data(), static_cast<std::streamsize>(size));
+    if (static_cast<uintmax_t>(in.gcount()) != size) {
+      out.error = "cannot read: the file changed or is unreadable";
+      return out;
+    }
+  }
+  if (const auto header = probe_image_size(bytes)) {
+    if (header->width <= 0 || header->height <= 0) {
+      out.error = fmt::format("{} header gives a size of {}x{}", header->format, header->width, header->height);
+      return out;
+    }
+    if (header->width * header->height > max_pixels) {
+      out.error = fmt::format("{}x{} = {} pixels is over processing.max_image_pixels {}", header->width,
+                              header->height, header->width * header->height, max_pixels);
+      return out;
+    }
+    if (header->format == "jpeg" && !jpeg_has_end_marker(bytes)) {
+      out.error = "truncated JPEG (no end-of-image marker)";
+      return out;
+    }
+  }
+  try {
+    out.bgr = cv::imdecode(cv::Mat(1, static_cast<int>(bytes.size()), CV_8UC1, bytes.data()), cv::IMREAD_COLOR);
+  } catch (const cv::Exception& e) {
+    out.error = fmt::format("cannot decode image: {}", e.what());
+    return out;
+  }
+  if (out.bgr.empty()) {
+    out.error = "cannot decode image (not an image, an unsupported format, or corrupt)";
+    return out;
+  }
+  if (static_cast<int64_t>(out.bgr.rows) * out.bgr.cols > max_pixels) {
+    out.error = fmt::format("{}x{} pixels is over processing.max_image_pixels {}", out.bgr.cols, out.bgr.rows, max_pixels);
+    out.bgr.release();
+  }
+  return out;
+}
+
+namespace {
+
+/// Appends an 8-bit BGR image of size x size as planar RGB floats: (x / 255 - mean) / std.
+void append_planar_rgb(const cv::Mat& bgr, const std::vector<double>& mean, const std::vector<double>& std,
+                       std::vector<float>& out) {
+  const int n = bgr.rows * bgr.cols;
+  const size_t base = out.size();
+  out.resize(base + static_cast<size_t>(3 * n));
+  float* planes[3] = {&out[base], &out[base + static_cast<size_t>(n)], &out[base + static_cast<size_t>(2 * n)]};
+  float scale[3], shift[3];
+  for (int c = 0; c < 3; ++c) {
+    scale[c] = static_cast<float>(1.0 / (255.0 * std[static_cast<size_t>(c)]));
+    shift[c] = static_cast<float>(-mean[static_cast<size_t>(c)] / std[static_cast<size_t>(c)]);
+  }
+  int i = 0;
+  for (int y = 0; y < bgr.rows; ++y) {
+    const uint8_t* row = bgr.ptr<uint8_t>(y);
+    for (int x = 0; x < bgr.cols; ++x, ++i) {
+      // BGR in memory; planes are R, G, B.
+      planes[0][i] = row[3 * x + 2] * scale[0] + shift[0];
+      planes[1][i] = row[3 * x + 1] * scale[1] + shift[1];
+      planes[2][i] = row[3 * x + 0] * scale[2] + shift[2];
+    }
+  }
+}
+
+}  // namespace
+
+ModelInput prepare_crops(const cv::Mat& bgr, const std::vector<LabelBox>& boxes, int size, double margin,
+                         const std::vector<double>& mean, const std::vector<double>& std) {
+  ModelInput in;
+  in.image_w = bgr.cols;
+  in.image_h = bgr.rows;
+  in.count = static_cast<int>(boxes.size());
+  in.data.reserve(boxes.size() * 3 * static_cast<size_t>(size) * static_cast<size_t>(size));
+  cv::Mat resized;
+  for (const LabelBox& b : boxes) {
+    const PixelRect r = crop_rect(from_yolo(b.cx, b.cy, b.w, b.h, bgr.cols, bgr.rows), margin, bgr.cols, bgr.rows);
+    cv::resize(bgr(cv::Rect(r.x, r.y, r.w, r.h)), resized, cv::Size(size, size), 0, 0, cv::INTER_LINEAR);
+    append_planar_rgb(resized, mean, std, in.data);
+  }
+  return in;
+}
+
+ModelInput prepare_letterbox(const cv::Mat& bgr, int size) {
+  ModelInput in;
+  in.image_w = bgr.cols;
+  in.image_h = bgr.rows;
+  in.count = 1;
+  in.letterbox = compute_letterbox(bgr.cols, bgr.rows, size);
+  const Letterbox& lb = in.letterbox;
+  cv::Mat resized, padded;
+  if (lb.resized_w != bgr.cols || lb.resized_h != bgr.rows)
+    cv::resize(bgr, resized, cv::Size(lb.resized_w, lb.resized_h), 0, 0, cv::INTER_LINEAR);
+  else
+    resized = bgr;
+  cv::copyMakeBorder(resized, padded, lb.top, lb.bottom, lb.left, lb.right, cv::BORDER_CONSTANT,
+                     cv::Scalar(114, 114, 114));
+  append_planar_rgb(padded, {0, 0, 0}, {1, 1, 1}, in.data);
+  return in;
+}
+
+cv::Mat draw_debug(const cv::Mat& bgr, const ImageResult& r, const ClassMap& classes) {
+  cv::Mat out = bgr.clone();
+  const int thick = std::max(1, std::min(out.cols, out.rows) / 300);
+  const double font = std::max(0.4, std::min(out.cols, out.rows) / 800.0);
+  auto name = [&](int c) { return c >= 0 && static_cast<size_t>(c) < classes.dataset.size() ? classes.dataset[static_cast<size_t>(c)] : std::string("?"); };
+  auto rect = [](const Box& b) {
+    return cv::Rect(cv::Point(static_cast<int>(b.x1), static_cast<int>(b.y1)), cv::Point(static_cast<int>(b.x2), static_cast<int>(b.y2)));
+  };
+  auto text = [&](const std::string& s, const Box& b, const cv::Scalar& colour) {
+    const cv::Point at(static_cast<int>(b.x1) + 2, std::max(static_cast<int>(b.y1) - 4, 12));
+    cv::putText(out, s, at, cv::FONT_HERSHEY_SIMPLEX, font, cv::Scalar(0, 0, 0), thick + 2, cv::LINE_AA);
+    cv::putText(out, s, at, cv::FONT_HERSHEY_SIMPLEX, font, colour, thick, cv::LINE_AA);
+  };
+  for (const Detection& d : r.predictions) cv::rectangle(out, rect(d.box), cv::Scalar(255, 128, 0), 1);
+  for (const Detection& d : r.missing) {
+    cv::rectangle(out, rect(d.box), cv::Scalar(255, 0, 255), thick);
+    text(fmt::format("missing {} {:.2f}", name(d.cls), d.score), d.box, cv::Scalar(255, 0, 255));
+  }
+  for (size_t i = 0; i < r.labels.boxes.size() && i < r.results.size(); ++i) {
+    const LabelBox& lb = r.labels.boxes[i];
+    const BoxResult& br = r.results[i];
+    const Box b = from_yolo(lb.cx, lb.cy, lb.w, lb.h, out.cols, out.rows);
+    const cv::Scalar colour = br.verdict == Verdict::correct      ? cv::Scalar(0, 200, 0)
+                              : br.verdict == Verdict::mislabeled ? cv::Scalar(0, 0, 255)
+                                                                  : cv::Scalar(0, 165, 255);
+    cv::rectangle(out, rect(b), colour, thick);
+    std::string s = fmt::format("{} {:.2f}", name(lb.cls), br.label_prob);
+    if (br.verdict == Verdict::mislabeled) s += fmt::format(" -> {} {:.2f}", name(br.suggested), br.confidence);
+    else if (br.verdict == Verdict::uncertain) s += " ? " + br.reason;
+    text(s, b, colour);
+  }
+  return out;
+}
+
+void write_jpeg(const fs::path& file, const cv::Mat& bgr) {
+  std::vector<uint8_t> buf;
+  if (!cv::imencode(".jpg", bgr, buf, {cv::IMWRITE_JPEG_QUALITY, 90}))
+    throw Error(ExitCode::failed, fmt::format("{}: cannot encode the debug image", file.string()));
+  std::error_code ec;
+  fs::create_directories(file.parent_path(), ec);
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(buf.data()), static_cast<std::streamsize>(buf.size()));
+  if (!out) throw Error(ExitCode::failed, fmt::format("{}: cannot write: {}", file.string(), std::strerror(errno)));
+}
+
+}  // namespace lv

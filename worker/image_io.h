@@ -1,0 +1,46 @@
+#pragma once
+/// Reading images safely, turning them into model inputs, drawing debug images (OpenCV).
+/// No LibTorch here.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "image_record.h"
+#include "labels.h"
+#include "model.h"
+
+namespace lv {
+
+/// A decoded image, or why there is none.
+struct LoadedImage {
+  cv::Mat bgr;                        ///< 8-bit, 3 channels, BGR
+  std::optional<std::string> error;   ///< set when bgr is empty
+};
+
+/// Reads and decodes an image file, refusing before any decoding: a missing, unreadable or
+/// empty file, a file too large for `max_pixels`, a header announcing more than `max_pixels`
+/// pixels, and a JPEG cut short (no end-of-image marker). Never throws.
+LoadedImage load_image(const std::filesystem::path& file, int64_t max_pixels);
+
+/// Classifier input: one crop per box (grown by `margin` box sizes, clipped), resized to
+/// size x size, BGR -> RGB, scaled to [0, 1], then (x - mean) / std per RGB channel.
+ModelInput prepare_crops(const cv::Mat& bgr, const std::vector<LabelBox>& boxes, int size, double margin,
+                         const std::vector<double>& mean, const std::vector<double>& std);
+
+/// Detector input: the image letterboxed into size x size as Ultralytics does (linear resize,
+/// pad 114), BGR -> RGB, scaled to [0, 1].
+ModelInput prepare_letterbox(const cv::Mat& bgr, int size);
+
+/// A copy of the image with label boxes in their verdict colour (green correct, red
+/// mislabeled, orange uncertain) and names and scores, predictions in thin blue, missing
+/// labels in magenta.
+cv::Mat draw_debug(const cv::Mat& bgr, const ImageResult& r, const ClassMap& classes);
+
+/// Encodes as JPEG and writes the file (creating folders). Throws lv::Error naming the file.
+void write_jpeg(const std::filesystem::path& file, const cv::Mat& bgr);
+
+}  // namespace lv

@@ -1,0 +1,395 @@
+#include "image_worker.h"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <fmt/core.h>
+#include <opencv2/core.hpp>
+
+#include "atomic_file.h"
+#include "error.h"
+#include "image_io.h"
+#include "item_list.h"
+#include "journal.h"
+#include "message.h"
+#include "model.h"
+#include "output_paths.h"
+#include "progress.h"
+#include "report.h"
+#include "task_pool.h"
+
+namespace lv {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+fs::path input_root(const Config& config) {
+  std::error_code ec;
+  const fs::path& images = config.input.images;
+  if (fs::is_directory(images, ec)) return images;
+  if (!fs::exists(images, ec))
+    throw Error(ExitCode::input_unreadable, fmt::format("{}: input.images: no such file or folder", images.string()));
+  return config.input.root.empty() ? images.parent_path() : config.input.root;
+}
+
+std::vector<std::string> dataset_classes(const Config& config) {
+  if (!config.input.classes.empty()) return config.input.classes;
+  if (config.input.classes_file.empty())
+    throw usage_error(fmt::format("{}: input.classes: required: a classes file or a list of names", config.file.string()));
+  return read_class_names(config.input.classes_file);
+}
+
+int model_threads(const Config& config) {
+  if (config.processing.num_threads > 0) return config.processing.num_threads;
+  if (const char* omp = std::getenv("OMP_NUM_THREADS")) {
+    char* end = nullptr;
+    const long n = std::strtol(omp, &end, 10);
+    if (end != omp && *end == '\0' && n > 0 && n <= 1024) return static_cast<int>(n);
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+namespace {
+
+/// One item between decoding and writing.
+struct Pending {
+  ImageResult result;
+  cv::Mat bgr;               ///< kept only when debug images may be drawn
+  ModelInput input;
+  std::string label_text;    ///< the label file's text, for the output tree
+  fs::path source;           ///< the image file
+};
+
+/// Prints a progress line every second from its own thread, so that lines keep coming while
+/// the model runs a long batch.
+class ProgressTicker {
+ public:
+  ProgressTicker(std::atomic<int64_t>& done, std::atomic<int64_t>& failed, int64_t total)
+      : done_(done), failed_(failed), total_(total), thread_([this] { run(); }) {}
+  ~ProgressTicker() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+    print();
+  }
+
+ private:
+  void print() {
+    fmt::print("{}\n", format_progress({done_.load(), total_, failed_.load()}));
+    std::fflush(stdout);
+  }
+  void run() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      print();
+      if (wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) return;
+    }
+  }
+
+  std::atomic<int64_t>& done_;
+  std::atomic<int64_t>& failed_;
+  const int64_t total_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+class ShardRun {
+ public:
+  ShardRun(const Config& config, const WorkerArgs& args, Model& model, fs::path root)
+      : config_(config), args_(args), model_(model), root_(std::move(root)), covered_(model.covered()) {}
+
+  /// Reads the stage A inputs of one item: label file, image, model input. Never throws.
+  Pending decode(const std::string& item) const {
+    Pending p;
+    p.result.path = item;
+    p.result.shard = args_.shard;
+    p.source = root_ / fs::path(item);
+    try {
+      if (const auto label_file = find_label_file(p.source)) {
+        p.result.label_file = label_file->lexically_relative(root_).generic_string();
+        try {
+          p.label_text = read_file(*label_file);
+        } catch (const Error& e) {
+          return fail(std::move(p), fmt::format("cannot read the label file: {}", e.what()));
+        }
+        p.result.labels = parse_labels(p.label_text, static_cast<int>(model_.classes().dataset.size()));
+      }
+      LoadedImage image = load_image(p.source, config_.processing.max_image_pixels);
+      if (image.error) return fail(std::move(p), *image.error);
+      p.result.width = image.bgr.cols;
+      p.result.height = image.bgr.rows;
+      if (config_.model.type == ModelType::classifier)
+        p.input = prepare_crops(image.bgr, p.result.labels.boxes, config_.model.input_size, config_.model.crop_margin,
+                                config_.model.mean, config_.model.std);
+      else
+        p.input = prepare_letterbox(image.bgr, config_.model.input_size);
+      if (config_.output.debug_images != DebugImages::none) p.bgr = std::move(image.bgr);
+    } catch (const std::exception& e) {
+      return fail(std::move(p), fmt::format("cannot process the image: {}", e.what()));
+    }
+    return p;
+  }
+
+  /// Turns the model's output into verdicts (main thread).
+  void judge(Pending& p, const ModelOutput& out) const {
+    ImageResult& r = p.result;
+    const auto& boxes = r.labels.boxes;
+    std::vector<Box> pixels;
+    std::vector<int> classes;
+    for (const LabelBox& b : boxes) {
+      pixels.push_back(from_yolo(b.cx, b.cy, b.w, b.h, r.width, r.height));
+      classes.push_back(b.cls);
+    }
+    const std::vector<bool> dup = find_duplicates(pixels, classes);
+    if (config_.model.type == ModelType::classifier) {
+      for (size_t i = 0; i < boxes.size(); ++i) {
+        BoxResult br = judge_classification(out.box_scores[i], boxes[i].cls, covered_, config_.verification);
+        if (dup[i]) {
+          br.verdict = Verdict::uncertain;
+          br.reason = reason::kDuplicate;
+          br.suggested = -1;
+        }
+        r.results.push_back(std::move(br));
+      }
+    } else {
+      DetectionJudgement j = judge_detections(pixels, classes, dup, out.detections, covered_, config_.verification);
+      r.results = std::move(j.boxes);
+      r.missing = std::move(j.missing);
+      r.predictions = out.detections;
+    }
+    r.verdict = image_verdict(r.results, !r.missing.empty(), !r.labels.errors.empty());
+  }
+
+  /// Writes one item's outputs and returns its record (pool thread). Never throws.
+  json write(Pending& p) const {
+    ImageResult& r = p.result;
+    try {
+      if (r.verdict != Verdict::error) write_tree(p);
+      const bool issue = r.verdict != Verdict::correct;
+      if (!p.bgr.empty() && (config_.output.debug_images == DebugImages::all ||
+                             (config_.output.debug_images == DebugImages::issues && issue)))
+        write_jpeg(debug_image_path(args_.output_dir, r.path), draw_debug(p.bgr, r, model_.classes()));
+    } catch (const std::exception& e) {
+      ImageResult failed = error_result(r.path, r.shard, fmt::format("cannot write the outputs: {}", e.what()));
+      return to_record(failed, model_.classes(), false);
+    }
+    return to_record(r, model_.classes(), config_.report.include_probabilities);
+  }
+
+ private:
+  static Pending fail(Pending p, std::string why) {
+    ImageResult r = error_result(p.result.path, p.result.shard, std::move(why));
+    r.label_file = p.result.label_file;
+    r.labels = std::move(p.result.labels);
+    p.result = std::move(r);
+    p.bgr.release();
+    p.input = {};
+    return p;
+  }
+
+  void write_tree(const Pending& p) const {
+    const ImageResult& r = p.result;
+    const fs::path image_out = output_image_path(args_.output_dir, r.verdict, r.path);
+    fs::create_directories(image_out.parent_path());
+    place_image(p.source, image_out);
+    if (!r.label_file) return;
+    const fs::path label_out = output_label_path(args_.output_dir, r.verdict, r.path);
+    fs::create_directories(label_out.parent_path());
+    if (r.verdict == Verdict::mislabeled) {
+      std::vector<int> relabel;
+      for (size_t i = 0; i < r.labels.boxes.size(); ++i) {
+        const int line = r.labels.boxes[i].line;
+        if (relabel.size() < static_cast<size_t>(line)) relabel.resize(static_cast<size_t>(line), -1);
+        if (r.results[i].verdict == Verdict::mislabeled) relabel[static_cast<size_t>(line - 1)] = r.results[i].suggested;
+      }
+      write_file_atomic(label_out, relabel_text(p.label_text, relabel));
+      const fs::path original = original_label_path(args_.output_dir, r.verdict, r.path);
+      fs::create_directories(original.parent_path());
+      write_file_atomic(original, p.label_text);
+    } else {
+      write_file_atomic(label_out, p.label_text);
+    }
+  }
+
+  void place_image(const fs::path& from, const fs::path& to) const {
+    std::error_code ec;
+    if (config_.output.link_mode == LinkMode::hardlink) {
+      fs::remove(to, ec);
+      fs::create_hard_link(from, to, ec);
+      if (!ec) return;
+      // Another file system, or links not allowed: a copy keeps the tree complete.
+      std::call_once(link_warning_, [&] {
+        print_warning(fmt::format("output.link_mode hardlink: cannot link {} ({}); copying instead", to.string(), ec.message()));
+      });
+    }
+    fs::copy_file(from, to, fs::copy_options::overwrite_existing);
+  }
+
+  const Config& config_;
+  const WorkerArgs& args_;
+  Model& model_;
+  const fs::path root_;
+  const std::vector<bool> covered_;
+  mutable std::once_flag link_warning_;
+};
+
+}  // namespace
+
+ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const std::atomic<bool>& stop) {
+  const auto started = std::chrono::steady_clock::now();
+  const fs::path root = input_root(config);
+  const std::vector<std::string> classes = dataset_classes(config);
+  std::error_code ec;
+  if (!fs::is_regular_file(args.items, ec))
+    throw Error(ExitCode::input_unreadable, fmt::format("{}: --items: no such file", args.items.string()));
+  std::vector<std::string> items;
+  try {
+    std::unordered_set<std::string> seen;
+    for (std::string& line : read_lines(args.items)) {
+      if (line.empty()) continue;
+      if (!seen.insert(line).second) {
+        print_warning(fmt::format("{}: item listed twice, processed once: {}", args.items.string(), line));
+        continue;
+      }
+      items.push_back(std::move(line));
+    }
+  } catch (const Error& e) {
+    throw Error(ExitCode::input_unreadable, e.what());
+  }
+
+  const std::unique_ptr<Model> model = load_model(config, classes);
+  print_note(fmt::format("shard {}: {} items, model {} ({}, {} classes) on {}", args.shard, items.size(),
+                         config.model.path.string(), to_string(config.model.type), model->classes().model.size(),
+                         model->device()));
+
+  // The journal: carry over finished items on --resume, else start afresh.
+  fs::create_directories(args.output_dir);
+  const fs::path journal_path = args.output_dir / kJournalFileName;
+  const fs::path report_path = args.output_dir / kReportFileName;
+  fs::remove(report_path, ec);  // a report means "this shard finished"; an old one must not linger
+  std::unordered_map<std::string, json> records;
+  if (args.resume) {
+    JournalContents j = read_journal(journal_path);
+    const std::unordered_set<std::string> wanted(items.begin(), items.end());
+    for (json& r : j.records)
+      if (wanted.count(r["path"].get<std::string>())) records[r["path"].get<std::string>()] = std::move(r);
+    print_note(fmt::format("resuming: {} of {} items already done{}", records.size(), items.size(),
+                           j.skipped_lines ? fmt::format(" ({} torn journal lines ignored)", j.skipped_lines) : ""));
+  }
+  JournalWriter journal(journal_path, !args.resume);
+
+  std::vector<std::string> todo;
+  for (const std::string& item : items)
+    if (!records.count(item)) todo.push_back(item);
+
+  std::atomic<int64_t> done{static_cast<int64_t>(records.size())}, failed{0};
+  for (const auto& [path, r] : records)
+    if (r.value("verdict", "") == "error") ++failed;
+
+  ShardRun run(config, args, *model, root);
+  bool interrupted = false;
+  {
+    ProgressTicker ticker(done, failed, static_cast<int64_t>(items.size()));
+    TaskPool pool(config.processing.decode_threads);
+    const int batch = config.processing.batch_size;
+    const size_t max_in_flight = static_cast<size_t>(std::min(batch, 64) + 2 * config.processing.decode_threads);
+    std::deque<std::future<Pending>> decoding;
+    std::deque<std::future<json>> writing;
+    size_t next = 0;
+
+    auto fill = [&] {
+      while (!stop && next < todo.size() && decoding.size() < max_in_flight) {
+        std::string item = todo[next++];
+        decoding.push_back(pool.submit([&run, item] { return run.decode(item); }));
+      }
+    };
+    auto finish_one = [&] {
+      json record = writing.front().get();
+      writing.pop_front();
+      if (record.value("verdict", "") == "error") ++failed;
+      journal.append(record);
+      records[record["path"].get<std::string>()] = std::move(record);
+      ++done;
+    };
+
+    std::exception_ptr model_failure;
+    for (;;) {
+      fill();
+      if (stop || decoding.empty()) break;
+      // A batch: whole images until their crops (classifier) or images (detectors) fill it.
+      std::vector<std::shared_ptr<Pending>> group;
+      int units = 0;
+      while (!decoding.empty() && units < batch && group.size() < max_in_flight) {
+        group.push_back(std::make_shared<Pending>(decoding.front().get()));
+        decoding.pop_front();
+        units += group.back()->input.count;
+        fill();
+      }
+      std::vector<const ModelInput*> inputs;
+      std::vector<Pending*> owners;
+      for (const auto& p : group) {
+        if (p->result.error || p->input.count == 0) continue;
+        inputs.push_back(&p->input);
+        owners.push_back(p.get());
+      }
+      std::vector<ModelOutput> outputs;
+      try {
+        if (!inputs.empty()) outputs = model->infer(inputs);
+      } catch (...) {
+        model_failure = std::current_exception();
+        break;
+      }
+      for (size_t i = 0; i < owners.size(); ++i) owners[i]->input = {};
+      for (const auto& p : group) {
+        if (!p->result.error) {
+          const auto it = std::find(owners.begin(), owners.end(), p.get());
+          run.judge(*p, it == owners.end() ? ModelOutput{} : outputs[static_cast<size_t>(it - owners.begin())]);
+        }
+        writing.push_back(pool.submit([&run, p] { return run.write(*p); }));
+      }
+      while (!writing.empty() && (writing.size() > max_in_flight ||
+                                  writing.front().wait_for(std::chrono::seconds(0)) == std::future_status::ready))
+        finish_one();
+    }
+    // Items already judged are finished; items still decoding are dropped (not journalled).
+    while (!writing.empty()) finish_one();
+    interrupted = stop.load();
+    if (model_failure) {
+      try {
+        std::rethrow_exception(model_failure);
+      } catch (const Error& e) {
+        throw;
+      } catch (const std::exception& e) {
+        throw Error(ExitCode::failed, fmt::format("the model failed: {}", e.what()));
+      }
+    }
+  }
+  if (interrupted) {
+    print_note(fmt::format("interrupted: {} of {} items done; rerun with --resume to continue", done.load(), items.size()));
+    return ExitCode::interrupted;
+  }
+
+  std::vector<json> ordered;
+  ordered.reserve(items.size());
+  for (const std::string& item : items) ordered.push_back(std::move(records.at(item)));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  write_file_atomic(report_path, make_shard_report(args.shard, "image_worker", ordered, seconds, true).dump(2) + "\n");
+  print_note(fmt::format("shard {}: {} items ({} errors) in {:.1f} s, {:.1f} items/s; report {}", args.shard,
+                         items.size(), failed.load(), seconds, todo.size() / std::max(seconds, 1e-9),
+                         report_path.string()));
+  return ExitCode::ok;
+}
+
+}  // namespace lv

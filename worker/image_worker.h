@@ -1,0 +1,38 @@
+#pragma once
+/// The image worker's run (DESIGN §6): items in, verdicts, output tree, journal and shard
+/// report out. main() parses arguments and calls run_image_worker; tests call it too.
+#include <atomic>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "exit_code.h"
+
+namespace lv {
+
+struct WorkerArgs {
+  std::filesystem::path items;       ///< one item a line, relative to the input root
+  std::filesystem::path output_dir;  ///< output_gpuN/
+  int shard = 0;
+  bool resume = false;               ///< skip items already in the journal
+};
+
+/// The folder items are relative to: input.images when it is a folder; else input.root; else
+/// the list file's folder. Throws lv::Error (exit 4) when input.images does not exist.
+std::filesystem::path input_root(const Config& config);
+
+/// The dataset class names: input.classes inline, or read from the classes file.
+/// Throws lv::Error: exit 4 when the file cannot be read, exit 2 when no classes are given.
+std::vector<std::string> dataset_classes(const Config& config);
+
+/// Threads for the model: processing.num_threads when set, else OMP_NUM_THREADS when valid,
+/// else the number of cores.
+int model_threads(const Config& config);
+
+/// Processes one shard. Returns ok when every item has a record (errors included), interrupted
+/// when `stop` was set (the journal then holds every finished item). Throws lv::Error for
+/// usage (2), model (3) and unreadable-input (4) failures before any item is processed.
+ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const std::atomic<bool>& stop);
+
+}  // namespace lv

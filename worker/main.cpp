@@ -1,0 +1,76 @@
+// image_worker: verifies the YOLO labels of one shard of images with a TorchScript model
+// (DESIGN §6). Reads like its protocol: options, config, threads, signals, run, exit code.
+#include <atomic>
+#include <csignal>
+#include <cstring>
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+#include <opencv2/core.hpp>
+
+#include "config.h"
+#include "error.h"
+#include "image_worker.h"
+#include "message.h"
+#include "model.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+/// Only records the signal; the processing loop decides what to do (finish the item in flight).
+extern "C" void on_signal(int) { g_stop.store(true); }
+
+void install_signal_handlers() {
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  lv::set_program_name("image_worker");
+
+  // Options (DESIGN §6).
+  CLI::App app{"Verifies YOLO labels of one shard of images with a TorchScript model."};
+  std::string config_path, items, output_dir;
+  lv::WorkerArgs args;
+  app.add_option("--config", config_path, "YAML config file")->required();
+  app.add_option("--items", items, "items file: one image path a line, relative to the input root")->required();
+  app.add_option("--output-dir", output_dir, "this shard's output tree (output_gpuN/)")->required();
+  app.add_option("--shard", args.shard, "shard index, recorded in the report")->required()->check(CLI::NonNegativeNumber);
+  app.add_flag("--resume", args.resume, "skip items already in the journal and keep their records");
+  app.set_version_flag("--version", std::string(LV_VERSION));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    lv::print_error(e.what());
+    return lv::to_int(lv::ExitCode::usage);
+  }
+  args.items = items;
+  args.output_dir = output_dir;
+
+  try {
+    // Config, threads, signals.
+    const lv::Config config = lv::load_config(config_path);
+    const int threads = lv::model_threads(config);
+    lv::set_model_threads(threads);
+    cv::setNumThreads(1);  // decoding runs on our own pool; OpenCV's would compete with the model
+    lv::print_note(fmt::format("{} model threads, {} decode threads", threads, config.processing.decode_threads));
+    install_signal_handlers();
+
+    // Run the shard.
+    return lv::to_int(lv::run_image_worker(config, args, g_stop));
+  } catch (const lv::Error& e) {
+    lv::print_error(e.what());
+    return lv::to_int(e.code());
+  } catch (const std::exception& e) {
+    lv::print_error(fmt::format("unexpected failure: {}", e.what()));
+    return lv::to_int(lv::ExitCode::failed);
+  }
+}

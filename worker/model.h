@@ -1,0 +1,57 @@
+#pragma once
+/// The model behind one small interface. The header is free of LibTorch and OpenCV; the
+/// TorchScript backends (classifier, yolov8, yolov5) live in torchscript_model.cpp.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "class_map.h"
+#include "config.h"
+#include "geometry.h"
+
+namespace lv {
+
+/// One image's model input, made on the decode threads.
+struct ModelInput {
+  std::vector<float> data;  ///< [count, 3, S, S] float32 RGB, normalised for the model
+  int count = 0;            ///< classifier: crops (one per label box); detectors: 1
+  Letterbox letterbox;      ///< detectors: how the image was fitted into S x S
+  int image_w = 0, image_h = 0;
+};
+
+/// One image's model output.
+struct ModelOutput {
+  std::vector<std::vector<float>> box_scores;  ///< classifier: per crop, per dataset class, summing to <= 1
+  std::vector<Detection> detections;           ///< detectors: after NMS, original pixels, dataset classes
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+
+  /// Runs the model on several images' inputs (split into batches of processing.batch_size);
+  /// returns one output per input, in order.
+  virtual std::vector<ModelOutput> infer(const std::vector<const ModelInput*>& inputs) = 0;
+
+  /// Dataset and model classes and how they map.
+  const ClassMap& classes() const { return classes_; }
+  /// covered()[c]: some model class maps to dataset class c.
+  std::vector<bool> covered() const;
+  /// "cuda:0 (fp16)", "cpu".
+  const std::string& device() const { return device_; }
+
+ protected:
+  ClassMap classes_;
+  std::string device_;
+};
+
+/// Sets the number of threads LibTorch uses for one model forward (intra-op) and logs it.
+void set_model_threads(int threads);
+
+/// Loads the TorchScript model of `config.model`, moves it to cuda:0 when CUDA is available
+/// (else CPU), checks its output shape on one warm-up input. Throws lv::Error: exit 3 naming
+/// the file and LibTorch's message when it cannot be loaded, or both shapes when its output
+/// does not fit model.type and the class count; exit 2 for bad aliases.
+std::unique_ptr<Model> load_model(const Config& config, const std::vector<std::string>& dataset_classes);
+
+}  // namespace lv

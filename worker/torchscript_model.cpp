@@ -1,0 +1,253 @@
+// The TorchScript backends. This is the only worker translation unit that includes LibTorch.
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <fmt/core.h>
+#include <fmt/ranges.h>
+
+#include "error.h"
+#include "message.h"
+#include "model.h"
+
+namespace lv {
+
+std::vector<bool> Model::covered() const {
+  std::vector<bool> out(classes_.dataset.size(), false);
+  for (int d : classes_.model_to_dataset)
+    if (d >= 0) out[static_cast<size_t>(d)] = true;
+  return out;
+}
+
+namespace {
+
+std::string shape_of(const torch::Tensor& t) { return fmt::format("[{}]", fmt::join(t.sizes(), ", ")); }
+
+/// The first tensor of a model's output: a tensor, or the first element of a tuple or list.
+torch::Tensor first_tensor(const torch::jit::IValue& v) {
+  if (v.isTensor()) return v.toTensor();
+  if (v.isTuple() && !v.toTupleRef().elements().empty()) return first_tensor(v.toTupleRef().elements()[0]);
+  if (v.isList() && v.toListRef().size() > 0) return first_tensor(v.toListRef()[0]);
+  if (v.isTensorList() && v.toTensorList().size() > 0) return v.toTensorList().get(0);
+  throw Error(ExitCode::model_load, "the model's output is not a tensor (nor a tuple or list starting with one)");
+}
+
+/// Model scores -> dataset scores: column m of the model goes to column model_to_dataset[m].
+torch::Tensor mapping_matrix(const ClassMap& map) {
+  torch::Tensor m = torch::zeros({static_cast<int64_t>(map.model.size()), static_cast<int64_t>(map.dataset.size())});
+  auto a = m.accessor<float, 2>();
+  for (size_t i = 0; i < map.model_to_dataset.size(); ++i)
+    if (map.model_to_dataset[i] >= 0) a[static_cast<int64_t>(i)][map.model_to_dataset[i]] = 1.0f;
+  return m;
+}
+
+class TorchModel : public Model {
+ public:
+  TorchModel(torch::jit::Module module, const Config& config, ClassMap classes)
+      : module_(std::move(module)), config_(config), mapping_(mapping_matrix(classes)) {
+    classes_ = std::move(classes);
+    const bool cuda = torch::cuda::is_available();
+    device_tensor_ = cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+    half_ = cuda && config.processing.fp16;
+    module_.eval();
+    module_.to(device_tensor_);
+    if (half_) module_.to(torch::kHalf);
+    device_ = cuda ? (half_ ? "cuda:0 (fp16)" : "cuda:0") : "cpu";
+  }
+
+  /// Runs one batch [n, 3, S, S] float32 on the model's device; returns the float32 CPU output.
+  torch::Tensor forward(const torch::Tensor& batch) {
+    torch::Tensor x = batch.to(device_tensor_, half_ ? torch::kHalf : torch::kFloat);
+    torch::Tensor y = first_tensor(module_.forward({x}));
+    return y.to(torch::kCPU, torch::kFloat).contiguous();
+  }
+
+  /// One forward on zeros of one input's shape: the warm-up, and the check of the output shape.
+  void check_output_shape() {
+    c10::InferenceMode guard;
+    const int64_t s = config_.model.input_size;
+    const torch::Tensor y = forward(torch::zeros({1, 3, s, s}));
+    if (!fits(y)) {
+      throw Error(ExitCode::model_load,
+                  fmt::format("{}: model output shape {} does not fit model.type {} with {} classes (expected {})",
+                              config_.model.path.string(), shape_of(y), to_string(config_.model.type),
+                              classes_.model.size(), expected_shape()));
+    }
+  }
+
+ protected:
+  virtual bool fits(const torch::Tensor& y) const = 0;
+  virtual std::string expected_shape() const = 0;
+
+  /// All inputs' data concatenated: [sum(count), 3, S, S], without copying twice.
+  torch::Tensor gather(const std::vector<const ModelInput*>& inputs) const {
+    const int64_t s = config_.model.input_size;
+    std::vector<torch::Tensor> parts;
+    for (const ModelInput* in : inputs)
+      if (in->count > 0)
+        parts.push_back(torch::from_blob(const_cast<float*>(in->data.data()), {in->count, 3, s, s}, torch::kFloat));
+    return parts.empty() ? torch::zeros({0, 3, s, s}) : torch::cat(parts);
+  }
+
+  torch::jit::Module module_;
+  const Config config_;  // a copy, so the model does not depend on the caller's lifetime
+  torch::Tensor mapping_;  // [model classes, dataset classes]
+  torch::Device device_tensor_{torch::kCPU};
+  bool half_ = false;
+};
+
+class ClassifierModel : public TorchModel {
+ public:
+  using TorchModel::TorchModel;
+
+  std::vector<ModelOutput> infer(const std::vector<const ModelInput*>& inputs) override {
+    c10::InferenceMode guard;
+    const torch::Tensor all = gather(inputs);  // [N, 3, S, S]
+    std::vector<torch::Tensor> scores;
+    for (int64_t begin = 0; begin < all.size(0); begin += config_.processing.batch_size) {
+      const int64_t end = std::min<int64_t>(all.size(0), begin + config_.processing.batch_size);
+      torch::Tensor y = forward(all.slice(0, begin, end));  // [n, model classes]
+      if (!fits(y) || y.size(0) != end - begin)
+        throw Error(ExitCode::model_load, fmt::format("model output shape {} for a batch of {} crops", shape_of(y), end - begin));
+      // Rows that are already distributions are probabilities; anything else is logits.
+      const bool distribution = (y.min().item<float>() >= -1e-6f) && ((y.sum(1) - 1).abs().max().item<float>() < 1e-3f);
+      scores.push_back((distribution ? y : torch::softmax(y, 1)).matmul(mapping_));  // [n, dataset classes]
+    }
+    const torch::Tensor dataset = scores.empty() ? torch::zeros({0, 0}) : torch::cat(scores).contiguous();
+    std::vector<ModelOutput> out(inputs.size());
+    int64_t row = 0;
+    const int64_t d = static_cast<int64_t>(classes_.dataset.size());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      for (int c = 0; c < inputs[i]->count; ++c, ++row) {
+        const float* p = dataset.data_ptr<float>() + row * d;
+        out[i].box_scores.emplace_back(p, p + d);
+      }
+    }
+    return out;
+  }
+
+ protected:
+  bool fits(const torch::Tensor& y) const override {
+    return y.dim() == 2 && y.size(1) == static_cast<int64_t>(classes_.model.size());
+  }
+  std::string expected_shape() const override { return fmt::format("[1, {}]", classes_.model.size()); }
+};
+
+/// yolov8 ([B, 4+nc, A], no objectness) and yolov5 ([B, N, 5+nc], score = objectness x class).
+class DetectorModel : public TorchModel {
+ public:
+  DetectorModel(torch::jit::Module module, const Config& config, ClassMap classes, bool v5)
+      : TorchModel(std::move(module), config, std::move(classes)), v5_(v5) {}
+
+  std::vector<ModelOutput> infer(const std::vector<const ModelInput*>& inputs) override {
+    c10::InferenceMode guard;
+    const torch::Tensor all = gather(inputs);  // [B, 3, S, S]
+    std::vector<ModelOutput> out(inputs.size());
+    for (int64_t begin = 0; begin < all.size(0); begin += config_.processing.batch_size) {
+      const int64_t end = std::min<int64_t>(all.size(0), begin + config_.processing.batch_size);
+      const torch::Tensor y = forward(all.slice(0, begin, end));
+      if (!fits(y) || y.size(0) != end - begin)
+        throw Error(ExitCode::model_load, fmt::format("model output shape {} for a batch of {} images", shape_of(y), end - begin));
+      for (int64_t b = begin; b < end; ++b) out[static_cast<size_t>(b)].detections = decode(y[b - begin], *inputs[static_cast<size_t>(b)]);
+    }
+    return out;
+  }
+
+ protected:
+  bool fits(const torch::Tensor& y) const override {
+    const int64_t nc = static_cast<int64_t>(classes_.model.size());
+    return y.dim() == 3 && (v5_ ? y.size(2) == 5 + nc : y.size(1) == 4 + nc);
+  }
+  std::string expected_shape() const override {
+    const size_t nc = classes_.model.size();
+    return v5_ ? fmt::format("[1, N, {}] (5 + {} classes)", 5 + nc, nc) : fmt::format("[1, {}, A] (4 + {} classes)", 4 + nc, nc);
+  }
+
+ private:
+  /// One image's raw predictions -> detections in original pixels, after class-aware NMS.
+  std::vector<Detection> decode(const torch::Tensor& pred, const ModelInput& in) const {
+    // rows: [A, 4 + nc] with cx, cy, w, h in input pixels, then scores per model class.
+    const torch::Tensor rows = v5_ ? pred : pred.transpose(0, 1);
+    torch::Tensor scores = v5_ ? rows.slice(1, 5) * rows.slice(1, 4, 5) : rows.slice(1, 4);
+    scores = scores.matmul(mapping_);  // [A, dataset classes], aliased classes summed
+    const auto [best, cls] = scores.max(1);
+    torch::Tensor keep = (best >= config_.model.conf_threshold).nonzero().squeeze(1);
+    // As Ultralytics caps NMS input, keep the 30000 best candidates at most.
+    if (keep.size(0) > kMaxCandidates) keep = keep.index_select(0, std::get<1>(best.index_select(0, keep).topk(kMaxCandidates)));
+    const torch::Tensor boxes = rows.slice(1, 0, 4).index_select(0, keep).contiguous();
+    const torch::Tensor kept_scores = scores.index_select(0, keep).contiguous();
+    const auto b = boxes.accessor<float, 2>();
+    const auto s = kept_scores.accessor<float, 2>();
+    const auto k = keep.accessor<int64_t, 1>();
+    const auto best_a = best.accessor<float, 1>();
+    const auto cls_a = cls.accessor<int64_t, 1>();
+    std::vector<Detection> dets;
+    dets.reserve(static_cast<size_t>(keep.size(0)));
+    for (int64_t i = 0; i < keep.size(0); ++i) {
+      const Box in_input{b[i][0] - b[i][2] / 2, b[i][1] - b[i][3] / 2, b[i][0] + b[i][2] / 2, b[i][1] + b[i][3] / 2};
+      Detection d;
+      d.box = unletterbox(in_input, in.letterbox, in.image_w, in.image_h);
+      d.cls = static_cast<int>(cls_a[k[i]]);
+      d.score = best_a[k[i]];
+      d.probs.assign(&s[i][0], &s[i][0] + kept_scores.size(1));
+      dets.push_back(std::move(d));
+    }
+    std::vector<Detection> kept = nms(std::move(dets), config_.model.nms_iou);
+    if (kept.size() > kMaxDetections) kept.resize(kMaxDetections);
+    return kept;
+  }
+
+  static constexpr int64_t kMaxCandidates = 30000;
+  static constexpr size_t kMaxDetections = 300;
+  bool v5_;
+};
+
+}  // namespace
+
+void set_model_threads(int threads) {
+  torch::set_num_threads(threads);
+}
+
+std::unique_ptr<Model> load_model(const Config& config, const std::vector<std::string>& dataset_classes) {
+  const std::string path = config.model.path.string();
+  torch::jit::ExtraFilesMap extra{{"config.txt", ""}};
+  torch::jit::Module module;
+  try {
+    module = torch::jit::load(path, torch::Device(torch::kCPU), extra);
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    // LibTorch appends a C++ backtrace to some messages; the first lines say what went wrong.
+    if (const size_t cut = what.find("\nException raised from"); cut != std::string::npos) what.resize(cut);
+    throw Error(ExitCode::model_load, fmt::format("{}: model.path: cannot load the TorchScript model: {}", path, what));
+  }
+
+  std::vector<std::string> model_classes = config.model.class_names;
+  if (model_classes.empty()) model_classes = class_names_from_model_config(extra["config.txt"]);
+  if (model_classes.empty()) model_classes = dataset_classes;
+  ClassMap classes = build_class_map(dataset_classes, model_classes, config.model.aliases);
+
+  std::unique_ptr<TorchModel> model;
+  try {
+    switch (config.model.type) {
+      case ModelType::classifier:
+        model = std::make_unique<ClassifierModel>(std::move(module), config, std::move(classes));
+        break;
+      case ModelType::yolov8:
+      case ModelType::yolov5:
+        model = std::make_unique<DetectorModel>(std::move(module), config, std::move(classes),
+                                                config.model.type == ModelType::yolov5);
+        break;
+    }
+    model->check_output_shape();
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    if (const size_t cut = what.find("\nException raised from"); cut != std::string::npos) what.resize(cut);
+    throw Error(ExitCode::model_load, fmt::format("{}: the model failed on a {}x{} warm-up input: {}", path,
+                                                  config.model.input_size, config.model.input_size, what));
+  }
+  return model;
+}
+
+}  // namespace lv
