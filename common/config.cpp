@@ -199,8 +199,12 @@ class Section {
   /// Throws for the first key that nothing read.
   void finish() const {
     if (!node_ || !node_.IsMap()) return;
+    std::set<std::string> seen;
     for (const auto& kv : node_) {
-      const std::string key = kv.first.as<std::string>();
+      if (!kv.first.IsScalar()) fail_at(kv.first, path_, "expected a plain key name");
+      const std::string key = kv.first.Scalar();
+      // yaml-cpp keeps one of two equal keys silently; a config must not say two things.
+      if (!seen.insert(key).second) fail_at(kv.first, key_path(key), "key given twice");
       if (known_.count(key) == 0) {
         std::vector<std::string> names(known_.begin(), known_.end());
         fail_at(kv.first, key_path(key), fmt::format("unknown key (known keys here: {})", fmt::join(names, ", ")));
@@ -262,7 +266,9 @@ Config parse_config(const std::string& text, const fs::path& file) {
     if (Section::present(aliases)) {
       if (!aliases.IsMap()) s.fail_at(aliases, "model.aliases", "expected a mapping {dataset name: model name or list}");
       for (const auto& kv : aliases) {
-        const std::string name = kv.first.as<std::string>();
+        if (!kv.first.IsScalar()) s.fail_at(kv.first, "model.aliases", "expected a dataset class name as key");
+        const std::string name = kv.first.Scalar();
+        if (c.model.aliases.count(name)) s.fail_at(kv.first, "model.aliases." + name, "key given twice");
         const std::string key = "aliases." + name;
         if (kv.second.IsScalar()) c.model.aliases[name] = {kv.second.Scalar()};
         else if (kv.second.IsSequence()) c.model.aliases[name] = s.string_list(key, kv.second);

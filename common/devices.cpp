@@ -1,6 +1,7 @@
 #include "devices.h"
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 #include <boost/algorithm/string.hpp>
@@ -23,7 +24,7 @@ std::vector<std::string> split_list(const std::string& s) {
 }
 
 std::optional<int> parse_index(const std::string& s) {
-  if (s.empty() || s.size() > 6 || !std::all_of(s.begin(), s.end(), ::isdigit)) return std::nullopt;
+  if (s.empty() || s.size() > 6 || !std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) != 0; })) return std::nullopt;
   return std::stoi(s);
 }
 

@@ -113,6 +113,39 @@ ItemList scan_folder(const fs::path& folder) {
   return list;
 }
 
+/// An item listed twice would be processed twice and collide in the output: keep the first,
+/// reject the later ones naming both lines. Sorting indices keeps memory small at 1M items.
+void drop_duplicates(ItemList& list, const std::vector<int64_t>& lines) {
+  std::vector<uint32_t> order(list.items.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    const int c = list.items[a].compare(list.items[b]);
+    return c != 0 ? c < 0 : a < b;
+  });
+  std::vector<bool> duplicate(list.items.size(), false);
+  bool any = false;
+  for (size_t k = 1; k < order.size(); ++k) {
+    if (list.items[order[k]] != list.items[order[k - 1]]) continue;
+    // order[k - 1] is the first occurrence or itself a duplicate of it; find the first.
+    size_t first = k - 1;
+    while (first > 0 && duplicate[order[first]]) --first;
+    duplicate[order[k]] = true;
+    any = true;
+    list.rejected.push_back({lines[order[k]], list.items[order[k]],
+                             fmt::format("listed twice (first on line {})", lines[order[first]])});
+  }
+  if (!any) return;
+  std::sort(list.rejected.begin(), list.rejected.end(),
+            [](const RejectedItem& a, const RejectedItem& b) { return a.line < b.line; });
+  size_t out = 0;
+  for (size_t i = 0; i < list.items.size(); ++i) {
+    if (duplicate[i]) continue;
+    if (out != i) list.items[out] = std::move(list.items[i]);
+    ++out;
+  }
+  list.items.resize(out);
+}
+
 ItemList read_list_file(const fs::path& file, const fs::path& root) {
   ItemList list;
   list.from_list_file = true;
@@ -124,6 +157,8 @@ ItemList read_list_file(const fs::path& file, const fs::path& root) {
     throw Error(ExitCode::input_unreadable, e.what());
   }
   list.items.reserve(lines.size());
+  std::vector<int64_t> lines_of_items;
+  lines_of_items.reserve(lines.size());
   int64_t line_no = 0;
   for (std::string& line : lines) {
     ++line_no;
@@ -136,7 +171,9 @@ ItemList read_list_file(const fs::path& file, const fs::path& root) {
       continue;
     }
     list.items.push_back(std::move(rel));
+    lines_of_items.push_back(line_no);
   }
+  drop_duplicates(list, lines_of_items);
   return list;
 }
 

@@ -145,7 +145,11 @@ LaunchSpec make_launch_spec(const RunState& state, const ShardState& s, bool res
                "--shard", std::to_string(s.index)};
   if (resume) spec.argv.push_back("--resume");
   for (const auto& a : config.worker.args) spec.argv.push_back(a);
-  spec.env = {{"CUDA_VISIBLE_DEVICES", s.cuda_visible_devices}, {"OMP_NUM_THREADS", std::to_string(threads)}};
+  // PCI_BUS_ID: CUDA's default order is fastest-first, but our indices are nvidia-smi's
+  // (PCI bus order); on a machine with mixed GPUs they would name different cards.
+  spec.env = {{"CUDA_VISIBLE_DEVICES", s.cuda_visible_devices},
+              {"CUDA_DEVICE_ORDER", "PCI_BUS_ID"},
+              {"OMP_NUM_THREADS", std::to_string(threads)}};
   spec.log = work_dir / log_file(s.index);
   spec.append_log = resume;
   spec.log_header = fmt::format("==== orchestrator: shard {} attempt {} on {} (CUDA_VISIBLE_DEVICES={}) at {}{} ====\n",

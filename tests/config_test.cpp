@@ -378,7 +378,7 @@ TEST_CASE("config: invalid YAML syntax names the file and line", "[config]") {
 
 // yaml-cpp accepts a key given twice and keeps the first, so a second `processing:` block (a
 // common copy-paste slip) would be dropped without a word. DESIGN §4: never ignored silently.
-TEST_CASE("config: a key given twice is an error naming the second one", "[config][!mayfail]") {
+TEST_CASE("config: a key given twice is an error naming the second one", "[config]") {
   SECTION("a top-level section twice") {
     const std::string msg = config_error(
         "input:\n  images: data\nprocessing:\n  batch_size: 4\nprocessing:\n  batch_size: 8\n");
@@ -464,7 +464,7 @@ TEST_CASE("config: a document that is not a mapping is refused", "[config]") {
 // A key that is a list or mapping (`? [a, b]`) makes yaml-cpp's as<std::string>() throw
 // YAML::BadConversion, which is no lv::Error: run_orchestrator() does not catch it and the
 // program aborts instead of printing a config error.
-TEST_CASE("config: a non-scalar key is a config error, not a crash", "[config][!mayfail]") {
+TEST_CASE("config: a non-scalar key is a config error, not a crash", "[config]") {
   SECTION("at the top level") {
     const std::string msg = config_error("input:\n  images: data\n? [a, b]\n: x\n");
     INFO(msg);

@@ -136,7 +136,7 @@ struct Setup {
 
 }  // namespace
 
-TEST_CASE("fake_worker crashes at an item, then resumes without redoing the others", "[fake_worker]") {
+TEST_CASE("fake_worker crashes at an item then resumes without redoing the others", "[fake_worker]") {
   Setup s(10);
   const Ended crashed = run_worker(s.args(), {"FAKE_WORKER_FAULT=crash_at=4"}, s.log);
   CHECK_FALSE(crashed.exited);

@@ -222,3 +222,30 @@ TEST_CASE("item_list: read_lines of a missing file throws naming it", "[item_lis
     CHECK(contains(e.what(), (dir / "missing.txt").string()));
   }
 }
+
+TEST_CASE("item_list: a scanned file name with a newline is rejected, not listed", "[item_list]") {
+  TempDir dir;
+  const fs::path data = dir / "data";
+  write_text(data / "ok.jpg", "x");
+  write_text(data / "bad\nname.jpg", "x");
+  const lv::ItemList list = lv::list_items(data);
+  CHECK(list.items == Strings{"ok.jpg"});
+  REQUIRE(list.rejected.size() == 1);
+  CHECK(list.rejected[0].entry == "bad\nname.jpg");
+  CHECK(contains(list.rejected[0].reason, "newline"));
+}
+
+// A list file that names an item twice ("a.jpg", later "./a.jpg" or "a.jpg" again) is
+// accepted today; every shard runs, and only the final merge fails ("merge: the item list
+// holds 'a.jpg' twice", report.cpp). The listing should refuse the repeat up front, with its
+// line, like any other bad entry (DESIGN §7/§8: each input once, no two writing one output).
+TEST_CASE("item_list: an entry listed twice is rejected with its line", "[item_list]") {
+  TempDir dir;
+  const fs::path file = dir / "items.txt";
+  write_text(file, "a.jpg\nb.jpg\n./a.jpg\n" + (dir / "b.jpg").string() + "\nc.jpg\n");
+  const lv::ItemList list = lv::list_items(file);
+  CHECK(list.items == Strings{"a.jpg", "b.jpg", "c.jpg"});
+  REQUIRE(list.rejected.size() == 2);
+  CHECK(list.rejected[0].line == 3);
+  CHECK(list.rejected[1].line == 4);
+}

@@ -48,7 +48,7 @@ TEST_CASE("a missing journal is empty", "[journal]") {
   CHECK(j.skipped_lines == 0);
 }
 
-TEST_CASE("a torn last line is skipped and counted, and appending after it is safe", "[journal]") {
+TEST_CASE("a torn last line is skipped and counted and appending after it is safe", "[journal]") {
   TempDir dir;
   const auto file = dir / ".journal.jsonl";
   write_text(file,
@@ -71,7 +71,7 @@ TEST_CASE("a torn last line is skipped and counted, and appending after it is sa
   CHECK(j.skipped_lines == 1);
 }
 
-TEST_CASE("garbage lines are skipped and counted; blank lines are ignored", "[journal]") {
+TEST_CASE("garbage lines are skipped and counted while blank lines are ignored", "[journal]") {
   TempDir dir;
   const auto file = dir / "j.jsonl";
   write_text(file,
@@ -104,7 +104,7 @@ TEST_CASE("a path journaled twice keeps its first place with the later record", 
   CHECK(j.paths.size() == 2);
 }
 
-TEST_CASE("truncate starts a fresh journal; append keeps the old one", "[journal]") {
+TEST_CASE("truncate starts a fresh journal and append keeps the old one", "[journal]") {
   TempDir dir;
   const auto file = dir / "j.jsonl";
   { lv::JournalWriter(file, true).append(rec("a.jpg", "correct")); }

@@ -82,7 +82,7 @@ std::vector<std::string> paths_of(const json& images) {
 
 }  // namespace
 
-TEST_CASE("summarize counts boxes, missing labels, errors and image verdicts", "[report]") {
+TEST_CASE("summarize counts boxes and missing labels and errors and image verdicts", "[report]") {
   const std::vector<json> images = {
       image("a.jpg", "correct", {box(0, "cat", "correct"), box(1, "dog", "correct")}),
       image("b.jpg", "mislabeled",
@@ -127,7 +127,7 @@ TEST_CASE("summarize of no images is all zeros", "[report]") {
   CHECK(lv::per_class_counts({}) == json::object());
 }
 
-TEST_CASE("make_shard_report holds the images, summary and rate", "[report]") {
+TEST_CASE("make_shard_report holds the images and summary and rate", "[report]") {
   const std::vector<json> images = {
       image("a.jpg", "correct", {box(0, "cat", "correct")}),
       image("b.jpg", "mislabeled", {box(1, "dog", "mislabeled")}),

@@ -123,8 +123,18 @@ TEST_CASE("aliases sum model classes; unmapped classes are never suggested", "[w
   CHECK(r.verdict == Verdict::correct);
 
   // Without blue in the dataset, a blue crop labelled red is uncertain, never "blue".
-  const auto plain = load_model(classifier_config(dir / "m.pt"), {"red", "green"});
-  CHECK_THROWS_AS(load_model(classifier_config(dir / "m.pt"), {"red", "green", "blue", "x"}), Error);
+  Config rg = classifier_config(dir / "m.pt");
+  rg.model.class_names = {"red", "green", "blue"};
+  const auto plain = load_model(rg, {"red", "green"});
+  CHECK(plain->covered() == std::vector<bool>{true, true});
+  const ModelInput blue = prepare_crops(cv::Mat(20, 20, CV_8UC3, cv::Scalar(255, 0, 0)), {box(0, 0.5, 0.5, 1, 1)}, 32, 0,
+                                        {0, 0, 0}, {1, 1, 1});
+  const auto po = plain->infer({&blue});
+  CHECK(po[0].box_scores[0][0] < 0.001f);
+  const BoxResult b = judge_classification(po[0].box_scores[0], 0, plain->covered(), {});
+  CHECK(b.verdict == Verdict::uncertain);
+  CHECK(b.reason == "low_confidence");
+  CHECK(b.suggested == -1);
 }
 
 TEST_CASE("model load failures exit 3 naming the file and the shapes", "[worker][model]") {
@@ -228,7 +238,7 @@ TEST_CASE("yolov5: score is objectness times class score", "[worker][model]") {
   c.model.input_size = 64;
   c.model.conf_threshold = 0.25;
   const auto model = load_model(c, {"cat", "dog"});  // no config.txt: names = dataset classes
-  const ModelInput in = prepare_letterbox(cv::Mat(100, 200, CV_8UC3), 64);
+  const ModelInput in = prepare_letterbox(cv::Mat(100, 200, CV_8UC3, cv::Scalar(0, 0, 0)), 64);
   const auto out = model->infer({&in});
   REQUIRE(out[0].detections.size() == 1);  // the second row scores 0.2 x 0.9 = 0.18 < 0.25
   CHECK(out[0].detections[0].score == Approx(0.81f));
@@ -243,7 +253,7 @@ TEST_CASE("yolov8: aliases sum class scores per anchor before NMS", "[worker][mo
   c.model.input_size = 64;
   c.model.aliases = {{"animal", {"cat", "dog"}}};
   const auto model = load_model(c, {"animal"});
-  const ModelInput in = prepare_letterbox(cv::Mat(100, 200, CV_8UC3), 64);
+  const ModelInput in = prepare_letterbox(cv::Mat(100, 200, CV_8UC3, cv::Scalar(0, 0, 0)), 64);
   const auto d = model->infer({&in})[0].detections;
   REQUIRE(d.size() == 3);
   CHECK(d[0].score == Approx(0.98f));   // anchor 3: 0.01 + 0.97

@@ -1,0 +1,32 @@
+// configs/default.yaml documents every key: it must load, and hold exactly the defaults.
+#include "catch.h"
+#include "config.h"
+
+TEST_CASE("configs/default.yaml loads and matches the built-in defaults", "[config]") {
+  const lv::Config c = lv::load_config(LV_SOURCE_DIR "/configs/default.yaml");
+  const lv::Config d;  // the defaults in config.h
+  CHECK(c.output.debug_images == d.output.debug_images);
+  CHECK(c.output.link_mode == d.output.link_mode);
+  CHECK(c.model.type == d.model.type);
+  CHECK(c.model.input_size == d.model.input_size);
+  CHECK(c.model.crop_margin == d.model.crop_margin);
+  CHECK(c.model.mean == d.model.mean);
+  CHECK(c.model.std == d.model.std);
+  CHECK(c.model.nms_iou == d.model.nms_iou);
+  CHECK(c.model.conf_threshold == d.model.conf_threshold);
+  CHECK(c.verification.correct_threshold == d.verification.correct_threshold);
+  CHECK(c.verification.mislabel_threshold == d.verification.mislabel_threshold);
+  CHECK(c.verification.iou_threshold == d.verification.iou_threshold);
+  CHECK(c.verification.missing_threshold == d.verification.missing_threshold);
+  CHECK(c.processing.batch_size == d.processing.batch_size);
+  CHECK(c.processing.num_threads == d.processing.num_threads);
+  CHECK(c.processing.fp16 == d.processing.fp16);
+  CHECK(c.processing.max_image_pixels == d.processing.max_image_pixels);
+  CHECK(c.processing.decode_threads == d.processing.decode_threads);
+  CHECK(c.report.include_probabilities == d.report.include_probabilities);
+  CHECK(c.worker.executable == d.worker.executable);
+  CHECK(c.orchestrator.stall_timeout_s == d.orchestrator.stall_timeout_s);
+  CHECK(c.orchestrator.stop_grace_s == d.orchestrator.stop_grace_s);
+  CHECK(c.orchestrator.max_retries == d.orchestrator.max_retries);
+  CHECK(c.orchestrator.status_interval_s == d.orchestrator.status_interval_s);
+}
