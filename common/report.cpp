@@ -40,6 +40,7 @@ bool has_error(const json& image) {
   const auto it = image.find("error");
   if (it == image.end() || it->is_null()) return false;
   if (it->is_string()) return !it->get_ref<const std::string&>().empty();
+  if (it->is_boolean()) return it->get<bool>();
   return !it->empty();  // an object or array describing the error
 }
 

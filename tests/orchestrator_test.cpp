@@ -398,3 +398,52 @@ TEST_CASE("workers do not outlive an orchestrator killed with SIGKILL; --retry-f
   REQUIRE(retry.code == 0);
   CHECK(image_paths(s.report()) == s.items);
 }
+
+TEST_CASE("the failure block names the likely cause from the log", "[integration]") {
+  Scenario s(8);
+  SECTION("CUDA out of memory") {
+    const RunResult r = s.orchestrate({"--num-gpus", "2"}, {{"FAKE_WORKER_FAULT", "shard=0,oom_at=1"}});
+    INFO(r.output);
+    CHECK(r.code == 1);
+    CHECK(r.output.find("FAILED shard 0 (GPU 0) exit code 1 (CUDA out of memory)") != std::string::npos);
+    CHECK(r.output.find("processing.batch_size") != std::string::npos);
+    CHECK(r.output.find("| RuntimeError: CUDA out of memory") != std::string::npos);
+  }
+  SECTION("model cannot be loaded") {
+    const RunResult r = s.orchestrate({"--num-gpus", "2"}, {{"FAKE_WORKER_FAULT", "model_error=1"}});
+    INFO(r.output);
+    CHECK(r.code == 1);
+    CHECK(r.output.find("FAILED shard 1 (GPU 1) exit code 3 (model load error)") != std::string::npos);
+    CHECK(s.report()["status"] == "partial");
+    CHECK(s.report()["unprocessed"].size() == 8);
+  }
+}
+
+TEST_CASE("a worker flooding its log does not slow or break the orchestrator", "[integration]") {
+  Scenario s(8);
+  const RunResult r = s.orchestrate({"--num-gpus", "2"}, {{"FAKE_WORKER_FAULT", "flood=1"}});
+  INFO(r.output.substr(0, 2000));
+  REQUIRE(r.code == 0);
+  CHECK(fs::file_size(s.dir / "gpu0.log") > 4 * 64 * 1024);
+  CHECK(image_paths(s.report()) == s.items);
+}
+
+TEST_CASE("a second Ctrl-C kills workers that ignore SIGTERM at once", "[integration]") {
+  Scenario s(8);
+  write_text(s.dir / "config.yaml", "input:\n  images: data\nworker:\n  executable: " LV_FAKE_WORKER
+                                    "\norchestrator:\n  stop_grace_s: 60\n");
+  auto child = s.start({"--num-gpus", "2"}, {{"FAKE_WORKER_FAULT", "hang_at=1,ignore_term=1"}});
+  // Both workers are up (they ignore SIGTERM from their first line on).
+  REQUIRE(wait_until([&] {
+    return read_text(s.dir / "gpu0.log").find("[fake_worker]") != std::string::npos &&
+           read_text(s.dir / "gpu1.log").find("[fake_worker]") != std::string::npos;
+  }));
+  child->signal(SIGINT);
+  REQUIRE(wait_until([&] { return child->output().find("stopping all workers") != std::string::npos; }));
+  CHECK_FALSE(child->wait(std::chrono::milliseconds(500)).has_value());  // still in its 60 s grace
+  child->signal(SIGINT);
+  const auto code = child->wait(std::chrono::seconds(10));
+  INFO(child->output());
+  CHECK(code == 130);
+  CHECK(processes_mentioning(s.dir.path().string()).empty());
+}
