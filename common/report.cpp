@@ -1,6 +1,10 @@
 #include "report.h"
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -87,6 +91,27 @@ class Tally {
     if (v == "correct") ++img_correct_;
     else if (v == "mislabeled") ++img_mislabeled_;
     else ++img_uncertain_;
+  }
+
+  /// Adds another tally's counts (parts of a report tallied apart).
+  void merge(const Tally& o) {
+    images_ += o.images_;
+    missing_ += o.missing_;
+    errors_ += o.errors_;
+    img_correct_ += o.img_correct_;
+    img_mislabeled_ += o.img_mislabeled_;
+    img_uncertain_ += o.img_uncertain_;
+    all_.boxes += o.all_.boxes;
+    all_.correct += o.all_.correct;
+    all_.mislabeled += o.all_.mislabeled;
+    all_.uncertain += o.all_.uncertain;
+    for (const auto& [name, c] : o.classes_) {
+      BoxCounts& mine = classes_[name];
+      mine.boxes += c.boxes;
+      mine.correct += c.correct;
+      mine.mislabeled += c.mislabeled;
+      mine.uncertain += c.uncertain;
+    }
   }
 
   json summary() const {
@@ -177,85 +202,32 @@ json make_shard_report(int shard, const std::string& tool_name, const std::vecto
 json merge_reports(const std::vector<std::string>& items, const std::vector<ShardItems>& shards,
                    std::vector<std::optional<json>> shard_reports,
                    const std::vector<ShardSummary>& shard_summaries, const std::string& tool_name) {
-  const int64_t n = static_cast<int64_t>(items.size());
   if (shard_reports.size() != shards.size())
     throw Error(ExitCode::failed, fmt::format("merge: {} shard reports for {} shards",
                                               shard_reports.size(), shards.size()));
-
-  // Keys view the strings of `items`, which outlive this function; no path is copied.
-  std::unordered_map<std::string_view, int64_t> index_of;
-  index_of.reserve(items.size());
-  for (int64_t i = 0; i < n; ++i) {
-    const auto [it, inserted] = index_of.emplace(items[static_cast<size_t>(i)], i);
-    if (!inserted)
-      throw Error(ExitCode::failed, fmt::format("merge: the item list holds '{}' twice (items {} and {})",
-                                                items[static_cast<size_t>(i)], it->second, i));
-  }
-
-  constexpr int kNoShard = -1;
-  std::vector<int> owner(items.size(), kNoShard);  // position in `shards` of each item's shard
+  std::vector<std::unique_ptr<RecordLines>> sources;
+  std::vector<ReportPart> parts;
   for (size_t k = 0; k < shards.size(); ++k) {
-    const ShardItems& s = shards[k];
-    if (s.begin < 0 || s.end < s.begin || s.end > n)
-      throw Error(ExitCode::failed, fmt::format("merge: shard {} covers items [{}, {}) of {}",
-                                                s.index, s.begin, s.end, n));
-    for (int64_t i = s.begin; i < s.end; ++i) {
-      int& o = owner[static_cast<size_t>(i)];
-      if (o != kNoShard)
-        throw Error(ExitCode::failed, fmt::format("merge: shards {} and {} both cover item {} '{}'",
-                                                  shards[static_cast<size_t>(o)].index, s.index, i,
-                                                  items[static_cast<size_t>(i)]));
-      o = static_cast<int>(k);
+    ReportPart part{shards[k].index, shards[k].begin, shards[k].end, nullptr, false};
+    if (shard_reports[k]) {
+      const auto images = shard_reports[k]->find("images");
+      if (images == shard_reports[k]->end() || !images->is_array())
+        throw Error(ExitCode::failed,
+                    fmt::format("merge: shard {} report: \"images\" is missing or not an array", shards[k].index));
+      std::vector<std::string> lines;
+      lines.reserve(images->size());
+      for (const json& record : *images) lines.push_back(record.dump());
+      sources.push_back(memory_lines(std::move(lines)));
+      part.records = sources.back().get();
     }
+    parts.push_back(part);
   }
+  std::ostringstream out;
+  stream_report(out, items, parts, merged_header(shard_summaries, tool_name));
+  return json::parse(out.str());
+}
 
-  std::vector<json> slots(items.size());  // null until a report supplies the record
-  std::vector<char> filled(items.size(), 0);
-  for (size_t k = 0; k < shards.size(); ++k) {
-    std::optional<json>& report = shard_reports[k];
-    if (!report) continue;
-    const int shard_index = shards[k].index;
-    const auto images = report->find("images");
-    if (images == report->end() || !images->is_array())
-      throw Error(ExitCode::failed,
-                  fmt::format("merge: shard {} report: \"images\" is missing or not an array", shard_index));
-    for (json& record : *images) {
-      const auto p = record.find("path");
-      if (p == record.end() || !p->is_string())
-        throw Error(ExitCode::failed,
-                    fmt::format("merge: shard {} report: an image record has no string \"path\"", shard_index));
-      const std::string& path = p->get_ref<const std::string&>();
-      const auto found = index_of.find(path);
-      if (found == index_of.end())
-        throw Error(ExitCode::failed,
-                    fmt::format("merge: shard {} report holds '{}', which is not in the item list",
-                                shard_index, path));
-      const size_t i = static_cast<size_t>(found->second);
-      if (owner[i] != static_cast<int>(k)) {
-        const std::string belongs = owner[i] == kNoShard
-                                        ? std::string("no shard")
-                                        : fmt::format("shard {}", shards[static_cast<size_t>(owner[i])].index);
-        throw Error(ExitCode::failed,
-                    fmt::format("merge: shard {} report holds '{}', which belongs to {}",
-                                shard_index, path, belongs));
-      }
-      if (filled[i])
-        throw Error(ExitCode::failed,
-                    fmt::format("merge: shard {} report holds '{}' twice", shard_index, path));
-      filled[i] = 1;
-      slots[i] = std::move(record);
-    }
-  }
-
-  std::vector<json> merged;
-  merged.reserve(items.size());
-  json unprocessed = json::array();
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (filled[i]) merged.push_back(std::move(slots[i]));
-    else unprocessed.push_back(items[i]);
-  }
-  slots = {};
-
+json merged_header(const std::vector<ShardSummary>& shard_summaries, const std::string& tool_name) {
   json shard_list = json::array();
   for (const ShardSummary& s : shard_summaries) {
     shard_list.push_back(json{
@@ -270,19 +242,248 @@ json merge_reports(const std::vector<std::string>& items, const std::vector<Shar
         {"log", s.log},
     });
   }
+  json header = json::object();
+  header["schema_version"] = kReportSchemaVersion;
+  header["tool"] = tool_block(tool_name);
+  header["shards"] = std::move(shard_list);
+  return header;
+}
 
-  json out = json::object();
-  out["schema_version"] = kReportSchemaVersion;
-  out["tool"] = tool_block(tool_name);
-  out["status"] = unprocessed.empty() ? "complete" : "partial";
-  const Tally t = tally(merged);
-  out["summary"] = t.summary();
-  out["per_class"] = t.per_class();
-  out["shards"] = std::move(shard_list);
-  out["images"] = json::array();
-  out["images"].get_ref<json::array_t&>() = std::move(merged);
-  out["unprocessed"] = std::move(unprocessed);
-  return out;
+namespace {
+
+class JournalLines : public RecordLines {
+ public:
+  explicit JournalLines(std::filesystem::path path) : path_(std::move(path)) {}
+
+  void scan(const std::function<void(int64_t, std::string_view)>& fn) override {
+    std::ifstream in(path_, std::ios::binary);
+    if (!in) {
+      std::error_code ec;
+      if (!std::filesystem::exists(path_, ec)) return;
+      throw Error(ExitCode::failed, fmt::format("{}: cannot read: {}", path_.string(), std::strerror(errno)));
+    }
+    std::string line;
+    int64_t offset = 0;
+    while (std::getline(in, line)) {
+      const int64_t here = offset;
+      offset += static_cast<int64_t>(line.size()) + 1;
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      fn(here, line);
+    }
+    if (in.bad()) throw Error(ExitCode::failed, fmt::format("{}: read failed", path_.string()));
+  }
+
+  std::string line_at(int64_t key) override {
+    if (!reader_.is_open()) reader_.open(path_, std::ios::binary);
+    reader_.clear();
+    reader_.seekg(key);
+    std::string line;
+    if (!std::getline(reader_, line))
+      throw Error(ExitCode::failed, fmt::format("{}: changed while being merged (offset {})", path_.string(), key));
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    return line;
+  }
+
+  std::string name() const override { return path_.string(); }
+
+ private:
+  std::filesystem::path path_;
+  std::ifstream reader_;
+};
+
+class MemoryLines : public RecordLines {
+ public:
+  explicit MemoryLines(std::vector<std::string> lines) : lines_(std::move(lines)) {}
+  void scan(const std::function<void(int64_t, std::string_view)>& fn) override {
+    for (size_t i = 0; i < lines_.size(); ++i) fn(static_cast<int64_t>(i), lines_[i]);
+  }
+  std::string line_at(int64_t key) override { return lines_.at(static_cast<size_t>(key)); }
+  std::string name() const override { return "report"; }
+
+ private:
+  std::vector<std::string> lines_;
+};
+
+/// For an error message: which part of the plan an item belongs to.
+std::string owner_of(const std::string& path, const std::vector<std::string>& items, const std::vector<ReportPart>& parts) {
+  for (const ReportPart& p : parts)
+    for (int64_t i = p.begin; i < p.end; ++i)
+      if (items[static_cast<size_t>(i)] == path) return fmt::format("shard {}", p.shard);
+  return "no shard (it is not in the item list)";
+}
+
+void write_key(std::ostream& out, bool& first, const std::string& key, const json& value) {
+  out << (first ? "{\n" : ",\n") << json(key).dump() << ": " << value.dump();
+  first = false;
+}
+
+}  // namespace
+
+std::unique_ptr<RecordLines> journal_lines(const std::filesystem::path& journal) {
+  return std::make_unique<JournalLines>(journal);
+}
+
+std::unique_ptr<RecordLines> memory_lines(std::vector<std::string> lines) {
+  return std::make_unique<MemoryLines>(std::move(lines));
+}
+
+json stream_report(std::ostream& out, const std::vector<std::string>& items, const std::vector<ReportPart>& parts,
+                   json header) {
+  const int64_t n = static_cast<int64_t>(items.size());
+  // Pass 1: find each item's record (the byte offset of its line) and tally the records.
+  std::vector<std::vector<int64_t>> where(parts.size());
+  Tally total;
+  int64_t unprocessed = 0;
+  for (size_t k = 0; k < parts.size(); ++k) {
+    const ReportPart& part = parts[k];
+    if (part.begin < 0 || part.end < part.begin || part.end > n)
+      throw Error(ExitCode::failed, fmt::format("merge: shard {} covers items [{}, {}) of {}", part.shard, part.begin,
+                                                part.end, n));
+    for (size_t j = 0; j < k; ++j)
+      if (part.begin < parts[j].end && parts[j].begin < part.end && part.begin < part.end)
+        throw Error(ExitCode::failed, fmt::format("merge: shards {} and {} both cover item {} '{}'", parts[j].shard,
+                                                  part.shard, std::max(part.begin, parts[j].begin),
+                                                  items[static_cast<size_t>(std::max(part.begin, parts[j].begin))]));
+    std::vector<int64_t>& offsets = where[k];
+    offsets.assign(static_cast<size_t>(part.end - part.begin), -1);
+    if (!part.records) {
+      unprocessed += part.end - part.begin;
+      continue;
+    }
+    // Keys view the strings of `items`; only this shard's items are indexed at a time.
+    std::unordered_map<std::string_view, int64_t> local;
+    local.reserve(offsets.size());
+    for (int64_t i = part.begin; i < part.end; ++i) {
+      const auto [it, inserted] = local.emplace(items[static_cast<size_t>(i)], i - part.begin);
+      if (!inserted)
+        throw Error(ExitCode::failed, fmt::format("merge: the item list holds '{}' twice (items {} and {})",
+                                                  items[static_cast<size_t>(i)], it->second + part.begin, i));
+    }
+    Tally tally;
+    bool redone = false;
+    part.records->scan([&](int64_t key, std::string_view line) {
+      if (line.find_first_not_of(" \t") == std::string_view::npos) return;
+      json record = json::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (!record.is_object()) {
+        if (part.later_record_wins) return;  // a line torn by a crash
+        throw Error(ExitCode::failed, fmt::format("merge: shard {} {}: a record is not a JSON object", part.shard,
+                                                  part.records->name()));
+      }
+      const auto p = record.find("path");
+      if (p == record.end() || !p->is_string()) {
+        if (part.later_record_wins) return;
+        throw Error(ExitCode::failed, fmt::format("merge: shard {} {}: an image record has no string \"path\"",
+                                                  part.shard, part.records->name()));
+      }
+      const std::string& path = p->get_ref<const std::string&>();
+      const auto found = local.find(path);
+      if (found == local.end())
+        throw Error(ExitCode::failed, fmt::format("merge: shard {} {} holds '{}', which belongs to {}", part.shard,
+                                                  part.records->name(), path, owner_of(path, items, parts)));
+      int64_t& slot = offsets[static_cast<size_t>(found->second)];
+      if (slot >= 0) {
+        if (!part.later_record_wins)
+          throw Error(ExitCode::failed, fmt::format("merge: shard {} {} holds '{}' twice", part.shard,
+                                                    part.records->name(), path));
+        redone = true;
+      }
+      slot = key;
+      if (!redone) tally.add(record);
+    });
+    if (redone) {
+      // A re-done item was tallied twice: count this shard again from the winning records.
+      tally = Tally();
+      for (const int64_t key : offsets)
+        if (key >= 0) tally.add(json::parse(part.records->line_at(key)));
+    }
+    total.merge(tally);
+    for (const int64_t key : offsets)
+      if (key < 0) ++unprocessed;
+  }
+
+  header["status"] = unprocessed == 0 ? "complete" : "partial";
+  header["summary"] = total.summary();
+  header["per_class"] = total.per_class();
+
+  // Pass 2: write, copying each record's line as it is.
+  // Identity and verdict counts first, where a person opening the file looks.
+  bool first = true;
+  for (const char* key : {"schema_version", "tool", "status", "summary", "per_class"})
+    if (header.contains(key)) write_key(out, first, key, header[key]);
+  for (const auto& [key, value] : header.items())
+    if (key != "schema_version" && key != "tool" && key != "status" && key != "summary" && key != "per_class")
+      write_key(out, first, key, value);
+  out << (first ? "{\n" : ",\n") << "\"images\": [";
+  bool first_image = true;
+  for (size_t k = 0; k < parts.size(); ++k) {
+    if (!parts[k].records) continue;
+    for (const int64_t key : where[k]) {
+      if (key < 0) continue;
+      out << (first_image ? "\n" : ",\n") << parts[k].records->line_at(key);
+      first_image = false;
+    }
+  }
+  out << "\n],\n\"unprocessed\": [";
+  bool first_missing = true;
+  for (size_t k = 0; k < parts.size(); ++k)
+    for (size_t i = 0; i < where[k].size(); ++i)
+      if (where[k][i] < 0) {
+        out << (first_missing ? "\n" : ",\n") << json(items[static_cast<size_t>(parts[k].begin) + i]).dump();
+        first_missing = false;
+      }
+  out << "\n]\n}\n";
+  if (!out) throw Error(ExitCode::failed, "report: write failed");
+  header["unprocessed_count"] = unprocessed;
+  return header;
+}
+
+json read_report_header(const std::filesystem::path& report_file) {
+  std::ifstream in(report_file, std::ios::binary);
+  if (!in) throw Error(ExitCode::failed, fmt::format("{}: cannot read: {}", report_file.string(), std::strerror(errno)));
+  // stream_report writes every field before "images"; reading up to it avoids parsing records.
+  std::string head, line;
+  while (std::getline(in, line)) {
+    if (line.rfind("\"images\": [", 0) == 0) {
+      while (!head.empty() && (head.back() == '\n' || head.back() == ',')) head.pop_back();
+      try {
+        return json::parse(head + "\n}");
+      } catch (const json::exception& e) {
+        throw Error(ExitCode::failed, fmt::format("{}: not a report: {}", report_file.string(), e.what()));
+      }
+    }
+    head += line;
+    head += '\n';
+  }
+  try {
+    return json::parse(head);  // written by someone else: parse it whole
+  } catch (const json::exception& e) {
+    throw Error(ExitCode::failed, fmt::format("{}: not a report: {}", report_file.string(), e.what()));
+  }
+}
+
+json write_shard_report(const std::filesystem::path& report_file, const std::filesystem::path& journal, int shard,
+                        const std::string& tool_name, const std::vector<std::string>& items, double seconds) {
+  const auto records = journal_lines(journal);
+  json header = json::object();
+  header["schema_version"] = kReportSchemaVersion;
+  header["tool"] = tool_block(tool_name);
+  header["shard"] = shard;
+  header["seconds"] = seconds;
+  header["items_per_s"] = rate(static_cast<int64_t>(items.size()), seconds);
+  const std::filesystem::path tmp = report_file.string() + ".tmp";
+  json written;
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error(ExitCode::failed, fmt::format("{}: cannot write: {}", tmp.string(), std::strerror(errno)));
+    written = stream_report(out, items, {ReportPart{shard, 0, static_cast<int64_t>(items.size()), records.get(), true}},
+                            header);
+    out.flush();
+    if (!out) throw Error(ExitCode::failed, fmt::format("{}: write failed", tmp.string()));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, report_file, ec);
+  if (ec) throw Error(ExitCode::failed, fmt::format("{}: cannot rename into place: {}", report_file.string(), ec.message()));
+  return written;
 }
 
 }  // namespace lv

@@ -12,6 +12,10 @@
 ///    "label_errors": [{"line", "reason"}],
 ///    "error": null | "why the image could not be processed"}
 #include <filesystem>
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <string_view>
 #include <optional>
 #include <string>
 #include <vector>
@@ -80,5 +84,57 @@ nlohmann::json merge_reports(const std::vector<std::string>& items,
                              std::vector<std::optional<nlohmann::json>> shard_reports,
                              const std::vector<ShardSummary>& shard_summaries,
                              const std::string& tool_name);
+
+/// The header of a merged report (schema_version, tool, shards) for stream_report.
+nlohmann::json merged_header(const std::vector<ShardSummary>& shard_summaries, const std::string& tool_name);
+
+// --- Streaming: reports of a million images without a million JSON objects in memory -------
+
+/// Image records stored one JSON object a line (a journal, or records held in memory).
+class RecordLines {
+ public:
+  virtual ~RecordLines() = default;
+  /// Calls `fn(key, line)` for every line in order; `key` fetches the same line again.
+  virtual void scan(const std::function<void(int64_t key, std::string_view line)>& fn) = 0;
+  /// The line `scan` reported under `key`.
+  virtual std::string line_at(int64_t key) = 0;
+  /// For messages: where the lines come from.
+  virtual std::string name() const = 0;
+};
+
+/// The lines of a journal file (DESIGN §6). A missing file has no lines.
+std::unique_ptr<RecordLines> journal_lines(const std::filesystem::path& journal);
+/// Lines held in memory (each a JSON object).
+std::unique_ptr<RecordLines> memory_lines(std::vector<std::string> lines);
+
+/// One part of a streamed report: the items [begin, end) of one shard and where their
+/// records come from (nullptr: the shard did not succeed, its items are unprocessed).
+struct ReportPart {
+  int shard = 0;
+  int64_t begin = 0, end = 0;
+  RecordLines* records = nullptr;
+  bool later_record_wins = true;  ///< a journal re-does items; false: a second record is an error
+};
+
+/// Writes a report to `out`: the fields of `header` (schema_version, tool, shard or shards...),
+/// then "status", "summary", "per_class" computed from the records, then "images" (one record a
+/// line, in item order) and "unprocessed". Memory stays proportional to the items, not to the
+/// records: records are read twice from their source instead of being held.
+/// Returns `header` with status, summary and per_class filled in (no images).
+/// Throws lv::Error (exit 1) naming the source for a record of an item outside its part,
+/// a record without a path, or (with later_record_wins false) an item recorded twice.
+nlohmann::json stream_report(std::ostream& out, const std::vector<std::string>& items,
+                             const std::vector<ReportPart>& parts, nlohmann::json header);
+
+/// A report's fields but "images" and "unprocessed", read without parsing every record when
+/// stream_report wrote it. Throws lv::Error naming the file.
+nlohmann::json read_report_header(const std::filesystem::path& report_file);
+
+/// The shard report a worker writes at the end, streamed from its journal and written
+/// atomically to `report_file`: every item of `items` (the shard's list) in order, status
+/// "complete" when the journal holds them all.
+nlohmann::json write_shard_report(const std::filesystem::path& report_file, const std::filesystem::path& journal,
+                                  int shard, const std::string& tool_name, const std::vector<std::string>& items,
+                                  double seconds);
 
 }  // namespace lv

@@ -193,8 +193,8 @@ void print_summary(const nlohmann::json& report, const fs::path& output_dir) {
   fmt::print("\nSummary: {} images, {} boxes: {} correct, {} mislabeled, {} uncertain; {} missing label(s); {} image error(s)\n",
              s.value("total_images", 0), s.value("total_boxes", 0), s.value("correct", 0), s.value("mislabeled", 0),
              s.value("uncertain", 0), s.value("missing", 0), s.value("errors", 0));
-  const auto unprocessed = report.value("unprocessed", nlohmann::json::array());
-  if (!unprocessed.empty()) fmt::print("Not processed: {} item(s) (report status: partial)\n", unprocessed.size());
+  const int64_t unprocessed = report.value("unprocessed_count", int64_t{0});
+  if (unprocessed > 0) fmt::print("Not processed: {} item(s) (report status: partial)\n", unprocessed);
   fmt::print("Report: {}\n", (output_dir / kReportFileName).string());
 }
 

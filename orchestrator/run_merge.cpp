@@ -1,5 +1,7 @@
 #include "run_merge.h"
 
+#include <fstream>
+
 #include <fmt/core.h>
 
 #include "atomic_file.h"
@@ -13,20 +15,6 @@ namespace lv {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-namespace {
-
-std::optional<json> read_report(const fs::path& file) {
-  std::error_code ec;
-  if (!fs::exists(file, ec)) return std::nullopt;
-  try {
-    return json::parse(read_file(file));
-  } catch (const json::exception& e) {
-    throw Error(ExitCode::failed, fmt::format("{}: not a valid report: {}", file.string(), e.what()));
-  }
-}
-
-}  // namespace
-
 RunMergeResult merge_run(const RunState& state, const fs::path& work_dir, bool keep_gpu_outputs) {
   RunMergeResult result;
   const std::vector<std::string> items = read_lines(work_dir / kItemsFile);
@@ -35,49 +23,34 @@ RunMergeResult merge_run(const RunState& state, const fs::path& work_dir, bool k
                                               (work_dir / kItemsFile).string(), items.size(), state.item_count));
 
   // Files first: a collision must stop us before the report claims anything.
-  std::vector<TreeSource> sources;
+  std::vector<TreeSource> trees;
   for (const auto& s : state.shards) {
     const fs::path dir = shard_output_dir(state.output_dir, s.index);
     std::error_code ec;
-    if (s.status == ShardStatus::succeeded && fs::is_directory(dir, ec)) sources.push_back({s.index, dir});
+    if (s.status == ShardStatus::succeeded && fs::is_directory(dir, ec)) trees.push_back({s.index, dir});
   }
   fs::create_directories(state.output_dir);
-  result.files = merge_trees(sources, state.output_dir, keep_gpu_outputs ? TreeMergeMode::link : TreeMergeMode::move,
+  result.files = merge_trees(trees, state.output_dir, keep_gpu_outputs ? TreeMergeMode::link : TreeMergeMode::move,
                              work_dir / "merge");
 
-  // Reports: each succeeded shard's own; if its tree is already gone (an earlier complete
-  // merge removed it), its records come from the merged report written then.
-  const fs::path merged_file = state.output_dir / kReportFileName;
-  std::optional<json> previous;
-  bool previous_loaded = false;
-  std::vector<ShardItems> ranges;
-  std::vector<std::optional<json>> reports;
+  // Reports: streamed from each succeeded shard's journal (one record a line), so a
+  // million-image merge holds offsets, not records.
+  std::vector<std::unique_ptr<RecordLines>> sources;
+  std::vector<ReportPart> parts;
   std::vector<ShardSummary> summaries;
+  bool trees_present = false, all_succeeded = true;
   for (const auto& s : state.shards) {
-    ranges.push_back({s.index, s.begin, s.end});
-    std::optional<json> report;
+    const fs::path dir = shard_output_dir(state.output_dir, s.index);
+    ReportPart part{s.index, s.begin, s.end, nullptr, true};
     if (s.status == ShardStatus::succeeded) {
-      report = read_report(shard_output_dir(state.output_dir, s.index) / kReportFileName);
-      if (!report) {
-        if (!previous_loaded) {
-          previous = read_report(merged_file);
-          previous_loaded = true;
-        }
-        if (previous) {
-          json images = json::array();
-          for (const auto& image : previous->at("images"))
-            if (image.value("shard", -1) == s.index) images.push_back(image);
-          report = json{{"images", std::move(images)}};
-        } else {
-          throw Error(ExitCode::failed,
-                      fmt::format("shard {} succeeded but neither {} nor {} exists: its results are gone; run it "
-                                  "again with --shards {}",
-                                  s.index, (shard_output_dir(state.output_dir, s.index) / kReportFileName).string(),
-                                  merged_file.string(), s.index));
-        }
-      }
+      sources.push_back(journal_lines(dir / kJournalFileName));
+      part.records = sources.back().get();
+    } else {
+      all_succeeded = false;
     }
-    reports.push_back(std::move(report));
+    std::error_code ec;
+    if (fs::exists(dir / kJournalFileName, ec)) trees_present = true;
+    parts.push_back(part);
     ShardSummary summary;
     summary.index = s.index;
     summary.device = s.device;
@@ -90,8 +63,24 @@ RunMergeResult merge_run(const RunState& state, const fs::path& work_dir, bool k
     summary.log = (work_dir / log_file(s.index)).string();
     summaries.push_back(summary);
   }
-  result.report = merge_reports(items, ranges, std::move(reports), summaries, "orchestrator");
-  write_file_atomic(merged_file, result.report.dump(1) + "\n");
+  const fs::path merged_file = state.output_dir / kReportFileName;
+  std::error_code ec;
+  if (all_succeeded && !trees_present && fs::exists(merged_file, ec)) {
+    // An earlier complete merge removed the shard trees: its report is the result.
+    result.report = read_report_header(merged_file);
+    result.complete = result.report.value("status", "") == "complete";
+    result.already_merged = true;
+    return result;
+  }
+  const fs::path tmp = merged_file.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error(ExitCode::failed, fmt::format("{}: cannot write", tmp.string()));
+    result.report = stream_report(out, items, parts, merged_header(summaries, "orchestrator"));
+    out.flush();
+    if (!out) throw Error(ExitCode::failed, fmt::format("{}: write failed (disk full?)", tmp.string()));
+  }
+  fs::rename(tmp, merged_file);
   result.complete = result.report.value("status", "") == "complete";
 
   if (result.complete && !keep_gpu_outputs) {

@@ -13,10 +13,11 @@
 namespace lv {
 
 struct RunMergeResult {
-  nlohmann::json report;         ///< the merged report as written
+  nlohmann::json report;         ///< the merged report's header (no images): status, summary, ...
   TreeMergeStats files;
   bool complete = false;         ///< every shard succeeded and every item is in the report
   bool removed_shard_trees = false;
+  bool already_merged = false;   ///< nothing left to merge: an earlier merge completed
 };
 
 /// Merges what the state says succeeded. Shard trees are moved when `keep_gpu_outputs` is

@@ -15,6 +15,7 @@
 //     flood=1        write ~64 KiB of junk lines to stdout and ~64 KiB to stderr per item
 //     oom_at=K       print a CUDA out-of-memory line to stderr and exit 1 at item K
 //     model_error=1  print a model load error to stderr and exit 3 before any item
+//     noop=1         write no per-item output files (journal and report only; for benchmarks)
 //   FAKE_WORKER_RECORD=DIR   write DIR/shard_K.env with the CUDA_VISIBLE_DEVICES and
 //     OMP_NUM_THREADS lines this worker saw (a variable that is unset has no line).
 //
@@ -75,6 +76,7 @@ struct Fault {
   int64_t slow_ms = 0;
   bool flood = false;
   bool model_error = false;
+  bool noop = false;
 };
 
 int64_t parse_int(std::string_view what, const std::string& text) {
@@ -143,6 +145,7 @@ Fault parse_fault(const char* env) {
     else if (key == "slow_ms") f.slow_ms = v;
     else if (key == "flood") f.flood = v != 0;
     else if (key == "model_error") f.model_error = v != 0;
+    else if (key == "noop") f.noop = v != 0;
     else throw lv::usage_error(fmt::format("FAKE_WORKER_FAULT: unknown key '{}'", key));
   }
   return f;
@@ -295,18 +298,20 @@ int run(int argc, char** argv) {
 
   fs::create_directories(opt.output_dir);
   const fs::path journal_path = opt.output_dir / lv::kJournalFileName;
-  std::vector<std::optional<json>> records(items.size());
-  std::unordered_map<std::string, size_t> index_of;
-  for (size_t i = 0; i < items.size(); ++i) index_of.emplace(items[i], i);
+  // Only whether each item is done is kept: records live in the journal, so memory stays
+  // flat however large the shard (the report is streamed from the journal at the end).
+  std::vector<char> is_done(items.size(), 0);
   int64_t done = 0;
   if (opt.resume) {
+    std::unordered_map<std::string_view, size_t> index_of;
+    for (size_t i = 0; i < items.size(); ++i) index_of.emplace(items[i], i);
     lv::JournalContents journal = lv::read_journal(journal_path);
     if (journal.skipped_lines > 0)
       lv::print_warning(fmt::format("{}: skipped {} unreadable line(s)", journal_path.string(), journal.skipped_lines));
-    for (json& r : journal.records) {
-      const auto it = index_of.find(r["path"].get<std::string>());
-      if (it == index_of.end() || records[it->second]) continue;
-      records[it->second] = std::move(r);
+    for (const std::string& path : journal.paths) {
+      const auto it = index_of.find(path);
+      if (it == index_of.end() || is_done[it->second]) continue;
+      is_done[it->second] = 1;
       ++done;
     }
   }
@@ -321,7 +326,7 @@ int run(int argc, char** argv) {
 
   for (size_t i = 0; i < items.size(); ++i) {
     if (g_stop) break;
-    if (records[i]) continue;
+    if (is_done[i]) continue;
     const int64_t k = static_cast<int64_t>(i);
     const std::string& item = items[i];
     if (f.crash_at && *f.crash_at == k) {
@@ -353,10 +358,10 @@ int run(int argc, char** argv) {
                     {"error", "path escapes the input root"}};
     } else {
       record = make_record(item, opt.shard);
-      write_output(opt.output_dir / record["verdict"].get<std::string>() / (item + ".txt"), item + "\n");
+      if (!f.noop) write_output(opt.output_dir / record["verdict"].get<std::string>() / (item + ".txt"), item + "\n");
     }
     journal.append(record);
-    records[i] = std::move(record);
+    is_done[i] = 1;
     ++done;
 
     const auto now = std::chrono::steady_clock::now();
@@ -374,12 +379,8 @@ int run(int argc, char** argv) {
     return lv::to_int(lv::ExitCode::interrupted);
   }
 
-  std::vector<json> images;
-  images.reserve(records.size());
-  for (std::optional<json>& r : records) images.push_back(std::move(*r));
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const json report = lv::make_shard_report(opt.shard, "fake_worker", images, seconds, /*complete=*/true);
-  lv::write_file_atomic(opt.output_dir / lv::kReportFileName, report.dump(1) + "\n");
+  lv::write_shard_report(opt.output_dir / lv::kReportFileName, journal_path, opt.shard, "fake_worker", items, seconds);
   return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -84,7 +85,7 @@ std::optional<Ended> wait_for(pid_t pid, std::chrono::milliseconds timeout) {
       if (WIFSIGNALED(status)) e.signal = WTERMSIG(status);
       return e;
     }
-    REQUIRE(r == 0);
+    if (r != 0) FAIL("waitpid(" << pid << ") failed: " << std::strerror(errno));
     if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

@@ -246,7 +246,7 @@ TEST_CASE("Ctrl-C stops every worker, saves the state and exits 130; --retry-fai
   CHECK(s.report()["status"] == "complete");
 }
 
-TEST_CASE("--keep-gpu-outputs keeps the per-GPU trees and --merge-only rebuilds output/", "[integration]") {
+TEST_CASE("with --keep-gpu-outputs the per-GPU trees stay, and the per-GPU trees and --merge-only rebuilds output/", "[integration]") {
   Scenario s(12);
   const RunResult r = s.orchestrate({"--num-gpus", "4", "--keep-gpu-outputs"});
   INFO(r.output);
@@ -314,7 +314,7 @@ TEST_CASE("bad config and bad device strings exit 2 with a message naming the pr
   CHECK_FALSE(fs::exists(s.dir / "output"));
 }
 
-TEST_CASE("--retry-failed refuses when the config or the input changed", "[integration]") {
+TEST_CASE("retrying refuses when the config or the input changed", "[integration]") {
   Scenario s(8);
   REQUIRE(s.orchestrate({"--num-gpus", "2"}, {{"FAKE_WORKER_FAULT", "shard=1,exit_at=1,code=1"}}).code == 1);
   SECTION("config changed") {
@@ -370,7 +370,7 @@ TEST_CASE("list-file entries outside the input root are rejected and reported", 
   CHECK_FALSE(fs::exists(s.dir / "secret.jpg.txt"));
 }
 
-TEST_CASE("--dry-run prints the plan and the commands, and runs nothing", "[integration]") {
+TEST_CASE("a dry run prints the plan and the commands, and runs nothing", "[integration]") {
   Scenario s(10);
   const RunResult r = s.orchestrate({"--num-gpus", "4", "--dry-run"});
   INFO(r.output);

@@ -204,7 +204,7 @@ TEST_CASE("progress resets the stall timer", "[runner]") {
   CHECK(job.signals == std::vector<int>{SIGTERM});
 }
 
-TEST_CASE("--timeout stops a shard that runs too long even while it progresses", "[runner]") {
+TEST_CASE("a --timeout stops a shard that runs too long even while it progresses", "[runner]") {
   Fixture f;
   RunnerOptions o;
   o.timeout_s = 50;

@@ -283,8 +283,10 @@ ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const st
   if (args.resume) {
     JournalContents j = read_journal(journal_path);
     const std::unordered_set<std::string> wanted(items.begin(), items.end());
-    for (json& r : j.records)
-      if (wanted.count(r["path"].get<std::string>())) records[r["path"].get<std::string>()] = std::move(r);
+    for (json& r : j.records) {
+      std::string path = r["path"].get<std::string>();
+      if (wanted.count(path)) records[path] = std::move(r);
+    }
     print_note(fmt::format("resuming: {} of {} items already done{}", records.size(), items.size(),
                            j.skipped_lines ? fmt::format(" ({} torn journal lines ignored)", j.skipped_lines) : ""));
   }
@@ -320,7 +322,9 @@ ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const st
       writing.pop_front();
       if (record.value("verdict", "") == "error") ++failed;
       journal.append(record);
-      records[record["path"].get<std::string>()] = std::move(record);
+      // json::operator= takes its argument by value: take the path before moving the record.
+      std::string path = record["path"].get<std::string>();
+      records[path] = std::move(record);
       ++done;
     };
 

@@ -251,3 +251,44 @@ TEST_CASE("image_worker exit codes: config 2, model 3, input 4", "[worker][e2e]"
 
   CHECK(lv::test::run_program({LV_IMAGE_WORKER, "--config"}, log) == 2);
 }
+
+TEST_CASE("image_worker with a yolov8 model: verdicts, missing labels, corrected labels", "[worker][e2e]") {
+  lv::test::TempDir dir;
+  // Raw output [4 + 2, 4] for a 200x100 image in a 64 input (r = 0.32, 16 px above and below):
+  // a cat on label 1, a weaker duplicate (suppressed), a dog on label 2, a lone dog (missing).
+  const std::vector<float> v = {32, 32.5f, 9.6f, 50, 32, 32, 32, 32, 32, 32, 6.4f, 8, 16, 16, 6.4f, 8,
+                                0.9f, 0.85f, 0.02f, 0.01f, 0.05f, 0.1f, 0.95f, 0.97f};
+  lv::test::save_constant_detector(dir / "v8.pt", v, 6, 4, R"({"names": {"0": "cat", "1": "dog"}})");
+  write_image(dir / "data/images/p.png", cv::Mat(100, 200, CV_8UC3, cv::Scalar(50, 50, 50)));
+  write_text(dir / "data/labels/p.txt", "0 0.5 0.5 0.5 0.5\n0 0.15 0.5 0.1 0.2\n");
+  write_text(dir / "split.txt", "images/p.png\n");
+  write_text(dir / "config.yaml",
+             "input:\n  images: data\n  classes: [cat, dog]\noutput:\n  debug_images: all\n"
+             "model:\n  path: v8.pt\n  type: yolov8\n  input_size: 64\n");
+  const fs::path log = dir / "w.log";
+  const int rc = lv::test::run_program({LV_IMAGE_WORKER, "--config", (dir / "config.yaml").string(), "--items",
+                                        (dir / "split.txt").string(), "--output-dir", (dir / "out").string(), "--shard",
+                                        "0"},
+                                       log);
+  INFO(read_text(log));
+  REQUIRE(rc == 0);
+  const json report = json::parse(read_text(dir / "out/verification_report.json"));
+  const json& img = report["images"][0];
+  CHECK(img["verdict"] == "mislabeled");
+  REQUIRE(img["boxes"].size() == 2);
+  CHECK(img["boxes"][0]["verdict"] == "correct");
+  CHECK(img["boxes"][0]["confidence"].get<double>() == Approx(0.9));
+  CHECK(img["boxes"][1]["verdict"] == "mislabeled");
+  CHECK(img["boxes"][1]["suggested_name"] == "dog");
+  REQUIRE(img["missing"].size() == 1);
+  CHECK(img["missing"][0]["class_name"] == "dog");
+  // Input (46, 28)-(54, 36) -> original (143.75, 37.5)-(168.75, 62.5) on 200x100.
+  const std::vector<double> box = img["missing"][0]["box"];
+  CHECK(box[0] == Approx(0.78125));
+  CHECK(box[1] == Approx(0.5));
+  CHECK(box[2] == Approx(0.125));
+  CHECK(box[3] == Approx(0.25));
+  CHECK(read_text(dir / "out/mislabeled/labels/p.txt") == "0 0.5 0.5 0.5 0.5\n1 0.15 0.5 0.1 0.2\n");
+  CHECK(read_text(dir / "out/mislabeled/labels_original/p.txt") == "0 0.5 0.5 0.5 0.5\n0 0.15 0.5 0.1 0.2\n");
+  CHECK(fs::exists(dir / "out/debug_images/images/p.png.jpg"));
+}

@@ -1,0 +1,161 @@
+// bench_worker: image_worker throughput against the bare model forward on the same crops and
+// against a naive sequential loop, plus peak memory for a small and a large shard.
+//
+//   bench_worker [--images N] [--large M] [--boxes B] [--threads T] [--dir DIR]
+//
+// Prints figures; asserts nothing (DESIGN §10). CPU only unless the LibTorch build has CUDA.
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+#include <opencv2/imgcodecs.hpp>
+
+#include "atomic_file.h"
+#include "config.h"
+#include "image_io.h"
+#include "image_worker.h"
+#include "model.h"
+#include "test_models.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+/// Writes `n` 320x240 JPEGs with `boxes` labelled boxes each under dir/data/images.
+void make_images(const fs::path& dir, int from, int to, int boxes) {
+  std::mt19937 rng(1234);
+  for (int i = from; i < to; ++i) {
+    const fs::path img = dir / "data/images" / fmt::format("{:06d}.jpg", i);
+    if (fs::exists(img)) continue;
+    cv::Mat m(240, 320, CV_8UC3, cv::Scalar(rng() % 256, rng() % 256, rng() % 256));
+    std::string labels;
+    for (int b = 0; b < boxes; ++b) {
+      const int x = 20 + b * 90, cls = static_cast<int>(rng() % 3);
+      m(cv::Rect(x, 60, 80, 120)).setTo(cls == 0 ? cv::Scalar(0, 0, 255) : cls == 1 ? cv::Scalar(0, 255, 0) : cv::Scalar(255, 0, 0));
+      labels += fmt::format("{} {} 0.5 {} 0.5\n", cls, (x + 40) / 320.0, 80 / 320.0);
+    }
+    cv::imwrite(img.string(), m);
+    std::ofstream(dir / "data/labels" / fmt::format("{:06d}.txt", i)) << labels;
+  }
+}
+
+void write_items(const fs::path& file, int n) {
+  std::ofstream out(file);
+  for (int i = 0; i < n; ++i) out << fmt::format("images/{:06d}.jpg\n", i);
+}
+
+/// Runs image_worker as a child; returns (seconds, peak RSS in MiB).
+std::pair<double, double> run_child(const std::string& worker, const fs::path& dir, const fs::path& items, const fs::path& out) {
+  fs::remove_all(out);
+  const auto t = std::chrono::steady_clock::now();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const std::string cfg = (dir / "config.yaml").string(), it = items.string(), o = out.string();
+    const int fd = ::open((dir / "bench.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execl(worker.c_str(), worker.c_str(), "--config", cfg.c_str(), "--items", it.c_str(), "--output-dir", o.c_str(),
+          "--shard", "0", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  struct rusage ru {};
+  wait4(pid, &status, 0, &ru);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) fmt::print("image_worker failed; see {}\n", (dir / "bench.log").string());
+  return {seconds_since(t), ru.ru_maxrss / 1024.0};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Benchmarks image_worker on generated images (CPU)."};
+  int images = 1000, large = 10000, boxes = 3, threads = 2;
+  std::string dir_arg = (fs::temp_directory_path() / "lv_bench_worker").string();
+  std::string worker = (fs::path(argv[0]).parent_path() / "../worker/image_worker").string();
+  app.add_option("--images", images, "images for the throughput runs")->capture_default_str();
+  app.add_option("--large", large, "images for the second peak-memory run")->capture_default_str();
+  app.add_option("--boxes", boxes, "labelled boxes per image (1..3)")->capture_default_str();
+  app.add_option("--threads", threads, "model threads")->capture_default_str();
+  app.add_option("--dir", dir_arg, "work folder (kept, images reused)")->capture_default_str();
+  app.add_option("--worker", worker, "image_worker binary")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  const fs::path dir = dir_arg;
+  fs::create_directories(dir / "data/images");
+  fs::create_directories(dir / "data/labels");
+
+  fmt::print("generating {} images ({} boxes each) in {}\n", std::max(images, large), boxes, dir.string());
+  make_images(dir, 0, std::max(images, large), boxes);
+  lv::test::save_mean_colour_classifier(dir / "model.pt", 10.0, false);
+  std::ofstream(dir / "config.yaml") << "input:\n  images: data\n  classes: [red, green, blue]\n"
+                                        "output:\n  debug_images: none\n"
+                                        "model:\n  path: model.pt\n  input_size: 64\n"
+                                     << fmt::format("processing:\n  batch_size: 64\n  num_threads: {}\n  decode_threads: 2\n", threads);
+  write_items(dir / "small.txt", images);
+  write_items(dir / "large.txt", large);
+  const lv::Config config = lv::load_config(dir / "config.yaml");
+  lv::set_model_threads(threads);
+  cv::setNumThreads(1);
+  const auto model = lv::load_model(config, {"red", "green", "blue"});
+
+  // 1. Pure forward on the same crops, prepared beforehand (not timed).
+  std::vector<lv::ModelInput> inputs;
+  for (int i = 0; i < images; ++i) {
+    const fs::path img = dir / "data/images" / fmt::format("{:06d}.jpg", i);
+    const auto loaded = lv::load_image(img, config.processing.max_image_pixels);
+    const auto labels = lv::parse_labels(lv::read_file(dir / "data/labels" / fmt::format("{:06d}.txt", i)), 3);
+    inputs.push_back(lv::prepare_crops(loaded.bgr, labels.boxes, 64, 0, {0, 0, 0}, {1, 1, 1}));
+  }
+  std::vector<const lv::ModelInput*> all;
+  for (const auto& in : inputs) all.push_back(&in);
+  model->infer({all.data(), all.data() + std::min<size_t>(all.size(), 8)});  // warm-up
+  auto t = std::chrono::steady_clock::now();
+  model->infer(all);
+  const double forward_s = seconds_since(t);
+
+  // 2. The full worker, in process (no start-up cost).
+  std::atomic<bool> stop{false};
+  lv::WorkerArgs args{dir / "small.txt", dir / "out_full", 0, false};
+  fs::remove_all(args.output_dir);
+  t = std::chrono::steady_clock::now();
+  lv::run_image_worker(config, args, stop);
+  const double full_s = seconds_since(t);
+
+  // 3. Naive loop: read, crop, forward, one image at a time.
+  t = std::chrono::steady_clock::now();
+  for (int i = 0; i < images; ++i) {
+    const fs::path img = dir / "data/images" / fmt::format("{:06d}.jpg", i);
+    const auto loaded = lv::load_image(img, config.processing.max_image_pixels);
+    const auto labels = lv::parse_labels(lv::read_file(dir / "data/labels" / fmt::format("{:06d}.txt", i)), 3);
+    const lv::ModelInput in = lv::prepare_crops(loaded.bgr, labels.boxes, 64, 0, {0, 0, 0}, {1, 1, 1});
+    model->infer({&in});
+  }
+  const double naive_s = seconds_since(t);
+
+  const double n = images, b = static_cast<double>(images) * boxes;
+  fmt::print("\n{} images, {} boxes, batch 64, {} model threads, 2 decode threads\n", images, images * boxes, threads);
+  fmt::print("pure forward:   {:8.1f} boxes/s ({:.2f} s)\n", b / forward_s, forward_s);
+  fmt::print("full worker:    {:8.1f} boxes/s, {:.1f} images/s ({:.2f} s)  ratio to forward {:.2f}\n", b / full_s,
+             n / full_s, full_s, forward_s / full_s);
+  fmt::print("naive loop:     {:8.1f} boxes/s, {:.1f} images/s ({:.2f} s)  full worker is {:.2f}x faster\n", b / naive_s,
+             n / naive_s, naive_s, naive_s / full_s);
+
+  // 4. Peak memory of the worker process, small shard against large shard.
+  const auto [s1, m1] = run_child(worker, dir, dir / "small.txt", dir / "out_small");
+  const auto [s2, m2] = run_child(worker, dir, dir / "large.txt", dir / "out_large");
+  fmt::print("peak RSS:       {} images {:.0f} MiB ({:.1f} s);  {} images {:.0f} MiB ({:.1f} s)\n", images, m1, s1, large, m2, s2);
+  return 0;
+}
