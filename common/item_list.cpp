@@ -2,7 +2,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <system_error>
+
+#include <boost/crc.hpp>
 
 #include <fmt/core.h>
 
@@ -69,18 +74,46 @@ std::string join_lines(const std::vector<std::string>& items, size_t begin, size
 }
 
 std::vector<std::string> read_lines(const fs::path& file) {
-  const std::string text = read_file(file);
+  // Line by line: a million-line list never exists twice in memory (text and vector).
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw Error(ExitCode::input_unreadable, fmt::format("{}: cannot open: {}", file.string(), std::strerror(errno)));
   std::vector<std::string> lines;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    size_t stop = end;
-    if (stop > start && text[stop - 1] == '\r') --stop;
-    lines.emplace_back(text, start, stop - start);
-    start = end + 1;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines.push_back(line);
   }
+  if (in.bad()) throw Error(ExitCode::input_unreadable, fmt::format("{}: read failed", file.string()));
+  lines.shrink_to_fit();
   return lines;
+}
+
+void write_lines_atomic(const fs::path& path, const std::vector<std::string>& items, size_t begin, size_t end) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error(ExitCode::failed, fmt::format("{}: cannot write: {}", tmp.string(), std::strerror(errno)));
+    for (size_t i = begin; i < end; ++i) {
+      out.write(items[i].data(), static_cast<std::streamsize>(items[i].size()));
+      out.put('\n');
+    }
+    out.flush();
+    if (!out) throw Error(ExitCode::failed, fmt::format("{}: write failed (disk full?)", tmp.string()));
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) throw Error(ExitCode::failed, fmt::format("{}: cannot rename into place: {}", path.string(), ec.message()));
+}
+
+std::string lines_hash(const std::vector<std::string>& items) {
+  boost::crc_32_type crc;
+  size_t bytes = 0;
+  for (const std::string& item : items) {
+    crc.process_bytes(item.data(), item.size());
+    crc.process_byte('\n');
+    bytes += item.size() + 1;
+  }
+  return fmt::format("crc32:{:08x}:{}", crc.checksum(), bytes);
 }
 
 namespace {

@@ -36,7 +36,16 @@ std::string relative_inside(const std::filesystem::path& root, const std::string
 /// Writes items, one a line (the format of split files and the plan's items file).
 std::string join_lines(const std::vector<std::string>& items, size_t begin, size_t end);
 
-/// Reads an items file written by join_lines (no validation beyond splitting lines).
+/// Writes items [begin, end) one a line to `path` atomically (temporary file, rename), without
+/// building the whole text in memory. Throws lv::Error naming the file.
+void write_lines_atomic(const std::filesystem::path& path, const std::vector<std::string>& items, size_t begin,
+                        size_t end);
+
+/// content_hash() of join_lines(items, 0, items.size()), computed without building that text.
+std::string lines_hash(const std::vector<std::string>& items);
+
+/// Reads an items file written by join_lines (no validation beyond splitting lines; a
+/// trailing '\r' is dropped). Throws lv::Error (exit 4) naming the file when unreadable.
 std::vector<std::string> read_lines(const std::filesystem::path& file);
 
 }  // namespace lv

@@ -14,7 +14,7 @@ namespace lv {
 namespace fs = std::filesystem;
 
 std::string items_hash(const ItemList& items) {
-  return content_hash(join_lines(items.items, 0, items.items.size()));
+  return lines_hash(items.items);
 }
 
 static void set_device(ShardState& s, const DeviceSlot& d) {
@@ -50,10 +50,10 @@ RunState make_plan(const Config& config, const std::string& config_text, const I
 
 void write_plan_files(const fs::path& work_dir, const RunState& state, const ItemList& items) {
   fs::create_directories(work_dir / "splits");
-  write_file_atomic(work_dir / kItemsFile, join_lines(items.items, 0, items.items.size()));
+  write_lines_atomic(work_dir / kItemsFile, items.items, 0, items.items.size());
   for (const auto& s : state.shards)
-    write_file_atomic(work_dir / split_file(s.index),
-                      join_lines(items.items, static_cast<size_t>(s.begin), static_cast<size_t>(s.end)));
+    write_lines_atomic(work_dir / split_file(s.index), items.items, static_cast<size_t>(s.begin),
+                       static_cast<size_t>(s.end));
 }
 
 std::string plan_mismatch(const RunState& state, const std::string& config_text, const ItemList& items) {

@@ -5,6 +5,7 @@
 
 #include "catch.h"
 #include "error.h"
+#include "run_state.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;
@@ -248,4 +249,19 @@ TEST_CASE("item_list: an entry listed twice is rejected with its line", "[item_l
   REQUIRE(list.rejected.size() == 2);
   CHECK(list.rejected[0].line == 3);
   CHECK(list.rejected[1].line == 4);
+}
+
+TEST_CASE("item_list: lines_hash fingerprints the same bytes as the joined text", "[item_list]") {
+  const std::vector<std::string> items{"a/b.jpg", "c d/é.png", "x.JPG"};
+  CHECK(lv::lines_hash(items) == lv::content_hash("a/b.jpg\nc d/é.png\nx.JPG\n"));
+  CHECK(lv::lines_hash({"a/b.jpg", "x.JPG"}) != lv::lines_hash(items));
+}
+
+TEST_CASE("item_list: write_lines_atomic writes a range and leaves no temporary file", "[item_list]") {
+  lv::test::TempDir dir;
+  const std::vector<std::string> items{"a.jpg", "b.jpg", "c.jpg", "d.jpg"};
+  lv::write_lines_atomic(dir / "split.txt", items, 1, 3);
+  CHECK(lv::test::read_text(dir / "split.txt") == "b.jpg\nc.jpg\n");
+  CHECK(lv::read_lines(dir / "split.txt") == std::vector<std::string>{"b.jpg", "c.jpg"});
+  CHECK_FALSE(std::filesystem::exists(dir / "split.txt.tmp"));
 }

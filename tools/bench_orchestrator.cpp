@@ -175,7 +175,7 @@ void rename_all(const std::vector<std::pair<std::string, std::string>>& moves, b
 
 /// Each measurement starts from the same shard trees and no output/: the trees are made once,
 /// and put back after a move by renaming the files back (not timed), which costs far less than
-/// deleting and rewriting them and keeps the disk's write-back out of the figures.
+/// deleting and rewriting them; a sync before each timed part keeps write-back out of it.
 MergeFigures bench_merge(const Options& opt) {
   MergeFigures best;
   const TreeSet set = generate_trees(opt.dir / "trees", opt);
@@ -189,9 +189,11 @@ MergeFigures bench_merge(const Options& opt) {
     if (dest_dirs.empty() || dest_dirs.back() != to.parent_path()) dest_dirs.push_back(to.parent_path());
     moves.emplace_back((set.sources[set.shard_of[i]].dir / set.rel_files[i]).string(), to.string());
   }
+  // Each timed part starts with no output/ and nothing waiting to be written back.
   const auto reset = [&] {
     fs::remove_all(set.dest);
     fs::remove_all(set.manifests);
+    ::sync();
   };
 
   for (int r = 0; r < opt.repeat; ++r) {
@@ -204,6 +206,7 @@ MergeFigures bench_merge(const Options& opt) {
     // A bare loop of rename(2) over the list made above (destination folders made beforehand).
     reset();
     for (const fs::path& dir : dest_dirs) fs::create_directories(dir);
+    ::sync();
     best.rename_loop = std::min(best.rename_loop, timed([&] { rename_all(moves, false); }));
     expect_files(set.dest, opt.files, "rename loop");
     rename_all(moves, true);

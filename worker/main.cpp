@@ -1,5 +1,7 @@
 // image_worker: verifies the YOLO labels of one shard of images with a TorchScript model
 // (DESIGN §6). Reads like its protocol: options, config, threads, signals, run, exit code.
+#include <malloc.h>
+
 #include <atomic>
 #include <csignal>
 #include <cstring>
@@ -34,6 +36,11 @@ void install_signal_handlers() {
 
 int main(int argc, char** argv) {
   lv::set_program_name("image_worker");
+#if defined(__GLIBC__)
+  // Images are decoded on pool threads and freed elsewhere; with one malloc arena per thread
+  // that grows the heap with the shard (318 -> 485 MiB for 1k -> 3k images); two keep it flat.
+  mallopt(M_ARENA_MAX, 2);
+#endif
 
   // Options (DESIGN §6).
   CLI::App app{"Verifies YOLO labels of one shard of images with a TorchScript model."};
