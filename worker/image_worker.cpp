@@ -279,26 +279,32 @@ ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const st
   const fs::path journal_path = args.output_dir / kJournalFileName;
   const fs::path report_path = args.output_dir / kReportFileName;
   fs::remove(report_path, ec);  // a report means "this shard finished"; an old one must not linger
-  std::unordered_map<std::string, json> records;
+  // Only which items are finished is kept here: the records live in the journal, and the
+  // report is streamed from it at the end, so memory stays flat however large the shard.
+  std::unordered_set<std::string> finished;
+  int64_t failed_before = 0;
   if (args.resume) {
-    JournalContents j = read_journal(journal_path);
     const std::unordered_set<std::string> wanted(items.begin(), items.end());
-    for (json& r : j.records) {
-      std::string path = r["path"].get<std::string>();
-      if (wanted.count(path)) records[path] = std::move(r);
-    }
-    print_note(fmt::format("resuming: {} of {} items already done{}", records.size(), items.size(),
-                           j.skipped_lines ? fmt::format(" ({} torn journal lines ignored)", j.skipped_lines) : ""));
+    int64_t torn = 0;
+    journal_lines(journal_path)->scan([&](int64_t, std::string_view line) {
+      const json r = json::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (!r.is_object() || !r.contains("path") || !r["path"].is_string()) {
+        ++torn;
+        return;
+      }
+      const std::string& path = r["path"].get_ref<const std::string&>();
+      if (wanted.count(path) && finished.insert(path).second && r.value("verdict", "") == "error") ++failed_before;
+    });
+    print_note(fmt::format("resuming: {} of {} items already done{}", finished.size(), items.size(),
+                           torn ? fmt::format(" ({} torn journal lines ignored)", torn) : ""));
   }
   JournalWriter journal(journal_path, !args.resume);
 
   std::vector<std::string> todo;
   for (const std::string& item : items)
-    if (!records.count(item)) todo.push_back(item);
+    if (!finished.count(item)) todo.push_back(item);
 
-  std::atomic<int64_t> done{static_cast<int64_t>(records.size())}, failed{0};
-  for (const auto& [path, r] : records)
-    if (r.value("verdict", "") == "error") ++failed;
+  std::atomic<int64_t> done{static_cast<int64_t>(finished.size())}, failed{failed_before};
 
   ShardRun run(config, args, *model, root);
   bool interrupted = false;
@@ -322,9 +328,7 @@ ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const st
       writing.pop_front();
       if (record.value("verdict", "") == "error") ++failed;
       journal.append(record);
-      // json::operator= takes its argument by value: take the path before moving the record.
-      std::string path = record["path"].get<std::string>();
-      records[path] = std::move(record);
+      finished.insert(record["path"].get<std::string>());
       ++done;
     };
 
@@ -385,11 +389,8 @@ ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const st
     return ExitCode::interrupted;
   }
 
-  std::vector<json> ordered;
-  ordered.reserve(items.size());
-  for (const std::string& item : items) ordered.push_back(std::move(records.at(item)));
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  write_file_atomic(report_path, make_shard_report(args.shard, "image_worker", ordered, seconds, true).dump(2) + "\n");
+  write_shard_report(report_path, journal_path, args.shard, "image_worker", items, seconds);
   print_note(fmt::format("shard {}: {} items ({} errors) in {:.1f} s, {:.1f} items/s; report {}", args.shard,
                          items.size(), failed.load(), seconds, todo.size() / std::max(seconds, 1e-9),
                          report_path.string()));

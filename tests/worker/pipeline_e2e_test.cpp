@@ -1,0 +1,163 @@
+// The whole product end to end: the real orchestrator runs the real image_worker on 4 fake
+// GPUs over a nested dataset whose correct verdicts are known by construction; a worker
+// killed mid-shard is retried with --retry-failed to the same result as a clean run.
+#include <dirent.h>
+#include <signal.h>
+
+#include <map>
+#include <opencv2/imgcodecs.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "process_util.h"
+#include "test_models.h"
+#include "test_util.h"
+#include "worker_catch.h"
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+using lv::test::read_text;
+using lv::test::write_text;
+
+namespace {
+
+const char* const kFolders[] = {"indoor/day", "indoor/night", "outdoor/day"};
+
+/// Image i: left half colour i%3, right half colour (i+1)%3 (red, green, blue). Box 0 (left)
+/// is labelled right; box 1 (right) is labelled with the left colour when i%5 == 0 (wrong).
+struct Pipeline {
+  lv::test::TempDir dir;
+  std::vector<std::string> items;
+  int count;
+
+  explicit Pipeline(int n, int spin) : count(n) {
+    lv::test::save_mean_colour_classifier(dir / "model.pt", 10.0, true, spin);
+    const cv::Scalar bgr[] = {cv::Scalar(0, 0, 255), cv::Scalar(0, 255, 0), cv::Scalar(255, 0, 0)};
+    for (int i = 0; i < n; ++i) {
+      const std::string folder = kFolders[i % 3];
+      const std::string name = "img_" + std::to_string(100 + i);
+      cv::Mat m(48, 64, CV_8UC3, bgr[(i + 1) % 3]);
+      m(cv::Rect(0, 0, 32, 48)).setTo(bgr[i % 3]);
+      const fs::path image = dir / "data" / folder / "JPEGImages" / (name + ".png");
+      fs::create_directories(image.parent_path());
+      REQUIRE(cv::imwrite(image.string(), m));
+      const int right_label = (i % 5 == 0) ? i % 3 : (i + 1) % 3;
+      write_text(dir / "data" / folder / "labels" / (name + ".txt"),
+                 std::to_string(i % 3) + " 0.25 0.5 0.5 1\n" + std::to_string(right_label) + " 0.75 0.5 0.5 1\n");
+      items.push_back(folder + "/JPEGImages/" + name + ".png");
+    }
+    std::sort(items.begin(), items.end());
+    write_text(dir / "config.yaml",
+               "input:\n  images: data\n  classes: [red, green, blue]\n"
+               "output:\n  dir: output\n  debug_images: none\n"
+               "model:\n  path: model.pt\n  type: classifier\n  input_size: 16\n"
+               "processing:\n  batch_size: 2\n  num_threads: 1\n  decode_threads: 1\n"
+               "worker:\n  executable: " LV_IMAGE_WORKER "\n"
+               "orchestrator:\n  stop_grace_s: 2\n  status_interval_s: 0.5\n");
+  }
+
+  std::map<std::string, std::string> env() const {
+    return {{"LV_NVIDIA_SMI", LV_SOURCE_DIR "/tests/fixtures/fake_nvidia_smi"},
+            {"FAKE_GPU_COUNT", "4"},
+            {"CUDA_VISIBLE_DEVICES", "\x01unset"}};
+  }
+  lv::test::RunResult orchestrate(std::vector<std::string> args) const {
+    args.insert(args.begin(), {LV_ORCHESTRATOR, "--config", "config.yaml"});
+    return lv::test::run_program(args, env(), dir.path(), std::chrono::seconds(240));
+  }
+  json report() const { return json::parse(read_text(dir / "output/verification_report.json")); }
+};
+
+std::map<std::string, std::string> tree(const fs::path& root) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : fs::recursive_directory_iterator(root))
+    if (e.is_regular_file() && e.path().filename() != "verification_report.json")
+      files[fs::relative(e.path(), root).generic_string()] = read_text(e.path());
+  return files;
+}
+
+json comparable(json report) {
+  for (auto& s : report["shards"])
+    for (const char* k : {"seconds", "items_per_s", "attempts", "log"}) s.erase(k);
+  return report;
+}
+
+/// The pid of the image_worker running shard `shard` under `dir`, or 0.
+pid_t worker_pid(const fs::path& dir, int shard) {
+  const std::string needle = (dir / ("output_gpu" + std::to_string(shard))).string();
+  DIR* proc = ::opendir("/proc");
+  pid_t found = 0;
+  while (const dirent* e = ::readdir(proc)) {
+    const pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+    if (pid <= 0) continue;
+    std::string cmd = read_text(fs::path("/proc") / e->d_name / "cmdline");
+    std::replace(cmd.begin(), cmd.end(), '\0', ' ');
+    if (cmd.find("image_worker") != std::string::npos && cmd.find(needle + " ") != std::string::npos &&
+        lv::test::process_alive(pid))
+      found = pid;
+  }
+  ::closedir(proc);
+  return found;
+}
+
+/// The last "[progress] d/t" count in a log, or -1.
+int last_progress(const std::string& log) {
+  const size_t at = log.rfind("[progress] ");
+  return at == std::string::npos ? -1 : std::atoi(log.c_str() + at + 11);
+}
+
+}  // namespace
+
+TEST_CASE("orchestrator + image_worker on 4 fake GPUs: merged tree and report as constructed", "[pipeline]") {
+  Pipeline p(24, 0);
+  const auto r = p.orchestrate({"--num-gpus", "4"});
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  const json report = p.report();
+  CHECK(report["status"] == "complete");
+  REQUIRE(report["images"].size() == 24);
+  // By construction: 48 boxes; images 0, 5, 10, 15, 20 have one wrong box each.
+  CHECK(report["summary"]["total_boxes"] == 48);
+  CHECK(report["summary"]["mislabeled"] == 5);
+  CHECK(report["summary"]["correct"] == 43);
+  CHECK(report["summary"]["uncertain"] == 0);
+  CHECK(report["summary"]["images_by_verdict"]["mislabeled"] == 5);
+  for (size_t k = 0; k < p.items.size(); ++k) CHECK(report["images"][k]["path"] == p.items[k]);
+  for (int s = 0; s < 4; ++s) CHECK(report["shards"][s]["device"] == "GPU " + std::to_string(s));
+
+  // img_105 (i = 5): left blue... i%3 = 2 -> blue left, right red labelled blue -> suggest red.
+  const std::string wrong = "outdoor/day/JPEGImages/img_105.png";
+  CHECK(fs::exists(p.dir / "output/mislabeled/outdoor/day/JPEGImages/img_105.png"));
+  CHECK(read_text(p.dir / "output/mislabeled/outdoor/day/labels_original/img_105.txt") ==
+        "2 0.25 0.5 0.5 1\n2 0.75 0.5 0.5 1\n");
+  CHECK(read_text(p.dir / "output/mislabeled/outdoor/day/labels/img_105.txt").rfind("2 0.25 0.5 0.5 1\n0 ", 0) == 0);
+  CHECK(fs::exists(p.dir / "output/correct/indoor/night/JPEGImages/img_101.png"));
+  CHECK(fs::exists(p.dir / "output/correct/indoor/night/labels/img_101.txt"));
+  for (int s = 0; s < 4; ++s) CHECK_FALSE(fs::exists(p.dir / ("output_gpu" + std::to_string(s))));
+}
+
+TEST_CASE("a worker killed mid-shard is retried to the same tree and report as a clean run", "[pipeline]") {
+  Pipeline clean(40, 0);
+  REQUIRE(clean.orchestrate({"--num-gpus", "4"}).code == 0);
+
+  Pipeline p(40, /*spin=*/300);
+  lv::test::Child orchestrator({LV_ORCHESTRATOR, "--config", "config.yaml", "--num-gpus", "4"}, p.env(), p.dir.path(),
+                               p.dir / "run.out");
+  REQUIRE(lv::test::wait_until([&] { return last_progress(read_text(p.dir / "gpu2.log")) >= 2; },
+                               std::chrono::seconds(120)));
+  const pid_t victim = worker_pid(p.dir.path(), 2);
+  REQUIRE(victim > 0);
+  ::kill(victim, SIGKILL);
+  const auto code = orchestrator.wait(std::chrono::seconds(240));
+  INFO(orchestrator.output());
+  REQUIRE(code == 1);
+  CHECK(orchestrator.output().find("FAILED shard 2 (GPU 2) signal 9 (SIGKILL)") != std::string::npos);
+  CHECK(p.report()["status"] == "partial");
+
+  const auto retry = p.orchestrate({"--retry-failed"});
+  INFO(retry.output);
+  REQUIRE(retry.code == 0);
+  CHECK(read_text(p.dir / "gpu2.log").find("resuming: ") != std::string::npos);
+  CHECK(comparable(p.report()) == comparable(clean.report()));
+  CHECK(tree(p.dir / "output") == tree(clean.dir / "output"));
+}
