@@ -1,30 +1,25 @@
 // Runs the real fake_worker binary: the protocol it follows is what the launcher tests rely on.
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "catch.h"
 #include "journal.h"
+#include "process_util.h"
 #include "report.h"
 #include "test_util.h"
 
-extern char** environ;
-
 namespace fs = std::filesystem;
 using nlohmann::json;
+using lv::test::Child;
 using lv::test::read_text;
 using lv::test::TempDir;
 using lv::test::write_text;
@@ -39,67 +34,39 @@ struct Ended {
 };
 
 /// Starts fake_worker with `args` (argv[0] is added), stdout and stderr appended to `log`.
-/// The environment is ours without the variables the worker reacts to, plus `env`.
-pid_t spawn_worker(const std::vector<std::string>& args, const std::vector<std::string>& env,
-                   const fs::path& log) {
-  std::vector<std::string> argv_s = {LV_FAKE_WORKER};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<std::string> env_s;
-  for (char** e = environ; *e; ++e) {
-    const std::string kv = *e;
-    const std::string key = kv.substr(0, kv.find('='));
-    if (key == "FAKE_WORKER_FAULT" || key == "FAKE_WORKER_RECORD" || key == "CUDA_VISIBLE_DEVICES" ||
-        key == "OMP_NUM_THREADS")
-      continue;
-    env_s.push_back(kv);
+/// The environment is ours without the variables the worker reacts to, plus `env` ("KEY=value").
+std::unique_ptr<Child> spawn_worker(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                                    const fs::path& log) {
+  std::vector<std::string> argv = {LV_FAKE_WORKER};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::map<std::string, std::string> vars;
+  for (const char* key : {"FAKE_WORKER_FAULT", "FAKE_WORKER_RECORD", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS"})
+    vars[key] = "\x01unset";
+  for (const std::string& kv : env) {
+    const size_t eq = kv.find('=');
+    vars[kv.substr(0, eq)] = eq == std::string::npos ? std::string() : kv.substr(eq + 1);
   }
-  env_s.insert(env_s.end(), env.begin(), env.end());
-
-  std::vector<char*> argv, envp;
-  for (std::string& s : argv_s) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  for (std::string& s : env_s) envp.push_back(s.data());
-  envp.push_back(nullptr);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  REQUIRE(rc == 0);
-  return pid;
+  auto child = std::make_unique<Child>(argv, vars, fs::path(), log, lv::test::OutputMode::append);
+  REQUIRE(child->started());
+  return child;
 }
 
-/// Waits for `pid` until `timeout`; nullopt if it is still running then.
-std::optional<Ended> wait_for(pid_t pid, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    int status = 0;
-    const pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) {
-      Ended e;
-      e.exited = WIFEXITED(status);
-      if (e.exited) e.code = WEXITSTATUS(status);
-      if (WIFSIGNALED(status)) e.signal = WTERMSIG(status);
-      return e;
-    }
-    if (r != 0) FAIL("waitpid(" << pid << ") failed: " << std::strerror(errno));
-    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+/// Waits for `child` until `timeout`; nullopt if it is still running then.
+std::optional<Ended> wait_for(Child& child, std::chrono::milliseconds timeout) {
+  const std::optional<int> status = child.wait(timeout);
+  if (!status) return std::nullopt;
+  Ended e;
+  e.exited = !child.signalled();
+  if (e.exited) e.code = *status;
+  e.signal = child.term_signal();
+  return e;
 }
 
 /// Runs the worker to its end (killing it and failing the test after 20 s).
 Ended run_worker(const std::vector<std::string>& args, const std::vector<std::string>& env, const fs::path& log) {
-  const pid_t pid = spawn_worker(args, env, log);
-  const std::optional<Ended> e = wait_for(pid, std::chrono::seconds(20));
-  if (!e) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-    FAIL("fake_worker did not end within 20 s; log:\n" << read_text(log));
-  }
+  const std::unique_ptr<Child> child = spawn_worker(args, env, log);
+  const std::optional<Ended> e = wait_for(*child, std::chrono::seconds(20));
+  if (!e) FAIL("fake_worker did not end within 20 s; log:\n" << read_text(log));  // ~Child kills it
   return *e;
 }
 
@@ -188,16 +155,12 @@ TEST_CASE("fake_worker crashes at an item then resumes without redoing the other
 
 TEST_CASE("fake_worker stops on SIGTERM with 130 and no report", "[fake_worker]") {
   Setup s(200);
-  const pid_t pid = spawn_worker(s.args(), {"FAKE_WORKER_FAULT=slow_ms=20"}, s.log);
+  const std::unique_ptr<Child> child = spawn_worker(s.args(), {"FAKE_WORKER_FAULT=slow_ms=20"}, s.log);
   const fs::path journal = s.out / lv::kJournalFileName;
   CHECK(lv::test::wait_until([&] { return fs::exists(journal) && lv::read_journal(journal).records.size() >= 2; }));
-  ::kill(pid, SIGTERM);
-  const std::optional<Ended> e = wait_for(pid, std::chrono::seconds(5));
-  if (!e) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-  }
-  REQUIRE(e);
+  child->signal(SIGTERM);
+  const std::optional<Ended> e = wait_for(*child, std::chrono::seconds(5));
+  REQUIRE(e);  // if not, ~Child kills it
   CHECK(e->exited);
   CHECK(e->code == 130);
   CHECK_FALSE(fs::exists(s.out / lv::kReportFileName));
@@ -206,13 +169,13 @@ TEST_CASE("fake_worker stops on SIGTERM with 130 and no report", "[fake_worker]"
 
 TEST_CASE("fake_worker ignoring SIGTERM while hung needs SIGKILL", "[fake_worker]") {
   Setup s(5);
-  const pid_t pid = spawn_worker(s.args(), {"FAKE_WORKER_FAULT=hang_at=1,ignore_term=1"}, s.log);
+  const std::unique_ptr<Child> child = spawn_worker(s.args(), {"FAKE_WORKER_FAULT=hang_at=1,ignore_term=1"}, s.log);
   const fs::path journal = s.out / lv::kJournalFileName;
   CHECK(lv::test::wait_until([&] { return fs::exists(journal) && lv::read_journal(journal).records.size() == 1; }));
-  ::kill(pid, SIGTERM);
-  CHECK_FALSE(wait_for(pid, std::chrono::milliseconds(300)));
-  ::kill(pid, SIGKILL);
-  const std::optional<Ended> e = wait_for(pid, std::chrono::seconds(5));
+  child->signal(SIGTERM);
+  CHECK_FALSE(wait_for(*child, std::chrono::milliseconds(300)));
+  child->signal(SIGKILL);
+  const std::optional<Ended> e = wait_for(*child, std::chrono::seconds(5));
   REQUIRE(e);
   CHECK(e->signal == SIGKILL);
 }

@@ -21,12 +21,18 @@ extern char** environ;
 
 namespace lv::test {
 
+/// What happens to the output file when a Child starts: emptied first, or added to.
+enum class OutputMode { truncate, append };
+
 /// A child process started with posix_spawn; stdout and stderr go to `output` (a file).
+/// The one way tests run a program: use it rather than another fork/exec helper.
 class Child {
  public:
-  /// `env`: variables to set (a value of "\x01unset" removes one). `cwd`: the child's folder.
+  /// `env`: variables to set (a value of "\x01unset" removes one). `cwd`: the child's folder
+  /// (an empty path: ours). `mode`: whether `output` is truncated or appended to.
   Child(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
-        const std::filesystem::path& cwd, const std::filesystem::path& output)
+        const std::filesystem::path& cwd, const std::filesystem::path& output,
+        OutputMode mode = OutputMode::truncate)
       : output_(output) {
     std::map<std::string, std::string> vars;
     for (char** e = environ; *e; ++e) {
@@ -49,17 +55,19 @@ class Child {
 
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int flags = O_WRONLY | O_CREAT | (mode == OutputMode::append ? O_APPEND : O_TRUNC);
+    posix_spawn_file_actions_addopen(&actions, 1, output.c_str(), flags, 0644);
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    // posix_spawn has no chdir action in glibc 2.36's public API; run through the cwd argument
-    // of the programs instead when needed. We change directory around the spawn call.
-    const std::filesystem::path old = std::filesystem::current_path();
-    std::filesystem::current_path(cwd);
+    // The child changes folder (glibc >= 2.29); ours stays, so tests may run threads.
+    if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
     const int rc = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), envp.data());
-    std::filesystem::current_path(old);
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0) pid_ = -1;
   }
+  /// Our environment and folder; stdout and stderr to `output`.
+  Child(const std::vector<std::string>& argv, const std::filesystem::path& output,
+        OutputMode mode = OutputMode::truncate)
+      : Child(argv, {}, {}, output, mode) {}
   ~Child() {
     if (pid_ > 0 && !status_) {
       ::kill(pid_, SIGKILL);
@@ -72,28 +80,41 @@ class Child {
   pid_t pid() const { return pid_; }
   bool started() const { return pid_ > 0; }
 
-  /// Exit code (128 + signal when killed), or nullopt if still running after `timeout`.
+  /// Exit code (128 + signal when killed), or nullopt if still running after `timeout`
+  /// (or never started). Polls every 10 ms until the deadline.
   std::optional<int> wait(std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
-    if (status_) return status_;
+    if (status_ || !started()) return status_;
     wait_until([&] { return poll(); }, timeout);
     return status_;
   }
+  /// True once the child has ended (reaping it); never blocks.
   bool poll() {
     if (status_) return true;
+    if (!started()) return false;  // waitpid(-1) would reap some other child
     int st = 0;
     if (::waitpid(pid_, &st, WNOHANG) == pid_) {
+      if (WIFSIGNALED(st)) term_signal_ = WTERMSIG(st);
       status_ = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
       return true;
     }
     return false;
   }
-  void signal(int sig) { ::kill(pid_, sig); }
+  void signal(int sig) {
+    if (started() && !status_) ::kill(pid_, sig);
+  }
   std::string output() const { return read_text(output_); }
+
+  /// Whether it has ended and was killed by a signal (wait()'s 128 + n cannot tell that from an
+  /// exit code of 128 + n).
+  bool signalled() const { return status_ && term_signal_ != 0; }
+  /// The signal that killed it; 0 while running or when it exited.
+  int term_signal() const { return term_signal_; }
 
  private:
   pid_t pid_ = -1;
   std::filesystem::path output_;
   std::optional<int> status_;
+  int term_signal_ = 0;
 };
 
 struct RunResult {
@@ -114,6 +135,15 @@ inline RunResult run_program(const std::vector<std::string>& argv, const std::ma
   r.output = child.output();
   std::filesystem::remove(out);
   return r;
+}
+
+/// Runs a program with our environment and folder to the end, stdout and stderr to `output`
+/// (truncated first), and returns its exit code: 128 + signal when killed, 127 when it could
+/// not be started, -1 when it was still running after 10 minutes (it is then killed).
+inline int run_program(const std::vector<std::string>& argv, const std::filesystem::path& output) {
+  Child child(argv, output);
+  if (!child.started()) return 127;
+  return child.wait(std::chrono::minutes(10)).value_or(-1);
 }
 
 /// True while a process with this pid exists (and is not a zombie).

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "atomic_file.h"
-#include "run_program.h"
+#include "process_util.h"
 #include "test_models.h"
 #include "test_util.h"
 #include "worker_catch.h"
