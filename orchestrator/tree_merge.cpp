@@ -100,8 +100,10 @@ Fd open_dir(const std::string& path) {
 
 struct ScannedDir {
   std::string rel;  ///< "" for the root, else "a/b" ('/'-separated)
+  size_t parent = 0;  ///< index of the parent folder in ScannedTree::dirs (the root: itself)
   std::vector<std::string> files;
   std::vector<std::string> subdirs;
+  bool shared = false;  ///< another source has a folder at the same relative path
 };
 
 struct ScannedTree {
@@ -164,7 +166,7 @@ ScannedTree scan_tree(const TreeSource& source) {
         ++tree.file_count;
       } else if (type == DT_DIR) {
         tree.dirs[index].subdirs.emplace_back(name);
-        tree.dirs.push_back(ScannedDir{rel, {}, {}});
+        tree.dirs.push_back(ScannedDir{rel, index, {}, {}, false});
         pending.push_back(tree.dirs.size() - 1);
       } else if (type == DT_LNK) {
         // Workers never write links; following one could pull in files from anywhere.
@@ -181,7 +183,8 @@ ScannedTree scan_tree(const TreeSource& source) {
 
 /// The same relative path in two trees is an error unless both are folders. Only folders that
 /// exist in more than one tree are compared, so memory stays at one set of names per folder.
-void check_collisions(const std::vector<ScannedTree>& trees, const fs::path& dest) {
+/// Also marks the folders that more than one tree has.
+void check_collisions(std::vector<ScannedTree>& trees, const fs::path& dest) {
   if (trees.size() < 2) return;
   std::unordered_map<std::string_view, std::vector<std::pair<size_t, size_t>>> by_rel;
   for (size_t t = 0; t < trees.size(); ++t)
@@ -191,6 +194,7 @@ void check_collisions(const std::vector<ScannedTree>& trees, const fs::path& des
     const std::string_view rel = entry.first;
     const auto& owners = entry.second;
     if (owners.size() < 2) continue;
+    for (const auto& owner : owners) trees[owner.first].dirs[owner.second].shared = true;
     struct Seen {
       size_t tree;
       bool is_dir;
@@ -294,7 +298,18 @@ class Merger {
   void merge(const ScannedTree& tree) {
     tree_ = &tree;
     manifest_.emplace(merge_manifest_file(manifest_dir_, tree.source->shard));
-    for (const ScannedDir& dir : tree.dirs) {
+    // Folders that arrive whole, with a folder rename (move mode) or with such an ancestor.
+    std::vector<char> moved_whole(tree.dirs.size(), 0);
+    for (size_t i = 0; i < tree.dirs.size(); ++i) {
+      const ScannedDir& dir = tree.dirs[i];
+      if (i > 0 && (moved_whole[dir.parent] || move_whole_dir(dir))) {
+        moved_whole[i] = 1;
+        ++stats.dirs;
+        stats.files += static_cast<int64_t>(dir.files.size());
+        for (const std::string& name : dir.files) manifest_->add(dir.rel, name);
+        manifest_->flush();
+        continue;
+      }
       ensure_dest_dir(dir.rel);
       if (dir.files.empty()) continue;
       const std::string src_path = under(tree.base, dir.rel);
@@ -313,6 +328,18 @@ class Merger {
 
  private:
   int shard() const { return tree_->source->shard; }
+
+  /// In move mode, a folder no other source has and the destination lacks is moved with one
+  /// rename, everything below it included: the common case, since shards are contiguous runs of
+  /// the input and so mostly fill folders of their own. False when it has to go file by file.
+  bool move_whole_dir(const ScannedDir& dir) {
+    if (mode_ != TreeMergeMode::move || dir.shared || made_dirs_.count(dir.rel)) return false;
+    const std::string from = under(tree_->base, dir.rel);
+    const std::string to = under(dest_base_, dir.rel);
+    if (rename_noreplace(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str()) == 0) return true;
+    if (errno == EEXIST || errno == ENOTEMPTY || errno == EXDEV) return false;
+    fail_errno(fmt::format("cannot move {} to {}", from, to), errno);
+  }
 
   void ensure_dest_dir(const std::string& rel) {
     if (made_dirs_.count(rel)) return;

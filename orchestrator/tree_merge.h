@@ -16,7 +16,8 @@ struct TreeSource {
 };
 
 enum class TreeMergeMode {
-  move,  ///< rename(2) each file into the destination; the source trees are emptied of files
+  move,  ///< rename(2) into the destination: a folder no other source has and the destination
+         ///< lacks moves whole, other files one by one; the sources are left without files
   link,  ///< hard-link each file, copying where links are impossible (other filesystem); the
          ///< source trees are left intact (--keep-gpu-outputs)
 };
@@ -27,7 +28,7 @@ struct TreeMergeStats {
   int64_t already_present = 0;  ///< files found already merged (same inode or same bytes) and left
   int64_t copied = 0;           ///< of `files`: byte copies (link or rename across filesystems)
   int64_t replaced = 0;         ///< of `files`: replaced an older copy merged from the same shard
-  int64_t dirs = 0;             ///< folders created in the destination
+  int64_t dirs = 0;             ///< folders new in the destination (created, or moved there whole)
 };
 
 /// Name of a shard tree's root entries that are not merged as files: the shard report and
@@ -46,7 +47,9 @@ std::filesystem::path merge_manifest_file(const std::filesystem::path& manifest_
 /// replaced when the manifest shows it came from the same shard earlier; otherwise the merge
 /// stops with an lv::Error naming the shard and both paths (files merged so far stay merged,
 /// and running again after the cause is removed finishes the job).
-/// Merged paths are appended to merge_manifest_file(manifest_dir, shard) as the merge proceeds.
+/// Merged paths are appended to merge_manifest_file(manifest_dir, shard) as the merge proceeds
+/// (after each file is placed, flushed per folder); the manifests belong to one plan, so a new
+/// plan starts with an empty manifest_dir.
 TreeMergeStats merge_trees(const std::vector<TreeSource>& sources, const std::filesystem::path& dest,
                            TreeMergeMode mode, const std::filesystem::path& manifest_dir);
 

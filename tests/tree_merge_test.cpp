@@ -145,6 +145,11 @@ TEST_CASE("move mode merges nested shard trees and skips root reports and journa
   // uncertain/d/JPEGImages, uncertain/empty
   CHECK(stats.dirs == 14);
   CHECK(fs::is_directory(f.dest / "uncertain/empty"));
+  // Folders of one shard only moved whole; shared ones were made and filled file by file.
+  CHECK_FALSE(fs::exists(f.sources[1].dir / "mislabeled"));
+  CHECK_FALSE(fs::exists(f.sources[2].dir / "uncertain"));
+  CHECK(fs::is_directory(f.sources[0].dir / "correct/a/JPEGImages"));
+  CHECK(fs::is_directory(f.sources[1].dir / "correct/a/JPEGImages"));
 
   // Only what is merged separately is left in the sources.
   CHECK(read_tree(f.sources[0].dir) == Files{{"verification_report.json", "{\"shard\":0}"}, {".journal.jsonl", "{}\n"}});
@@ -308,4 +313,52 @@ TEST_CASE("a destination inside a source tree is refused", "[tree_merge]") {
       error_of([&] { lv::merge_trees(f.sources, f.sources[1].dir / "out", lv::TreeMergeMode::move, f.manifests); });
   CHECK(contains(message, "the destination lies inside it"));
   CHECK(read_tree(f.sources[1].dir) == kShard1);
+}
+
+TEST_CASE("across filesystems link mode copies and move mode copies then removes", "[tree_merge]") {
+  // Needs a second filesystem: /dev/shm (tmpfs) beside the temp dir, where there is one.
+  struct stat shm {}, tmp {};
+  if (::stat("/dev/shm", &shm) != 0 || ::access("/dev/shm", W_OK) != 0 ||
+      ::stat(fs::temp_directory_path().c_str(), &tmp) != 0 || shm.st_dev == tmp.st_dev) {
+    WARN("skipped: no writable /dev/shm on another filesystem than the temp dir");
+    return;
+  }
+  TempDir out;
+  const fs::path shard_dir = fs::path("/dev/shm") / ("lv_tree_merge_" + std::to_string(::getpid()));
+  struct Cleanup {
+    fs::path dir;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } cleanup{shard_dir};
+  make_tree(shard_dir, kShard1);
+  const std::vector<lv::TreeSource> sources = {{1, shard_dir}};
+  const Files merged = {
+      {"correct/a/JPEGImages/x1.jpg", "x1"},
+      {"mislabeled/b/c/JPEGImages/y1.jpg", "y1"},
+      {"mislabeled/b/c/labels_original/y1.txt", "1 0.5 0.5 0.2 0.2\n"},
+  };
+
+  const lv::TreeMergeStats linked = lv::merge_trees(sources, out / "output", lv::TreeMergeMode::link, out / "merge");
+  CHECK(linked.files == 3);
+  CHECK(linked.copied == 3);
+  CHECK(read_tree(out / "output") == merged);
+  CHECK(read_tree(shard_dir) == kShard1);
+
+  // The copies are recognised by their bytes; moving now only removes the sources.
+  const lv::TreeMergeStats moved = lv::merge_trees(sources, out / "output", lv::TreeMergeMode::move, out / "merge");
+  CHECK(moved.files == 0);
+  CHECK(moved.already_present == 3);
+  CHECK(read_tree(shard_dir).size() == 2);  // report and journal
+
+  SECTION("move mode alone copies and removes each source file") {
+    make_tree(shard_dir, kShard1);
+    const lv::TreeMergeStats fresh =
+        lv::merge_trees(sources, out / "output2", lv::TreeMergeMode::move, out / "merge2");
+    CHECK(fresh.files == 3);
+    CHECK(fresh.copied == 3);
+    CHECK(read_tree(out / "output2") == merged);
+    CHECK(read_tree(shard_dir).size() == 2);
+  }
 }
