@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -375,16 +376,25 @@ int run(const Options& options) {
 }  // namespace
 
 int run_orchestrator(const Options& options) {
+  int code = 0;
   try {
-    if (options.list_gpus) return list_gpus();
-    return run(options);
+    code = options.list_gpus ? list_gpus() : run(options);
   } catch (const Error& e) {
     print_error(e.what());
-    return to_int(e.code());
-  } catch (const std::filesystem::filesystem_error& e) {
+    code = to_int(e.code());
+  } catch (const std::exception& e) {
     print_error(e.what());
-    return to_int(ExitCode::failed);
+    code = to_int(ExitCode::failed);
   }
+  // For benchmarks (tools/bench_orchestrator): our own peak memory, not the workers'.
+  // VmHWM, not getrusage: ru_maxrss survives exec, so it would report the parent's peak.
+  if (std::getenv("LV_REPORT_PEAK_RSS")) {
+    std::ifstream status("/proc/self/status");
+    for (std::string line; std::getline(status, line);)
+      if (line.rfind("VmHWM:", 0) == 0)
+        print_note(fmt::format("peak memory {:.1f} MB", std::atof(line.c_str() + 6) / 1024.0));
+  }
+  return code;
 }
 
 }  // namespace lv

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <boost/dll/runtime_symbol_info.hpp>
 #include <fmt/core.h>
 
 #include "atomic_file.h"
@@ -31,6 +32,7 @@
 #include "item_list.h"
 #include "message.h"
 #include "run_state.h"
+#include "plan.h"
 #include "shard_plan.h"
 #include "tree_merge.h"
 
@@ -47,6 +49,9 @@ struct Options {
   int repeat = 3;
   int files_per_dir = 150;
   std::vector<int64_t> plan_sizes = {100000, 1000000};
+  std::vector<int64_t> run_items = {1000000};
+  fs::path orchestrator;
+  fs::path fake_worker;
 };
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -90,6 +95,29 @@ void run_command(const std::vector<std::string>& args) {
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
     throw lv::Error(lv::ExitCode::failed, fmt::format("{} {} ... failed (status {})", args[0], args[1], status));
+}
+
+/// Runs argv (no shell) with `env` added to ours, stdout and stderr into `log`; the exit code.
+int run_logged(const std::vector<std::string>& args, const std::vector<std::string>& env, const fs::path& log) {
+  std::vector<char*> argv, envp;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (char** e = environ; *e; ++e) envp.push_back(*e);
+  for (const std::string& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  pid_t pid = 0;
+  const int rc = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw lv::Error(lv::ExitCode::failed, fmt::format("cannot start {}: {}", args[0], std::strerror(rc)));
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) throw lv::Error(lv::ExitCode::failed, fmt::format("waitpid {}: {}", args[0], std::strerror(errno)));
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 // ---- the shard trees ----
@@ -256,22 +284,28 @@ MergeFigures bench_merge(const Options& opt) {
 
 struct PlanFigures {
   int64_t items = 0;
-  double list = 0, plan = 0, join = 0, write = 0, hash = 0;
-  double total() const { return list + plan + join + write + hash; }
+  double list = 0, plan = 0, write = 0;
+  double total() const { return list + plan + write; }
 };
 
+void write_list_file(const fs::path& file, int64_t count) {
+  std::string text;
+  text.reserve(static_cast<size_t>(count) * 40);
+  for (int64_t i = 0; i < count; ++i) text += fmt::format("scene{:04d}/day/JPEGImages/{:08d}.jpg\n", i / 1000, i);
+  lv::write_file_atomic(file, text);
+}
+
+/// The orchestrator's own planning steps, in process: list, plan (with the input fingerprint),
+/// write items.txt and the split files.
 PlanFigures bench_planning(const Options& opt, int64_t count) {
   const fs::path dir = opt.dir / fmt::format("plan_{}", count);
   fs::remove_all(dir);
-  fs::create_directories(dir / "splits");
+  fs::create_directories(dir);
   const fs::path list_file = dir / "images.txt";
-  {
-    std::string text;
-    text.reserve(static_cast<size_t>(count) * 40);
-    for (int64_t i = 0; i < count; ++i)
-      text += fmt::format("scene{:04d}/day/JPEGImages/{:08d}.jpg\n", i / 1000, i);
-    lv::write_file_atomic(list_file, text);
-  }
+  write_list_file(list_file, count);
+  lv::Config config;
+  config.file = dir / "config.yaml";
+  config.input.images = list_file;
 
   PlanFigures f;
   f.items = count;
@@ -279,19 +313,45 @@ PlanFigures bench_planning(const Options& opt, int64_t count) {
   f.list = timed([&] { list = lv::list_items(list_file); });
   if (static_cast<int64_t>(list.items.size()) != count)
     throw lv::Error(lv::ExitCode::failed, fmt::format("list_items returned {} items, expected {}", list.items.size(), count));
-  std::vector<lv::Shard> shards;
-  f.plan = timed([&] { shards = lv::plan_shards(static_cast<int64_t>(list.items.size()), opt.shards); });
-  std::vector<std::string> splits;
-  f.join = timed([&] {
-    for (const lv::Shard& s : shards)
-      splits.push_back(lv::join_lines(list.items, static_cast<size_t>(s.begin), static_cast<size_t>(s.end)));
-  });
-  f.write = timed([&] {
-    for (size_t i = 0; i < shards.size(); ++i) lv::write_file_atomic(dir / lv::split_file(shards[i].index), splits[i]);
-  });
-  std::string hash;
-  f.hash = timed([&] { hash = lv::content_hash(lv::join_lines(list.items, 0, list.items.size())); });
+  std::vector<lv::DeviceSlot> devices;
+  for (int i = 0; i < opt.shards; ++i) devices.push_back(lv::DeviceSlot{true, i, std::to_string(i)});
+  lv::RunState state;
+  f.plan = timed([&] { state = lv::make_plan(config, "", list, devices, dir / "output", "/bin/true"); });
+  f.write = timed([&] { lv::write_plan_files(dir / "work", state, list); });
   fs::remove_all(dir);
+  return f;
+}
+
+struct RunFigures {
+  double seconds = 0;
+  std::string peak;  ///< the orchestrator's own "peak memory" note
+  int code = -1;
+};
+
+/// The real orchestrator binary over `count` items with the no-op fake worker on CPU workers:
+/// plan, launch, follow, merge `count` report records. Its own peak RSS comes from its
+/// LV_REPORT_PEAK_RSS note (wait4 would fold the workers' memory in).
+RunFigures bench_orchestrator_run(const Options& opt, int64_t count, bool dry_run) {
+  const fs::path dir = opt.dir / fmt::format("run_{}", count);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  write_list_file(dir / "images.txt", count);
+  lv::write_file_atomic(dir / "config.yaml", fmt::format("input:\n  images: images.txt\nworker:\n  executable: {}\n",
+                                                         opt.fake_worker.string()));
+  std::vector<std::string> args = {opt.orchestrator.string(), "--config", (dir / "config.yaml").string(),
+                                   "--work-dir", dir.string(), "--gpus", "cpu", "--cpu-workers",
+                                   std::to_string(opt.shards)};
+  if (dry_run) args.push_back("--dry-run");
+  const fs::path log = dir / "orchestrator.log";
+  RunFigures f;
+  const auto start = std::chrono::steady_clock::now();
+  f.code = run_logged(args, {"LV_REPORT_PEAK_RSS=1", "FAKE_WORKER_FAULT=noop=1"}, log);
+  f.seconds = seconds_since(start);
+  const std::string out = lv::read_file(log);
+  const size_t at = out.rfind("peak memory ");
+  f.peak = at == std::string::npos ? "?" : out.substr(at + 12, out.find('\n', at) - at - 12);
+  if (f.code != 0) lv::print_warning(fmt::format("orchestrator exited {}; see {}", f.code, log.string()));
+  else fs::remove_all(dir);
   return f;
 }
 
@@ -308,6 +368,12 @@ int main(int argc, char** argv) {
   app.add_option("--files-per-dir", opt.files_per_dir, "files per leaf folder")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--repeat", opt.repeat, "runs of each merge measurement; the best is shown")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--plan-items", opt.plan_sizes, "item counts for the planning measurement")->capture_default_str();
+  app.add_option("--run-items", opt.run_items, "item counts for runs of the orchestrator binary (none: skip)")->capture_default_str();
+  const fs::path here = fs::path(boost::dll::program_location().parent_path().string());
+  opt.orchestrator = here / "../orchestrator/orchestrator";
+  opt.fake_worker = here / "../tests/fake_worker";
+  app.add_option("--orchestrator", opt.orchestrator, "the orchestrator binary")->capture_default_str();
+  app.add_option("--fake-worker", opt.fake_worker, "the fake_worker test program")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   const bool own_dir = !fs::exists(opt.dir);
@@ -317,15 +383,30 @@ int main(int argc, char** argv) {
                opt.dir.string(), opt.files, opt.shards, opt.files_per_dir, opt.repeat);
 
     // Planning
-    fmt::print("planning: list file -> list_items -> plan_shards -> join_lines + write splits -> content_hash\n");
-    fmt::print("  {:>9}  {:>10}  {:>11}  {:>10}  {:>12}  {:>12}  {:>8}  {:>12}  {:>8}\n", "items", "list_items",
-               "plan_shards", "join_lines", "write_splits", "content_hash", "total", "items/s", "peak RSS");
+    fmt::print("planning (in process): list file -> list_items -> make_plan (+ input fingerprint) -> items.txt + splits\n");
+    fmt::print("  {:>9}  {:>10}  {:>10}  {:>12}  {:>8}  {:>12}  {:>8}\n", "items", "list_items", "make_plan",
+               "write_files", "total", "items/s", "peak RSS");
     for (const int64_t count : opt.plan_sizes) {
       const PlanFigures f = bench_planning(opt, count);
-      fmt::print("  {:>9}  {:>9.3f}s  {:>10.6f}s  {:>9.3f}s  {:>11.3f}s  {:>11.3f}s  {:>7.3f}s  {:>12.0f}  {:>5.0f} MB\n",
-                 f.items, f.list, f.plan, f.join, f.write, f.hash, f.total(), f.items / f.total(), peak_rss_mb());
+      fmt::print("  {:>9}  {:>9.3f}s  {:>9.3f}s  {:>11.3f}s  {:>7.3f}s  {:>12.0f}  {:>5.0f} MB\n", f.items, f.list,
+                 f.plan, f.write, f.total(), f.items / f.total(), peak_rss_mb());
     }
-    fmt::print("  (peak RSS = getrusage ru_maxrss of this process after that row)\n\n");
+    fmt::print("  (target: 1M items under 2 s; peak RSS = ru_maxrss of this process after that row)\n\n");
+
+    // The real orchestrator
+    if (!opt.run_items.empty()) {
+      fmt::print("orchestrator binary, --gpus cpu --cpu-workers {}, no-op fake_worker (journal + report, no files)\n",
+                 opt.shards);
+      fmt::print("  {:>9}  {:<28}  {:>9}  {:>14}\n", "items", "mode", "seconds", "own peak RSS");
+      for (const int64_t count : opt.run_items) {
+        for (const bool dry : {true, false}) {
+          const RunFigures f = bench_orchestrator_run(opt, count, dry);
+          fmt::print("  {:>9}  {:<28}  {:>8.2f}s  {:>14}\n", count,
+                     dry ? "--dry-run (plan only)" : "full run (plan, run, merge)", f.seconds, f.peak);
+        }
+      }
+      fmt::print("  (target: peak memory under 150 MB at 1M items)\n\n");
+    }
 
     // Merging
     const MergeFigures m = bench_merge(opt);

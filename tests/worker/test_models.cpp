@@ -11,8 +11,8 @@ void save_mean_colour_classifier(const std::filesystem::path& file, double scale
   m.register_attribute("spin", c10::IntType::get(), spin);
   m.define(std::string(R"(
 def forward(self, x):
-    acc = torch.zeros(1)
-    w = torch.ones(128, 128)
+    acc = torch.zeros([1], dtype=x.dtype, device=x.device)
+    w = torch.ones([128, 128], dtype=x.dtype, device=x.device)
     for i in range(self.spin):
         acc = acc + torch.mm(w, w).sum() * 0.0
     m = x.mean([2, 3]) * self.scale + acc
