@@ -370,8 +370,8 @@ int main(int argc, char** argv) {
   app.add_option("--plan-items", opt.plan_sizes, "item counts for the planning measurement")->capture_default_str();
   app.add_option("--run-items", opt.run_items, "item counts for runs of the orchestrator binary (none: skip)")->capture_default_str();
   const fs::path here = fs::path(boost::dll::program_location().parent_path().string());
-  opt.orchestrator = here / "../orchestrator/orchestrator";
-  opt.fake_worker = here / "../tests/fake_worker";
+  opt.orchestrator = here / "orchestrator";
+  opt.fake_worker = here / "fake_worker";
   app.add_option("--orchestrator", opt.orchestrator, "the orchestrator binary")->capture_default_str();
   app.add_option("--fake-worker", opt.fake_worker, "the fake_worker test program")->capture_default_str();
   CLI11_PARSE(app, argc, argv);

@@ -1,0 +1,223 @@
+// The demo scene maker on striped test garments whose lit width tells their class.
+#include "demo_scene.h"
+
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include "catch.h"
+#include "error.h"
+#include "idx_fixture.h"
+#include "test_util.h"
+
+namespace fs = std::filesystem;
+using lv::demo::FashionSplit;
+using lv::demo::plan_scene;
+using lv::demo::SceneOptions;
+using lv::test::TempDir;
+
+namespace {
+
+/// 100 striped garments (class i % 10), loaded through the real reader.
+const FashionSplit& striped_split() {
+  static const FashionSplit split = [] {
+    TempDir dir;
+    lv::test::write_striped_split(dir.path(), "t10k", 100);
+    return lv::demo::load_fashion_split(dir.path(), "t10k");
+  }();
+  return split;
+}
+
+/// Every regular file under `root`, relative path -> content.
+std::map<std::string, std::string> tree(const fs::path& root) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(root))
+    if (e.is_regular_file()) out[fs::relative(e.path(), root).string()] = lv::test::read_text(e.path());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("planned garments lie inside the scene, apart, with the split's classes", "[scene]") {
+  SceneOptions o;
+  o.noise = 0;
+  const cv::Rect scene(0, 0, o.geometry.scene_size.width, o.geometry.scene_size.height);
+  std::set<size_t> counts;
+  for (int i = 0; i < 200; ++i) {
+    const auto plan = plan_scene(o, striped_split(), i);
+    REQUIRE(!plan.garments.empty());
+    REQUIRE(plan.garments.size() <= 6);
+    counts.insert(plan.garments.size());
+    for (size_t a = 0; a < plan.garments.size(); ++a) {
+      const auto& g = plan.garments[a];
+      CHECK((g.box & scene) == g.box);
+      CHECK(g.box.width == g.box.height);
+      CHECK(g.box.width >= 28);
+      CHECK(g.box.width <= 112);
+      CHECK(g.true_class == g.source % 10);  // the striped split's labels
+      CHECK(g.written_class == g.true_class);
+      for (size_t b = 0; b < a; ++b) CHECK((g.box & plan.garments[b].box).area() == 0);
+    }
+  }
+  CHECK(counts.size() >= 5);  // 1..6 garments, not always the same number
+}
+
+TEST_CASE("label noise is injected at the asked rate, always to another class", "[scene]") {
+  for (const double rate : {0.0, 0.1, 0.3, 1.0}) {
+    SceneOptions o;
+    o.noise = rate;
+    o.seed = 7;
+    int64_t boxes = 0, changed = 0;
+    std::set<int> swapped_to;
+    for (int i = 0; i < 3000; ++i) {
+      for (const auto& g : plan_scene(o, striped_split(), i).garments) {
+        ++boxes;
+        if (g.written_class != g.true_class) {
+          ++changed;
+          if (g.true_class == 0) swapped_to.insert(g.written_class);
+        }
+        CHECK(g.written_class >= 0);
+        CHECK(g.written_class < 10);
+      }
+    }
+    // Over ~10 000 boxes the changed share is binomial: within 4 standard deviations.
+    const double share = static_cast<double>(changed) / static_cast<double>(boxes);
+    const double sd = std::sqrt(rate * (1 - rate) / static_cast<double>(boxes));
+    INFO("rate " << rate << ", " << changed << " of " << boxes << " changed");
+    CHECK(boxes > 8000);
+    CHECK(std::abs(share - rate) <= 4 * sd + 1e-12);
+    if (rate >= 0.3) CHECK(swapped_to == std::set<int>{1, 2, 3, 4, 5, 6, 7, 8, 9});  // every other class, never 0
+  }
+}
+
+TEST_CASE("each box shows its garment on the background, and nothing else changes", "[scene]") {
+  SceneOptions o;
+  o.seed = 3;
+  int checked = 0;
+  for (int i = 0; i < 30; ++i) {
+    const auto plan = plan_scene(o, striped_split(), i);
+    const auto scene = lv::demo::render_scene(o, striped_split(), plan, i);
+    REQUIRE(scene.image.size() == o.geometry.scene_size);
+    cv::Mat diff;
+    cv::absdiff(scene.image, scene.background, diff);
+    cv::Mat outside(scene.image.size(), CV_8UC1, cv::Scalar(255));
+    for (const auto& g : plan.garments) {
+      outside(g.box).setTo(0);
+      // The share of the tile that differs from the background is the garment's lit share,
+      // which tells its class (garment_width(k) / 28 = (k + 1) / 10 within rounding).
+      int lit = 0;
+      for (int y = g.box.y; y < g.box.br().y; ++y)
+        for (int x = g.box.x; x < g.box.br().x; ++x) {
+          const auto d = diff.at<cv::Vec3b>(y, x);
+          lit += d[0] + d[1] + d[2] > 30;
+        }
+      const double share = static_cast<double>(lit) / g.box.area();
+      INFO("scene " << i << " class " << g.true_class << " side " << g.box.width);
+      CHECK(std::abs(share - lv::test::garment_width(g.true_class) / 28.0) < 0.05);
+      ++checked;
+    }
+    cv::Mat diff_outside = cv::Mat::zeros(diff.size(), diff.type());
+    diff.copyTo(diff_outside, outside);
+    CHECK(cv::countNonZero(diff_outside.reshape(1)) == 0);
+  }
+  CHECK(checked > 60);
+}
+
+TEST_CASE("the written dataset: folders, labels and truth agree with what was drawn", "[scene]") {
+  TempDir dir;
+  SceneOptions o;
+  o.noise = 0.5;
+  o.seed = 11;
+  const fs::path out = dir / "data";
+  const auto summary = lv::demo::write_demo_dataset(o, striped_split(), 24, out, false);
+  CHECK(summary.scenes == 24);
+
+  CHECK(lv::test::read_text(out / "classes.txt") ==
+        "tshirt_top\ntrouser\npullover\ndress\ncoat\nsandal\nshirt\nsneaker\nbag\nankle_boot\n");
+  std::ifstream truth(out / "truth.jsonl");
+  std::map<std::string, std::vector<nlohmann::json>> by_image;
+  int boxes = 0, changed = 0;
+  for (std::string line; std::getline(truth, line); ++boxes) {
+    const auto j = nlohmann::json::parse(line);
+    by_image[j["image"]].push_back(j);
+    changed += j["changed"].get<bool>();
+    CHECK(j["changed"].get<bool>() == (j["true_class"] != j["written_class"]));
+    CHECK(j["true_class"].get<int>() == j["source_index"].get<int>() % 10);
+  }
+  CHECK(boxes == summary.boxes);
+  CHECK(changed == summary.changed);
+  CHECK(changed > 0);
+  CHECK(by_image.size() == 24);
+
+  std::set<std::string> folders;
+  for (const auto& [image, rows] : by_image) {
+    // .../JPEGImages/x.jpg -> .../labels/x.txt, the YOLO way.
+    const fs::path img = out / image;
+    const fs::path label = img.parent_path().parent_path() / "labels" / img.filename().replace_extension(".txt");
+    folders.insert(img.parent_path().parent_path().lexically_relative(out).string());
+    const cv::Mat decoded = cv::imread(img.string());
+    REQUIRE(decoded.cols == 320);
+    REQUIRE(decoded.rows == 240);
+    std::istringstream lines(lv::test::read_text(label));
+    size_t n = 0;
+    for (std::string line; std::getline(lines, line); ++n) {
+      REQUIRE(n < rows.size());
+      const auto& t = rows[n];
+      CHECK(t["box"].get<size_t>() == n);
+      int cls;
+      double cx, cy, w, h;
+      std::istringstream(line) >> cls >> cx >> cy >> w >> h;
+      CHECK(cls == t["written_class"].get<int>());
+      // Inside the image, and the box drawn (box_px, pixels) is the box written.
+      CHECK(cx - w / 2 >= -1e-6);
+      CHECK(cx + w / 2 <= 1 + 1e-6);
+      CHECK(cy - h / 2 >= -1e-6);
+      CHECK(cy + h / 2 <= 1 + 1e-6);
+      const auto px = t["box_px"];
+      CHECK((cx - w / 2) * 320 == Approx(px[0].get<double>()).margin(0.01));
+      CHECK((cy - h / 2) * 240 == Approx(px[1].get<double>()).margin(0.01));
+      CHECK(w * 320 == Approx(px[2].get<double>()).margin(0.01));
+      CHECK(h * 240 == Approx(px[3].get<double>()).margin(0.01));
+    }
+    CHECK(n == rows.size());
+  }
+  CHECK(folders == std::set<std::string>{"indoor/day", "indoor/night", "outdoor/day"});
+}
+
+TEST_CASE("the same seed gives identical files, another seed other files", "[scene]") {
+  TempDir dir;
+  SceneOptions o;
+  o.seed = 5;
+  lv::demo::write_demo_dataset(o, striped_split(), 12, dir / "a", false);
+  lv::demo::write_demo_dataset(o, striped_split(), 12, dir / "b", false);
+  o.seed = 6;
+  lv::demo::write_demo_dataset(o, striped_split(), 12, dir / "c", false);
+  const auto a = tree(dir / "a");
+  CHECK(a.size() == 12 * 2 + 3);  // images, labels, classes.txt, truth.jsonl, demo_dataset.json
+  CHECK(a == tree(dir / "b"));
+  CHECK(a.at("truth.jsonl") != tree(dir / "c").at("truth.jsonl"));
+}
+
+TEST_CASE("an existing dataset is kept unless overwriting is asked", "[scene]") {
+  TempDir dir;
+  SceneOptions o;
+  lv::demo::write_demo_dataset(o, striped_split(), 10, dir / "d", false);
+  lv::test::write_text(dir / "d" / "notes.txt", "mine");
+  try {
+    lv::demo::write_demo_dataset(o, striped_split(), 3, dir / "d", false);
+    FAIL("no error");
+  } catch (const lv::Error& e) {
+    CHECK(e.code() == lv::ExitCode::usage);
+    CHECK_THAT(e.what(), Catch::Contains("exists and is not empty"));
+  }
+  // Overwriting drops the ten old scenes, keeps what the tool did not write.
+  lv::demo::write_demo_dataset(o, striped_split(), 3, dir / "d", true);
+  const auto files = tree(dir / "d");
+  CHECK(files.size() == 3 * 2 + 3 + 1);
+  CHECK(files.at("notes.txt") == "mine");
+}

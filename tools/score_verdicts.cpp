@@ -1,0 +1,66 @@
+// score_verdicts: how well a verification run found the demo's injected label errors, against
+// the confident-learning baseline on the same probabilities (run with
+// report.include_probabilities: true for the baseline).
+//
+//   score_verdicts --report demo/output/verification_report.json --truth demo/data/truth.jsonl --seconds 93.5
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include "atomic_file.h"
+#include "error.h"
+#include "message.h"
+#include "verdict_score.h"
+
+int main(int argc, char** argv) {
+  lv::set_program_name("score_verdicts");
+
+  // Options.
+  CLI::App app{"Scores verification_report.json against the demo dataset's truth.jsonl: precision, recall and F1 "
+               "of 'mislabeled', suggested-class accuracy, uncertain share, and the confident-learning baseline."};
+  std::string report_path, truth_path, json_path;
+  double seconds = -1;
+  app.add_option("--report", report_path, "the merged verification_report.json")->required();
+  app.add_option("--truth", truth_path, "truth.jsonl written by make_demo_dataset")->required();
+  app.add_option("--seconds", seconds, "wall time of the run, for images/s")->check(CLI::NonNegativeNumber);
+  app.add_option("--json", json_path, "also write the figures as JSON to this file ('-': stdout, instead of the text)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    lv::print_error(e.what());
+    return lv::to_int(lv::ExitCode::usage);
+  }
+
+  try {
+    // Inputs.
+    const auto truth = lv::demo::read_truth(truth_path);
+    const auto report = nlohmann::json::parse(lv::read_file(report_path), nullptr, false);
+    if (report.is_discarded())
+      throw lv::Error(lv::ExitCode::input_unreadable, fmt::format("{}: not valid JSON", report_path));
+
+    // Score and print.
+    const auto score = lv::demo::score_verdicts(report, truth, report_path);
+    lv::demo::Timing timing;
+    if (seconds >= 0) timing.seconds = seconds;
+    const std::string json = lv::demo::score_to_json(score, timing).dump(2) + "\n";
+    if (json_path == "-") {
+      std::cout << json;
+    } else {
+      std::cout << lv::demo::format_score(score, timing);
+      if (!json_path.empty()) lv::write_file_atomic(json_path, json);
+    }
+    return 0;
+  } catch (const lv::Error& e) {
+    lv::print_error(e.what());
+    return lv::to_int(e.code());
+  } catch (const std::exception& e) {
+    lv::print_error(e.what());
+    return lv::to_int(lv::ExitCode::failed);
+  }
+}

@@ -1,0 +1,273 @@
+#include "verdict_score.h"
+
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <utility>
+
+#include <fmt/core.h>
+
+#include "error.h"
+
+namespace lv::demo {
+
+using nlohmann::json;
+
+namespace {
+
+Error bad_input(const std::string& message) { return Error(ExitCode::input_unreadable, message); }
+
+double ratio(int64_t num, int64_t den) { return den > 0 ? static_cast<double>(num) / static_cast<double>(den) : 0.0; }
+
+/// The integer field `key` of `j`, or throws naming `where`.
+int int_field(const json& j, const char* key, const std::string& where) {
+  const auto it = j.find(key);
+  if (it == j.end() || !it->is_number_integer()) throw bad_input(fmt::format("{}: \"{}\" is missing or not an integer", where, key));
+  return it->get<int>();
+}
+
+// The demo's targets (issue 4), printed beside the figures.
+constexpr double kTargetPrecision = 0.90;
+constexpr double kTargetRecall = 0.85;
+constexpr double kTargetSuggested = 0.95;
+constexpr double kTargetUncertain = 0.10;
+
+const char* verdict_of(bool ok) { return ok ? "ok" : "BELOW TARGET"; }
+
+}  // namespace
+
+double DetectionScore::precision() const { return ratio(true_positives, true_positives + false_positives); }
+double DetectionScore::recall() const { return ratio(true_positives, true_positives + false_negatives); }
+double DetectionScore::f1() const {
+  const double p = precision(), r = recall();
+  return p + r > 0 ? 2 * p * r / (p + r) : 0.0;
+}
+
+double VerdictScore::suggested_accuracy() const { return ratio(suggested_right, verifier.true_positives); }
+double VerdictScore::uncertain_share() const { return ratio(uncertain, boxes); }
+
+std::vector<TruthBox> read_truth(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) throw bad_input(fmt::format("{}: cannot open the truth file", file.string()));
+  std::vector<TruthBox> out;
+  std::map<std::pair<std::string, int>, int> seen;
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (line.empty()) continue;
+    const std::string where = fmt::format("{}:{}", file.string(), n);
+    const json j = json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) throw bad_input(fmt::format("{}: not a JSON object", where));
+    TruthBox t;
+    const auto image = j.find("image");
+    if (image == j.end() || !image->is_string()) throw bad_input(fmt::format("{}: \"image\" is missing or not a string", where));
+    t.image = image->get<std::string>();
+    t.box = int_field(j, "box", where);
+    t.true_class = int_field(j, "true_class", where);
+    t.written_class = int_field(j, "written_class", where);
+    const auto changed = j.find("changed");
+    if (changed == j.end() || !changed->is_boolean()) throw bad_input(fmt::format("{}: \"changed\" is missing or not true/false", where));
+    t.changed = changed->get<bool>();
+    if (t.changed != (t.true_class != t.written_class))
+      throw bad_input(fmt::format("{}: \"changed\" is {} but the true and written classes are {} and {}", where,
+                                  t.changed, t.true_class, t.written_class));
+    if (const auto [it, fresh] = seen.emplace(std::make_pair(t.image, t.box), n); !fresh)
+      throw bad_input(fmt::format("{}: box {} of {} is already on line {}", where, t.box, t.image, it->second));
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+std::vector<bool> confident_learning_issues(const std::vector<std::vector<double>>& probs, const std::vector<int>& labels,
+                                            std::vector<double>* thresholds) {
+  const size_t k = probs.empty() ? 0 : probs[0].size();
+  std::vector<double> sum(k, 0.0);
+  std::vector<int64_t> count(k, 0);
+  for (size_t i = 0; i < probs.size(); ++i) {
+    const auto j = static_cast<size_t>(labels[i]);
+    sum[j] += probs[i][j];
+    ++count[j];
+  }
+  std::vector<double> t(k, std::numeric_limits<double>::quiet_NaN());
+  for (size_t j = 0; j < k; ++j)
+    if (count[j] > 0) t[j] = sum[j] / static_cast<double>(count[j]);
+
+  std::vector<bool> issues(probs.size(), false);
+  for (size_t i = 0; i < probs.size(); ++i) {
+    int best = -1;
+    for (size_t j = 0; j < k; ++j) {
+      // A NaN threshold (no box labelled j) never passes.
+      if (probs[i][j] >= t[j] && (best < 0 || probs[i][j] > probs[i][static_cast<size_t>(best)])) best = static_cast<int>(j);
+    }
+    issues[i] = best >= 0 && best != labels[i];
+  }
+  if (thresholds) *thresholds = std::move(t);
+  return issues;
+}
+
+VerdictScore score_verdicts(const json& report, const std::vector<TruthBox>& truth, const std::string& report_name) {
+  if (!report.is_object() || !report.contains("images") || !report["images"].is_array())
+    throw bad_input(fmt::format("{}: not a verification report (no \"images\" list)", report_name));
+
+  std::map<std::pair<std::string, int>, const TruthBox*> by_box;
+  for (const auto& t : truth) by_box[{t.image, t.box}] = &t;
+
+  VerdictScore s;
+  s.has_probabilities = true;
+  std::vector<std::vector<double>> probs;
+  std::vector<int> labels;
+  std::vector<bool> changed;
+  size_t num_classes = 0;
+  int64_t matched = 0;
+
+  for (const auto& image : report["images"]) {
+    const auto path_it = image.find("path");
+    if (path_it == image.end() || !path_it->is_string())
+      throw bad_input(fmt::format("{}: an image without a \"path\"", report_name));
+    const std::string path = path_it->get<std::string>();
+    const auto boxes = image.find("boxes");
+    if (boxes == image.end() || !boxes->is_array()) continue;  // an item that failed: its boxes count as missing
+    bool any = false;
+    int position = 0;
+    for (const auto& box : *boxes) {
+      const std::string where = fmt::format("{}: {}: boxes[{}]", report_name, path, position++);
+      const int index = int_field(box, "index", where);
+      const auto found = by_box.find({path, index});
+      if (found == by_box.end())
+        throw bad_input(fmt::format("{}: not in the truth file (report and truth of different datasets?)", where));
+      const TruthBox& t = *found->second;
+      const int label = int_field(box, "label", where);
+      if (label != t.written_class)
+        throw bad_input(fmt::format("{}: label {} but the truth file wrote class {} (report and truth of different "
+                                    "datasets?)", where, label, t.written_class));
+      const std::string verdict = box.value("verdict", "");
+      const bool flagged = verdict == "mislabeled";
+      if (verdict == "correct") ++s.correct;
+      else if (flagged) ++s.mislabeled;
+      else if (verdict == "uncertain") ++s.uncertain;
+      else throw bad_input(fmt::format("{}: unknown verdict '{}'", where, verdict));
+
+      ++s.boxes;
+      ++matched;
+      any = true;
+      if (t.changed) ++s.changed;
+      if (flagged && t.changed) {
+        ++s.verifier.true_positives;
+        const auto sug = box.find("suggested");
+        if (sug != box.end() && sug->is_number_integer() && sug->get<int>() == t.true_class) ++s.suggested_right;
+      } else if (flagged) {
+        ++s.verifier.false_positives;
+      } else if (t.changed) {
+        ++s.verifier.false_negatives;
+        if (verdict == "uncertain") ++s.changed_uncertain;
+        else ++s.changed_correct;
+      }
+
+      const auto p = box.find("probabilities");
+      if (p == box.end() || !p->is_array()) {
+        s.has_probabilities = false;
+        continue;
+      }
+      std::vector<double> row;
+      for (const auto& v : *p) {
+        if (!v.is_number()) throw bad_input(fmt::format("{}: \"probabilities\" holds a non-number", where));
+        row.push_back(v.get<double>());
+      }
+      if (num_classes == 0) num_classes = row.size();
+      if (row.size() != num_classes || label < 0 || static_cast<size_t>(label) >= row.size())
+        throw bad_input(fmt::format("{}: {} probabilities for label {}; earlier boxes had {}", where, row.size(), label,
+                                    num_classes));
+      probs.push_back(std::move(row));
+      labels.push_back(label);
+      changed.push_back(t.changed);
+    }
+    if (any) ++s.images;
+  }
+  s.missing_from_report = static_cast<int64_t>(truth.size()) - matched;
+
+  if (s.has_probabilities && !probs.empty()) {
+    const std::vector<bool> issues = confident_learning_issues(probs, labels, &s.cl_thresholds);
+    for (size_t i = 0; i < issues.size(); ++i) {
+      if (issues[i] && changed[i]) ++s.confident_learning.true_positives;
+      else if (issues[i]) ++s.confident_learning.false_positives;
+      else if (changed[i]) ++s.confident_learning.false_negatives;
+    }
+  } else {
+    s.has_probabilities = false;
+  }
+  return s;
+}
+
+std::string format_score(const VerdictScore& s, const Timing& timing) {
+  std::string out;
+  out += fmt::format("scored {} boxes in {} images; {} labels were changed ({:.1f} %)\n", s.boxes, s.images, s.changed,
+                     100.0 * ratio(s.changed, s.boxes));
+  if (s.missing_from_report > 0)
+    out += fmt::format("warning: {} boxes of the truth file are not in the report (partial run?); not scored\n",
+                       s.missing_from_report);
+  out += fmt::format("verdicts: correct {}, mislabeled {}, uncertain {}\n", s.correct, s.mislabeled, s.uncertain);
+  out += fmt::format("  {:<34} {:>6}   {}\n", "figure", "value", "target");
+  auto row = [&](const std::string& name, double v, const std::string& target, bool ok) {
+    out += fmt::format("  {:<34} {:>6.3f}   {:<22} {}\n", name, v, target, verdict_of(ok));
+  };
+  const auto& v = s.verifier;
+  row("mislabeled precision", v.precision(), fmt::format(">= {:.2f}", kTargetPrecision), v.precision() >= kTargetPrecision);
+  row("mislabeled recall", v.recall(), fmt::format(">= {:.2f}", kTargetRecall), v.recall() >= kTargetRecall);
+  if (s.has_probabilities)
+    row("mislabeled F1", v.f1(), fmt::format("> {:.3f} (baseline)", s.confident_learning.f1()),
+        v.f1() > s.confident_learning.f1());
+  else
+    out += fmt::format("  {:<34} {:>6.3f}   (no probabilities in the report: no baseline)\n", "mislabeled F1", v.f1());
+  row("suggested class accuracy", s.suggested_accuracy(), fmt::format(">= {:.2f}", kTargetSuggested),
+      s.suggested_accuracy() >= kTargetSuggested);
+  row("uncertain share of boxes", s.uncertain_share(), fmt::format("<= {:.2f}", kTargetUncertain),
+      s.uncertain_share() <= kTargetUncertain);
+  out += fmt::format("  counts: {} found, {} false alarms, {} missed ({} left uncertain, {} called correct)\n",
+                     v.true_positives, v.false_positives, v.false_negatives, s.changed_uncertain, s.changed_correct);
+  if (s.has_probabilities) {
+    const auto& c = s.confident_learning;
+    out += fmt::format("baseline, confident learning on the same probabilities: precision {:.3f}, recall {:.3f}, "
+                       "F1 {:.3f} ({} found, {} false alarms, {} missed)\n",
+                       c.precision(), c.recall(), c.f1(), c.true_positives, c.false_positives, c.false_negatives);
+  }
+  if (timing.seconds) {
+    out += fmt::format("run time {:.1f} s, {:.1f} images/s\n", *timing.seconds,
+                       *timing.seconds > 0 ? static_cast<double>(s.images) / *timing.seconds : 0.0);
+  }
+  return out;
+}
+
+json score_to_json(const VerdictScore& s, const Timing& timing) {
+  auto detection = [](const DetectionScore& d) {
+    return json{{"true_positives", d.true_positives}, {"false_positives", d.false_positives},
+                {"false_negatives", d.false_negatives}, {"precision", d.precision()},
+                {"recall", d.recall()}, {"f1", d.f1()}};
+  };
+  json j = {{"images", s.images},
+            {"boxes", s.boxes},
+            {"changed", s.changed},
+            {"missing_from_report", s.missing_from_report},
+            {"verdicts", {{"correct", s.correct}, {"mislabeled", s.mislabeled}, {"uncertain", s.uncertain}}},
+            {"mislabeled", detection(s.verifier)},
+            {"suggested_accuracy", s.suggested_accuracy()},
+            {"uncertain_share", s.uncertain_share()},
+            {"changed_left_uncertain", s.changed_uncertain},
+            {"changed_called_correct", s.changed_correct}};
+  if (s.has_probabilities) {
+    json t = json::array();
+    for (double x : s.cl_thresholds) t.push_back(std::isnan(x) ? json(nullptr) : json(x));
+    j["confident_learning"] = detection(s.confident_learning);
+    j["confident_learning"]["thresholds"] = std::move(t);
+  } else {
+    j["confident_learning"] = nullptr;
+  }
+  if (timing.seconds) {
+    j["seconds"] = *timing.seconds;
+    j["images_per_s"] = *timing.seconds > 0 ? static_cast<double>(s.images) / *timing.seconds : 0.0;
+  }
+  j["targets"] = {{"precision", kTargetPrecision}, {"recall", kTargetRecall},
+                  {"suggested_accuracy", kTargetSuggested}, {"uncertain_share", kTargetUncertain}};
+  return j;
+}
+
+}  // namespace lv::demo

@@ -1,0 +1,85 @@
+#pragma once
+/// Scores a verification report against the demo's truth file: how well the `mislabeled`
+/// verdicts find the injected label errors, and the confident-learning baseline (Northcutt
+/// et al. 2021, "Confident Learning") on the same predicted probabilities.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace lv::demo {
+
+/// One box of the truth file (truth.jsonl).
+struct TruthBox {
+  std::string image;  ///< path relative to the dataset root
+  int box = 0;        ///< index in the image's label file
+  int true_class = 0;
+  int written_class = 0;
+  bool changed = false;
+};
+
+/// Reads truth.jsonl. Throws lv::Error (input_unreadable) naming the file and line of a
+/// malformed entry, or a box listed twice.
+std::vector<TruthBox> read_truth(const std::filesystem::path& file);
+
+/// Detection counts and the figures made from them (0 when undefined).
+struct DetectionScore {
+  int64_t true_positives = 0;   ///< flagged and changed
+  int64_t false_positives = 0;  ///< flagged, not changed
+  int64_t false_negatives = 0;  ///< changed, not flagged
+  double precision() const;
+  double recall() const;
+  double f1() const;
+};
+
+/// Everything the scorer prints.
+struct VerdictScore {
+  int64_t images = 0;              ///< images in the report that have truth boxes
+  int64_t boxes = 0;               ///< boxes scored (in both report and truth)
+  int64_t changed = 0;             ///< injected errors among them
+  int64_t missing_from_report = 0; ///< truth boxes the report lacks (partial runs)
+  int64_t correct = 0, mislabeled = 0, uncertain = 0;
+
+  DetectionScore verifier;      ///< `mislabeled` against `changed`
+  int64_t suggested_right = 0;  ///< true positives whose suggested class is the true class
+  double suggested_accuracy() const;  ///< suggested_right / true positives
+  double uncertain_share() const;     ///< uncertain / boxes
+  /// Of the changed boxes: flagged mislabeled, left uncertain, called correct.
+  int64_t changed_uncertain = 0, changed_correct = 0;
+
+  bool has_probabilities = false;  ///< every scored box had "probabilities"
+  DetectionScore confident_learning;
+  std::vector<double> cl_thresholds;  ///< t_j per class (NaN when no box is labelled j)
+};
+
+/// Scores `report` (verification_report.json, DESIGN §8) against `truth`. Boxes are matched by
+/// (image path, box index). Throws lv::Error (input_unreadable) when the report is not a
+/// report, when a report box has no truth entry or its label differs from the truth's
+/// written class (report and truth from different datasets), or when probability vectors
+/// disagree in length. `report_name` names the report in errors.
+VerdictScore score_verdicts(const nlohmann::json& report, const std::vector<TruthBox>& truth,
+                            const std::string& report_name);
+
+/// Confident learning's label issues on `probs` (rows: boxes, one probability per class)
+/// with given labels `labels`: t_j = mean p_j over boxes labelled j; a box's confident class
+/// is the argmax of p_j over classes with p_j >= t_j (none when no class passes, or when no
+/// box is labelled j for every j that would); an issue when that class exists and differs from
+/// the label. Returns one flag per box; `thresholds` (if set) receives t_j.
+std::vector<bool> confident_learning_issues(const std::vector<std::vector<double>>& probs,
+                                            const std::vector<int>& labels, std::vector<double>* thresholds = nullptr);
+
+/// Run time figures, when known.
+struct Timing {
+  std::optional<double> seconds;  ///< wall time of the run that made the report
+};
+
+/// The human-readable summary, with the demo's targets beside each figure.
+std::string format_score(const VerdictScore& score, const Timing& timing);
+
+/// The same figures as JSON.
+nlohmann::json score_to_json(const VerdictScore& score, const Timing& timing);
+
+}  // namespace lv::demo
