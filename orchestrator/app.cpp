@@ -23,6 +23,7 @@
 #include "launcher.h"
 #include "message.h"
 #include "plan.h"
+#include "program.h"
 #include "report.h"
 #include "run_merge.h"
 #include "run_state.h"
@@ -376,16 +377,7 @@ int run(const Options& options) {
 }  // namespace
 
 int run_orchestrator(const Options& options) {
-  int code = 0;
-  try {
-    code = options.list_gpus ? list_gpus() : run(options);
-  } catch (const Error& e) {
-    print_error(e.what());
-    code = to_int(e.code());
-  } catch (const std::exception& e) {
-    print_error(e.what());
-    code = to_int(ExitCode::failed);
-  }
+  const int code = run_guarded([&] { return options.list_gpus ? list_gpus() : run(options); });
   // For benchmarks (tools/bench_orchestrator): our own peak memory, not the workers'.
   // VmHWM, not getrusage: ru_maxrss survives exec, so it would report the parent's peak.
   if (std::getenv("LV_REPORT_PEAK_RSS")) {

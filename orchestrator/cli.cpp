@@ -4,6 +4,7 @@
 #include "app.h"
 #include "exit_code.h"
 #include "message.h"
+#include "program.h"
 
 namespace lv {
 
@@ -40,14 +41,7 @@ ParsedArgs parse_args(int argc, char** argv) {
       "NO_COLOR disables colour.\n"
       "Exit codes: 0 done, 1 some shards or items failed, 2 usage/config error, 3 model cannot be\n"
       "loaded, 4 input cannot be read, 130 interrupted.");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::Success& e) {
-    return ParsedArgs{std::nullopt, app.exit(e)};
-  } catch (const CLI::ParseError& e) {
-    print_error(fmt::format("{} (see --help)", e.what()));
-    return ParsedArgs{std::nullopt, to_int(ExitCode::usage)};
-  }
+  if (const auto code = parse_command_line(app, argc, argv)) return ParsedArgs{std::nullopt, *code};
   o.config = config;
   o.work_dir = work_dir;
   if (!output.empty()) o.output = output;

@@ -48,6 +48,7 @@
 #include "journal.h"
 #include "message.h"
 #include "progress.h"
+#include "program.h"
 #include "report.h"
 
 namespace fs = std::filesystem;
@@ -390,13 +391,5 @@ int main(int argc, char** argv) {
   lv::set_program_name("fake_worker");
   // Line-buffered even into a log file, so a crash loses no line already printed.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  try {
-    return run(argc, argv);
-  } catch (const lv::Error& e) {
-    lv::print_error(e.what());
-    return lv::to_int(e.code());
-  } catch (const std::exception& e) {
-    lv::print_error(e.what());
-    return lv::to_int(lv::ExitCode::failed);
-  }
+  return lv::run_guarded([&] { return run(argc, argv); });
 }

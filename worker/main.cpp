@@ -15,6 +15,7 @@
 #include "image_worker.h"
 #include "message.h"
 #include "model.h"
+#include "program.h"
 
 namespace {
 
@@ -52,17 +53,11 @@ int main(int argc, char** argv) {
   app.add_option("--shard", args.shard, "shard index, recorded in the report")->required()->check(CLI::NonNegativeNumber);
   app.add_flag("--resume", args.resume, "skip items already in the journal and keep their records");
   app.set_version_flag("--version", std::string(LV_VERSION));
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);
-    lv::print_error(e.what());
-    return lv::to_int(lv::ExitCode::usage);
-  }
+  if (const auto code = lv::parse_command_line(app, argc, argv)) return *code;
   args.items = items;
   args.output_dir = output_dir;
 
-  try {
+  return lv::run_guarded([&] {
     // Config, threads, signals.
     const lv::Config config = lv::load_config(config_path);
     const int threads = lv::model_threads(config);
@@ -73,11 +68,5 @@ int main(int argc, char** argv) {
 
     // Run the shard.
     return lv::to_int(lv::run_image_worker(config, args, g_stop));
-  } catch (const lv::Error& e) {
-    lv::print_error(e.what());
-    return lv::to_int(e.code());
-  } catch (const std::exception& e) {
-    lv::print_error(fmt::format("unexpected failure: {}", e.what()));
-    return lv::to_int(lv::ExitCode::failed);
-  }
+  });
 }
