@@ -1,5 +1,9 @@
 #include "program.h"
 
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
@@ -29,6 +33,13 @@ int run_guarded(const std::function<int()>& body) {
     print_error(e.what());
     return to_int(ExitCode::failed);
   }
+}
+
+void note_peak_memory_if_asked() {
+  if (!std::getenv(kReportPeakMemoryEnv)) return;
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmHWM:", 0) == 0) print_note(fmt::format("peak memory {:.1f} MB", std::atof(line.c_str() + 6) / 1024.0));
 }
 
 }  // namespace lv

@@ -19,4 +19,11 @@ std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv);
 /// printed with print_error.
 int run_guarded(const std::function<int()>& body);
 
+/// The environment variable that asks a program to print its own peak memory at exit.
+inline constexpr const char* kReportPeakMemoryEnv = "LV_REPORT_PEAK_RSS";
+
+/// When LV_REPORT_PEAK_RSS is set, prints "peak memory N MB" (this process's VmHWM: unlike
+/// getrusage's ru_maxrss it does not carry a parent's peak across exec). For benchmarks.
+void note_peak_memory_if_asked();
+
 }  // namespace lv

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <csignal>
-#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -378,14 +377,7 @@ int run(const Options& options) {
 
 int run_orchestrator(const Options& options) {
   const int code = run_guarded([&] { return options.list_gpus ? list_gpus() : run(options); });
-  // For benchmarks (tools/bench_orchestrator): our own peak memory, not the workers'.
-  // VmHWM, not getrusage: ru_maxrss survives exec, so it would report the parent's peak.
-  if (std::getenv("LV_REPORT_PEAK_RSS")) {
-    std::ifstream status("/proc/self/status");
-    for (std::string line; std::getline(status, line);)
-      if (line.rfind("VmHWM:", 0) == 0)
-        print_note(fmt::format("peak memory {:.1f} MB", std::atof(line.c_str() + 6) / 1024.0));
-  }
+  note_peak_memory_if_asked();  // our own, not the workers' (tools/bench_orchestrator)
   return code;
 }
 

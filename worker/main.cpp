@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
   args.items = items;
   args.output_dir = output_dir;
 
-  return lv::run_guarded([&] {
+  const int code = lv::run_guarded([&] {
     // Config, threads, signals.
     const lv::Config config = lv::load_config(config_path);
     const int threads = lv::model_threads(config);
@@ -69,4 +69,6 @@ int main(int argc, char** argv) {
     // Run the shard.
     return lv::to_int(lv::run_image_worker(config, args, g_stop));
   });
+  lv::note_peak_memory_if_asked();  // for tools/bench_worker
+  return code;
 }
