@@ -49,6 +49,9 @@ RunState make_plan(const Config& config, const std::string& config_text, const I
 }
 
 void write_plan_files(const fs::path& work_dir, const RunState& state, const ItemList& items) {
+  // A new plan: splits and merge manifests of an earlier plan must not be mistaken for ours.
+  fs::remove_all(work_dir / "splits");
+  fs::remove_all(work_dir / "merge");
   fs::create_directories(work_dir / "splits");
   write_lines_atomic(work_dir / kItemsFile, items.items, 0, items.items.size());
   for (const auto& s : state.shards)

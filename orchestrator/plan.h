@@ -16,7 +16,8 @@ RunState make_plan(const Config& config, const std::string& config_text, const I
                    const std::vector<DeviceSlot>& devices, const std::filesystem::path& output_dir,
                    const std::filesystem::path& worker);
 
-/// Writes `<work>/items.txt` and `<work>/splits/split_NN.txt` for a plan.
+/// Writes `<work>/items.txt` and `<work>/splits/split_NN.txt` for a plan, removing the splits
+/// and merge manifests of an earlier plan.
 void write_plan_files(const std::filesystem::path& work_dir, const RunState& state, const ItemList& items);
 
 /// For --retry-failed: "" when the config and item list are those of the plan, else what
