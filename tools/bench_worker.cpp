@@ -97,6 +97,12 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "model threads")->capture_default_str();
   app.add_option("--dir", dir_arg, "work folder (kept, images reused)")->capture_default_str();
   app.add_option("--worker", worker, "image_worker binary")->capture_default_str();
+  std::string model_arg;
+  int input_size = 64, classes = 3;
+  app.add_option("--model", model_arg,
+                 "a TorchScript classifier to use instead of the built-in trivial one (e.g. the demo CNN)");
+  app.add_option("--input-size", input_size, "with --model: its crop size")->capture_default_str();
+  app.add_option("--classes", classes, "with --model: its number of classes (>= 3)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   const fs::path dir = dir_arg;
   fs::create_directories(dir / "data/images");
@@ -104,17 +110,30 @@ int main(int argc, char** argv) {
 
   fmt::print("generating {} images ({} boxes each) in {}\n", std::max(images, large), boxes, dir.string());
   make_images(dir, 0, std::max(images, large), boxes);
-  lv::test::save_mean_colour_classifier(dir / "model.pt", 10.0, false);
-  std::ofstream(dir / "config.yaml") << "input:\n  images: data\n  classes: [red, green, blue]\n"
-                                        "output:\n  debug_images: none\n"
-                                        "model:\n  path: model.pt\n  input_size: 64\n"
+  // The model: a trivial one (the forward costs almost nothing: the worker's own overhead
+  // shows) or a real CNN given with --model (the forward dominates, as in real use).
+  std::vector<std::string> class_names{"red", "green", "blue"};
+  fs::path model_path = dir / "model.pt";
+  if (model_arg.empty()) {
+    lv::test::save_mean_colour_classifier(model_path, 10.0, false);
+    input_size = 64;
+  } else {
+    model_path = fs::absolute(model_arg);
+    for (int c = 3; c < classes; ++c) class_names.push_back(fmt::format("class{}", c));
+  }
+  std::string names;
+  for (const auto& n : class_names) names += (names.empty() ? "" : ", ") + n;
+  std::ofstream(dir / "config.yaml") << "input:\n  images: data\n  classes: [" << names << "]\n"
+                                     << "output:\n  debug_images: none\n"
+                                     << fmt::format("model:\n  path: {}\n  input_size: {}\n  class_names: [{}]\n",
+                                                    model_path.string(), input_size, names)
                                      << fmt::format("processing:\n  batch_size: 64\n  num_threads: {}\n  decode_threads: 2\n", threads);
   write_items(dir / "small.txt", images);
   write_items(dir / "large.txt", large);
   const lv::Config config = lv::load_config(dir / "config.yaml");
   lv::set_model_threads(threads);
   cv::setNumThreads(1);
-  const auto model = lv::load_model(config, {"red", "green", "blue"});
+  const auto model = lv::load_model(config, class_names);
 
   // 1. Pure forward on the same crops, prepared beforehand (not timed).
   std::vector<lv::ModelInput> inputs;
@@ -122,7 +141,7 @@ int main(int argc, char** argv) {
     const fs::path img = dir / "data/images" / fmt::format("{:06d}.jpg", i);
     const auto loaded = lv::load_image(img, config.processing.max_image_pixels);
     const auto labels = lv::parse_labels(lv::read_file(dir / "data/labels" / fmt::format("{:06d}.txt", i)), 3);
-    inputs.push_back(lv::prepare_crops(loaded.bgr, labels.boxes, 64, 0, {0, 0, 0}, {1, 1, 1}));
+    inputs.push_back(lv::prepare_crops(loaded.bgr, labels.boxes, input_size, 0, {0, 0, 0}, {1, 1, 1}));
   }
   std::vector<const lv::ModelInput*> all;
   for (const auto& in : inputs) all.push_back(&in);
@@ -145,13 +164,14 @@ int main(int argc, char** argv) {
     const fs::path img = dir / "data/images" / fmt::format("{:06d}.jpg", i);
     const auto loaded = lv::load_image(img, config.processing.max_image_pixels);
     const auto labels = lv::parse_labels(lv::read_file(dir / "data/labels" / fmt::format("{:06d}.txt", i)), 3);
-    const lv::ModelInput in = lv::prepare_crops(loaded.bgr, labels.boxes, 64, 0, {0, 0, 0}, {1, 1, 1});
+    const lv::ModelInput in = lv::prepare_crops(loaded.bgr, labels.boxes, input_size, 0, {0, 0, 0}, {1, 1, 1});
     model->infer({&in});
   }
   const double naive_s = seconds_since(t);
 
   const double n = images, b = static_cast<double>(images) * boxes;
-  fmt::print("\n{} images, {} boxes, batch 64, {} model threads, 2 decode threads\n", images, images * boxes, threads);
+  fmt::print("\n{} images, {} boxes, batch 64, {} model threads, 2 decode threads, model {} ({}px crops)\n", images,
+             images * boxes, threads, model_arg.empty() ? "trivial mean-colour" : model_arg, input_size);
   fmt::print("pure forward:   {:8.1f} boxes/s ({:.2f} s)\n", b / forward_s, forward_s);
   fmt::print("full worker:    {:8.1f} boxes/s, {:.1f} images/s ({:.2f} s)  ratio to forward {:.2f}\n", b / full_s,
              n / full_s, full_s, forward_s / full_s);
