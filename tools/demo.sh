@@ -55,7 +55,7 @@ else
 fi
 rm -rf "$run"   # the demo's own results from an earlier demo run
 mkdir -p "$run"
-cmd=("$bin/orchestrator" --config configs/demo.yaml --work-dir "$run" --output "$run/output" "${devices[@]}")
+cmd=("$bin/orchestrator" --config configs/demo.yaml --work-dir "$run" "${devices[@]}")
 echo "+ ${cmd[*]}"
 t=$(now)
 status=0

@@ -19,6 +19,8 @@ namespace lv::demo {
 
 namespace fs = std::filesystem;
 
+constexpr double kPi = 3.14159265358979323846;
+
 DemoNetImpl::DemoNetImpl(int num_classes, int width) {
   auto conv = [](int in, int out) { return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1).bias(false)); };
   // The first layer strides instead of pooling: full-resolution feature maps cost 3x the time.
@@ -203,7 +205,7 @@ TrainResult train_demo_model(const TrainOptions& o) {
       // Linear warm-up, then cosine decay to zero.
       const double lr = step < warmup ? o.learning_rate * static_cast<double>(step + 1) / static_cast<double>(warmup)
                                       : 0.5 * o.learning_rate *
-                                            (1 + std::cos(M_PI * static_cast<double>(step - warmup) /
+                                            (1 + std::cos(kPi * static_cast<double>(step - warmup) /
                                                           static_cast<double>(std::max<int64_t>(1, total_steps - warmup))));
       static_cast<torch::optim::AdamOptions&>(optimizer.param_groups()[0].options()).lr(lr);
       optimizer.zero_grad();

@@ -13,7 +13,7 @@ struct TrainOptions {
   std::filesystem::path fashion_dir;  ///< folder with Fashion-MNIST's idx .gz files
   std::filesystem::path out;          ///< the TorchScript file to write
   uint64_t seed = 1;
-  int epochs = 4;
+  int epochs = 8;
   int batch_size = 128;
   double learning_rate = 3e-3;  ///< Adam; warm-up then cosine decay to 0
   int width = 32;               ///< channels of the network's first convolution (DemoNetImpl)

@@ -16,6 +16,7 @@
 #include "error.h"
 #include "fashion_mnist.h"
 #include "message.h"
+#include "program.h"
 
 int main(int argc, char** argv) {
   lv::set_program_name("make_demo_dataset");
@@ -44,15 +45,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 50));
   app.add_option("--fashion-dir", fashion_dir, "folder with Fashion-MNIST's idx .gz files")->capture_default_str();
   app.add_flag("--force", force, "replace a dataset already in --out (removes only what this tool writes)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);
-    lv::print_error(e.what());
-    return lv::to_int(lv::ExitCode::usage);
-  }
+  if (const auto code = lv::parse_command_line(app, argc, argv)) return *code;
 
-  try {
+  return lv::run_guarded([&] {
     // Garments: the test split only.
     cv::setNumThreads(1);
     const auto start = std::chrono::steady_clock::now();
@@ -69,11 +64,5 @@ int main(int argc, char** argv) {
                summary.scenes, summary.boxes, summary.changed,
                summary.boxes ? 100.0 * summary.changed / summary.boxes : 0.0, 100 * options.noise, out, seconds);
     return 0;
-  } catch (const lv::Error& e) {
-    lv::print_error(e.what());
-    return lv::to_int(e.code());
-  } catch (const std::exception& e) {
-    lv::print_error(e.what());
-    return lv::to_int(lv::ExitCode::failed);
-  }
+  });
 }

@@ -15,6 +15,7 @@
 #include "atomic_file.h"
 #include "error.h"
 #include "message.h"
+#include "program.h"
 #include "verdict_score.h"
 
 int main(int argc, char** argv) {
@@ -29,15 +30,9 @@ int main(int argc, char** argv) {
   app.add_option("--truth", truth_path, "truth.jsonl written by make_demo_dataset")->required();
   app.add_option("--seconds", seconds, "wall time of the run, for images/s")->check(CLI::NonNegativeNumber);
   app.add_option("--json", json_path, "also write the figures as JSON to this file ('-': stdout, instead of the text)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);
-    lv::print_error(e.what());
-    return lv::to_int(lv::ExitCode::usage);
-  }
+  if (const auto code = lv::parse_command_line(app, argc, argv)) return *code;
 
-  try {
+  return lv::run_guarded([&] {
     // Inputs.
     const auto truth = lv::demo::read_truth(truth_path);
     const auto report = nlohmann::json::parse(lv::read_file(report_path), nullptr, false);
@@ -56,11 +51,5 @@ int main(int argc, char** argv) {
       if (!json_path.empty()) lv::write_file_atomic(json_path, json);
     }
     return 0;
-  } catch (const lv::Error& e) {
-    lv::print_error(e.what());
-    return lv::to_int(e.code());
-  } catch (const std::exception& e) {
-    lv::print_error(e.what());
-    return lv::to_int(lv::ExitCode::failed);
-  }
+  });
 }

@@ -9,7 +9,7 @@ packages=(
   libyaml-cpp-dev libfmt-dev nlohmann-json3-dev libcli11-dev libspdlog-dev
   catch2
   libtorch-dev libopencv-dev             # workers only (the orchestrator links neither)
-  dataset-fashion-mnist                  # the built-in demo's images
+  dataset-fashion-mnist zlib1g-dev       # the built-in demo's images (gzip'd idx files)
 )
 
 missing=()

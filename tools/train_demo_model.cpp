@@ -13,6 +13,7 @@
 #include "error.h"
 #include "fashion_mnist.h"
 #include "message.h"
+#include "program.h"
 
 int main(int argc, char** argv) {
   lv::set_program_name("train_demo_model");
@@ -37,13 +38,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   app.add_option("--fashion-dir", fashion_dir, "folder with Fashion-MNIST's idx .gz files")->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);
-    lv::print_error(e.what());
-    return lv::to_int(lv::ExitCode::usage);
-  }
+  if (const auto code = lv::parse_command_line(app, argc, argv)) return *code;
   o.out = out;
   o.fashion_dir = fashion_dir;
   o.log = [](const std::string& line) {
@@ -51,7 +46,7 @@ int main(int argc, char** argv) {
     std::fflush(stdout);  // progress shows in logs and pipes as it happens
   };
 
-  try {
+  return lv::run_guarded([&] {
     // Train, evaluate, export, check.
     const lv::demo::TrainResult r = lv::demo::train_demo_model(o);
     fmt::print("train_demo_model: test-split accuracy {:.4f} on {} t10k images (target >= 0.91)\n", r.test_accuracy,
@@ -60,11 +55,5 @@ int main(int argc, char** argv) {
                "{:.2e})  [{:.0f} s]\n",
                out, r.model_bytes / 1e6, r.export_max_diff, r.seconds);
     return 0;
-  } catch (const lv::Error& e) {
-    lv::print_error(e.what());
-    return lv::to_int(e.code());
-  } catch (const std::exception& e) {
-    lv::print_error(e.what());
-    return lv::to_int(lv::ExitCode::failed);
-  }
+  });
 }

@@ -46,6 +46,7 @@ double DetectionScore::f1() const {
 
 double VerdictScore::suggested_accuracy() const { return ratio(suggested_right, verifier.true_positives); }
 double VerdictScore::uncertain_share() const { return ratio(uncertain, boxes); }
+double VerdictScore::model_accuracy() const { return ratio(predicted_true, boxes); }
 
 std::vector<TruthBox> read_truth(const std::filesystem::path& file) {
   std::ifstream in(file);
@@ -151,6 +152,8 @@ VerdictScore score_verdicts(const json& report, const std::vector<TruthBox>& tru
       ++matched;
       any = true;
       if (t.changed) ++s.changed;
+      const auto predicted = box.find("predicted");
+      if (predicted != box.end() && predicted->is_number_integer() && predicted->get<int>() == t.true_class) ++s.predicted_true;
       if (flagged && t.changed) {
         ++s.verifier.true_positives;
         const auto sug = box.find("suggested");
@@ -206,6 +209,8 @@ std::string format_score(const VerdictScore& s, const Timing& timing) {
     out += fmt::format("warning: {} boxes of the truth file are not in the report (partial run?); not scored\n",
                        s.missing_from_report);
   out += fmt::format("verdicts: correct {}, mislabeled {}, uncertain {}\n", s.correct, s.mislabeled, s.uncertain);
+  out += fmt::format("model alone: its predicted class is the true class for {:.1f} % of the boxes\n",
+                     100.0 * s.model_accuracy());
   out += fmt::format("  {:<34} {:>6}   {}\n", "figure", "value", "target");
   auto row = [&](const std::string& name, double v, const std::string& target, bool ok) {
     out += fmt::format("  {:<34} {:>6.3f}   {:<22} {}\n", name, v, target, verdict_of(ok));
@@ -249,6 +254,7 @@ json score_to_json(const VerdictScore& s, const Timing& timing) {
             {"missing_from_report", s.missing_from_report},
             {"verdicts", {{"correct", s.correct}, {"mislabeled", s.mislabeled}, {"uncertain", s.uncertain}}},
             {"mislabeled", detection(s.verifier)},
+            {"model_accuracy", s.model_accuracy()},
             {"suggested_accuracy", s.suggested_accuracy()},
             {"uncertain_share", s.uncertain_share()},
             {"changed_left_uncertain", s.changed_uncertain},

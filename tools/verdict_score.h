@@ -43,6 +43,8 @@ struct VerdictScore {
   int64_t missing_from_report = 0; ///< truth boxes the report lacks (partial runs)
   int64_t correct = 0, mislabeled = 0, uncertain = 0;
 
+  int64_t predicted_true = 0;   ///< boxes whose "predicted" class is the true class
+  double model_accuracy() const;  ///< predicted_true / boxes: the model alone on the scene crops
   DetectionScore verifier;      ///< `mislabeled` against `changed`
   int64_t suggested_right = 0;  ///< true positives whose suggested class is the true class
   double suggested_accuracy() const;  ///< suggested_right / true positives

@@ -64,7 +64,7 @@ TEST_CASE("the exported TorchScript reloads and computes what the network comput
   CHECK(names.get(7).toStringRef() == "sneaker");
 }
 
-TEST_CASE("the model file holds the weights only, well under 2 MB", "[classifier]") {
+TEST_CASE("the model file holds the float32 weights and stays under 2 MB", "[classifier]") {
   lv::test::TempDir dir;
   DemoNet net = scrambled_net();
   lv::demo::save_classifier(lv::demo::export_torchscript(net, kNames), kNames, dir / "m.pt");

@@ -30,6 +30,7 @@ namespace {
 //  b3   2    2       no       correct     -          .00 .45 .55
 //  b4   0    0       no       correct     -          .90 .05 .05
 //
+// The model's argmax is the true class except on a2 (0, true 2) and b0 (1, true 2): 8 of 10.
 // Verifier: found a1, b0 (TP 2); false alarm a2 (FP 1); missed a3 (uncertain), b2 (correct)
 // (FN 2). Precision 2/3, recall 2/4, F1 = 2 (2/3)(1/2) / (2/3 + 1/2) = 4/7. Suggested class
 // right on a1 only: 1/2. Uncertain: 2 of 10.
@@ -73,8 +74,12 @@ json report_of(const std::vector<Row>& rows, bool with_probabilities) {
   json images = json::array();
   for (const auto& r : rows) {
     if (images.empty() || images.back()["path"] != r.image) images.push_back({{"path", r.image}, {"verdict", "mislabeled"}, {"boxes", json::array()}});
+    int predicted = 0;  // argmax of the probabilities
+    for (int c = 1; c < static_cast<int>(r.probs.size()); ++c)
+      if (r.probs[static_cast<size_t>(c)] > r.probs[static_cast<size_t>(predicted)]) predicted = c;
     json box = {{"index", r.index},
                 {"label", r.written},
+                {"predicted", predicted},
                 {"verdict", r.verdict},
                 {"suggested", r.suggested < 0 ? json(nullptr) : json(r.suggested)}};
     if (with_probabilities) box["probabilities"] = r.probs;
@@ -115,6 +120,7 @@ TEST_CASE("the scorer's figures match the hand-worked example", "[score]") {
   CHECK(s.verifier.f1() == Approx(4.0 / 7));
   CHECK(s.suggested_accuracy() == Approx(0.5));
   CHECK(s.uncertain_share() == Approx(0.2));
+  CHECK(s.model_accuracy() == Approx(0.8));
   CHECK(s.changed_uncertain == 1);
   CHECK(s.changed_correct == 1);
 
