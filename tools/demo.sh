@@ -46,7 +46,8 @@ fi
 
 step "Verification"
 devices=()
-if "$bin/orchestrator" --list-gpus | grep -q '^index'; then
+gpu_list=$("$bin/orchestrator" --list-gpus)
+if grep -q '^index' <<<"$gpu_list"; then
   echo "GPUs found: one worker per GPU"
 else
   workers=$(nproc)
