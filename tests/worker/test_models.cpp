@@ -43,4 +43,17 @@ def forward(self, x):
   m.save(file.string(), extra);
 }
 
+void save_two_class_yolov8(const std::filesystem::path& file) {
+  // anchor:        0      1      2     3
+  const std::vector<float> v = {
+      32,   32.5f, 9.6f, 50,     // cx (input pixels)
+      32,   32,    32,   32,     // cy
+      32,   32,    6.4f, 8,      // w
+      16,   16,    6.4f, 8,      // h
+      0.9f, 0.85f, 0.02f, 0.01f, // cat
+      0.05f, 0.1f, 0.95f, 0.97f, // dog
+  };
+  save_constant_detector(file, v, 6, 4, R"({"stride": 32, "names": {"0": "cat", "1": "dog"}})");
+}
+
 }  // namespace lv::test

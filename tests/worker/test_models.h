@@ -21,4 +21,9 @@ void save_fixed_width_classifier(const std::filesystem::path& file, int classes)
 void save_constant_detector(const std::filesystem::path& file, const std::vector<float>& values, int rows, int cols,
                             const std::string& names_json);
 
+/// The yolov8 fixture of the model and GPU tests: raw output [4 + 2 classes (cat, dog), 4
+/// anchors] for a 200x100 image letterboxed into 64 (r = 0.32, 16 px padding above and
+/// below); names in config.txt.
+void save_two_class_yolov8(const std::filesystem::path& file);
+
 }  // namespace lv::test

@@ -188,16 +188,7 @@ TEST_CASE("gpu: yolov8 and yolov5 constant detectors give the CPU's detections o
     return;
   }
   test::TempDir dir;
-  // The raw output of worker_model_test.cpp's yolov8 case: [4 + 2, 4 anchors].
-  const std::vector<float> v8 = {
-      32,    32.5f, 9.6f,  50,     // cx (input pixels)
-      32,    32,    32,    32,     // cy
-      32,    32,    6.4f,  8,      // w
-      16,    16,    6.4f,  8,      // h
-      0.9f,  0.85f, 0.02f, 0.01f,  // cat
-      0.05f, 0.1f,  0.95f, 0.97f,  // dog
-  };
-  test::save_constant_detector(dir / "v8.pt", v8, 6, 4, R"({"stride": 32, "names": {"0": "cat", "1": "dog"}})");
+  test::save_two_class_yolov8(dir / "v8.pt");  // the yolov8 case of worker_model_test.cpp
   // What the CPU gives (worker_model_test.cpp), by hand: input box -> x / 0.32, (y - 16) / 0.32;
   // anchor 1 is suppressed by anchor 0 (same class, IoU 0.97).
   const std::vector<ExpectedDetection> v8_want = {

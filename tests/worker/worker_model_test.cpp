@@ -169,28 +169,9 @@ TEST_CASE("model load failures exit 3 naming the file and the shapes", "[worker]
         std::string::npos);
 }
 
-namespace {
-
-/// yolov8 raw output [4 + 2, 4] for a 200x100 image letterboxed into 64 (r = 0.32, 16 px
-/// padding above and below); names from config.txt.
-void save_v8(const fs::path& file) {
-  // anchor:        0      1      2     3
-  const std::vector<float> v = {
-      32,   32.5f, 9.6f, 50,     // cx (input pixels)
-      32,   32,    32,   32,     // cy
-      32,   32,    6.4f, 8,      // w
-      16,   16,    6.4f, 8,      // h
-      0.9f, 0.85f, 0.02f, 0.01f, // cat
-      0.05f, 0.1f, 0.95f, 0.97f, // dog
-  };
-  test::save_constant_detector(file, v, 6, 4, R"({"stride": 32, "names": {"0": "cat", "1": "dog"}})");
-}
-
-}  // namespace
-
 TEST_CASE("yolov8: letterbox inverted, class-aware NMS, verdicts by hand", "[worker][model]") {
   test::TempDir dir;
-  save_v8(dir / "v8.pt");
+  test::save_two_class_yolov8(dir / "v8.pt");
   Config c = classifier_config(dir / "v8.pt");
   c.model.type = ModelType::yolov8;
   c.model.input_size = 64;
@@ -247,7 +228,7 @@ TEST_CASE("yolov5: score is objectness times class score", "[worker][model]") {
 
 TEST_CASE("yolov8: aliases sum class scores per anchor before NMS", "[worker][model]") {
   test::TempDir dir;
-  save_v8(dir / "v8.pt");
+  test::save_two_class_yolov8(dir / "v8.pt");
   Config c = classifier_config(dir / "v8.pt");
   c.model.type = ModelType::yolov8;
   c.model.input_size = 64;
