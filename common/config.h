@@ -74,6 +74,7 @@ struct Config {
 
   struct Orchestrator {
     double stall_timeout_s = 600;
+    double startup_timeout_s = 900;      ///< before the first progress line: no sign of life this long = stalled
     double stop_grace_s = 10;            ///< SIGTERM, then SIGKILL after this long
     int max_retries = 0;
     double status_interval_s = 10;       ///< progress lines when stdout is not a terminal

@@ -41,4 +41,17 @@ std::optional<Progress> parse_progress_line(std::string_view line) {
   return p;
 }
 
+std::optional<std::string> parse_phase_line(std::string_view line) {
+  constexpr std::string_view tag = "[phase] ";
+  const size_t at = line.find(tag);
+  if (at == std::string_view::npos) return std::nullopt;
+  std::string_view s = line.substr(at + tag.size());
+  while (!s.empty() && (s.back() == '\r' || s.back() == ' ')) s.remove_suffix(1);
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  if (s.empty()) return std::nullopt;
+  // A status line has room for a short phase only; a worker's long line is cut, not rejected.
+  constexpr size_t kMax = 60;
+  return std::string(s.substr(0, kMax));
+}
+
 }  // namespace lv

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "atomic_file.h"
+#include "byte_text.h"
 #include "error.h"
 
 namespace lv {
@@ -90,18 +91,21 @@ ShardState shard_from_json(const json& j) {
 void save_run_state(const fs::path& work_dir, const RunState& state) {
   json shards = json::array();
   for (const auto& s : state.shards) shards.push_back(shard_to_json(s));
-  const json j{{"version", state.version},
-               {"tool_version", state.tool_version},
-               {"config_path", state.config_path.string()},
-               {"config_hash", state.config_hash},
-               {"input", state.input.string()},
-               {"items_file", kItemsFile},
-               {"items_hash", state.items_hash},
-               {"item_count", state.item_count},
-               {"output_dir", state.output_dir.string()},
-               {"worker", state.worker.string()},
-               {"created_at", state.created_at},
-               {"shards", shards}};
+  json j{{"version", state.version},
+         {"tool_version", state.tool_version},
+         {"config_hash", state.config_hash},
+         {"items_file", kItemsFile},
+         {"items_hash", state.items_hash},
+         {"item_count", state.item_count},
+         {"created_at", state.created_at},
+         {"run_id", state.run_id}};
+  // Paths are bytes on Linux: escaped when they are not UTF-8 (byte_text.h), never a crash.
+  set_bytes_field(j, "config_path", state.config_path.string());
+  set_bytes_field(j, "input", state.input.string());
+  set_bytes_field(j, "output_dir", state.output_dir.string());
+  set_bytes_field(j, "worker", state.worker.string());
+  set_bytes_field(j, "config_text", state.config_text);
+  j["shards"] = shards;
   write_file_atomic(work_dir / kRunStateFile, j.dump(2) + "\n");
 }
 
@@ -115,14 +119,16 @@ std::optional<RunState> load_run_state(const fs::path& work_dir) {
     s.version = j.at("version").get<int>();
     if (s.version != 1) throw std::invalid_argument(fmt::format("unsupported version {}", s.version));
     s.tool_version = j.value("tool_version", "");
-    s.config_path = j.at("config_path").get<std::string>();
+    s.config_path = get_bytes_field(j, "config_path");
     s.config_hash = j.at("config_hash").get<std::string>();
-    s.input = j.at("input").get<std::string>();
+    s.input = get_bytes_field(j, "input");
     s.items_hash = j.at("items_hash").get<std::string>();
     s.item_count = j.at("item_count").get<int64_t>();
-    s.output_dir = j.at("output_dir").get<std::string>();
-    s.worker = j.value("worker", "");
+    s.output_dir = get_bytes_field(j, "output_dir");
+    if (j.contains("worker")) s.worker = get_bytes_field(j, "worker");
     s.created_at = j.value("created_at", "");
+    s.run_id = j.value("run_id", "");
+    if (j.contains("config_text")) s.config_text = get_bytes_field(j, "config_text");
     for (const auto& sj : j.at("shards")) s.shards.push_back(shard_from_json(sj));
     return s;
   } catch (const Error&) {

@@ -42,6 +42,8 @@ struct RunState {
   std::filesystem::path output_dir;
   std::filesystem::path worker;      ///< the worker executable
   std::string created_at;
+  std::string run_id;                ///< random; also in the output dir's owner record
+  std::string config_text;           ///< the config file at plan time: a retry diffs it key by key
   std::vector<ShardState> shards;
 };
 

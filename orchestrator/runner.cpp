@@ -15,8 +15,13 @@ double seconds_between(Clock::time_point a, Clock::time_point b) {
 }  // namespace
 
 Runner::Runner(RunState& state, std::vector<int> shard_indices, Launcher& launcher, const Clock& clock,
-               RunnerOptions options, ShardHooks hooks)
-    : state_(state), launcher_(launcher), clock_(clock), options_(options), hooks_(std::move(hooks)) {
+               RunnerOptions options, ShardHooks hooks, Status& status)
+    : state_(state),
+      launcher_(launcher),
+      clock_(clock),
+      options_(options),
+      hooks_(std::move(hooks)),
+      status_(status) {
   for (int index : shard_indices) {
     ShardRun run;
     run.index = index;
@@ -52,6 +57,8 @@ void Runner::launch(ShardRun& run) {
   run.failure = FailureKind::none;
   run.failure_detail.clear();
   run.last_exit.reset();
+  run.have_progress = false;
+  run.phase.clear();
   run.started = run.last_advance = clock_.now();
   run.done_at_start = run.progress.done;
   run.rate = 0;
@@ -72,14 +79,12 @@ void Runner::launch(ShardRun& run) {
     run.failure = FailureKind::other;
     run.failure_detail = e.what();
     hooks_.save_state();
-    hooks_.event(fmt::format("shard {} ({}) could not start: {}", s.index, s.device, e.what()));
+    status_.on(ShardCouldNotStart{s.index, s.device, e.what()});
     return;
   }
+  status_.on(ShardStarted{s.index, s.device, s.attempts, s.end - s.begin, run.resume, spec.log});
   run.resume = true;  // every later attempt continues from the journal
   hooks_.save_state();
-  hooks_.event(fmt::format("shard {} ({}): started{} — {} items, log {}", s.index, s.device,
-                           s.attempts > 1 ? fmt::format(" (attempt {})", s.attempts) : "", s.end - s.begin,
-                           spec.log.string()));
 }
 
 void Runner::handle_output(ShardRun& run, const std::string& text) {
@@ -94,11 +99,22 @@ void Runner::handle_output(ShardRun& run, const std::string& text) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (const auto p = parse_progress_line(line)) {
       if (p->done > run.progress.done || !run.have_progress) run.last_advance = clock_.now();
+      if (!(run.progress == *p) || !run.have_progress) run.emitted_progress = false;
       run.progress = *p;
       run.have_progress = true;
       continue;  // progress lines would crowd the failure tail out
     }
     if (line.empty()) continue;
+    // Before the first progress line any output is a sign of life (loading a large model
+    // prints nothing for a while, but it prints its phase first).
+    if (!run.have_progress) run.last_advance = clock_.now();
+    if (const auto phase = parse_phase_line(line)) {
+      if (!run.have_progress && *phase != run.phase) {
+        run.phase = *phase;
+        status_.on(ShardPhase{run.index, run.phase});
+      }
+      continue;
+    }
     run.tail.push_back(std::move(line));
     while (run.tail.size() > options_.tail_lines) run.tail.pop_front();
   }
@@ -137,8 +153,8 @@ void Runner::handle_exit(ShardRun& run, const ExitStatus& status) {
     s.done = s.end - s.begin;
     run.progress.done = s.done;
     hooks_.save_state();
-    hooks_.event(fmt::format("shard {} ({}): done, {} items in {:.1f} s", s.index, s.device, s.end - s.begin,
-                             s.seconds));
+    status_.on(ShardDone{s.index, s.device, s.end - s.begin, seconds_between(run.started, clock_.now()), s.seconds,
+                         s.attempts});
     return;
   }
 
@@ -148,19 +164,34 @@ void Runner::handle_exit(ShardRun& run, const ExitStatus& status) {
   if (run.stop_reason == StopReason::interrupted) {
     s.status = ShardStatus::interrupted;
     hooks_.save_state();
-    hooks_.event(fmt::format("shard {} ({}): stopped ({})", s.index, s.device, status.describe()));
+    status_.on(ShardStopped{s.index, s.device, status});
     return;
   }
   s.status = ShardStatus::failed;
   hooks_.save_state();
   const int retries_used = s.attempts - 1;
   if (retries_used < options_.max_retries && interrupts_ == 0) {
-    hooks_.event(fmt::format("shard {} ({}): failed ({}, {}); retrying, resuming from its journal (retry {} of {})",
-                             s.index, s.device, status.describe(), s.failure, retries_used + 1, options_.max_retries));
+    status_.on(ShardRetrying{s.index, s.device, status, run.failure, retries_used + 1, options_.max_retries});
     launch(run);
     return;
   }
-  hooks_.event(fmt::format("shard {} ({}): FAILED ({}, {})", s.index, s.device, status.describe(), s.failure));
+  status_.on(ShardFailed{s.index, s.device, status, run.failure, run.failure_detail, s.attempts});
+}
+
+void Runner::check_limits(ShardRun& run, Clock::time_point now) {
+  const double elapsed = seconds_between(run.started, now);
+  if (options_.timeout_s > 0 && elapsed >= options_.timeout_s) {
+    status_.on(ShardStopping{run.index, StopReason::timed_out, options_.timeout_s, !run.have_progress});
+    request_stop(run, StopReason::timed_out);
+    return;
+  }
+  const double limit = run.have_progress ? options_.stall_timeout_s
+                       : options_.stall_timeout_s > 0 ? std::max(options_.stall_timeout_s, options_.startup_timeout_s)
+                                                      : 0;
+  if (limit > 0 && seconds_between(run.last_advance, now) >= limit) {
+    status_.on(ShardStopping{run.index, StopReason::stalled, limit, !run.have_progress});
+    request_stop(run, StopReason::stalled);
+  }
 }
 
 void Runner::tick() {
@@ -181,19 +212,15 @@ void Runner::tick() {
       if (!run.kill_sent && seconds_between(*run.term_sent, now) >= options_.stop_grace_s) {
         launcher_.signal(*run.job, SIGKILL);
         run.kill_sent = true;
-        hooks_.event(fmt::format("shard {}: still running {:.0f} s after SIGTERM; sent SIGKILL", run.index,
-                                 options_.stop_grace_s));
+        status_.on(ShardKilled{run.index, options_.stop_grace_s});
       }
       continue;
     }
-    if (options_.timeout_s > 0 && elapsed >= options_.timeout_s) {
-      hooks_.event(fmt::format("shard {}: exceeded --timeout {:.0f} s; stopping it", run.index, options_.timeout_s));
-      request_stop(run, StopReason::timed_out);
-    } else if (options_.stall_timeout_s > 0 && seconds_between(run.last_advance, now) >= options_.stall_timeout_s) {
-      hooks_.event(fmt::format("shard {}: no progress for {:.0f} s (stall_timeout_s); stopping it", run.index,
-                               options_.stall_timeout_s));
-      request_stop(run, StopReason::stalled);
+    if (run.have_progress && !run.emitted_progress) {
+      status_.on(ShardProgress{run.index, run.progress, run.rate});
+      run.emitted_progress = true;
     }
+    check_limits(run, now);
   }
 }
 

@@ -13,11 +13,16 @@
 #include "launcher.h"
 #include "progress.h"
 #include "run_state.h"
+#include "status.h"
 
 namespace lv {
 
 struct RunnerOptions {
   double stall_timeout_s = 600;  ///< 0 = no stall watchdog
+  /// Before its first progress line a worker is starting (loading the model, warming up):
+  /// it is stopped only after this long without any sign of life (a line in its log, e.g.
+  /// "[phase] loading model"). The larger of this and stall_timeout_s applies. 0 = none.
+  double startup_timeout_s = 900;
   double timeout_s = 0;          ///< per-shard wall-clock limit per attempt; 0 = none
   double stop_grace_s = 10;      ///< SIGTERM, then SIGKILL after this long
   int max_retries = 0;           ///< automatic re-runs (resuming) of a failed shard
@@ -32,8 +37,6 @@ struct ShardHooks {
   std::function<std::string(const ShardState& shard)> check_success;
   /// Persist the run state (called after every change).
   std::function<void()> save_state;
-  /// A line for the user (started, retrying, FAILED ...).
-  std::function<void(const std::string& line)> event;
 };
 
 /// The live view of one shard.
@@ -43,8 +46,10 @@ struct ShardRun {
   bool resume = false;              ///< next launch resumes
   Progress progress;
   bool have_progress = false;
+  std::string phase;                ///< the worker's last "[phase]" before its first progress
+  bool emitted_progress = false;    ///< a ShardProgress went out since the last change
   int64_t done_at_start = 0;        ///< progress.done when this attempt started (for the rate)
-  Clock::time_point started{}, last_advance{};
+  Clock::time_point started{}, last_advance{};  ///< last_advance: progress, or a sign of life before it
   StopReason stop_reason = StopReason::none;
   std::optional<Clock::time_point> term_sent;
   bool kill_sent = false;
@@ -60,7 +65,7 @@ class Runner {
  public:
   /// Runs `shard_indices` of `state` (each must be pending, failed or interrupted).
   Runner(RunState& state, std::vector<int> shard_indices, Launcher& launcher, const Clock& clock,
-         RunnerOptions options, ShardHooks hooks);
+         RunnerOptions options, ShardHooks hooks, Status& status);
 
   /// Launches every selected shard.
   void start();
@@ -81,6 +86,7 @@ class Runner {
   void handle_output(ShardRun& run, const std::string& text);
   void handle_exit(ShardRun& run, const ExitStatus& status);
   void request_stop(ShardRun& run, StopReason reason);
+  void check_limits(ShardRun& run, Clock::time_point now);
   ShardState& state_of(const ShardRun& run);
 
   RunState& state_;
@@ -88,6 +94,7 @@ class Runner {
   const Clock& clock_;
   RunnerOptions options_;
   ShardHooks hooks_;
+  Status& status_;
   std::vector<ShardRun> runs_;
   int interrupts_ = 0;
 };

@@ -3,12 +3,89 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 
 namespace lv {
+
+namespace {
+
+template <class... Ts>
+struct overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+overloaded(Ts...) -> overloaded<Ts...>;
+
+std::string format_bytes(uint64_t bytes) {
+  const double gib = static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0);
+  if (gib >= 1) return fmt::format("{:.1f} GiB", gib);
+  return fmt::format("{:.0f} MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+}
+
+std::string how_it_ended(const ExitStatus& exit) { return exit.describe(); }
+
+std::string format_notice(const Notice& n) {
+  switch (n.kind) {
+    case Notice::Kind::gpu_discovery: return fmt::format("warning: GPU discovery: {}", n.text);
+    case Notice::Kind::device_fallback: return fmt::format("warning: {}", n.text);
+    case Notice::Kind::rejected_inputs: {
+      std::string text;
+      for (const auto& line : n.names) text += fmt::format("warning: {}\n", line);
+      return text + fmt::format("warning: {} input entr{} skipped; all listed in {}", n.count,
+                                n.count == 1 ? "y" : "ies", n.path.string());
+    }
+    case Notice::Kind::unjudgeable_classes:
+      return fmt::format(
+          "warning: {} dataset class(es) can never be judged: no model class and no model.aliases entry maps to {}; "
+          "their boxes will be 'uncertain' (label_class_not_in_model). Add aliases ({{dataset name: model name}}) "
+          "to judge them.",
+          n.names.size(), fmt::join(n.names, ", "));
+    case Notice::Kind::low_disk_space:
+      return fmt::format("warning: {} has {} free; the output tree may need about {} (images are copied: "
+                         "output.link_mode: hardlink needs almost none)",
+                         n.path.string(), format_bytes(n.bytes_free), format_bytes(n.bytes_needed));
+    case Notice::Kind::config_keys_changed:
+      if (!n.text.empty())
+        return fmt::format("note: config changed since the plan in key(s) {}; no shard has produced results yet, so "
+                           "the retry runs with the new config",
+                           fmt::join(n.names, ", "));
+      return fmt::format("note: config changed since the plan in key(s) that do not change results: {}; "
+                         "the retried shards use the new values",
+                         fmt::join(n.names, ", "));
+    case Notice::Kind::restart_removes: {
+      std::string text = "--restart: removing the earlier plan and what it produced:";
+      for (const auto& p : n.paths) text += fmt::format("\n  {}", p.string());
+      if (n.paths.empty()) text += " (nothing there)";
+      return text;
+    }
+    case Notice::Kind::nothing_to_retry:
+      return fmt::format("Nothing to retry: all {} shard(s) succeeded. Merging.", n.count);
+    case Notice::Kind::no_shard_succeeded:
+      return "No shard succeeded: nothing to merge; the output dir is left as it was.";
+  }
+  return n.text;
+}
+
+std::string format_follow_up(const FollowUp& f) {
+  switch (f.kind) {
+    case FollowUp::Kind::retry:
+      return fmt::format("\nFix the cause, then retry the failed shards (they resume where they stopped):\n  {}",
+                         f.command);
+    case FollowUp::Kind::resume_interrupted: return fmt::format("Resume with:\n  {}", f.command);
+    case FollowUp::Kind::merge_only: return fmt::format("Merge what succeeded so far:\n  {}", f.command);
+    case FollowUp::Kind::restart:
+      return fmt::format("Or discard this run's plan and partial outputs and start over:\n  {}", f.command);
+    case FollowUp::Kind::move_shard: return fmt::format("Run one shard on another device:\n  {}", f.command);
+  }
+  return f.command;
+}
+
+}  // namespace
 
 std::string format_duration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "--";
@@ -18,9 +95,9 @@ std::string format_duration(double seconds) {
   return fmt::format("{}s", s);
 }
 
-std::string format_status_line(const std::string& device, const ShardRun& run, const ShardState& shard, bool color) {
-  const int64_t total = shard.end - shard.begin;
-  const int64_t done = std::min(run.progress.done, total);
+std::string format_status_line(const ShardView& v, bool color) {
+  const int64_t total = v.total;
+  const int64_t done = std::min(v.progress.done, total);
   const double frac = total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 1.0;
   constexpr int kBar = 20;
   const int filled = static_cast<int>(frac * kBar);
@@ -28,33 +105,132 @@ std::string format_status_line(const std::string& device, const ShardRun& run, c
 
   std::string state;
   const char* colour = "";
-  switch (shard.status) {
-    case ShardStatus::running:
-      if (run.term_sent) state = "stopping";
-      else if (!run.have_progress) state = "starting";
-      else
-        state = fmt::format("{:.1f} it/s  ETA {}", run.rate,
-                            run.rate > 0 ? format_duration(static_cast<double>(total - done) / run.rate) : "--");
+  switch (v.state) {
+    case ShardView::State::starting: state = v.phase.empty() ? "starting" : fmt::format("starting: {}", v.phase); break;
+    case ShardView::State::running:
+      state = fmt::format("{:.1f} it/s  ETA {}", v.rate,
+                          v.rate > 0 ? format_duration(static_cast<double>(total - done) / v.rate) : "--");
       break;
-    case ShardStatus::succeeded:
-      state = fmt::format("done in {}", format_duration(shard.seconds));
+    case ShardView::State::stopping: state = "stopping"; break;
+    case ShardView::State::done:
+      state = fmt::format("done in {}", format_duration(v.seconds));
       colour = "\033[32m";
       break;
-    case ShardStatus::failed:
-      state = fmt::format("FAILED ({})", shard.failure);
+    case ShardView::State::failed:
+      state = fmt::format("FAILED ({})", to_string(v.failure));
       colour = "\033[31m";
       break;
-    case ShardStatus::interrupted:
+    case ShardView::State::interrupted:
       state = "interrupted";
       colour = "\033[33m";
       break;
-    case ShardStatus::pending: state = "pending"; break;
+    case ShardView::State::pending: state = "pending"; break;
   }
-  const std::string failed = run.progress.failed > 0 ? fmt::format("  item errors={}", run.progress.failed) : "";
-  const std::string line = fmt::format("{:<7} [{}] {:5.1f}%  {}/{}  {}{}", device, bar, frac * 100.0, done, total,
+  const std::string failed = v.progress.failed > 0 ? fmt::format("  item errors={}", v.progress.failed) : "";
+  const std::string line = fmt::format("{:<7} [{}] {:5.1f}%  {}/{}  {}{}", v.device, bar, frac * 100.0, done, total,
                                        state, failed);
   if (color && *colour) return fmt::format("{}{}\033[0m", colour, line);
   return line;
+}
+
+std::string format_event(const Event& event) {
+  return std::visit(
+      overloaded{
+          [](const PlanReady& p) {
+            std::string text;
+            if (p.dry_run) {
+              text = fmt::format("Plan: {} items from {} -> {} shard(s); output {}", p.items, p.input.string(), p.shards,
+                                 p.output_dir.string());
+              for (const auto& s : p.selected) {
+                text += fmt::format("\n  shard {:>2}  {:<7} items {}..{} ({})  CUDA_VISIBLE_DEVICES={}", s.index,
+                                    s.device, s.begin, s.end, s.end - s.begin,
+                                    s.cuda_visible_devices.empty() ? "\"\"" : s.cuda_visible_devices);
+                text += fmt::format("\n    {} > {} 2>&1", s.command, s.log.string());
+              }
+              return text;
+            }
+            return fmt::format("{} item(s) in {} shard(s); worker {}; logs: {}/gpuN.log", p.items_to_run,
+                               p.selected.size(), p.worker.string(), p.work_dir.string());
+          },
+          [](const Notice& n) { return format_notice(n); },
+          [](const ShardStarted& e) {
+            return fmt::format("shard {} ({}): started{} — {} items{}, log {}", e.index, e.device,
+                               e.attempt > 1 ? fmt::format(" (attempt {})", e.attempt) : "", e.items,
+                               e.resume ? ", resuming from its journal" : "", e.log.string());
+          },
+          [](const ShardPhase&) { return std::string(); },
+          [](const ShardProgress&) { return std::string(); },
+          [](const ShardCouldNotStart& e) {
+            return fmt::format("shard {} ({}) could not start: {}", e.index, e.device, e.why);
+          },
+          [](const ShardStopping& e) {
+            if (e.reason == StopReason::timed_out)
+              return fmt::format("shard {}: exceeded --timeout {:.0f} s; stopping it", e.index, e.limit_s);
+            if (e.starting)
+              return fmt::format("shard {}: no sign of life for {:.0f} s while starting "
+                                 "(orchestrator.startup_timeout_s); stopping it",
+                                 e.index, e.limit_s);
+            return fmt::format("shard {}: no progress for {:.0f} s (stall_timeout_s); stopping it", e.index,
+                               e.limit_s);
+          },
+          [](const ShardKilled& e) {
+            return fmt::format("shard {}: still running {:.0f} s after SIGTERM; sent SIGKILL", e.index, e.grace_s);
+          },
+          [](const ShardRetrying& e) {
+            return fmt::format("shard {} ({}): failed ({}, {}); retrying, resuming from its journal (retry {} of {})",
+                               e.index, e.device, how_it_ended(e.exit), to_string(e.kind), e.retry, e.max_retries);
+          },
+          [](const ShardFailed& e) {
+            return fmt::format("shard {} ({}): FAILED ({}, {})", e.index, e.device, how_it_ended(e.exit),
+                               to_string(e.kind));
+          },
+          [](const ShardStopped& e) {
+            return fmt::format("shard {} ({}): stopped ({})", e.index, e.device, how_it_ended(e.exit));
+          },
+          [](const ShardDone& e) {
+            if (e.attempts > 1)
+              return fmt::format("shard {} ({}): done, {} items; this attempt {:.1f} s, {:.1f} s over {} attempts",
+                                 e.index, e.device, e.items, e.seconds, e.total_seconds, e.attempts);
+            return fmt::format("shard {} ({}): done, {} items in {:.1f} s", e.index, e.device, e.items, e.seconds);
+          },
+          [](const InterruptRequested& e) {
+            const char* what = e.signal == SIGINT ? "Ctrl-C" : "SIGTERM";
+            return e.again ? fmt::format("{} again: killing all workers now", what)
+                           : fmt::format("{}: stopping all workers (again to kill at once)", what);
+          },
+          [](const MergeDone& m) {
+            if (m.already_merged) return fmt::format("Already merged into {}", m.output_dir.string());
+            return fmt::format(
+                "Merged {} file(s) into {}{}{}{}", m.files, m.output_dir.string(),
+                m.already_present ? fmt::format(" ({} already there)", m.already_present) : "",
+                m.temporaries_skipped ? fmt::format(" ({} stray temporary file(s) left out)", m.temporaries_skipped) : "",
+                m.removed_shard_trees ? "; per-GPU trees removed (keep them with --keep-gpu-outputs)" : "");
+          },
+          [](const Summary& s) {
+            std::string text = fmt::format(
+                "\nSummary: {} images, {} boxes: {} correct, {} mislabeled, {} uncertain; {} missing label(s); {} image "
+                "error(s)",
+                s.images, s.boxes, s.correct, s.mislabeled, s.uncertain, s.missing, s.errors);
+            if (s.unprocessed > 0)
+              text += fmt::format("\nNot processed: {} item(s) (report status: partial)", s.unprocessed);
+            return text + fmt::format("\nReport: {}", s.report.string());
+          },
+          [](const FailureBlock& f) {
+            const ExitStatus exit = f.exit.value_or(ExitStatus{});
+            std::string text = fmt::format("\nFAILED shard {} ({}) {} ({}), {} attempt(s)", f.index, f.device,
+                                           f.exit ? how_it_ended(*f.exit) : std::string("did not run"),
+                                           to_string(f.kind), f.attempts);
+            if (!f.detail.empty()) text += fmt::format("\n  {}", f.detail);
+            const std::string hint = failure_hint(f.kind, exit);
+            if (!hint.empty()) text += fmt::format("\n  hint: {}", hint);
+            if (f.tail.empty()) return text + fmt::format("\n  see {}", f.log.string());
+            text += fmt::format("\n  last lines of {}:", f.log.string());
+            for (const auto& line : f.tail) text += fmt::format("\n  | {}", line);
+            return text;
+          },
+          [](const FollowUp& f) { return format_follow_up(f); },
+      },
+      event);
 }
 
 bool stdout_is_terminal() {
@@ -77,44 +253,89 @@ void StatusPrinter::clear_block() {
   drawn_lines_ = 0;
 }
 
-void StatusPrinter::event(const std::string& line) {
+void StatusPrinter::print_line(const std::string& text) {
+  if (text.empty()) return;
   clear_block();
-  fmt::print(out_, "{}\n", line);
+  fmt::print(out_, "{}\n", text);
   std::fflush(out_);
 }
 
-void StatusPrinter::draw(const Runner& runner) {
-  for (const auto& run : runner.runs()) {
-    const ShardState& s = runner.shard(run.index);
-    fmt::print(out_, "{}\n", format_status_line(s.device, run, s, color_));
-  }
-  drawn_lines_ = static_cast<int>(runner.runs().size());
+void StatusPrinter::on(const Event& event) {
+  // Keep the live view's picture of each shard up to date.
+  std::visit(overloaded{
+                 [&](const PlanReady& p) {
+                   if (p.dry_run) return;
+                   interval_s_ = p.status_interval_s;
+                   for (const auto& s : p.selected) {
+                     ShardView& v = shards_[s.index];
+                     v.device = s.device;
+                     v.total = s.end - s.begin;
+                   }
+                   running_ = true;
+                 },
+                 [&](const ShardStarted& e) {
+                   ShardView& v = shards_[e.index];
+                   v.device = e.device;
+                   v.total = e.items;
+                   v.state = ShardView::State::starting;
+                   v.phase.clear();
+                 },
+                 [&](const ShardPhase& e) { shards_[e.index].phase = e.phase; },
+                 [&](const ShardProgress& e) {
+                   ShardView& v = shards_[e.index];
+                   v.progress = e.progress;
+                   v.rate = e.rate;
+                   if (v.state == ShardView::State::starting) v.state = ShardView::State::running;
+                 },
+                 [&](const ShardStopping& e) { shards_[e.index].state = ShardView::State::stopping; },
+                 [&](const ShardCouldNotStart& e) {
+                   shards_[e.index].state = ShardView::State::failed;
+                   shards_[e.index].failure = FailureKind::other;
+                 },
+                 [&](const ShardFailed& e) {
+                   shards_[e.index].state = ShardView::State::failed;
+                   shards_[e.index].failure = e.kind;
+                 },
+                 [&](const ShardStopped& e) { shards_[e.index].state = ShardView::State::interrupted; },
+                 [&](const ShardDone& e) {
+                   ShardView& v = shards_[e.index];
+                   v.state = ShardView::State::done;
+                   v.progress.done = v.total;
+                   v.seconds = e.seconds;
+                 },
+                 [&](const auto&) {},
+             },
+             event);
+  print_line(format_event(event));
+  if (running_ && live_) draw();
+}
+
+void StatusPrinter::draw() {
+  for (const auto& [index, view] : shards_) fmt::print(out_, "{}\n", format_status_line(view, color_));
+  drawn_lines_ = live_ ? static_cast<int>(shards_.size()) : 0;
   std::fflush(out_);
 }
 
-void StatusPrinter::update(const Runner& runner) {
+void StatusPrinter::tick() {
+  if (!running_) return;
   if (live_) {
     clear_block();
-    draw(runner);
+    draw();
     return;
   }
   const auto now = clock_.now();
   if (printed_once_ && std::chrono::duration<double>(now - last_print_).count() < interval_s_) return;
   printed_once_ = true;
   last_print_ = now;
-  draw(runner);
-  drawn_lines_ = 0;
+  draw();
 }
 
-void StatusPrinter::finish(const Runner& runner) {
-  if (live_) {
-    clear_block();
-    draw(runner);
-    drawn_lines_ = 0;
-  } else {
-    draw(runner);
-    drawn_lines_ = 0;
-  }
+void StatusPrinter::finish_live() {
+  if (!running_) return;
+  clear_block();
+  draw();
+  drawn_lines_ = 0;
+  running_ = false;
 }
 
 }  // namespace lv

@@ -1,43 +1,60 @@
 #pragma once
-/// The live view: one status line per shard, redrawn in place on a terminal; plain periodic
-/// lines otherwise (logs, CI). Event lines scroll above the status block. Respects NO_COLOR.
+/// The live view and every line the orchestrator prints about a run: one status line per shard,
+/// redrawn in place on a terminal; plain periodic lines otherwise (logs, CI). Event lines
+/// scroll above the status block. Respects NO_COLOR. The only place events become words.
 #include <cstdio>
+#include <map>
 #include <string>
-#include <vector>
 
 #include "launcher.h"
-#include "runner.h"
+#include "status.h"
 
 namespace lv {
 
 /// "1h02m", "3m05s", "42s", "--" for unknown.
 std::string format_duration(double seconds);
 
-/// One shard's status text: "GPU 2   [#####.....]  52.0%  5200/10000  31.2 it/s  ETA 2m34s".
-std::string format_status_line(const std::string& device, const ShardRun& run, const ShardState& shard,
-                               bool color);
+/// What the live view knows of one shard, built from events.
+struct ShardView {
+  enum class State { pending, starting, running, stopping, done, failed, interrupted };
+  std::string device;
+  State state = State::pending;
+  std::string phase;           ///< while starting: the worker's "[phase]" ("loading model")
+  Progress progress;
+  int64_t total = 0;
+  double rate = 0;
+  double seconds = 0;          ///< done: this attempt's time
+  FailureKind failure = FailureKind::none;
+};
 
-class StatusPrinter {
+/// One shard's status text: "GPU 2   [#####.....]  52.0%  5200/10000  31.2 it/s  ETA 2m34s".
+std::string format_status_line(const ShardView& view, bool color);
+
+/// The text of one event, without a trailing newline ("" for events shown only in the live
+/// block, such as progress). Multi-line for a failure block.
+std::string format_event(const Event& event);
+
+class StatusPrinter : public Status {
  public:
   /// `live`: redraw in place (stdout is a terminal); else print every `interval_s`.
   StatusPrinter(std::FILE* out, bool live, bool color, double interval_s, const Clock& clock);
 
-  /// Prints an event line (above the live block on a terminal).
-  void event(const std::string& line);
-  /// Redraws the live block, or prints the periodic lines when due.
-  void update(const Runner& runner);
-  /// Final redraw; the block stays on screen.
-  void finish(const Runner& runner);
+  void on(const Event& event) override;
+  void tick() override;
+  void finish_live() override;
 
  private:
+  void print_line(const std::string& text);
   void clear_block();
-  void draw(const Runner& runner);
+  void draw();
 
   std::FILE* out_;
   bool live_;
   bool color_;
   double interval_s_;
   const Clock& clock_;
+  std::map<int, ShardView> shards_;
+  bool running_ = false;  ///< between PlanReady and finish_live: the block is shown
   int drawn_lines_ = 0;
   Clock::time_point last_print_{};
   bool printed_once_ = false;

@@ -26,6 +26,7 @@ TEST_CASE("configs/default.yaml loads and matches the built-in defaults", "[conf
   CHECK(c.report.include_probabilities == d.report.include_probabilities);
   CHECK(c.worker.executable == d.worker.executable);
   CHECK(c.orchestrator.stall_timeout_s == d.orchestrator.stall_timeout_s);
+  CHECK(c.orchestrator.startup_timeout_s == d.orchestrator.startup_timeout_s);
   CHECK(c.orchestrator.stop_grace_s == d.orchestrator.stop_grace_s);
   CHECK(c.orchestrator.max_retries == d.orchestrator.max_retries);
   CHECK(c.orchestrator.status_interval_s == d.orchestrator.status_interval_s);

@@ -5,68 +5,13 @@
 
 #include "catch.h"
 #include "error.h"
+#include "orchestrator_fakes.h"
 #include "runner.h"
 
 using namespace lv;
+using namespace lv::test;
 
 namespace {
-
-class FakeClock : public Clock {
- public:
-  time_point now() const override { return now_; }
-  void advance(double seconds) {
-    now_ += std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
-  }
-
- private:
-  time_point now_{std::chrono::seconds(1000)};
-};
-
-class FakeLauncher : public Launcher {
- public:
-  struct Job {
-    LaunchSpec spec;
-    std::string pending_output;
-    std::optional<ExitStatus> exit;
-    std::vector<int> signals;
-    bool exits_on_term = true;  ///< a well-behaved worker ends on SIGTERM with 130
-  };
-  JobId start(const LaunchSpec& spec) override {
-    if (fail_next_start) {
-      fail_next_start = false;
-      throw Error(ExitCode::failed, "cannot start 'worker': No such file or directory");
-    }
-    const JobId id = next_++;
-    jobs[id].spec = spec;
-    started.push_back(id);
-    return id;
-  }
-  std::optional<ExitStatus> poll(JobId id) override { return jobs.at(id).exit; }
-  std::string read_output(JobId id) override { return std::exchange(jobs.at(id).pending_output, ""); }
-  void signal(JobId id, int sig) override {
-    Job& j = jobs.at(id);
-    j.signals.push_back(sig);
-    if (j.exit) return;
-    if (sig == SIGKILL) j.exit = ExitStatus{true, 0, SIGKILL};
-    else if (sig == SIGTERM && j.exits_on_term) j.exit = ExitStatus{false, 130, 0};
-  }
-  Job& job_for_shard(int shard) {
-    // The newest job whose argv names this shard.
-    for (auto it = started.rbegin(); it != started.rend(); ++it)
-      if (jobs.at(*it).spec.argv.back() == std::to_string(shard) ||
-          (jobs.at(*it).spec.argv.size() > 1 && jobs.at(*it).spec.argv[1] == std::to_string(shard)))
-        return jobs.at(*it);
-    FAIL("no job for shard " << shard);
-    return jobs.begin()->second;
-  }
-
-  std::map<JobId, Job> jobs;
-  std::vector<JobId> started;
-  bool fail_next_start = false;
-
- private:
-  JobId next_ = 1;
-};
 
 RunState make_state(int shards, int64_t items_per_shard) {
   RunState st;
@@ -89,7 +34,7 @@ struct Fixture {
   RunState state = make_state(3, 10);
   FakeLauncher launcher;
   FakeClock clock;
-  std::vector<std::string> events;
+  RecordingStatus status;
   int saves = 0;
   std::map<int, std::string> missing_outputs;  // shard -> what check_success reports
   std::vector<std::pair<int, bool>> launches;  // (shard, resume)
@@ -109,16 +54,10 @@ struct Fixture {
       return it == missing_outputs.end() ? std::string() : it->second;
     };
     h.save_state = [this] { ++saves; };
-    h.event = [this](const std::string& line) { events.push_back(line); };
     return h;
   }
   Runner make(RunnerOptions options = {}, std::vector<int> shards = {0, 1, 2}) {
-    return Runner(state, std::move(shards), launcher, clock, options, hooks());
-  }
-  bool any_event(const std::string& needle) const {
-    for (const auto& e : events)
-      if (e.find(needle) != std::string::npos) return true;
-    return false;
+    return Runner(state, std::move(shards), launcher, clock, options, hooks(), status);
   }
 };
 
@@ -171,7 +110,11 @@ TEST_CASE("a stalled worker gets SIGTERM after stall_timeout_s, then SIGKILL aft
   f.clock.advance(2);
   r.tick();
   REQUIRE(job.signals == std::vector<int>{SIGTERM});
-  CHECK(f.any_event("no progress for 600 s"));
+  const auto stops = f.status.of<ShardStopping>();
+  REQUIRE(stops.size() == 1);
+  CHECK(stops[0].reason == StopReason::stalled);
+  CHECK(stops[0].limit_s == 600);
+  CHECK_FALSE(stops[0].starting);
   f.clock.advance(9);
   r.tick();
   CHECK(job.signals == std::vector<int>{SIGTERM});
@@ -240,7 +183,11 @@ TEST_CASE("max_retries relaunches a failed shard, resuming and appending to its 
   CHECK(f.state.shards[1].attempts == 2);
   CHECK(f.state.shards[1].status == ShardStatus::running);
   CHECK(r.runs()[0].tail.empty());  // a new attempt starts a new tail
-  CHECK(f.any_event("retry 1 of 2"));
+  const auto retries = f.status.of<ShardRetrying>();
+  REQUIRE(retries.size() == 1);
+  CHECK(retries[0].retry == 1);
+  CHECK(retries[0].max_retries == 2);
+  CHECK(retries[0].kind == FailureKind::killed_by_signal);
 
   f.launcher.job_for_shard(1).exit = ExitStatus{false, 0, 0};
   r.tick();
@@ -260,7 +207,10 @@ TEST_CASE("without retries left a failure is final and classified from the log t
   CHECK(f.state.shards[2].status == ShardStatus::failed);
   CHECK(f.state.shards[2].failure == "CUDA out of memory");
   CHECK(r.runs()[0].failure == FailureKind::cuda_oom);
-  CHECK(f.any_event("FAILED"));
+  const auto failed = f.status.of<ShardFailed>();
+  REQUIRE(failed.size() == 1);
+  CHECK(failed[0].index == 2);
+  CHECK(failed[0].kind == FailureKind::cuda_oom);
 }
 
 TEST_CASE("the failure tail keeps the last 20 non-progress lines", "[runner]") {
@@ -333,7 +283,10 @@ TEST_CASE("a worker that cannot be started fails its shard without stopping the 
   r.start();
   CHECK(f.state.shards[0].status == ShardStatus::failed);
   CHECK(f.state.shards[1].status == ShardStatus::running);
-  CHECK(f.any_event("could not start"));
+  const auto not_started = f.status.of<ShardCouldNotStart>();
+  REQUIRE(not_started.size() == 1);
+  CHECK(not_started[0].index == 0);
+  CHECK(not_started[0].why.find("No such file") != std::string::npos);
   CHECK(f.launcher.started.size() == 2);
 }
 
@@ -347,4 +300,74 @@ TEST_CASE("a shard that ran before resumes on its first launch in this run", "[r
   CHECK(f.launches == std::vector<std::pair<int, bool>>{{1, true}});
   CHECK(r.runs()[0].progress.done == 6);
   CHECK(f.state.shards[1].attempts == 2);
+}
+
+TEST_CASE("a starting worker gets the start-up allowance, counted from its last sign of life", "[runner]") {
+  Fixture f;
+  RunnerOptions o;
+  o.stall_timeout_s = 5;      // what a user sets for a fast model
+  o.startup_timeout_s = 100;  // loading the model may take longer on a busy machine
+  Runner r = f.make(o, {0});
+  r.start();
+  auto& job = f.launcher.job_for_shard(0);
+  job.exits_on_term = false;
+  f.clock.advance(60);  // silent model load: already 12x the stall timeout
+  r.tick();
+  CHECK(job.signals.empty());
+  job.pending_output = "[phase] loading model\n";
+  r.tick();
+  const auto phases = f.status.of<ShardPhase>();
+  REQUIRE(phases.size() == 1);
+  CHECK(phases[0].phase == "loading model");
+  f.clock.advance(99);  // counted from the phase line, not from the start
+  r.tick();
+  CHECK(job.signals.empty());
+  f.clock.advance(2);
+  r.tick();
+  REQUIRE(job.signals == std::vector<int>{SIGTERM});
+  const auto stops = f.status.of<ShardStopping>();
+  REQUIRE(stops.size() == 1);
+  CHECK(stops[0].starting);
+  CHECK(stops[0].limit_s == 100);
+}
+
+TEST_CASE("after its first progress line a worker is held to the stall timeout", "[runner]") {
+  Fixture f;
+  RunnerOptions o;
+  o.stall_timeout_s = 5;
+  o.startup_timeout_s = 100;
+  Runner r = f.make(o, {0});
+  r.start();
+  auto& job = f.launcher.job_for_shard(0);
+  job.pending_output = "[phase] warm-up\n[progress] 0/10 failed=0\n";
+  r.tick();
+  f.clock.advance(4);
+  job.pending_output = "some log line that is not progress\n";
+  r.tick();
+  CHECK(job.signals.empty());
+  f.clock.advance(1.5);
+  r.tick();
+  CHECK(job.signals == std::vector<int>{SIGTERM});
+  const auto progress = f.status.of<ShardProgress>();
+  REQUIRE_FALSE(progress.empty());
+  CHECK(progress.back().progress == Progress{0, 10, 0});
+}
+
+TEST_CASE("a shard done after a retry reports this attempt's time and the total", "[runner]") {
+  Fixture f;
+  RunnerOptions o;
+  o.max_retries = 1;
+  Runner r = f.make(o, {0});
+  r.start();
+  f.clock.advance(20);
+  f.launcher.job_for_shard(0).exit = ExitStatus{true, 0, SIGKILL};
+  r.tick();
+  f.clock.advance(3);
+  f.launcher.job_for_shard(0).exit = ExitStatus{false, 0, 0};
+  r.tick();
+  const auto done = f.status.of<ShardDone>();
+  REQUIRE(done.size() == 1);
+  CHECK(done[0].attempts == 2);
+  CHECK(done[0].seconds == Approx(3));
+  CHECK(done[0].total_seconds == Approx(23));
 }

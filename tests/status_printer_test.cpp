@@ -12,21 +12,56 @@ TEST_CASE("durations read like a person would write them", "[status]") {
 }
 
 TEST_CASE("a status line shows device, bar, percent, counts, rate and ETA", "[status]") {
-  ShardState s;
-  s.begin = 0;
-  s.end = 10000;
-  s.status = ShardStatus::running;
-  ShardRun run;
-  run.have_progress = true;
-  run.progress = Progress{5200, 10000, 3};
-  run.rate = 31.2;
+  ShardView v;
+  v.device = "GPU 2";
+  v.total = 10000;
+  v.state = ShardView::State::running;
+  v.progress = Progress{5200, 10000, 3};
+  v.rate = 31.2;
   // 4800 left at 31.2/s = 153.8 s -> "2m34s"; 52% of 20 bar cells = 10 filled.
-  CHECK(format_status_line("GPU 2", run, s, false) ==
+  CHECK(format_status_line(v, false) ==
         "GPU 2   [##########..........]  52.0%  5200/10000  31.2 it/s  ETA 2m34s  item errors=3");
-  s.status = ShardStatus::failed;
-  s.failure = "stalled";
-  const std::string coloured = format_status_line("GPU 2", run, s, true);
+  v.state = ShardView::State::failed;
+  v.failure = FailureKind::stalled;
+  const std::string coloured = format_status_line(v, true);
   CHECK(coloured.rfind("\033[31m", 0) == 0);
   CHECK(coloured.find("FAILED (stalled)") != std::string::npos);
-  CHECK(format_status_line("GPU 2", run, s, false).find('\033') == std::string::npos);
+  CHECK(format_status_line(v, false).find('\033') == std::string::npos);
+}
+
+TEST_CASE("a starting shard shows the phase its worker reported", "[status]") {
+  ShardView v;
+  v.device = "GPU 0";
+  v.total = 500;
+  v.state = ShardView::State::starting;
+  v.phase = "loading model";
+  CHECK(format_status_line(v, false) == "GPU 0   [....................]   0.0%  0/500  starting: loading model");
+}
+
+TEST_CASE("the printer follows events: started, phase, progress, done", "[status]") {
+  std::FILE* out = std::tmpfile();
+  REQUIRE(out);
+  SteadyClock clock;
+  StatusPrinter printer(out, false, false, 0, clock);
+  PlanReady plan;
+  plan.status_interval_s = 0;  // print at every tick
+  plan.selected.push_back(PlannedShard{0, "GPU 0", 0, 10, "0", "", "gpu0.log"});
+  printer.on(plan);
+  printer.on(ShardStarted{0, "GPU 0", 1, 10, false, "gpu0.log"});
+  printer.on(ShardPhase{0, "warm-up"});
+  printer.tick();
+  printer.on(ShardProgress{0, Progress{4, 10, 0}, 2.0});
+  printer.tick();
+  printer.on(ShardDone{0, "GPU 0", 10, 5.0, 5.0, 1});
+  printer.finish_live();
+  std::rewind(out);
+  std::string text;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, out)) text.append(buf, n);
+  std::fclose(out);
+  INFO(text);
+  CHECK(text.find("starting: warm-up") != std::string::npos);
+  CHECK(text.find("4/10  2.0 it/s  ETA 3s") != std::string::npos);
+  CHECK(text.find("shard 0 (GPU 0): done, 10 items in 5.0 s") != std::string::npos);
+  CHECK(text.find("[####################] 100.0%  10/10  done in 5s") != std::string::npos);
 }

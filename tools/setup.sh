@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config
   libboost-dev libboost-filesystem-dev   # Debian's default Boost (1.74): Process v1, Asio
   libyaml-cpp-dev libfmt-dev nlohmann-json3-dev libcli11-dev libspdlog-dev
+  libzip-dev                             # the orchestrator reads class names from TorchScript archives
   catch2
   libtorch-dev libopencv-dev             # workers only (the orchestrator links neither)
   dataset-fashion-mnist zlib1g-dev       # the built-in demo's images (gzip'd idx files)

@@ -1,0 +1,28 @@
+#pragma once
+/// The orchestrator's command-line options (DESIGN §3), as parsed; defaults are the documented ones.
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace lv {
+
+struct Options {
+  std::filesystem::path config = "config.yaml";
+  std::optional<int> num_gpus;
+  std::string gpus;                  ///< "" = not given (auto)
+  std::optional<int> cpu_workers;    ///< --cpu-workers (only with --gpus cpu); default 1
+  bool keep_gpu_outputs = false;
+  std::optional<std::filesystem::path> output;
+  std::optional<std::filesystem::path> work_dir;  ///< default: the current directory
+  bool retry_failed = false;
+  std::string shards;                ///< --shards LIST; "" = not given
+  bool merge_only = false;
+  bool restart = false;
+  bool dry_run = false;
+  bool list_gpus = false;
+  std::optional<std::filesystem::path> worker;
+  std::optional<double> stall_timeout_s;
+  std::optional<double> timeout_s;   ///< per attempt; not given = none
+};
+
+}  // namespace lv

@@ -1,0 +1,589 @@
+#include "session.h"
+
+#include <algorithm>
+#include <set>
+#include <system_error>
+
+#include <fmt/core.h>
+#include <fmt/ranges.h>
+
+#include "atomic_file.h"
+#include "byte_text.h"
+#include "config_diff.h"
+#include "devices.h"
+#include "item_list.h"
+#include "output_claim.h"
+#include "plan.h"
+#include "preflight.h"
+#include "report.h"
+#include "run_merge.h"
+#include "shard_plan.h"
+
+namespace lv {
+
+namespace fs = std::filesystem;
+
+std::string_view to_string(RefusalKind kind) {
+  switch (kind) {
+    case RefusalKind::work_dir_in_use: return "work_dir_in_use";
+    case RefusalKind::output_in_use: return "output_in_use";
+    case RefusalKind::no_earlier_run: return "no_earlier_run";
+    case RefusalKind::unfinished_run: return "unfinished_run";
+    case RefusalKind::output_not_empty: return "output_not_empty";
+    case RefusalKind::output_of_other_run: return "output_of_other_run";
+    case RefusalKind::shard_tree_left: return "shard_tree_left";
+    case RefusalKind::config_changed: return "config_changed";
+    case RefusalKind::input_changed: return "input_changed";
+    case RefusalKind::output_changed: return "output_changed";
+    case RefusalKind::output_inside_input: return "output_inside_input";
+  }
+  return "refused";
+}
+
+Refusal::Refusal(RefusalKind kind, const std::string& message, std::string way_out)
+    : Error(ExitCode::usage, fmt::format("{}\n  {}", message, way_out)), kind_(kind), way_out_(std::move(way_out)) {}
+
+std::string program_for_commands(const SessionSystem& system) {
+  const fs::path me = system.program_path();
+  const std::string found = system.find_program("orchestrator");
+  std::error_code ec1, ec2;
+  if (!found.empty() && fs::equivalent(found, me, ec1) && !ec1) return "orchestrator";
+  const fs::path canon = fs::canonical(me, ec2);
+  return (ec2 ? me : canon).string();
+}
+
+namespace {
+
+fs::path absolute_dir(const fs::path& p) {
+  fs::path a = fs::absolute(p).lexically_normal();
+  if (!a.has_filename() && a != a.root_path()) a = a.parent_path();  // "/x/." -> "/x"
+  return a;
+}
+
+/// A sibling name for a new output dir that does not exist yet: "<dir>_2", "<dir>_3", ...
+fs::path unused_sibling(const fs::path& dir) {
+  for (int n = 2;; ++n) {
+    const fs::path candidate = dir.string() + "_" + std::to_string(n);
+    std::error_code ec;
+    if (!fs::exists(candidate, ec)) return candidate;
+  }
+}
+
+std::vector<int> unfinished_shards(const RunState& state) {
+  std::vector<int> out;
+  for (const auto& s : state.shards)
+    if (s.status != ShardStatus::succeeded) out.push_back(s.index);
+  return out;
+}
+
+}  // namespace
+
+Session::Session(Options options, SessionSystem& system, Status& status)
+    : options_(std::move(options)),
+      system_(system),
+      status_(status),
+      commands_(program_for_commands(system), options_, system.current_dir()) {}
+
+int Session::run() {
+  // Config and where things go: the config's output.dir (relative to the config file) unless
+  // --output (relative to the current dir) overrides it; the work dir is independent of both.
+  config_ = load_config(options_.config.is_absolute() ? options_.config : system_.current_dir() / options_.config);
+  config_text_ = read_file(config_.file);
+  const fs::path cwd = system_.current_dir();
+  work_dir_ = absolute_dir(options_.work_dir ? (options_.work_dir->is_absolute() ? *options_.work_dir : cwd / *options_.work_dir)
+                                             : cwd);
+  output_dir_ = absolute_dir(options_.output ? (options_.output->is_absolute() ? *options_.output : cwd / *options_.output)
+                                             : config_.output.dir);
+
+  if (options_.dry_run) return dry_run();
+
+  fs::create_directories(work_dir_);
+  std::optional<WorkDirLock> lock;
+  try {
+    lock.emplace(work_dir_);
+  } catch (const Error& e) {
+    throw Refusal(RefusalKind::work_dir_in_use, e.what(),
+                  fmt::format("tail -f {}", shell_quote((work_dir_ / "gpu0.log").string())));
+  }
+  std::optional<RunState> state = load_run_state(work_dir_);
+
+  if (options_.merge_only) {
+    if (!state)
+      throw Refusal(RefusalKind::no_earlier_run,
+                    fmt::format("--merge-only: no {} in work dir '{}': nothing to merge. Start a run with", kRunStateFile,
+                                work_dir_.string()),
+                    commands_.fresh());
+    return merge_only(*state);
+  }
+  if (options_.restart) {
+    if (state) restart(*state);
+    return fresh(std::nullopt);
+  }
+  if (options_.retry_failed || !options_.shards.empty()) {
+    if (!state)
+      throw Refusal(RefusalKind::no_earlier_run,
+                    fmt::format("{}: no {} in work dir '{}': there is no earlier run to retry. Start one with",
+                                options_.retry_failed ? "--retry-failed" : "--shards", kRunStateFile, work_dir_.string()),
+                    commands_.fresh());
+    return retry(std::move(*state));
+  }
+  return fresh(std::move(state));
+}
+
+// --- Preconditions -----------------------------------------------------------------------
+
+void Session::check_locations(const Config& config) {
+  // A folder scan must never see our own outputs: a second run would take corrected labels
+  // and debug images for new inputs.
+  const auto root = scanned_root(config);
+  if (!root) return;
+  const auto outside = [&](const fs::path& p) {
+    return unused_sibling(root->parent_path() / (root->filename().string() + "_" + p.filename().string()));
+  };
+  for (int i = 0; i < 2; ++i) {
+    const fs::path& dir = i == 0 ? output_dir_ : work_dir_;
+    if (!lies_inside(dir, *root)) continue;
+    const std::string what = i == 0 ? "output dir" : "work dir";
+    Options moved = options_;
+    if (i == 0) moved.output = outside(dir);
+    else moved.work_dir = outside(dir);
+    throw Refusal(RefusalKind::output_inside_input,
+                  fmt::format("{} '{}' lies inside the input folder '{}': a later scan would take this run's outputs "
+                              "for inputs. Put it outside, e.g.",
+                              what, dir.string(), root->string()),
+                  CommandBuilder(program_for_commands(system_), moved, system_.current_dir()).fresh());
+  }
+}
+
+void Session::check_ownership(const RunState* state) {
+  const auto owner = read_output_owner(output_dir_);
+  if (!owner) return;
+  if (state && owner->run_id == state->run_id) return;
+  throw Refusal(RefusalKind::output_of_other_run,
+                fmt::format("output dir '{}' holds the results of another run (work dir '{}', started {}); this run "
+                            "will not write into it or remove it. Write this run's results elsewhere:",
+                            output_dir_.string(), owner->work_dir.string(), owner->created_at),
+                commands_.with_output(unused_sibling(output_dir_)));
+}
+
+std::vector<DeviceSlot> Session::devices() {
+  const DeviceRequest request{options_.gpus, options_.num_gpus, options_.cpu_workers.value_or(1)};
+  std::vector<std::string> warnings;
+  if (options_.gpus == "cpu") return resolve_devices(request, {}, std::nullopt, warnings);
+  const GpuDiscovery d = system_.discover_gpus();
+  if (d.gpus.empty() && !d.problem.empty()) status_.on(Notice{Notice::Kind::gpu_discovery, d.problem});
+  std::vector<DeviceSlot> slots;
+  try {
+    slots = resolve_devices(request, d.gpus, system_.env("CUDA_VISIBLE_DEVICES"), warnings);
+  } catch (const Error&) {
+    for (const auto& w : warnings) status_.on(Notice{Notice::Kind::device_fallback, w});
+    throw;
+  }
+  for (const auto& w : warnings) status_.on(Notice{Notice::Kind::device_fallback, w});
+  // --cpu-workers counts CPU worker processes; on GPUs it would be silently ignored.
+  if (options_.cpu_workers && !slots.empty() && slots.front().is_gpu)
+    throw usage_error(fmt::format("--cpu-workers {} applies only to CPU runs, but this run uses {} GPU(s) (one worker "
+                                  "each); add --gpus cpu to run {} CPU workers, or drop --cpu-workers",
+                                  *options_.cpu_workers, slots.size(), *options_.cpu_workers));
+  return slots;
+}
+
+fs::path Session::resolve_worker() {
+  if (options_.worker) {
+    const fs::path p = options_.worker->is_absolute() ? *options_.worker : system_.current_dir() / *options_.worker;
+    if (!fs::exists(p)) throw usage_error(fmt::format("--worker {}: file not found", options_.worker->string()));
+    return p.lexically_normal();
+  }
+  const std::string& exe = config_.worker.executable;
+  if (exe.find('/') != std::string::npos) {
+    fs::path p(exe);
+    if (p.is_relative()) p = config_.file.parent_path() / p;
+    if (!fs::exists(p))
+      throw usage_error(fmt::format("{}: worker.executable: file not found '{}'", config_.file.string(), exe));
+    return p.lexically_normal();
+  }
+  const fs::path beside = system_.program_path().parent_path() / exe;
+  if (fs::exists(beside)) return beside;
+  const std::string found = system_.find_program(exe);
+  if (!found.empty()) return found;
+  throw usage_error(fmt::format("{}: worker.executable: '{}' is neither beside the orchestrator ({}) nor in PATH",
+                                config_.file.string(), exe, beside.parent_path().string()));
+}
+
+int Session::threads_per_worker(size_t workers) const {
+  if (config_.processing.num_threads > 0) return config_.processing.num_threads;
+  const unsigned cores = std::max(1u, system_.cpu_count());
+  return static_cast<int>(std::max<size_t>(1, cores / std::max<size_t>(1, workers)));
+}
+
+LaunchSpec Session::launch_spec(const RunState& state, const ShardState& s, bool resume, int threads) const {
+  LaunchSpec spec;
+  spec.argv = {state.worker.string(),
+               "--config", state.config_path.string(),
+               "--items", (work_dir_ / split_file(s.index)).string(),
+               "--output-dir", shard_output_dir(state.output_dir, s.index).string(),
+               "--shard", std::to_string(s.index)};
+  if (resume) spec.argv.push_back("--resume");
+  for (const auto& a : config_.worker.args) spec.argv.push_back(a);
+  // PCI_BUS_ID: CUDA's default order is fastest-first, but our indices are nvidia-smi's
+  // (PCI bus order); on a machine with mixed GPUs they would name different cards.
+  spec.env = {{"CUDA_VISIBLE_DEVICES", s.cuda_visible_devices},
+              {"CUDA_DEVICE_ORDER", "PCI_BUS_ID"},
+              {"OMP_NUM_THREADS", std::to_string(threads)}};
+  spec.log = work_dir_ / log_file(s.index);
+  spec.append_log = resume;
+  spec.log_header = fmt::format("==== orchestrator: shard {} attempt {} on {} (CUDA_VISIBLE_DEVICES={}) at {}{} ====\n",
+                                s.index, s.attempts + 1, s.device, s.cuda_visible_devices, now_iso8601(),
+                                resume ? ", resuming" : "");
+  return spec;
+}
+
+void Session::report_rejected(const ItemList& items) {
+  if (items.rejected.empty()) return;
+  std::string all;
+  for (const auto& r : items.rejected)
+    all += fmt::format("{}: {}: {}\n", r.line > 0 ? fmt::format("line {}", r.line) : std::string("scan"),
+                       printable(r.entry), r.reason);
+  const fs::path file = work_dir_ / "rejected_items.txt";
+  write_file_atomic(file, all);
+  Notice n{Notice::Kind::rejected_inputs};
+  for (size_t i = 0; i < std::min<size_t>(items.rejected.size(), 5); ++i) {
+    const auto& r = items.rejected[i];
+    n.names.push_back(fmt::format("{}{}: '{}' skipped: {}", items.from_list_file ? "input list" : "input",
+                                  r.line > 0 ? fmt::format(":{}", r.line) : std::string(), printable(r.entry),
+                                  r.reason));
+  }
+  n.count = static_cast<int64_t>(items.rejected.size());
+  n.path = file;
+  status_.on(n);
+}
+
+// --- The modes ---------------------------------------------------------------------------
+
+int Session::dry_run() {
+  std::optional<RunState> state = load_run_state(work_dir_);
+  std::vector<int> selected;
+  if ((options_.retry_failed || !options_.shards.empty()) && state) {
+    selected = select_shards(*state, options_.shards);
+    if (!options_.gpus.empty() || options_.num_gpus) assign_devices(*state, selected, devices());
+  } else {
+    const ItemList items = list_items(config_.input.images, config_.input.root);
+    state = make_plan(config_, config_text_, items, devices(), output_dir_, resolve_worker());
+    for (const auto& s : state->shards) selected.push_back(s.index);
+  }
+  const int threads = threads_per_worker(selected.size());
+  PlanReady plan{state->item_count, 0, static_cast<int>(state->shards.size()), {}, state->input, state->output_dir,
+                 work_dir_, state->worker, true};
+  for (int index : selected) {
+    const ShardState& s = state->shards.at(static_cast<size_t>(index));
+    const LaunchSpec spec = launch_spec(*state, s, s.attempts > 0, threads);
+    plan.selected.push_back({s.index, s.device, s.begin, s.end, s.cuda_visible_devices, shell_command(spec.argv), spec.log});
+    plan.items_to_run += s.end - s.begin;
+  }
+  status_.on(plan);
+  return 0;
+}
+
+int Session::fresh(std::optional<RunState> earlier) {
+  if (earlier) {
+    const std::vector<int> unfinished = unfinished_shards(*earlier);
+    if (!unfinished.empty())
+      throw Refusal(RefusalKind::unfinished_run,
+                    fmt::format("work dir '{}' holds an unfinished run (shard(s) {} not done). Finish it "
+                                "(failed shards resume where they stopped) with the command below, or discard it "
+                                "with:\n  {}\nFinish it with:",
+                                work_dir_.string(), fmt::join(unfinished, ","), commands_.restart()),
+                    commands_.retry());
+  }
+  // Pre-flight: everything that can be known before a worker starts, before anything is written.
+  check_locations(config_);
+  const PreflightFindings findings = check_model_and_classes(config_);
+  const ItemList items = list_items(config_.input.images, config_.input.root);
+  if (items.items.empty())
+    throw Error(ExitCode::input_unreadable,
+                fmt::format("{}: no images found (extensions .jpg .jpeg .png .bmp .tif .tiff .webp){}",
+                            config_.input.images.string(),
+                            items.rejected.empty() ? "" : fmt::format("; {} entries rejected", items.rejected.size())));
+  const std::vector<DeviceSlot> slots = devices();
+  const fs::path worker = resolve_worker();
+  if (!findings.unjudgeable_classes.empty())
+    status_.on(Notice{Notice::Kind::unjudgeable_classes, "", findings.unjudgeable_classes});
+
+  // The output dir is ours from here on: nobody else may write it while we run.
+  std::optional<OutputLock> output_lock;
+  try {
+    output_lock.emplace(output_dir_, work_dir_);
+  } catch (const Error& e) {
+    throw Refusal(RefusalKind::output_in_use, e.what(), commands_.with_output(unused_sibling(output_dir_)));
+  }
+  check_ownership(earlier ? &*earlier : nullptr);
+  if (holds_results(output_dir_))
+    throw Refusal(RefusalKind::output_not_empty,
+                  fmt::format("output dir '{}' is not empty and a new run never replaces results. Move it away, "
+                              "discard this work dir's earlier run and its outputs with:\n  {}\nor write elsewhere:",
+                              output_dir_.string(), commands_.restart()),
+                  commands_.with_output(unused_sibling(output_dir_)));
+  RunState state = make_plan(config_, config_text_, items, slots, output_dir_, worker);
+  for (const auto& s : state.shards) {
+    const fs::path tree = shard_output_dir(output_dir_, s.index);
+    std::error_code ec;
+    if (fs::exists(tree, ec))
+      throw Refusal(RefusalKind::shard_tree_left,
+                    fmt::format("'{}' is left from an earlier run and this run would write there; remove it if it is "
+                                "not needed, or write elsewhere:",
+                                tree.string()),
+                    commands_.with_output(unused_sibling(output_dir_)));
+  }
+  if (const auto free = system_.free_bytes(output_dir_)) {
+    const uint64_t needed = estimate_output_bytes(config_, items);
+    if (needed > *free) {
+      Notice n{Notice::Kind::low_disk_space};
+      n.bytes_needed = needed;
+      n.bytes_free = *free;
+      n.path = output_dir_;
+      status_.on(n);
+    }
+  }
+
+  // Plan files, the owner record, the state: from here on the run can be retried.
+  state.run_id = new_run_id();
+  state.config_text = config_text_;
+  report_rejected(items);
+  write_plan_files(work_dir_, state, items);
+  write_output_owner(output_dir_, OutputOwner{state.run_id, work_dir_, state.created_at});
+  save_run_state(work_dir_, state);
+  std::vector<int> selected;
+  for (const auto& s : state.shards) selected.push_back(s.index);
+  return execute(state, selected);
+}
+
+int Session::retry(RunState state) {
+  // What may differ since the plan: keys that cannot change results. Anything else would mix
+  // results of two different runs in one report.
+  if (!state.config_text.empty()) {
+    const Config planned = parse_config(state.config_text, state.config_path);
+    const ConfigChanges changes = diff_configs(planned, config_);
+    // When no shard produced anything yet (every worker failed at start, e.g. a wrong
+    // model.path), there are no results to mix: the fix is taken as the plan's config.
+    bool produced = false;
+    for (const auto& s : state.shards) {
+      std::error_code ec;
+      produced |= s.status == ShardStatus::succeeded || fs::exists(shard_output_dir(state.output_dir, s.index), ec);
+    }
+    if (!produced && !changes.result.empty()) {
+      status_.on(Notice{Notice::Kind::config_keys_changed, "nothing produced yet", changes.result});
+      state.config_text = config_text_;
+      state.config_hash = content_hash(config_text_);
+    } else if (!changes.result.empty())
+      throw Refusal(RefusalKind::config_changed,
+                    fmt::format("cannot retry: {} changed since the plan in key(s) that change results: {}. Retrying "
+                                "would mix results of two configs in one report. Undo the change, or start over "
+                                "(this run's partial outputs are removed) with:",
+                                state.config_path.string(), fmt::join(changes.result, ", ")),
+                    commands_.restart());
+    if (!changes.harmless.empty()) status_.on(Notice{Notice::Kind::config_keys_changed, "", changes.harmless});
+  } else if (content_hash(config_text_) != state.config_hash) {
+    throw Refusal(RefusalKind::config_changed,
+                  fmt::format("cannot retry: the config '{}' changed since the plan (a plan from an older version "
+                              "keeps no copy to compare keys). Undo the change, or start over with:",
+                              state.config_path.string()),
+                  commands_.restart());
+  }
+  if (output_dir_ != state.output_dir) {
+    Options same = options_;
+    same.output = state.output_dir;
+    throw Refusal(RefusalKind::output_changed,
+                  fmt::format("cannot retry: the plan writes to '{}', not '{}'. Retry into the plan's output with:",
+                              state.output_dir.string(), output_dir_.string()),
+                  CommandBuilder(program_for_commands(system_), same, system_.current_dir()).retry());
+  }
+  const ItemList items = list_items(config_.input.images, config_.input.root);
+  if (static_cast<int64_t>(items.items.size()) != state.item_count || items_hash(items) != state.items_hash)
+    throw Refusal(RefusalKind::input_changed,
+                  fmt::format("cannot retry: the input '{}' lists {} items, the plan had {}{}; retrying would mix "
+                              "results of different inputs. Restore it, or start over with:",
+                              state.input.string(), items.items.size(), state.item_count,
+                              items.items.size() == static_cast<size_t>(state.item_count) ? " (different items)" : ""),
+                  commands_.restart());
+  check_locations(config_);
+  const PreflightFindings findings = check_model_and_classes(config_);
+  std::vector<int> selected = select_shards(state, options_.shards);
+  if (!options_.gpus.empty() || options_.num_gpus) assign_devices(state, selected, devices());
+  state.worker = resolve_worker();
+  if (!findings.unjudgeable_classes.empty())
+    status_.on(Notice{Notice::Kind::unjudgeable_classes, "", findings.unjudgeable_classes});
+
+  std::optional<OutputLock> output_lock;
+  try {
+    output_lock.emplace(output_dir_, work_dir_);
+  } catch (const Error& e) {
+    throw Refusal(RefusalKind::output_in_use, e.what(), commands_.retry());
+  }
+  check_ownership(&state);
+  if (state.config_text.empty()) state.config_text = config_text_;
+  if (!state.run_id.empty() && !read_output_owner(output_dir_))
+    write_output_owner(output_dir_, OutputOwner{state.run_id, work_dir_, state.created_at});
+  if (selected.empty()) {
+    Notice n{Notice::Kind::nothing_to_retry};
+    n.count = static_cast<int64_t>(state.shards.size());
+    status_.on(n);
+    bool complete = false;
+    return merge(state, &complete);
+  }
+  save_run_state(work_dir_, state);
+  return execute(state, selected);
+}
+
+int Session::merge_only(const RunState& state) {
+  std::optional<OutputLock> output_lock;
+  try {
+    output_lock.emplace(state.output_dir, work_dir_);
+  } catch (const Error& e) {
+    throw Refusal(RefusalKind::output_in_use, e.what(), commands_.merge_only());
+  }
+  output_dir_ = state.output_dir;
+  check_ownership(&state);
+  bool complete = false;
+  return merge(state, &complete);
+}
+
+void Session::restart(const RunState& state) {
+  // Only what this work dir's run produced is removed, and only after saying what.
+  output_dir_ = state.output_dir;
+  std::optional<OutputLock> output_lock;
+  try {
+    output_lock.emplace(state.output_dir, work_dir_);
+  } catch (const Error& e) {
+    throw Refusal(RefusalKind::output_in_use, e.what(), commands_.restart());
+  }
+  const auto owner = read_output_owner(state.output_dir);
+  const bool own_output = owner && owner->run_id == state.run_id && !state.run_id.empty();
+  if (owner && !own_output) check_ownership(&state);  // throws, naming the other run
+  std::vector<fs::path> remove;
+  std::error_code ec;
+  for (const auto& s : state.shards) {
+    const fs::path tree = shard_output_dir(state.output_dir, s.index);
+    if (fs::exists(tree, ec)) remove.push_back(tree);
+  }
+  if (own_output) {
+    for (fs::directory_iterator it(state.output_dir, ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      if (name != kOutputLockFile) remove.push_back(it->path());
+    }
+  }
+  for (const char* name : {kRunStateFile, kItemsFile, "splits", "merge", "rejected_items.txt"})
+    if (fs::exists(work_dir_ / name, ec)) remove.push_back(work_dir_ / name);
+  for (const auto& s : state.shards)
+    if (fs::exists(work_dir_ / log_file(s.index), ec)) remove.push_back(work_dir_ / log_file(s.index));
+  Notice n{Notice::Kind::restart_removes};
+  n.paths = remove;
+  status_.on(n);
+  for (const auto& p : remove) {
+    fs::remove_all(p, ec);
+    if (ec) throw Error(ExitCode::failed, fmt::format("--restart: cannot remove '{}': {}", p.string(), ec.message()));
+  }
+  output_dir_ = absolute_dir(options_.output ? (options_.output->is_absolute() ? *options_.output
+                                                                                : system_.current_dir() / *options_.output)
+                                             : config_.output.dir);
+}
+
+// --- Running and merging -----------------------------------------------------------------
+
+int Session::execute(RunState& state, const std::vector<int>& selected) {
+  const int threads = threads_per_worker(selected.size());
+  PlanReady plan{state.item_count, 0, static_cast<int>(state.shards.size()), {}, state.input, state.output_dir,
+                 work_dir_, state.worker, false, config_.orchestrator.status_interval_s};
+  for (int index : selected) {
+    const ShardState& s = state.shards.at(static_cast<size_t>(index));
+    plan.selected.push_back({s.index, s.device, s.begin, s.end, s.cuda_visible_devices, "", work_dir_ / log_file(s.index)});
+    plan.items_to_run += s.end - s.begin;
+  }
+  status_.on(plan);
+
+  RunnerOptions ropts;
+  ropts.stall_timeout_s = options_.stall_timeout_s.value_or(config_.orchestrator.stall_timeout_s);
+  ropts.startup_timeout_s = config_.orchestrator.startup_timeout_s;
+  ropts.timeout_s = options_.timeout_s.value_or(0);
+  ropts.stop_grace_s = config_.orchestrator.stop_grace_s;
+  ropts.max_retries = config_.orchestrator.max_retries;
+  ShardHooks hooks;
+  hooks.launch_spec = [&](const ShardState& s, bool resume) { return launch_spec(state, s, resume, threads); };
+  hooks.check_success = [&](const ShardState& s) -> std::string {
+    const fs::path tree = shard_output_dir(state.output_dir, s.index);
+    std::error_code ec;
+    if (!fs::is_directory(tree, ec))
+      return fmt::format("the worker exited 0 but its output dir {} is gone (moved or removed by another program?)",
+                         tree.string());
+    const fs::path report = tree / kReportFileName;
+    return fs::exists(report, ec) ? "" : fmt::format("the worker exited 0 but wrote no {}", report.string());
+  };
+  hooks.save_state = [&] { save_run_state(work_dir_, state); };
+  Runner runner(state, selected, system_.launcher(), system_.clock(), ropts, hooks, status_);
+  system_.drive(runner, status_);
+  status_.finish_live();
+
+  if (runner.interrupted()) {
+    save_run_state(work_dir_, state);
+    status_.on(FollowUp{FollowUp::Kind::resume_interrupted, commands_.retry()});
+    return to_int(ExitCode::interrupted);
+  }
+
+  // Merge what succeeded, then show what failed.
+  bool complete = false;
+  int code = merge(state, &complete);
+  std::vector<int> failed;
+  std::set<int> failure_codes;
+  for (const auto& s : state.shards) {
+    if (s.status == ShardStatus::succeeded) continue;
+    failed.push_back(s.index);
+    const ShardRun* run = nullptr;
+    for (const auto& r : runner.runs())
+      if (r.index == s.index) run = &r;
+    FailureBlock block{s.index, s.device, std::nullopt, FailureKind::other, "", s.attempts, work_dir_ / log_file(s.index), {}};
+    if (run) {
+      block.exit = run->last_exit;
+      block.kind = run->failure;
+      block.detail = run->failure_detail;
+      block.tail.assign(run->tail.begin(), run->tail.end());
+    }
+    status_.on(block);
+    failure_codes.insert(s.signal ? 128 + *s.signal : s.exit_code.value_or(-1));
+  }
+  if (failed.empty()) return code;
+  status_.on(FollowUp{FollowUp::Kind::retry, commands_.retry()});
+  status_.on(FollowUp{FollowUp::Kind::restart, commands_.restart()});
+  // When every shard failed for one reason the protocol names (model cannot be loaded, input
+  // unreadable, config error), that reason is the run's exit code, as for a single worker.
+  const bool none_succeeded = failed.size() == state.shards.size();
+  if (none_succeeded && failure_codes.size() == 1) {
+    const int only = *failure_codes.begin();
+    if (only == to_int(ExitCode::model_load) || only == to_int(ExitCode::input_unreadable) ||
+        only == to_int(ExitCode::usage))
+      return only;
+  }
+  return to_int(ExitCode::failed);
+}
+
+int Session::merge(const RunState& state, bool* complete) {
+  bool any_succeeded = false;
+  for (const auto& s : state.shards) any_succeeded |= s.status == ShardStatus::succeeded;
+  std::error_code ec;
+  if (!any_succeeded && !fs::exists(state.output_dir / kReportFileName, ec)) {
+    // Nothing to merge: an empty "partial" report would only stand in the way of a re-run.
+    status_.on(Notice{Notice::Kind::no_shard_succeeded});
+    *complete = false;
+    return to_int(ExitCode::failed);
+  }
+  const RunMergeResult merged = merge_run(state, work_dir_, options_.keep_gpu_outputs);
+  status_.on(MergeDone{merged.files.files, merged.files.already_present, 0, merged.removed_shard_trees,
+                       merged.already_merged, state.output_dir});
+  const auto& s = merged.report.at("summary");
+  status_.on(Summary{s.value("total_images", int64_t{0}), s.value("total_boxes", int64_t{0}), s.value("correct", int64_t{0}),
+                     s.value("mislabeled", int64_t{0}), s.value("uncertain", int64_t{0}), s.value("missing", int64_t{0}),
+                     s.value("errors", int64_t{0}), merged.report.value("unprocessed_count", int64_t{0}),
+                     state.output_dir / kReportFileName});
+  *complete = merged.complete;
+  return merged.complete ? 0 : to_int(ExitCode::failed);
+}
+
+}  // namespace lv

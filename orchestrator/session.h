@@ -1,0 +1,117 @@
+#pragma once
+/// One orchestrator invocation from start to exit code (STYLE: ninja's Builder): decide fresh /
+/// retry / shards / merge-only / restart, check preconditions, plan, launch and watch the
+/// shards through the Runner, save state, merge, and decide the exit code. The OS comes in
+/// through SessionSystem, so every rule is a unit test with fakes (tests/session_test.cpp).
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "config.h"
+#include "devices.h"
+#include "error.h"
+#include "gpu_discovery.h"
+#include "item_list.h"
+#include "launcher.h"
+#include "options.h"
+#include "run_state.h"
+#include "runner.h"
+#include "status.h"
+
+namespace lv {
+
+/// The OS as the Session sees it.
+class SessionSystem {
+ public:
+  virtual ~SessionSystem() = default;
+  virtual GpuDiscovery discover_gpus() = 0;
+  /// An environment variable of the orchestrator (CUDA_VISIBLE_DEVICES).
+  virtual std::optional<std::string> env(const std::string& name) const = 0;
+  /// The running orchestrator executable (its folder is where a bare worker name is looked for).
+  virtual std::filesystem::path program_path() const = 0;
+  /// A program name resolved through PATH, or "".
+  virtual std::string find_program(const std::string& name) const = 0;
+  virtual std::filesystem::path current_dir() const = 0;
+  /// Free bytes on the filesystem holding `dir` (or its nearest existing parent); nullopt if unknown.
+  virtual std::optional<uint64_t> free_bytes(const std::filesystem::path& dir) const = 0;
+  virtual unsigned cpu_count() const = 0;
+  virtual Launcher& launcher() = 0;
+  virtual const Clock& clock() const = 0;
+  /// Runs `runner` to the end: start(), then tick() it and `status` a few times a second until
+  /// finished(); SIGINT/SIGTERM become runner.interrupt() (and an InterruptRequested event).
+  virtual void drive(Runner& runner, Status& status) = 0;
+};
+
+/// Why the Session refused to go on. The message says what is wrong; `way_out` is the full
+/// command that gets the user out (also at the end of the message).
+enum class RefusalKind {
+  work_dir_in_use,      ///< another orchestrator holds the work dir
+  output_in_use,        ///< another orchestrator writes the same output dir
+  no_earlier_run,       ///< --retry-failed / --shards / --merge-only without a run state
+  unfinished_run,       ///< a fresh run over a work dir whose run is not finished
+  output_not_empty,     ///< a fresh run into an output dir that holds results
+  output_of_other_run,  ///< the output dir holds results of another run
+  shard_tree_left,      ///< an output_gpuN/ from an earlier run is in the way
+  config_changed,       ///< a retry after a change to a key that changes results
+  input_changed,        ///< a retry after the item list changed
+  output_changed,       ///< a retry into another output dir than the plan's
+  output_inside_input,  ///< output or work dir inside the scanned input folder
+};
+std::string_view to_string(RefusalKind kind);
+
+class Refusal : public Error {
+ public:
+  Refusal(RefusalKind kind, const std::string& message, std::string way_out);
+  RefusalKind kind() const { return kind_; }
+  const std::string& way_out() const { return way_out_; }
+
+ private:
+  RefusalKind kind_;
+  std::string way_out_;
+};
+
+class Session {
+ public:
+  Session(Options options, SessionSystem& system, Status& status);
+
+  /// Runs the invocation; returns the exit code (DESIGN §6). Throws Refusal or lv::Error
+  /// when it must not go on (nothing written in that case unless the message says so).
+  int run();
+
+  /// The commands printed for the user (built from this invocation's options).
+  const CommandBuilder& commands() const { return commands_; }
+
+ private:
+  int fresh(std::optional<RunState> earlier);
+  int retry(RunState state);
+  int merge_only(const RunState& state);
+  void restart(const RunState& state);
+  int dry_run();
+  int execute(RunState& state, const std::vector<int>& selected);
+  int merge(const RunState& state, bool* complete);
+
+  void check_locations(const Config& config);
+  void check_ownership(const RunState* state);
+  std::vector<DeviceSlot> devices();
+  std::filesystem::path resolve_worker();
+  LaunchSpec launch_spec(const RunState& state, const ShardState& shard, bool resume, int threads) const;
+  int threads_per_worker(size_t workers) const;
+  void report_rejected(const ItemList& items);
+
+  Options options_;
+  SessionSystem& system_;
+  Status& status_;
+  CommandBuilder commands_;
+  Config config_;
+  std::string config_text_;
+  std::filesystem::path work_dir_, output_dir_;
+};
+
+/// How to call the orchestrator in printed commands: "orchestrator" when PATH finds this very
+/// binary, else its absolute path.
+std::string program_for_commands(const SessionSystem& system);
+
+}  // namespace lv

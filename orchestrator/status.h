@@ -1,0 +1,175 @@
+#pragma once
+/// What happens during a run, as typed events (STYLE: ninja's Status). The Session and the
+/// Runner emit them; only the status printer turns them into text, so tests assert on events
+/// and the words live in one place.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "failure.h"
+#include "launcher.h"
+#include "progress.h"
+
+namespace lv {
+
+/// One shard as the plan shows it.
+struct PlannedShard {
+  int index = 0;
+  std::string device;
+  int64_t begin = 0, end = 0;
+  std::string cuda_visible_devices;
+  std::string command;   ///< the worker command line, quoted for display
+  std::filesystem::path log;
+};
+
+/// The plan of this invocation (fresh, retry or restart), before anything runs.
+struct PlanReady {
+  int64_t items = 0;             ///< items in the whole plan
+  int64_t items_to_run = 0;      ///< items of the shards that run now
+  int shards = 0;                ///< shards in the whole plan
+  std::vector<PlannedShard> selected;
+  std::filesystem::path input, output_dir, work_dir, worker;
+  bool dry_run = false;
+  double status_interval_s = 10;  ///< orchestrator.status_interval_s (plain, non-terminal output)
+};
+
+/// A line the user should read before the run starts or after it (pre-flight findings,
+/// config keys that changed, what --restart removes ...). `kind` says which.
+struct Notice {
+  enum class Kind {
+    gpu_discovery,         ///< text: why no GPU was found
+    device_fallback,       ///< text: a device resolution note
+    rejected_inputs,       ///< count, file, first: entries refused while listing
+    unjudgeable_classes,   ///< names: dataset classes no model class maps to
+    low_disk_space,        ///< bytes_needed, bytes_free, path
+    config_keys_changed,   ///< names: keys that changed since the plan (none change results)
+    restart_removes,       ///< paths: what --restart deletes
+    nothing_to_retry,      ///< count: shards, all succeeded
+    no_shard_succeeded,    ///< nothing to merge
+  };
+  explicit Notice(Kind k, std::string t = {}, std::vector<std::string> n = {})
+      : kind(k), text(std::move(t)), names(std::move(n)) {}
+  Kind kind;
+  std::string text;
+  std::vector<std::string> names;
+  std::vector<std::filesystem::path> paths;
+  int64_t count = 0;
+  uint64_t bytes_needed = 0, bytes_free = 0;
+  std::filesystem::path path;
+};
+
+struct ShardStarted {
+  int index = 0;
+  std::string device;
+  int attempt = 1;
+  int64_t items = 0;
+  bool resume = false;
+  std::filesystem::path log;
+};
+/// A start-up phase line from the worker (`[phase] loading model`).
+struct ShardPhase {
+  int index = 0;
+  std::string phase;
+};
+struct ShardProgress {
+  int index = 0;
+  Progress progress;
+  double rate = 0;  ///< items per second in this attempt
+};
+struct ShardCouldNotStart {
+  int index = 0;
+  std::string device;
+  std::string why;
+};
+/// The orchestrator decided to stop a worker (stall watchdog, --timeout).
+struct ShardStopping {
+  int index = 0;
+  StopReason reason = StopReason::none;
+  double limit_s = 0;
+  bool starting = false;  ///< stalled before its first progress line (start-up allowance)
+};
+struct ShardKilled {
+  int index = 0;
+  double grace_s = 0;
+};
+struct ShardRetrying {
+  int index = 0;
+  std::string device;
+  ExitStatus exit;
+  FailureKind kind = FailureKind::other;
+  int retry = 0, max_retries = 0;
+};
+struct ShardFailed {
+  int index = 0;
+  std::string device;
+  ExitStatus exit;
+  FailureKind kind = FailureKind::other;
+  std::string detail;  ///< e.g. the worker exited 0 but its report is missing
+  int attempts = 0;
+};
+struct ShardStopped {
+  int index = 0;
+  std::string device;
+  ExitStatus exit;
+};
+struct ShardDone {
+  int index = 0;
+  std::string device;
+  int64_t items = 0;
+  double seconds = 0;        ///< this attempt
+  double total_seconds = 0;  ///< all attempts
+  int attempts = 1;
+};
+/// Ctrl-C or SIGTERM reached the orchestrator.
+struct InterruptRequested {
+  int signal = 0;
+  bool again = false;  ///< second time: workers are killed at once
+};
+struct MergeDone {
+  int64_t files = 0, already_present = 0, temporaries_skipped = 0;
+  bool removed_shard_trees = false;
+  bool already_merged = false;
+  std::filesystem::path output_dir;
+};
+struct Summary {
+  int64_t images = 0, boxes = 0, correct = 0, mislabeled = 0, uncertain = 0, missing = 0, errors = 0;
+  int64_t unprocessed = 0;
+  std::filesystem::path report;
+};
+/// The block a user needs for each shard that did not succeed, after the merge.
+struct FailureBlock {
+  int index = 0;
+  std::string device;
+  std::optional<ExitStatus> exit;
+  FailureKind kind = FailureKind::other;
+  std::string detail;
+  int attempts = 0;
+  std::filesystem::path log;
+  std::vector<std::string> tail;
+};
+/// A command the user can paste to go on (retry, merge, restart, move a shard).
+struct FollowUp {
+  enum class Kind { retry, resume_interrupted, merge_only, restart, move_shard };
+  Kind kind;
+  std::string command;  ///< quoted for a POSIX shell
+};
+
+using Event = std::variant<PlanReady, Notice, ShardStarted, ShardPhase, ShardProgress, ShardCouldNotStart,
+                           ShardStopping, ShardKilled, ShardRetrying, ShardFailed, ShardStopped, ShardDone,
+                           InterruptRequested, MergeDone, Summary, FailureBlock, FollowUp>;
+
+/// Receives events; the printer shows them, tests record them.
+class Status {
+ public:
+  virtual ~Status() = default;
+  virtual void on(const Event& event) = 0;
+  /// Called by the event loop a few times a second: redraw a live view if there is one.
+  virtual void tick() {}
+  /// The run's live part ended (before merge output).
+  virtual void finish_live() {}
+};
+
+}  // namespace lv

@@ -1,0 +1,88 @@
+#include "system.h"
+
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <functional>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/dll/runtime_symbol_info.hpp>
+
+namespace lv {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+class RealSystem : public SessionSystem {
+ public:
+  RealSystem() : launcher_(make_process_launcher()) {}
+
+  GpuDiscovery discover_gpus() override {
+    return lv::discover_gpus([](const std::vector<std::string>& argv) { return capture_output(argv); });
+  }
+  std::optional<std::string> env(const std::string& name) const override {
+    const char* v = std::getenv(name.c_str());
+    return v ? std::optional<std::string>(v) : std::nullopt;
+  }
+  fs::path program_path() const override { return boost::dll::program_location().string(); }
+  std::string find_program(const std::string& name) const override { return lv::find_program(name); }
+  fs::path current_dir() const override { return fs::current_path(); }
+  std::optional<uint64_t> free_bytes(const fs::path& dir) const override {
+    fs::path p = fs::absolute(dir);
+    std::error_code ec;
+    while (!p.empty() && !fs::exists(p, ec) && p != p.root_path()) p = p.parent_path();
+    struct statvfs st {};
+    if (::statvfs(p.c_str(), &st) != 0) return std::nullopt;
+    return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+  }
+  unsigned cpu_count() const override { return std::max(1u, std::thread::hardware_concurrency()); }
+  Launcher& launcher() override { return *launcher_; }
+  const Clock& clock() const override { return clock_; }
+
+  void drive(Runner& runner, Status& status) override {
+    // The signal handler only records; this loop decides (STYLE: one event loop).
+    boost::asio::io_context io;
+    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+    boost::asio::steady_timer timer(io);
+    std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec,
+                                                                               int sig) {
+      if (ec) return;
+      status.on(InterruptRequested{sig, runner.interrupted()});
+      runner.interrupt();
+      signals.async_wait(on_signal);
+    };
+    signals.async_wait(on_signal);
+    std::function<void(const boost::system::error_code&)> on_tick = [&](const boost::system::error_code& ec) {
+      if (ec) return;
+      runner.tick();
+      if (runner.finished()) {
+        signals.cancel();
+        return;
+      }
+      status.tick();
+      timer.expires_after(std::chrono::milliseconds(200));
+      timer.async_wait(on_tick);
+    };
+    runner.start();
+    status.tick();
+    timer.expires_after(std::chrono::milliseconds(100));
+    timer.async_wait(on_tick);
+    io.run();
+  }
+
+ private:
+  std::unique_ptr<Launcher> launcher_;
+  SteadyClock clock_;
+};
+
+}  // namespace
+
+std::unique_ptr<SessionSystem> make_real_system() { return std::make_unique<RealSystem>(); }
+
+}  // namespace lv
