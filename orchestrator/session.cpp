@@ -443,6 +443,8 @@ int Session::merge_only(const RunState& state) {
   }
   output_dir_ = state.output_dir;
   check_ownership(&state);
+  if (!state.run_id.empty() && !read_output_owner(output_dir_))
+    write_output_owner(output_dir_, OutputOwner{state.run_id, work_dir_, state.created_at});
   bool complete = false;
   return merge(state, &complete);
 }

@@ -67,13 +67,16 @@ struct Scenario {
   std::string recorded_env(int shard) const { return read_text(dir / "record" / ("shard_" + std::to_string(shard) + ".env")); }
 };
 
-/// Every regular file under `root` (relative path -> content), but the report (compared on its own).
+/// Every regular file under `root` (relative path -> content), but the report (compared on its
+/// own) and the orchestrator's lock and owner record (which name the run that wrote them).
 std::map<std::string, std::string> tree(const fs::path& root) {
   std::map<std::string, std::string> files;
   if (!fs::exists(root)) return files;
   for (const auto& e : fs::recursive_directory_iterator(root))
     if (e.is_regular_file()) files[fs::relative(e.path(), root).generic_string()] = read_text(e.path());
   files.erase("verification_report.json");
+  files.erase(".orchestrator.lock");
+  files.erase(".orchestrator_run.json");
   return files;
 }
 
@@ -317,17 +320,18 @@ TEST_CASE("bad config and bad device strings exit 2 with a message naming the pr
 TEST_CASE("retrying refuses when the config or the input changed", "[integration]") {
   Scenario s(8);
   REQUIRE(s.orchestrate({"--num-gpus", "2"}, {{"FAKE_WORKER_FAULT", "shard=1,exit_at=1,code=1"}}).code == 1);
-  SECTION("config changed") {
-    s.write_config("processing:\n  batch_size: 8\n");
+  SECTION("a key that changes results changed: refused, naming the key, ending with the restart command") {
+    s.write_config("verification:\n  correct_threshold: 0.3\n");
     const RunResult r = s.orchestrate({"--retry-failed"});
     CHECK(r.code == 2);
-    CHECK(r.output.find("config.yaml' changed since the plan") != std::string::npos);
+    CHECK(r.output.find("verification.correct_threshold") != std::string::npos);
+    CHECK(r.output.find("--restart\n") != std::string::npos);
   }
   SECTION("input changed") {
     write_text(s.dir / "data/extra/JPEGImages/new.jpg", "x");
     const RunResult r = s.orchestrate({"--retry-failed"});
     CHECK(r.code == 2);
-    CHECK(r.output.find("now lists 9 items, the plan had 8") != std::string::npos);
+    CHECK(r.output.find("lists 9 items, the plan had 8") != std::string::npos);
   }
   SECTION("a fresh run refuses to overwrite the unfinished one") {
     const RunResult r = s.orchestrate({"--num-gpus", "2"});
@@ -409,13 +413,13 @@ TEST_CASE("the failure block names the likely cause from the log", "[integration
     CHECK(r.output.find("processing.batch_size") != std::string::npos);
     CHECK(r.output.find("| RuntimeError: CUDA out of memory") != std::string::npos);
   }
-  SECTION("model cannot be loaded") {
+  SECTION("model cannot be loaded by any worker: exit 3, and nothing merged that would block a re-run") {
     const RunResult r = s.orchestrate({"--num-gpus", "2"}, {{"FAKE_WORKER_FAULT", "model_error=1"}});
     INFO(r.output);
-    CHECK(r.code == 1);
+    CHECK(r.code == 3);
     CHECK(r.output.find("FAILED shard 1 (GPU 1) exit code 3 (model load error)") != std::string::npos);
-    CHECK(s.report()["status"] == "partial");
-    CHECK(s.report()["unprocessed"].size() == 8);
+    CHECK(r.output.find("No shard succeeded") != std::string::npos);
+    CHECK_FALSE(fs::exists(s.dir / "output" / "verification_report.json"));
   }
 }
 
@@ -446,4 +450,112 @@ TEST_CASE("a second Ctrl-C kills workers that ignore SIGTERM at once", "[integra
   INFO(child->output());
   CHECK(code == 130);
   CHECK(processes_mentioning(s.dir.path().string()).empty());
+}
+
+// --- The run lifecycle (issue 7): each case reproduced as a user would meet it -----------
+
+namespace {
+/// The command printed after `marker` (the next line, indented by two spaces).
+std::string printed_command(const std::string& output, const std::string& marker) {
+  const size_t at = output.find(marker);
+  if (at == std::string::npos) return "";
+  const size_t start = output.find('\n', at) + 1;
+  const size_t end = output.find('\n', start);
+  std::string line = output.substr(start, end - start);
+  while (!line.empty() && line.front() == ' ') line.erase(0, 1);
+  return line;
+}
+}  // namespace
+
+TEST_CASE("two runs of one config from two work dirs: the second refuses, the first's results stay whole",
+          "[integration][lifecycle]") {
+  Scenario s(8);
+  fs::create_directories(s.dir / "run_a");
+  fs::create_directories(s.dir / "run_b");
+  auto first = s.start({"--num-gpus", "2", "--work-dir", "run_a"}, {{"FAKE_WORKER_FAULT", "slow_ms=150"}});
+  REQUIRE(wait_until([&] { return fs::exists(s.dir / "run_a/run_state.json"); }));
+  const RunResult second = s.orchestrate({"--num-gpus", "2", "--work-dir", "run_b"});
+  INFO(second.output);
+  CHECK(second.code == 2);
+  CHECK(second.output.find("being written by another orchestrator") != std::string::npos);
+  CHECK(second.output.find((s.dir / "run_a").string()) != std::string::npos);
+  REQUIRE(first->wait() == 0);
+  CHECK(s.report()["status"] == "complete");
+  CHECK(image_paths(s.report()) == s.items);
+
+  // After the first finished, the second still does not touch its results.
+  const std::string before = read_text(s.dir / "output/verification_report.json");
+  const RunResult third = s.orchestrate({"--num-gpus", "2", "--work-dir", "run_b"});
+  CHECK(third.code == 2);
+  CHECK(third.output.find("holds the results of another run") != std::string::npos);
+  CHECK(read_text(s.dir / "output/verification_report.json") == before);
+}
+
+TEST_CASE("out of memory, then a lower batch size, then the printed --retry-failed: identical to a clean run",
+          "[integration][lifecycle]") {
+  Scenario clean(12);
+  REQUIRE(clean.orchestrate({"--num-gpus", "4"}).code == 0);
+
+  Scenario s(12);
+  const RunResult failed = s.orchestrate({"--num-gpus", "4"}, {{"FAKE_WORKER_FAULT", "shard=1,oom_at=1"}});
+  INFO(failed.output);
+  REQUIRE(failed.code == 1);
+  CHECK(failed.output.find("CUDA out of memory") != std::string::npos);
+  s.write_config("processing:\n  batch_size: 4\n");  // what the hint says
+  const std::string retry = printed_command(failed.output, "Fix the cause");
+  REQUIRE(retry.find("--retry-failed") != std::string::npos);
+  // Pasted in another folder: the command carries everything it needs.
+  TempDir elsewhere;
+  const RunResult r = run_program({"/bin/sh", "-c", retry}, s.base_env({}), elsewhere.path());
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  CHECK(r.output.find("processing.batch_size") != std::string::npos);
+  CHECK(comparable(s.report()) == comparable(clean.report()));
+  CHECK(tree(s.dir / "output") == tree(clean.dir / "output"));
+}
+
+TEST_CASE("a wrong model.path exits 3 before any worker starts, writing no output", "[integration][lifecycle]") {
+  Scenario s(8, "model:\n  path: models/missing.pt\n");
+  const RunResult r = s.orchestrate({"--num-gpus", "2"});
+  INFO(r.output);
+  CHECK(r.code == 3);
+  CHECK(r.output.find((s.dir / "models/missing.pt").string() + ": model.path: file not found") != std::string::npos);
+  CHECK_FALSE(fs::exists(s.dir / "gpu0.log"));
+  CHECK_FALSE(fs::exists(s.dir / "output"));
+  CHECK_FALSE(fs::exists(s.dir / "run_state.json"));
+}
+
+TEST_CASE("--restart after a failed run says what it removes and gives the clean result", "[integration][lifecycle]") {
+  Scenario clean(8);
+  REQUIRE(clean.orchestrate({"--num-gpus", "2"}).code == 0);
+  Scenario s(8);
+  REQUIRE(s.orchestrate({"--num-gpus", "2"}, {{"FAKE_WORKER_FAULT", "shard=0,crash_at=2"}}).code == 1);
+  const RunResult r = s.orchestrate({"--num-gpus", "2", "--restart"});
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  CHECK(r.output.find("--restart: removing") != std::string::npos);
+  CHECK(r.output.find((s.dir / "output_gpu0").string()) != std::string::npos);
+  CHECK(comparable(s.report()) == comparable(clean.report()));
+  CHECK(tree(s.dir / "output") == tree(clean.dir / "output"));
+}
+
+TEST_CASE("an output dir inside the scanned input folder is refused before anything runs", "[integration][lifecycle]") {
+  Scenario s(4);
+  const RunResult r = s.orchestrate({"--num-gpus", "1", "--output", "data/output"});
+  CHECK(r.code == 2);
+  CHECK(r.output.find("lies inside the input folder") != std::string::npos);
+  CHECK_FALSE(fs::exists(s.dir / "data/output"));
+}
+
+TEST_CASE("bad limits and misplaced flags are usage errors, not silent defaults", "[integration][lifecycle]") {
+  Scenario s(4);
+  for (const char* bad : {"nan", "inf", "-1"}) {
+    const RunResult r = s.orchestrate({"--stall-timeout", bad});
+    CHECK(r.code == 2);
+    CHECK(r.output.find("--stall-timeout") != std::string::npos);
+  }
+  const RunResult cpu = s.orchestrate({"--num-gpus", "2", "--cpu-workers", "3"});
+  CHECK(cpu.code == 2);
+  CHECK(cpu.output.find("--gpus cpu") != std::string::npos);
+  CHECK_FALSE(fs::exists(s.dir / "output"));
 }
