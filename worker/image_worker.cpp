@@ -391,8 +391,12 @@ ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const st
 
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   write_shard_report(report_path, journal_path, args.shard, "image_worker", items, seconds);
-  print_note(fmt::format("shard {}: {} items ({} errors) in {:.1f} s, {:.1f} items/s; report {}", args.shard,
-                         items.size(), failed.load(), seconds, todo.size() / std::max(seconds, 1e-9),
+  // No "error" in this line when all went well: users grep their logs for it.
+  const int64_t unprocessable = failed.load();
+  print_note(fmt::format("shard {}: {} items in {:.1f} s, {:.1f} items/s{}; report {}", args.shard, items.size(),
+                         seconds, todo.size() / std::max(seconds, 1e-9),
+                         unprocessable ? fmt::format(", {} could not be processed (see the report)", unprocessable)
+                                       : std::string(),
                          report_path.string()));
   return ExitCode::ok;
 }
