@@ -155,6 +155,21 @@ void Session::check_locations(const Config& config) {
   }
 }
 
+void Session::preflight() {
+  check_locations(config_);
+  const PreflightFindings findings = check_model_and_classes(config_);
+  if (!findings.unjudgeable_classes.empty())
+    status_.on(Notice{Notice::Kind::unjudgeable_classes, "", findings.unjudgeable_classes});
+}
+
+std::unique_ptr<OutputLock> Session::lock_output(const fs::path& dir, const std::string& way_out) {
+  try {
+    return std::make_unique<OutputLock>(dir, work_dir_);
+  } catch (const Error& e) {
+    throw Refusal(RefusalKind::output_in_use, e.what(), way_out);
+  }
+}
+
 void Session::check_ownership(const RunState* state) {
   const auto owner = read_output_owner(output_dir_);
   if (!owner) return;
@@ -296,8 +311,7 @@ int Session::fresh(std::optional<RunState> earlier) {
                     commands_.retry());
   }
   // Pre-flight: everything that can be known before a worker starts, before anything is written.
-  check_locations(config_);
-  const PreflightFindings findings = check_model_and_classes(config_);
+  preflight();
   const ItemList items = list_items(config_.input.images, config_.input.root);
   if (items.items.empty())
     throw Error(ExitCode::input_unreadable,
@@ -306,16 +320,9 @@ int Session::fresh(std::optional<RunState> earlier) {
                             items.rejected.empty() ? "" : fmt::format("; {} entries rejected", items.rejected.size())));
   const std::vector<DeviceSlot> slots = devices();
   const fs::path worker = resolve_worker();
-  if (!findings.unjudgeable_classes.empty())
-    status_.on(Notice{Notice::Kind::unjudgeable_classes, "", findings.unjudgeable_classes});
 
   // The output dir is ours from here on: nobody else may write it while we run.
-  std::optional<OutputLock> output_lock;
-  try {
-    output_lock.emplace(output_dir_, work_dir_);
-  } catch (const Error& e) {
-    throw Refusal(RefusalKind::output_in_use, e.what(), commands_.with_output(unused_sibling(output_dir_)));
-  }
+  const auto output_lock = lock_output(output_dir_, commands_.with_output(unused_sibling(output_dir_)));
   check_ownership(earlier ? &*earlier : nullptr);
   if (holds_results(output_dir_))
     throw Refusal(RefusalKind::output_not_empty,
@@ -405,20 +412,12 @@ int Session::retry(RunState state) {
                               state.input.string(), items.items.size(), state.item_count,
                               items.items.size() == static_cast<size_t>(state.item_count) ? " (different items)" : ""),
                   commands_.restart());
-  check_locations(config_);
-  const PreflightFindings findings = check_model_and_classes(config_);
+  preflight();
   std::vector<int> selected = select_shards(state, options_.shards);
   if (!options_.gpus.empty() || options_.num_gpus) assign_devices(state, selected, devices());
   state.worker = resolve_worker();
-  if (!findings.unjudgeable_classes.empty())
-    status_.on(Notice{Notice::Kind::unjudgeable_classes, "", findings.unjudgeable_classes});
 
-  std::optional<OutputLock> output_lock;
-  try {
-    output_lock.emplace(output_dir_, work_dir_);
-  } catch (const Error& e) {
-    throw Refusal(RefusalKind::output_in_use, e.what(), commands_.retry());
-  }
+  const auto output_lock = lock_output(output_dir_, commands_.retry());
   check_ownership(&state);
   if (state.config_text.empty()) state.config_text = config_text_;
   if (!state.run_id.empty() && !read_output_owner(output_dir_))
@@ -435,12 +434,7 @@ int Session::retry(RunState state) {
 }
 
 int Session::merge_only(const RunState& state) {
-  std::optional<OutputLock> output_lock;
-  try {
-    output_lock.emplace(state.output_dir, work_dir_);
-  } catch (const Error& e) {
-    throw Refusal(RefusalKind::output_in_use, e.what(), commands_.merge_only());
-  }
+  const auto output_lock = lock_output(state.output_dir, commands_.merge_only());
   output_dir_ = state.output_dir;
   check_ownership(&state);
   if (!state.run_id.empty() && !read_output_owner(output_dir_))
@@ -452,12 +446,7 @@ int Session::merge_only(const RunState& state) {
 void Session::restart(const RunState& state) {
   // Only what this work dir's run produced is removed, and only after saying what.
   output_dir_ = state.output_dir;
-  std::optional<OutputLock> output_lock;
-  try {
-    output_lock.emplace(state.output_dir, work_dir_);
-  } catch (const Error& e) {
-    throw Refusal(RefusalKind::output_in_use, e.what(), commands_.restart());
-  }
+  const auto output_lock = lock_output(state.output_dir, commands_.restart());
   const auto owner = read_output_owner(state.output_dir);
   const bool own_output = owner && owner->run_id == state.run_id && !state.run_id.empty();
   if (owner && !own_output) check_ownership(&state);  // throws, naming the other run

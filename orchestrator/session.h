@@ -17,6 +17,7 @@
 #include "item_list.h"
 #include "launcher.h"
 #include "options.h"
+#include "output_claim.h"
 #include "run_state.h"
 #include "runner.h"
 #include "status.h"
@@ -93,6 +94,9 @@ class Session {
   int execute(RunState& state, const std::vector<int>& selected);
   int merge(const RunState& state, bool* complete);
 
+  /// Pre-flight (before anything is written): locations, model file, classes.
+  void preflight();
+  std::unique_ptr<OutputLock> lock_output(const std::filesystem::path& dir, const std::string& way_out);
   void check_locations(const Config& config);
   void check_ownership(const RunState* state);
   std::vector<DeviceSlot> devices();
