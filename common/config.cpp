@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <cmath>
 #include <set>
+#include <sstream>
 
 #include <fmt/core.h>
 #include <fmt/ranges.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "atomic_file.h"
+#include "byte_text.h"
 #include "error.h"
 
 namespace lv {
@@ -234,22 +237,48 @@ class Section {
   std::set<std::string> known_;
 };
 
+/// Records where each document starts; nothing else.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+/// YAML::Load reads the first document and drops the rest without a word, so look for a
+/// second one. Never YAML::LoadAll: yaml-cpp 0.7 loops forever on text such as "," (each call
+/// yields another empty document at the same place); two calls here are enough to tell.
+void refuse_second_document(const std::string& text, const fs::path& file) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts handler;
+  if (!parser.HandleNextDocument(handler) || !parser.HandleNextDocument(handler)) return;
+  if (handler.starts.size() != 2) throw usage_error(fmt::format("{}: a second YAML document is not allowed", file.string()));
+  const YAML::Mark& second = handler.starts.back();
+  if (handler.starts.size() == 2 && second.pos == handler.starts.front().pos)
+    throw usage_error(fmt::format("{}:{}: invalid YAML: no document can start at column {} ('{}')", file.string(),
+                                  second.line + 1, second.column + 1, printable(text.substr(second.pos, 1))));
+  throw usage_error(fmt::format("{}:{}: a second YAML document (after '---') is not allowed: one config per file",
+                                file.string(), second.line + 1));
+}
+
 }  // namespace
 
 Config parse_config(const std::string& text, const fs::path& file) {
-  std::vector<YAML::Node> documents;
+  YAML::Node root;
   try {
-    documents = YAML::LoadAll(text);
+    root = YAML::Load(text);
+    refuse_second_document(text, file);
   } catch (const YAML::Exception& e) {
     throw usage_error(fmt::format("{}:{}: invalid YAML: {}", file.string(), e.mark.line + 1, e.msg));
   }
-  // YAML::Load would read the first document and drop the rest without a word.
-  if (documents.size() > 1) {
-    const int line = documents[1].Mark().line;
-    throw usage_error(fmt::format("{}{}: a second YAML document (after '---') is not allowed: one config per file",
-                                  file.string(), line >= 0 ? fmt::format(":{}", line + 1) : ""));
-  }
-  const YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
 
   Config c;
   c.file = file;

@@ -1,5 +1,10 @@
 #include "config.h"
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <string>
 
 #include <fmt/core.h>
@@ -553,8 +558,14 @@ TEST_CASE("config: a second YAML document is an error naming its line", "[config
   SECTION("a second document with keys") {
     const std::string msg = config_error("input:\n  images: data\n---\nprocessing:\n  batch_size: 4\n");
     INFO(msg);
-    CHECK(contains(msg, "/cfg/dir/config.yaml:4: "));
+    CHECK(contains(msg, "/cfg/dir/config.yaml:3: "));  // the line of the '---'
     CHECK(contains(msg, "second YAML document"));
+  }
+  SECTION("an empty second document") {
+    CHECK(contains(config_error("input:\n  images: data\n---\n"), "/cfg/dir/config.yaml:3: a second YAML document"));
+  }
+  SECTION("a document end marker alone is not a second document") {
+    CHECK(lv::parse_config("input:\n  images: data\n...\n", kFile).input.images == "/cfg/dir/data");
   }
   SECTION("a document marker at the start is still one document") {
     CHECK(lv::parse_config("---\ninput:\n  images: data\n", kFile).input.images == "/cfg/dir/data");
@@ -590,4 +601,53 @@ TEST_CASE("config: NaN or an infinite number is an error naming the key, for eve
     INFO(msg);
     CHECK(contains(msg, fmt::format("model.{}[1]: expected a number", list)));
   }
+}
+
+namespace {
+
+/// Runs parse_config(text) in a child process and says how it ended: "error" (lv::Error),
+/// "accepted", or "hung" when it did not return within `limit`. A hang cannot be caught in
+/// the test process itself; the child is killed.
+std::string parse_in_child(const std::string& text, std::chrono::seconds limit) {
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    int code = 3;
+    try {
+      lv::parse_config(text, kFile);
+      code = 0;
+    } catch (const lv::Error&) {
+      code = 1;
+    } catch (...) {
+      code = 2;
+    }
+    _exit(code);
+  }
+  int status = 0;
+  const bool ended = lv::test::wait_until([&] { return waitpid(pid, &status, WNOHANG) == pid; }, limit);
+  if (!ended) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return "hung";
+  }
+  if (!WIFEXITED(status)) return "crashed";
+  switch (WEXITSTATUS(status)) {
+    case 0: return "accepted";
+    case 1: return "error";
+    default: return "other exception";
+  }
+}
+
+}  // namespace
+
+// Found by fuzz/config_fuzz.cpp: yaml-cpp 0.7's LoadAll() never returns on text such as ","
+// (every call yields another empty document at the same place, and memory grows).
+TEST_CASE("config: text where no YAML document can start is an error, not a hang", "[config]") {
+  for (const char* text : {",", "input:\n  images: data\n---\n,", "]"}) {
+    INFO(text);
+    CHECK(parse_in_child(text, std::chrono::seconds(10)) == "error");
+  }
+  const std::string msg = config_error(",");
+  INFO(msg);
+  CHECK(contains(msg, "/cfg/dir/config.yaml:1: invalid YAML"));
 }
