@@ -1,13 +1,17 @@
 #include "config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
+#include <sstream>
 
 #include <fmt/core.h>
 #include <fmt/ranges.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "atomic_file.h"
+#include "byte_text.h"
 #include "error.h"
 
 namespace lv {
@@ -167,6 +171,18 @@ class Section {
     return out;
   }
 
+  /// string_list() of class names: a name given twice would make two ids mean one class.
+  std::vector<std::string> name_list(const std::string& key, const YAML::Node& n) const {
+    std::vector<std::string> out = string_list(key, n);
+    for (size_t i = 1; i < out.size(); ++i) {
+      const auto first = std::find(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(i), out[i]);
+      if (first != out.begin() + static_cast<std::ptrdiff_t>(i))
+        fail_at(n[i], fmt::format("{}[{}]", key_path(key), i),
+                fmt::format("'{}' is already {}[{}]; each class name once", out[i], key_path(key), first - out.begin()));
+    }
+    return out;
+  }
+
   void get_string_list(const std::string& key, std::vector<std::string>& out) {
     const YAML::Node n = child(key);
     if (!present(n)) return;
@@ -221,12 +237,45 @@ class Section {
   std::set<std::string> known_;
 };
 
+/// Records where each document starts; nothing else.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+/// YAML::Load reads the first document and drops the rest without a word, so look for a
+/// second one. Never YAML::LoadAll: yaml-cpp 0.7 loops forever on text such as "," (each call
+/// yields another empty document at the same place); two calls here are enough to tell.
+void refuse_second_document(const std::string& text, const fs::path& file) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts handler;
+  if (!parser.HandleNextDocument(handler) || !parser.HandleNextDocument(handler)) return;
+  if (handler.starts.size() != 2) throw usage_error(fmt::format("{}: a second YAML document is not allowed", file.string()));
+  const YAML::Mark& second = handler.starts.back();
+  if (handler.starts.size() == 2 && second.pos == handler.starts.front().pos)
+    throw usage_error(fmt::format("{}:{}: invalid YAML: no document can start at column {} ('{}')", file.string(),
+                                  second.line + 1, second.column + 1, printable(text.substr(second.pos, 1))));
+  throw usage_error(fmt::format("{}:{}: a second YAML document (after '---') is not allowed: one config per file",
+                                file.string(), second.line + 1));
+}
+
 }  // namespace
 
 Config parse_config(const std::string& text, const fs::path& file) {
   YAML::Node root;
   try {
     root = YAML::Load(text);
+    refuse_second_document(text, file);
   } catch (const YAML::Exception& e) {
     throw usage_error(fmt::format("{}:{}: invalid YAML: {}", file.string(), e.mark.line + 1, e.msg));
   }
@@ -242,7 +291,7 @@ Config parse_config(const std::string& text, const fs::path& file) {
     const YAML::Node classes = s.child("classes");
     if (Section::present(classes)) {
       if (classes.IsSequence()) {
-        c.input.classes = s.string_list("classes", classes);
+        c.input.classes = s.name_list("classes", classes);
       } else {
         c.input.classes_file = s.resolve(s.scalar("classes", classes, "a path or a list of names"));
       }
@@ -261,7 +310,8 @@ Config parse_config(const std::string& text, const fs::path& file) {
     s.get_path("path", c.model.path);
     s.get_enum("type", c.model.type, {ModelType::classifier, ModelType::yolov8, ModelType::yolov5});
     s.get_int("input_size", c.model.input_size, 8, 8192);
-    s.get_string_list("class_names", c.model.class_names);
+    if (const YAML::Node names = s.child("class_names"); Section::present(names))
+      c.model.class_names = s.name_list("class_names", names);
     const YAML::Node aliases = s.child("aliases");
     if (Section::present(aliases)) {
       if (!aliases.IsMap()) s.fail_at(aliases, "model.aliases", "expected a mapping {dataset name: model name or list}");
@@ -344,6 +394,50 @@ Config load_config(const fs::path& file) {
     throw usage_error(e.what());
   }
   return parse_config(text, fs::absolute(file).lexically_normal());
+}
+
+std::vector<std::string> read_classes_file(const fs::path& file) {
+  std::error_code ec;
+  const fs::file_status st = fs::status(file, ec);
+  // A FIFO would block the read forever; a folder would read as "no names".
+  if (fs::exists(st) && !fs::is_regular_file(st))
+    throw Error(ExitCode::input_unreadable, fmt::format("{}: input.classes: not a regular file", file.string()));
+  std::string text;
+  try {
+    text = read_file(file);
+  } catch (const Error& e) {
+    throw Error(ExitCode::input_unreadable, fmt::format("{} (input.classes)", e.what()));
+  }
+  if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);
+  std::vector<std::string> names;
+  std::map<std::string, int> line_of;
+  int line = 0;
+  size_t start = 0;
+  while (start < text.size()) {
+    ++line;
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string_view raw = std::string_view(text).substr(start, end - start);
+    start = end + 1;
+    const size_t b = raw.find_first_not_of(" \t\r");
+    if (b == std::string_view::npos) continue;
+    std::string name(raw.substr(b, raw.find_last_not_of(" \t\r") - b + 1));
+    if (const auto it = line_of.find(name); it != line_of.end())
+      throw usage_error(fmt::format("{}:{}: input.classes: '{}' is already on line {}; each class name once",
+                                    file.string(), line, name, it->second));
+    line_of.emplace(name, line);
+    names.push_back(std::move(name));
+  }
+  if (names.empty())
+    throw Error(ExitCode::input_unreadable, fmt::format("{}: input.classes: the classes file holds no names", file.string()));
+  return names;
+}
+
+std::vector<std::string> dataset_class_names(const Config& config) {
+  if (!config.input.classes.empty()) return config.input.classes;
+  if (config.input.classes_file.empty())
+    throw usage_error(fmt::format("{}: input.classes: required: a classes file or a list of names", config.file.string()));
+  return read_classes_file(config.input.classes_file);
 }
 
 }  // namespace lv

@@ -87,6 +87,17 @@ struct Config {
 Config load_config(const std::filesystem::path& file);
 
 /// Parses config text as if it were read from `file` (used by tests and by load_config).
+/// A second YAML document (`---`) is an error, as is a class name listed twice.
 Config parse_config(const std::string& text, const std::filesystem::path& file);
+
+/// Class names from a classes file: one name a line, surrounding blanks trimmed, blank lines
+/// and a leading UTF-8 byte order mark skipped. Throws lv::Error naming the file: exit 4 when
+/// it is not a readable regular file or holds no names; exit 2, with both lines, when a name
+/// repeats.
+std::vector<std::string> read_classes_file(const std::filesystem::path& file);
+
+/// The dataset's class names: `input.classes` when given inline, else read_classes_file() of
+/// `input.classes_file`. Throws lv::Error (exit 2) naming input.classes when neither is set.
+std::vector<std::string> dataset_class_names(const Config& config);
 
 }  // namespace lv

@@ -42,6 +42,18 @@ std::string indices(const std::vector<GpuInfo>& gpus) {
   return fmt::format("{}", fmt::join(v, ", "));
 }
 
+/// `slots` (GPUs) unless --cpu-workers was given too: it would be ignored, so say so.
+std::vector<DeviceSlot> check_no_cpu_workers(const DeviceRequest& request, const std::string& selection,
+                                             std::vector<DeviceSlot> slots) {
+  if (!request.cpu_workers_given) return slots;
+  std::vector<int> v;
+  for (const auto& s : slots) v.push_back(s.index);
+  throw usage_error(fmt::format(
+      "--cpu-workers {} needs --gpus cpu, but {} selects GPU(s) {}; use --gpus cpu --cpu-workers {} to run on CPU, "
+      "or drop --cpu-workers",
+      request.cpu_workers, selection, fmt::join(v, ", "), request.cpu_workers));
+}
+
 }  // namespace
 
 std::vector<GpuInfo> visible_gpus(const std::vector<GpuInfo>& detected, const std::optional<std::string>& parent_visible,
@@ -88,12 +100,16 @@ std::vector<DeviceSlot> resolve_devices(const DeviceRequest& request, const std:
   if (spec.empty() || spec == "auto") {
     if (request.num_gpus) {
       const int n = *request.num_gpus;
-      if (static_cast<int>(visible.size()) < n)
-        throw usage_error(fmt::format("--num-gpus {}: only {} GPU(s) detected{}. To run on CPU instead: --gpus cpu --cpu-workers {}",
-                                      n, visible.size(), restriction, n));
+      if (static_cast<int>(visible.size()) < n) {
+        const std::string cpu = fmt::format("--gpus cpu --cpu-workers {} to run on CPU", n);
+        throw usage_error(visible.empty()
+                              ? fmt::format("--num-gpus {}: no GPU detected{}; use {}", n, restriction, cpu)
+                              : fmt::format("--num-gpus {}: only {} GPU(s) detected{}; use --num-gpus {} (all detected GPUs), or {}",
+                                            n, visible.size(), restriction, visible.size(), cpu));
+      }
       std::vector<DeviceSlot> slots;
       for (int i = 0; i < n; ++i) slots.push_back(gpu_slot(visible[i]));
-      return slots;
+      return check_no_cpu_workers(request, fmt::format("--num-gpus {}", n), slots);
     }
     if (visible.empty()) {
       warnings.push_back(fmt::format("no GPU detected{}; running {} CPU worker(s)", restriction, request.cpu_workers));
@@ -101,7 +117,7 @@ std::vector<DeviceSlot> resolve_devices(const DeviceRequest& request, const std:
     }
     std::vector<DeviceSlot> slots;
     for (const auto& g : visible) slots.push_back(gpu_slot(g));
-    return slots;
+    return check_no_cpu_workers(request, spec.empty() ? "no --gpus (auto)" : "--gpus auto", slots);
   }
 
   // An explicit list: exactly these, each checked.
@@ -121,7 +137,7 @@ std::vector<DeviceSlot> resolve_devices(const DeviceRequest& request, const std:
   if (request.num_gpus && *request.num_gpus != static_cast<int>(slots.size()))
     throw usage_error(fmt::format("--num-gpus {} contradicts --gpus '{}' ({} GPU(s)); give one of them",
                                   *request.num_gpus, request.gpus, slots.size()));
-  return slots;
+  return check_no_cpu_workers(request, fmt::format("--gpus '{}'", request.gpus), slots);
 }
 
 }  // namespace lv

@@ -20,12 +20,16 @@ struct DeviceRequest {
   std::string gpus;                   ///< --gpus value; "" when not given
   std::optional<int> num_gpus;        ///< --num-gpus
   int cpu_workers = 1;                ///< --cpu-workers (for cpu, and auto without GPUs)
+  bool cpu_workers_given = false;     ///< --cpu-workers was on the command line: then an error
+                                      ///< when the request selects GPUs (it would be ignored)
 };
 
 /// Turns a request into device slots. `detected` comes from discovery; `parent_visible` is
 /// the orchestrator's own CUDA_VISIBLE_DEVICES (indices or GPU UUIDs), which limits and orders
 /// the GPUs it may use. Throws lv::Error (exit 2) with a message a user can act on, e.g.
-/// "GPU 5 not available. Only 4 GPU(s) detected."; never falls back silently. `warnings`
+/// "GPU 5 not available. Only 4 GPU(s) detected."; never falls back silently. --num-gpus
+/// beyond the GPUs there suggests all of them, then the CPU; --cpu-workers given while GPUs
+/// are selected is an error naming both flags. `warnings`
 /// receives notes such as "no GPU detected; running on CPU".
 std::vector<DeviceSlot> resolve_devices(const DeviceRequest& request, const std::vector<GpuInfo>& detected,
                                         const std::optional<std::string>& parent_visible,

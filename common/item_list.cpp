@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <system_error>
+#include <unordered_map>
 
 #include <boost/crc.hpp>
 
@@ -13,10 +14,13 @@
 
 #include "atomic_file.h"
 #include "error.h"
+#include "path_guard.h"
 
 namespace lv {
 
 namespace fs = std::filesystem;
+
+std::string RejectedItem::where() const { return line > 0 ? fmt::format("line {}", line) : "folder scan"; }
 
 bool has_image_extension(const fs::path& path) {
   std::string ext = path.extension().string();
@@ -118,31 +122,86 @@ std::string lines_hash(const std::vector<std::string>& items) {
 
 namespace {
 
+const char* type_name(fs::file_type type) {
+  switch (type) {
+    case fs::file_type::directory: return "directory";
+    case fs::file_type::fifo: return "fifo";
+    case fs::file_type::socket: return "socket";
+    case fs::file_type::block: return "block device";
+    case fs::file_type::character: return "character device";
+    case fs::file_type::symlink: return "symlink";
+    case fs::file_type::not_found: return "not found";
+    default: return "unknown type";
+  }
+}
+
+}  // namespace
+
+std::string input_file_problem(const fs::path& canonical_root, const fs::path& path, fs::file_type own_type) {
+  if (own_type == fs::file_type::regular) return "";
+  if (own_type != fs::file_type::symlink) return fmt::format("not a regular file ({})", type_name(own_type));
+  if (std::string reason = outside_canonical_root_reason(canonical_root, path); !reason.empty()) return reason;
+  std::error_code ec;
+  const fs::file_type target = fs::status(path, ec).type();
+  if (ec) return fmt::format("cannot resolve: {}", ec.message());
+  if (target != fs::file_type::regular) return fmt::format("not a regular file (symlink to a {})", type_name(target));
+  return "";
+}
+
+namespace {
+
+[[noreturn]] void unreadable_folder(const fs::path& folder, const std::error_code& ec) {
+  throw Error(ExitCode::input_unreadable, fmt::format("{}: cannot read folder: {}", folder.string(), ec.message()));
+}
+
 ItemList scan_folder(const fs::path& folder) {
   ItemList list;
   list.root = folder;
+  const fs::path real_root = canonical_root(folder);
   std::error_code ec;
   fs::recursive_directory_iterator it(folder, fs::directory_options::none, ec), end;
-  if (ec) throw Error(ExitCode::input_unreadable, fmt::format("{}: cannot read folder: {}", folder.string(), ec.message()));
+  if (ec) unreadable_folder(folder, ec);
   const std::string prefix = folder.generic_string();
   const size_t cut = prefix.size() + (prefix.empty() || prefix.back() == '/' ? 0 : 1);
   for (; it != end; it.increment(ec)) {
-    if (ec) throw Error(ExitCode::input_unreadable, fmt::format("{}: cannot read folder: {}", folder.string(), ec.message()));
-    const fs::path& p = it->path();
-    // Hidden folders (.git, .cache) are never datasets.
-    if (it->is_directory(ec) && p.filename().string().rfind('.', 0) == 0) {
-      it.disable_recursion_pending();
+    if (ec) unreadable_folder(folder, ec);
+    const fs::directory_entry& entry = *it;
+    const fs::path& p = entry.path();
+    // The entry's own type comes from the directory listing (d_type), so the plain files and
+    // folders that make up a dataset cost no system call; only the rest is looked at closely.
+    const bool link = entry.is_symlink(ec);
+    if (ec) unreadable_folder(p, ec);
+    const fs::file_type own = link ? fs::file_type::symlink : entry.status(ec).type();
+    if (ec) unreadable_folder(p, ec);
+    if (own == fs::file_type::directory) {
+      // Hidden folders (.git, .cache) are never datasets.
+      if (p.filename().string().rfind('.', 0) == 0) it.disable_recursion_pending();
       continue;
     }
-    if (!has_image_extension(p) || !it->is_regular_file(ec)) continue;
+    const bool image_name = has_image_extension(p);
+    if (!image_name && !link) continue;
     std::string rel = p.generic_string().substr(cut);
     if (rel.find('\n') != std::string::npos) {
-      list.rejected.push_back({0, rel, "file name contains a newline"});
+      list.rejected.push_back({0, std::move(rel), "file name contains a newline"});
+      continue;
+    }
+    if (!image_name) {
+      // A folder link is not followed: one that stays inside is scanned where it really is;
+      // one that leads out is said, so that the images behind it are not missed unawares.
+      if (fs::is_directory(fs::status(p, ec)))
+        if (std::string reason = outside_canonical_root_reason(real_root, p); !reason.empty())
+          list.rejected.push_back({0, std::move(rel), fmt::format("{}; folder not scanned", reason)});
+      continue;
+    }
+    if (std::string reason = input_file_problem(real_root, p, own); !reason.empty()) {
+      list.rejected.push_back({0, std::move(rel), std::move(reason)});
       continue;
     }
     list.items.push_back(std::move(rel));
   }
   std::sort(list.items.begin(), list.items.end());
+  std::sort(list.rejected.begin(), list.rejected.end(),
+            [](const RejectedItem& a, const RejectedItem& b) { return a.entry < b.entry; });
   return list;
 }
 
@@ -179,6 +238,27 @@ void drop_duplicates(ItemList& list, const std::vector<int64_t>& lines) {
   list.items.resize(out);
 }
 
+/// input_file_problem() for a listed entry `rel`, plus what a scan never meets: a plain file
+/// reached through a folder symlink that leads out of the root. "" for a missing file: it stays
+/// an item and the worker reports it. `folder_problem` caches the verdict per folder.
+std::string listed_file_problem(const fs::path& real_root, const fs::path& root, const std::string& rel,
+                                std::unordered_map<std::string, std::string>& folder_problem) {
+  const fs::path path = root / rel;
+  std::error_code ec;
+  const fs::file_type own = fs::symlink_status(path, ec).type();
+  if (own == fs::file_type::not_found) return "";
+  if (ec) return fmt::format("cannot read: {}", ec.message());
+  // A symlink is resolved whole, folders included, by input_file_problem().
+  if (own != fs::file_type::regular) return input_file_problem(real_root, path, own);
+  const size_t slash = rel.rfind('/');
+  if (slash == std::string::npos) return "";
+  const std::string folder = rel.substr(0, slash);
+  auto it = folder_problem.find(folder);
+  if (it == folder_problem.end())
+    it = folder_problem.emplace(folder, outside_canonical_root_reason(real_root, root / folder)).first;
+  return it->second;
+}
+
 ItemList read_list_file(const fs::path& file, const fs::path& root) {
   ItemList list;
   list.from_list_file = true;
@@ -189,6 +269,12 @@ ItemList read_list_file(const fs::path& file, const fs::path& root) {
   } catch (const Error& e) {
     throw Error(ExitCode::input_unreadable, e.what());
   }
+  // Editors on Windows start a UTF-8 file with a byte order mark; it is not part of a name.
+  if (!lines.empty() && lines.front().rfind("\xEF\xBB\xBF", 0) == 0) lines.front().erase(0, 3);
+  const fs::path real_root = canonical_root(list.root);
+  // Whether each folder that entries sit in resolves inside the root: asked once per folder,
+  // not once per entry, because a list names many files of few folders.
+  std::unordered_map<std::string, std::string> folder_problem;
   list.items.reserve(lines.size());
   std::vector<int64_t> lines_of_items;
   lines_of_items.reserve(lines.size());
@@ -199,10 +285,16 @@ ItemList read_list_file(const fs::path& file, const fs::path& root) {
     while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.pop_back();
     if (line.empty() || line.front() == '#') continue;
     // Almost every line is already clean: move it instead of copying, so a million-line list
-    // is held once, not twice, while it is read.
-    std::string rel = is_clean_relative(line) ? std::move(line) : relative_inside(list.root, line);
+    // is held once, not twice, while it is read. A clean line is its own entry text.
+    const bool clean = is_clean_relative(line);
+    std::string rel = clean ? std::move(line) : relative_inside(list.root, line);
     if (rel.empty()) {
       list.rejected.push_back({line_no, line, fmt::format("outside the input root '{}'", list.root.string())});
+      continue;
+    }
+    std::string problem = listed_file_problem(real_root, list.root, rel, folder_problem);
+    if (!problem.empty()) {
+      list.rejected.push_back({line_no, clean ? rel : line, std::move(problem)});
       continue;
     }
     list.items.push_back(std::move(rel));

@@ -8,24 +8,44 @@
 
 namespace lv {
 
+/// An input entry that is not an item, and why (the orchestrator lists them in
+/// rejected_items.txt).
 struct RejectedItem {
-  int64_t line = 0;      ///< line in the list file (1-based)
-  std::string entry;     ///< the text of the line
-  std::string reason;
+  int64_t line = 0;      ///< line in the list file (1-based); 0 for an entry met by a folder scan
+  std::string entry;     ///< the text of the line, or the scanned path relative to the root
+  std::string reason;    ///< e.g. "dangling symlink", "not a regular file (fifo)"
+
+  /// Where the entry came from, for messages: "line 12", or "folder scan" when line is 0.
+  std::string where() const;
 };
 
 struct ItemList {
   std::filesystem::path root;          ///< what items are relative to
   std::vector<std::string> items;      ///< in input order (folder scan: sorted bytewise)
-  std::vector<RejectedItem> rejected;  ///< list-file lines that were refused, with reasons
+  std::vector<RejectedItem> rejected;  ///< refused entries: list order, or sorted like items for a scan
   bool from_list_file = false;
 };
 
 /// True for .jpg .jpeg .png .bmp .tif .tiff .webp in any case.
 bool has_image_extension(const std::filesystem::path& path);
 
+/// Why the file at `path` cannot be an input item, or "" when it can: the one rule of folder
+/// scans and list files. `own_type` is the type of the entry itself, not following a symlink
+/// (a directory entry's cached type, or symlink_status()). A regular file passes without a
+/// system call; a symlink must resolve inside `canonical_root` (path_guard.h) to a regular
+/// file; anything else is refused naming what it is: "not a regular file (fifo)", "dangling
+/// symlink", "symlink loop", "symlink resolves outside the input root (/dev/zero)".
+std::string input_file_problem(const std::filesystem::path& canonical_root, const std::filesystem::path& path,
+                               std::filesystem::file_type own_type);
+
 /// Lists items from `images` (a folder or a list file). For a list file, `root` (when not
 /// empty) replaces the list file's folder as the root; absolute entries must lie inside it.
+/// Entries that input_file_problem() refuses, in either mode, go to `rejected` with the
+/// reason; so does a listed path that passes through a folder symlink leading out of the
+/// root. A folder scan never follows folder symlinks (one leading out is recorded), skips
+/// hidden folders, and pays no system call per plain file. A listed file that does not exist
+/// stays an item: the worker records it as "file not found" in the report. A UTF-8 byte order
+/// mark at the start of a list file is ignored.
 /// Throws lv::Error (exit 4) naming the path when `images` cannot be read.
 ItemList list_items(const std::filesystem::path& images, const std::filesystem::path& root = {});
 

@@ -1,6 +1,13 @@
 #include "config.h"
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <string>
+
+#include <fmt/core.h>
 
 #include "catch.h"
 #include "error.h"
@@ -475,4 +482,172 @@ TEST_CASE("config: a non-scalar key is a config error, not a crash", "[config]")
     INFO(msg);
     CHECK(contains(msg, "/cfg/dir/config.yaml:5: model.aliases"));
   }
+}
+
+// Issue 7, case 12: `classes: [a, b, a]` was accepted, so label id 2 meant "a" as well as 0
+// and every verdict about either was ambiguous.
+TEST_CASE("config: a class name given twice is an error naming the key, line and name", "[config]") {
+  SECTION("an inline flow list") {
+    const std::string msg = config_error("input:\n  images: data\n  classes: [a, b, a]\n");
+    INFO(msg);
+    CHECK(contains(msg, "/cfg/dir/config.yaml:3: input.classes[2]: 'a' is already input.classes[0]"));
+  }
+  SECTION("an inline block list") {
+    const std::string msg = config_error("input:\n  images: data\n  classes:\n    - cat\n    - dog\n    - cat\n");
+    INFO(msg);
+    CHECK(contains(msg, "/cfg/dir/config.yaml:6: input.classes[2]: 'cat' is already input.classes[0]"));
+  }
+  SECTION("the model's class names") {
+    const std::string msg = config_error(with_images("model:\n  class_names: [x, y, y]\n"));
+    INFO(msg);
+    CHECK(contains(msg, "/cfg/dir/config.yaml:4: model.class_names[2]: 'y' is already model.class_names[1]"));
+  }
+}
+
+TEST_CASE("config: a classes file is read with blanks trimmed, blank lines and a byte order mark skipped",
+          "[config]") {
+  TempDir dir;
+  write_text(dir / "classes.txt", "\xEF\xBB\xBF" "cat\r\n\n  big bird \n\tdog\n");
+  CHECK(lv::read_classes_file(dir / "classes.txt") == std::vector<std::string>{"cat", "big bird", "dog"});
+  write_text(dir / "run.yaml", "input:\n  images: data\n  classes: classes.txt\n");
+  CHECK(lv::dataset_class_names(lv::load_config(dir / "run.yaml")) ==
+        std::vector<std::string>{"cat", "big bird", "dog"});
+  CHECK(lv::dataset_class_names(lv::parse_config("input:\n  images: data\n  classes: [a, b]\n", kFile)) ==
+        std::vector<std::string>{"a", "b"});
+}
+
+TEST_CASE("config: a classes file naming a class twice is an error naming the file, both lines and the name",
+          "[config]") {
+  TempDir dir;
+  write_text(dir / "classes.txt", "cat\ndog\n\n cat\n");
+  try {
+    lv::read_classes_file(dir / "classes.txt");
+    FAIL("a repeated class name was accepted");
+  } catch (const lv::Error& e) {
+    CHECK(e.code() == lv::ExitCode::usage);
+    INFO(e.what());
+    CHECK(contains(e.what(), (dir / "classes.txt").string() + ":4: input.classes: 'cat' is already on line 1"));
+  }
+}
+
+TEST_CASE("config: an empty, missing or absent classes file is an error naming it", "[config]") {
+  TempDir dir;
+  write_text(dir / "empty.txt", "\n  \n");
+  for (const fs::path& file : {dir / "empty.txt", dir / "missing.txt"}) {
+    try {
+      lv::read_classes_file(file);
+      FAIL("accepted " << file);
+    } catch (const lv::Error& e) {
+      CHECK(e.code() == lv::ExitCode::input_unreadable);
+      INFO(e.what());
+      CHECK(contains(e.what(), file.string()));
+    }
+  }
+  const lv::Config none = lv::parse_config("input:\n  images: data\n", kFile);
+  try {
+    lv::dataset_class_names(none);
+    FAIL("no classes at all was accepted");
+  } catch (const lv::Error& e) {
+    CHECK(e.code() == lv::ExitCode::usage);
+    CHECK(contains(e.what(), "input.classes"));
+  }
+}
+
+// Case 12: YAML::Load reads the first document only, so everything after a `---` was ignored.
+TEST_CASE("config: a second YAML document is an error naming its line", "[config]") {
+  SECTION("a second document with keys") {
+    const std::string msg = config_error("input:\n  images: data\n---\nprocessing:\n  batch_size: 4\n");
+    INFO(msg);
+    CHECK(contains(msg, "/cfg/dir/config.yaml:3: "));  // the line of the '---'
+    CHECK(contains(msg, "second YAML document"));
+  }
+  SECTION("an empty second document") {
+    CHECK(contains(config_error("input:\n  images: data\n---\n"), "/cfg/dir/config.yaml:3: a second YAML document"));
+  }
+  SECTION("a document end marker alone is not a second document") {
+    CHECK(lv::parse_config("input:\n  images: data\n...\n", kFile).input.images == "/cfg/dir/data");
+  }
+  SECTION("a document marker at the start is still one document") {
+    CHECK(lv::parse_config("---\ninput:\n  images: data\n", kFile).input.images == "/cfg/dir/data");
+  }
+}
+
+TEST_CASE("config: NaN or an infinite number is an error naming the key, for every numeric key", "[config]") {
+  const char* keys[][2] = {{"model", "input_size"},
+                           {"model", "crop_margin"},
+                           {"model", "nms_iou"},
+                           {"model", "conf_threshold"},
+                           {"verification", "correct_threshold"},
+                           {"verification", "mislabel_threshold"},
+                           {"verification", "iou_threshold"},
+                           {"verification", "missing_threshold"},
+                           {"processing", "batch_size"},
+                           {"processing", "num_threads"},
+                           {"processing", "max_image_pixels"},
+                           {"processing", "decode_threads"},
+                           {"orchestrator", "stall_timeout_s"},
+                           {"orchestrator", "stop_grace_s"},
+                           {"orchestrator", "max_retries"},
+                           {"orchestrator", "status_interval_s"}};
+  for (const auto& key : keys) {
+    for (const char* value : {"nan", ".nan", "NaN", "inf", ".inf", "-.inf", "-inf", "1e999"}) {
+      const std::string msg = config_error(with_images(fmt::format("{}:\n  {}: {}\n", key[0], key[1], value)));
+      INFO(msg);
+      CHECK(contains(msg, fmt::format("/cfg/dir/config.yaml:4: {}.{}: expected ", key[0], key[1])));
+    }
+  }
+  for (const char* list : {"mean", "std"}) {
+    const std::string msg = config_error(with_images(fmt::format("model:\n  {}: [0.5, .nan, 0.5]\n", list)));
+    INFO(msg);
+    CHECK(contains(msg, fmt::format("model.{}[1]: expected a number", list)));
+  }
+}
+
+namespace {
+
+/// Runs parse_config(text) in a child process and says how it ended: "error" (lv::Error),
+/// "accepted", or "hung" when it did not return within `limit`. A hang cannot be caught in
+/// the test process itself; the child is killed.
+std::string parse_in_child(const std::string& text, std::chrono::seconds limit) {
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    int code = 3;
+    try {
+      lv::parse_config(text, kFile);
+      code = 0;
+    } catch (const lv::Error&) {
+      code = 1;
+    } catch (...) {
+      code = 2;
+    }
+    _exit(code);
+  }
+  int status = 0;
+  const bool ended = lv::test::wait_until([&] { return waitpid(pid, &status, WNOHANG) == pid; }, limit);
+  if (!ended) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return "hung";
+  }
+  if (!WIFEXITED(status)) return "crashed";
+  switch (WEXITSTATUS(status)) {
+    case 0: return "accepted";
+    case 1: return "error";
+    default: return "other exception";
+  }
+}
+
+}  // namespace
+
+// Found by fuzz/config_fuzz.cpp: yaml-cpp 0.7's LoadAll() never returns on text such as ","
+// (every call yields another empty document at the same place, and memory grows).
+TEST_CASE("config: text where no YAML document can start is an error, not a hang", "[config]") {
+  for (const char* text : {",", "input:\n  images: data\n---\n,", "]"}) {
+    INFO(text);
+    CHECK(parse_in_child(text, std::chrono::seconds(10)) == "error");
+  }
+  const std::string msg = config_error(",");
+  INFO(msg);
+  CHECK(contains(msg, "/cfg/dir/config.yaml:1: invalid YAML"));
 }

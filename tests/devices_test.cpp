@@ -257,3 +257,52 @@ TEST_CASE("devices: --gpus outside the parent's CUDA_VISIBLE_DEVICES names it", 
   CHECK(contains(msg, "GPU 2 not available"));
   CHECK(contains(msg, "CUDA_VISIBLE_DEVICES=0,1,3"));
 }
+
+// Issue 7, case 14: with 4 GPUs, `--num-gpus 9` only offered the CPU, never the obvious fix.
+TEST_CASE("devices: --num-gpus more than detected suggests all detected GPUs first, then the CPU", "[devices]") {
+  std::string msg = devices_error(request("", 9), 4);
+  INFO(msg);
+  CHECK(contains(msg, "use --num-gpus 4 (all detected GPUs), or --gpus cpu --cpu-workers 9 to run on CPU"));
+
+  msg = devices_error(request("", 4), 4, std::string("0,1,3"));
+  INFO(msg);
+  CHECK(contains(msg, "use --num-gpus 3 (all detected GPUs), or --gpus cpu --cpu-workers 4 to run on CPU"));
+
+  msg = devices_error(request("", 2), 0);  // nothing to offer but the CPU
+  INFO(msg);
+  CHECK_FALSE(contains(msg, "--num-gpus 0"));
+  CHECK(contains(msg, "use --gpus cpu --cpu-workers 2 to run on CPU"));
+}
+
+namespace {
+
+DeviceRequest with_cpu_workers(std::string gpus_flag, std::optional<int> num_gpus, int cpu_workers) {
+  DeviceRequest r = request(std::move(gpus_flag), num_gpus, cpu_workers);
+  r.cpu_workers_given = true;
+  return r;
+}
+
+}  // namespace
+
+// Case 14: `--cpu-workers 8` on a GPU machine was dropped without a word and the run went to
+// the GPUs. The flag only means something when the workers run on the CPU.
+TEST_CASE("devices: --cpu-workers when GPUs are selected is a usage error naming both flags", "[devices]") {
+  for (const auto& [flag, num] : std::vector<std::pair<std::string, std::optional<int>>>{
+           {"", std::nullopt}, {"auto", std::nullopt}, {"0,2", std::nullopt}, {"", 2}}) {
+    const std::string msg = devices_error(with_cpu_workers(flag, num, 8), 4);
+    INFO(msg);
+    CHECK(contains(msg, "--cpu-workers 8"));
+    CHECK(contains(msg, "--gpus cpu"));
+    CHECK(contains(msg, "--gpus cpu --cpu-workers 8"));
+  }
+  CHECK(contains(devices_error(with_cpu_workers("", 2, 8), 4), "--num-gpus 2"));
+  CHECK(contains(devices_error(with_cpu_workers("0,2", std::nullopt, 8), 4), "--gpus '0,2'"));
+}
+
+TEST_CASE("devices: --cpu-workers is honoured with --gpus cpu, and by auto on a machine without GPUs", "[devices]") {
+  CHECK(resolve(with_cpu_workers("cpu", std::nullopt, 3), 4).size() == 3);
+  std::vector<std::string> warnings;
+  const auto slots = lv::resolve_devices(with_cpu_workers("auto", std::nullopt, 3), {}, std::nullopt, warnings);
+  CHECK(slots.size() == 3);
+  CHECK_FALSE(slots[0].is_gpu);
+}

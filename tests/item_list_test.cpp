@@ -1,5 +1,9 @@
 #include "item_list.h"
 
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -264,4 +268,140 @@ TEST_CASE("item_list: write_lines_atomic writes a range and leaves no temporary 
   CHECK(lv::test::read_text(dir / "split.txt") == "b.jpg\nc.jpg\n");
   CHECK(lv::read_lines(dir / "split.txt") == std::vector<std::string>{"b.jpg", "c.jpg"});
   CHECK_FALSE(std::filesystem::exists(dir / "split.txt.tmp"));
+}
+
+namespace {
+
+/// The reason recorded for `entry`, or "(not rejected)".
+std::string reason_for(const lv::ItemList& list, const std::string& entry) {
+  for (const auto& r : list.rejected)
+    if (r.entry == entry) return r.reason;
+  return "(not rejected)";
+}
+
+/// A dataset folder beside a folder outside it, with every kind of entry a scan can meet.
+struct HostileTree {
+  TempDir dir;
+  fs::path data = dir / "data";
+  fs::path outside = dir / "outside";
+
+  HostileTree() {
+    write_text(data / "plain.jpg", "x");
+    write_text(data / "sub" / "real.png", "x");
+    write_text(outside / "secret.jpg", "x");
+    write_text(outside / "folder" / "x.jpg", "x");
+    fs::create_symlink(outside / "secret.jpg", data / "escape.jpg");          // a file outside
+    fs::create_symlink(outside / "folder", data / "escape_dir");              // a folder outside
+    fs::create_symlink("../outside/secret.jpg", data / "relative_escape.jpg");  // relative, still outside
+    fs::create_symlink("sub/real.png", data / "alias.png");                   // inside: an item
+    fs::create_symlink("sub", data / "sub_link");                             // inside: not followed
+    fs::create_symlink("missing.jpg", data / "dangling.jpg");
+    fs::create_symlink("/dev/zero", data / "zero.jpg");
+    fs::create_symlink("loop_b.jpg", data / "loop_a.jpg");
+    fs::create_symlink("loop_a.jpg", data / "loop_b.jpg");
+    fs::create_symlink("sub", data / "folder_link.jpg");                      // an image name on a folder
+    REQUIRE(mkfifo((data / "pipe.jpg").c_str(), 0600) == 0);
+  }
+};
+
+}  // namespace
+
+// Issue 7, case 11 (scan side): a symlink in the dataset that leads out of it must not make
+// the outside file an input; it is refused and recorded with the place it leads to.
+TEST_CASE("item_list: a folder scan refuses symlinks that resolve outside the input root, naming the target",
+          "[item_list]") {
+  HostileTree t;
+  const lv::ItemList list = lv::list_items(t.data);
+  CHECK(list.items == Strings{"alias.png", "plain.jpg", "sub/real.png"});
+  const std::string canonical_secret = fs::canonical(t.outside / "secret.jpg").string();
+  CHECK(contains(reason_for(list, "escape.jpg"), "outside the input root"));
+  CHECK(contains(reason_for(list, "escape.jpg"), canonical_secret));
+  CHECK(contains(reason_for(list, "relative_escape.jpg"), "outside the input root"));
+  CHECK(contains(reason_for(list, "escape_dir"), "outside the input root"));
+  for (const auto& r : list.rejected) {
+    INFO(r.entry << ": " << r.reason);
+    CHECK(r.line == 0);
+    CHECK(r.where() == "folder scan");
+  }
+}
+
+// Issue 7, case 12: these used to vanish from a folder scan without a word.
+TEST_CASE("item_list: dangling symlinks, FIFOs, links to devices and loops in a folder scan are recorded, not dropped",
+          "[item_list]") {
+  HostileTree t;
+  const lv::ItemList list = lv::list_items(t.data);
+  CHECK(reason_for(list, "dangling.jpg") == "dangling symlink");
+  CHECK(reason_for(list, "pipe.jpg") == "not a regular file (fifo)");
+  CHECK(contains(reason_for(list, "zero.jpg"), "outside the input root (/dev/zero)"));
+  CHECK(reason_for(list, "loop_a.jpg") == "symlink loop");
+  CHECK(reason_for(list, "loop_b.jpg") == "symlink loop");
+  CHECK(reason_for(list, "folder_link.jpg") == "not a regular file (symlink to a directory)");
+  // Links that stay inside are not refused; a folder link is simply not followed (its target
+  // is scanned where it is), so nothing is listed twice.
+  CHECK(reason_for(list, "alias.png") == "(not rejected)");
+  CHECK(reason_for(list, "sub_link") == "(not rejected)");
+  // Sorted like the items, so that rejected_items.txt does not depend on directory order.
+  CHECK(std::is_sorted(list.rejected.begin(), list.rejected.end(),
+                       [](const lv::RejectedItem& a, const lv::RejectedItem& b) { return a.entry < b.entry; }));
+}
+
+TEST_CASE("item_list: a symlink to an ancestor folder does not make the scan loop", "[item_list]") {
+  TempDir dir;
+  const fs::path data = dir / "data";
+  write_text(data / "a" / "b" / "x.jpg", "x");
+  fs::create_symlink("..", data / "a" / "b" / "up");
+  fs::create_symlink(data, data / "a" / "root");
+  const lv::ItemList list = lv::list_items(data);
+  CHECK(list.items == Strings{"a/b/x.jpg"});
+  CHECK(list.rejected.empty());
+}
+
+// Case 11 for list files: today only the text of the line is checked, so a listed link (or a
+// listed path through a linked folder) reaches anything on the machine.
+TEST_CASE("item_list: list entries are refused by the same rule as scanned ones, with their line", "[item_list]") {
+  HostileTree t;
+  const fs::path file = t.data / "items.txt";
+  write_text(file,
+             "plain.jpg\n"             // 1
+             "escape.jpg\n"            // 2
+             "escape_dir/x.jpg\n"      // 3: a plain file behind a folder link that leads out
+             "dangling.jpg\n"          // 4
+             "pipe.jpg\n"              // 5
+             "zero.jpg\n"              // 6
+             "loop_a.jpg\n"            // 7
+             "alias.png\n"             // 8
+             "sub_link/real.png\n"     // 9: a folder link that stays inside
+             "folder_link.jpg\n"       // 10
+             "sub\n"                   // 11: a folder
+             "not_there_yet.jpg\n");   // 12: missing; stays an item, the worker reports it
+  const lv::ItemList list = lv::list_items(file);
+  CHECK(list.items == Strings{"plain.jpg", "alias.png", "sub_link/real.png", "not_there_yet.jpg"});
+  const lv::ItemList scanned = lv::list_items(t.data);
+  for (const char* entry : {"escape.jpg", "dangling.jpg", "pipe.jpg", "zero.jpg", "loop_a.jpg", "folder_link.jpg"}) {
+    INFO(entry);
+    CHECK(reason_for(list, entry) == reason_for(scanned, entry));  // one rule, both modes
+  }
+  CHECK(contains(reason_for(list, "escape_dir/x.jpg"), "outside the input root"));
+  CHECK(reason_for(list, "sub") == "not a regular file (directory)");
+  const std::map<std::string, int64_t> expected_lines = {{"escape.jpg", 2}, {"escape_dir/x.jpg", 3}, {"dangling.jpg", 4},
+                                                          {"pipe.jpg", 5},   {"zero.jpg", 6},          {"loop_a.jpg", 7},
+                                                          {"folder_link.jpg", 10}, {"sub", 11}};
+  REQUIRE(list.rejected.size() == expected_lines.size());
+  for (const auto& r : list.rejected) {
+    INFO(r.entry);
+    CHECK(r.line == expected_lines.at(r.entry));
+    CHECK(r.where() == "line " + std::to_string(r.line));
+  }
+}
+
+// Case 12: Windows editors start a UTF-8 file with EF BB BF; the first entry then became
+// "\xEF\xBB\xBFa.jpg", an item that exists nowhere.
+TEST_CASE("item_list: a UTF-8 byte order mark does not cost the list's first entry", "[item_list]") {
+  TempDir dir;
+  write_text(dir / "items.txt", "\xEF\xBB\xBF" "a.jpg\nb.jpg\n");
+  CHECK(lv::list_items(dir / "items.txt").items == Strings{"a.jpg", "b.jpg"});
+  write_text(dir / "commented.txt", "\xEF\xBB\xBF# my list\r\nc.jpg\r\n");
+  const lv::ItemList commented = lv::list_items(dir / "commented.txt");
+  CHECK(commented.items == Strings{"c.jpg"});
+  CHECK(commented.rejected.empty());
 }
