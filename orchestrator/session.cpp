@@ -182,7 +182,8 @@ void Session::check_ownership(const RunState* state) {
 }
 
 std::vector<DeviceSlot> Session::devices() {
-  const DeviceRequest request{options_.gpus, options_.num_gpus, options_.cpu_workers.value_or(1)};
+  const DeviceRequest request{options_.gpus, options_.num_gpus, options_.cpu_workers.value_or(1),
+                              options_.cpu_workers.has_value()};
   std::vector<std::string> warnings;
   if (options_.gpus == "cpu") return resolve_devices(request, {}, std::nullopt, warnings);
   const GpuDiscovery d = system_.discover_gpus();
@@ -195,11 +196,6 @@ std::vector<DeviceSlot> Session::devices() {
     throw;
   }
   for (const auto& w : warnings) status_.on(Notice{Notice::Kind::device_fallback, w});
-  // --cpu-workers counts CPU worker processes; on GPUs it would be silently ignored.
-  if (options_.cpu_workers && !slots.empty() && slots.front().is_gpu)
-    throw usage_error(fmt::format("--cpu-workers {} applies only to CPU runs, but this run uses {} GPU(s) (one worker "
-                                  "each); add --gpus cpu to run {} CPU workers, or drop --cpu-workers",
-                                  *options_.cpu_workers, slots.size(), *options_.cpu_workers));
   return slots;
 }
 
