@@ -156,6 +156,9 @@ void Session::check_locations(const Config& config) {
 }
 
 void Session::preflight() {
+  std::error_code ec;
+  if (fs::exists(output_dir_, ec) && !fs::is_directory(output_dir_, ec))
+    throw usage_error(fmt::format("output dir '{}' is a file, not a folder; pass another --output", output_dir_.string()));
   check_locations(config_);
   const PreflightFindings findings = check_model_and_classes(config_);
   if (!findings.unjudgeable_classes.empty())

@@ -440,3 +440,17 @@ TEST_CASE("session: low free space is a warning with the estimate, not an error"
     if (n.kind == Notice::Kind::low_disk_space) warned = n.bytes_needed == 12 * 4 && n.bytes_free == 1;
   CHECK(warned);
 }
+
+TEST_CASE("session: an output path that is a regular file is an error before any worker starts", "[session]") {
+  World w;
+  write_text(w.dir / "out", "a file where the output folder should be");
+  try {
+    w.run(w.options());
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    CHECK(e.code() == ExitCode::usage);
+    CHECK(std::string(e.what()).find("is a file, not a folder") != std::string::npos);
+  }
+  CHECK(w.system.launches.empty());
+  CHECK(read_text(w.dir / "out") == "a file where the output folder should be");
+}
