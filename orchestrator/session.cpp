@@ -515,6 +515,7 @@ int Session::execute(RunState& state, const std::vector<int>& selected) {
   if (runner.interrupted()) {
     save_run_state(work_dir_, state);
     status_.on(FollowUp{FollowUp::Kind::resume_interrupted, commands_.retry()});
+    status_.on(FollowUp{FollowUp::Kind::merge_only, commands_.merge_only()});
     return to_int(ExitCode::interrupted);
   }
 
@@ -541,6 +542,21 @@ int Session::execute(RunState& state, const std::vector<int>& selected) {
   }
   if (failed.empty()) return code;
   status_.on(FollowUp{FollowUp::Kind::retry, commands_.retry()});
+  // A GPU that crashed or hung may be the cause: offer the first failed shard a GPU whose
+  // shard went well (not for failures that follow the shard, such as the model or the config).
+  const ShardState& first = state.shards.at(static_cast<size_t>(failed.front()));
+  const FailureKind first_kind = [&] {
+    for (const auto& r : runner.runs())
+      if (r.index == first.index) return r.failure;
+    return FailureKind::other;
+  }();
+  if (first.is_gpu && first_kind != FailureKind::model_load && first_kind != FailureKind::cuda_oom) {
+    for (const auto& s : state.shards)
+      if (s.status == ShardStatus::succeeded && s.is_gpu && s.device_index != first.device_index) {
+        status_.on(FollowUp{FollowUp::Kind::move_shard, commands_.move_shard(first.index, std::to_string(s.device_index))});
+        break;
+      }
+  }
   status_.on(FollowUp{FollowUp::Kind::restart, commands_.restart()});
   // When every shard failed for one reason the protocol names (model cannot be loaded, input
   // unreadable, config error), that reason is the run's exit code, as for a single worker.

@@ -80,7 +80,8 @@ std::string format_follow_up(const FollowUp& f) {
     case FollowUp::Kind::merge_only: return fmt::format("Merge what succeeded so far:\n  {}", f.command);
     case FollowUp::Kind::restart:
       return fmt::format("Or discard this run's plan and partial outputs and start over:\n  {}", f.command);
-    case FollowUp::Kind::move_shard: return fmt::format("Run one shard on another device:\n  {}", f.command);
+    case FollowUp::Kind::move_shard:
+      return fmt::format("If its GPU may be at fault, run the shard on a GPU that worked instead:\n  {}", f.command);
   }
   return f.command;
 }

@@ -191,13 +191,17 @@ TEST_CASE("session: a failed shard gives a failure block, exit 1 and pasteable r
   CHECK(blocks[0].index == 2);
   CHECK(blocks[0].kind == FailureKind::killed_by_signal);
   const auto follow = w.status.of<FollowUp>();
-  REQUIRE(follow.size() == 2);
+  REQUIRE(follow.size() == 3);
   CHECK(follow[0].kind == FollowUp::Kind::retry);
   const std::string cfg = (w.dir / "config.yaml").string(), work = w.work().string();
   // Absolute paths: the command works when pasted in any folder.
   CHECK(follow[0].command == "/opt/lv/bin/orchestrator --config " + cfg + " --work-dir " + work + " --retry-failed");
-  CHECK(follow[1].kind == FollowUp::Kind::restart);
-  CHECK(follow[1].command == "/opt/lv/bin/orchestrator --config " + cfg + " --work-dir " + work + " --restart");
+  // The crashed shard may have met a bad GPU: moving it to one whose shard went well.
+  CHECK(follow[1].kind == FollowUp::Kind::move_shard);
+  CHECK(follow[1].command ==
+        "/opt/lv/bin/orchestrator --config " + cfg + " --work-dir " + work + " --shards 2 --gpus 0");
+  CHECK(follow[2].kind == FollowUp::Kind::restart);
+  CHECK(follow[2].command == "/opt/lv/bin/orchestrator --config " + cfg + " --work-dir " + work + " --restart");
   CHECK(w.report().at("status") == "partial");
 
   // The printed retry resumes shard 2 only, and the result is complete.
@@ -410,8 +414,10 @@ TEST_CASE("session: Ctrl-C saves the state, exits 130 and prints the resume comm
   w.system.interrupt_at_step = 2;
   CHECK(w.run(w.options()) == 130);
   const auto follow = w.status.of<FollowUp>();
-  REQUIRE(follow.size() == 1);
+  REQUIRE(follow.size() == 2);
   CHECK(follow[0].kind == FollowUp::Kind::resume_interrupted);
+  CHECK(follow[1].kind == FollowUp::Kind::merge_only);
+  CHECK(follow[1].command.find("--merge-only") != std::string::npos);
   for (const auto& s : load_run_state(w.work())->shards) CHECK(s.status == ShardStatus::interrupted);
 }
 
