@@ -8,7 +8,9 @@
 
 #include <fmt/core.h>
 
+#include "byte_text.h"
 #include "error.h"
+#include "message.h"
 
 namespace lv {
 
@@ -37,7 +39,8 @@ JournalContents read_journal(const std::filesystem::path& path) {
       ++out.skipped_lines;
       continue;
     }
-    std::string key = p->get<std::string>();
+    // The item's bytes: a name that is not UTF-8 is stored escaped (set_bytes_field).
+    std::string key = get_bytes_field(record, "path");
     const auto [it, inserted] = position.emplace(key, out.records.size());
     if (inserted) {
       out.records.push_back(std::move(record));
@@ -82,9 +85,12 @@ void JournalWriter::append(const nlohmann::json& record) {
   std::string line;
   try {
     line = record.dump();
-  } catch (const nlohmann::json::exception& e) {
-    // Invalid UTF-8 in a path, for instance: refuse rather than journal a mangled path.
-    throw Error(ExitCode::failed, fmt::format("{}: cannot journal record: {}", path_.string(), e.what()));
+  } catch (const nlohmann::json::type_error& e) {
+    // Bytes that are not UTF-8 in a string nobody escaped: losing the whole shard for that
+    // would be worse than a replaced byte, so the record is kept, with U+FFFD, and said so.
+    line = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    print_warning(fmt::format("{}: a record held bytes that are not UTF-8, replaced by U+FFFD ({}): {}",
+                              printable(path_.string()), e.what(), line));
   }
   line += '\n';
   // Clear the error/EOF indicators the open-time read may have left behind.

@@ -13,7 +13,7 @@ namespace lv {
 
 struct JournalContents {
   std::vector<nlohmann::json> records;     ///< in the order they were written; one per path
-  std::unordered_set<std::string> paths;   ///< the "path" of each record
+  std::unordered_set<std::string> paths;   ///< the "path" of each record, as bytes (get_bytes_field)
   int skipped_lines = 0;                   ///< a torn last line from a crash, or garbage
 };
 
@@ -33,7 +33,9 @@ class JournalWriter {
   JournalWriter(const JournalWriter&) = delete;
   JournalWriter& operator=(const JournalWriter&) = delete;
 
-  /// Writes `record.dump()` and '\n', then fflush. Throws lv::Error naming the file and why.
+  /// Writes `record.dump()` and '\n', then fflush. A string that is not UTF-8 (callers escape
+  /// paths with set_bytes_field) is written with U+FFFD and a warning rather than lost.
+  /// Throws lv::Error naming the file and why when it cannot be written.
   void append(const nlohmann::json& record);
 
  private:

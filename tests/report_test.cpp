@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "byte_text.h"
 #include "catch.h"
 #include "error.h"
 
@@ -239,4 +240,37 @@ TEST_CASE("merge refuses inconsistent shards", "[report]") {
   CHECK(f.merge_error(f.scrambled()).find("both cover") != std::string::npos);
   Fixture g;
   CHECK(g.merge_error({g.report(0, {0, 1, 2})}).find("3 shards") != std::string::npos);
+}
+
+TEST_CASE("merge matches records to items by bytes when a file name is not UTF-8", "[report][bytes]") {
+  // Before, the merge threw json type_error 316 and left only verification_report.json.tmp.
+  Fixture f;
+  f.items[4] = "d/\xff\xfe.jpg";
+  f.items[7] = "d/caf\xe9.jpg";
+  auto reports = f.scrambled();
+  for (auto& r : *reports[1]->find("images"))
+    if (r["extra"] == 4) lv::set_bytes_field(r, "path", f.items[4]);
+  reports[2] = std::nullopt;  // shard 2 failed: its items, the Latin-1 one among them, are unprocessed
+  f.summaries[0].log = "work\xe9/gpu0.log";
+  const json m = f.merge(std::move(reports));
+  CHECK(m.at("status") == "partial");
+  REQUIRE(m.at("images").size() == 6);
+  const json& odd = m.at("images")[4];
+  CHECK(odd.at("path") == "d/\\xFF\\xFE.jpg");
+  CHECK(odd.at("path_escaped") == true);
+  CHECK(lv::get_bytes_field(odd, "path") == f.items[4]);
+  CHECK(m.at("unprocessed") ==
+        json{"d/i6.jpg", {{"path", "d/caf\\xE9.jpg"}, {"path_escaped", true}}, "d/i8.jpg"});
+  CHECK(lv::get_bytes_field(m.at("unprocessed")[1], "path") == f.items[7]);
+  CHECK(lv::get_bytes_field(m.at("shards")[0], "log") == "work\xe9/gpu0.log");
+}
+
+TEST_CASE("merge names an unknown record with bytes that are not UTF-8 printably", "[report][bytes]") {
+  Fixture f;
+  auto reports = f.scrambled();
+  json stray = f.record(0, 0);
+  lv::set_bytes_field(stray, "path", "d/\xff.jpg");
+  (*reports[0])["images"].push_back(stray);
+  CHECK(f.merge_error(std::move(reports)) ==
+        "merge: shard 0 report holds 'd/\\xFF.jpg', which belongs to no shard (it is not in the item list)");
 }
