@@ -2,7 +2,10 @@
 /// Where one input item's outputs go in a worker's output tree (DESIGN §7). Paths are built
 /// from the item's path relative to the input root, so two items never share an output path.
 #include <filesystem>
+#include <mutex>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "verdict.h"
 
@@ -12,15 +15,36 @@ namespace lv {
 std::filesystem::path output_image_path(const std::filesystem::path& dir, Verdict verdict, const std::string& item);
 
 /// The label file of an output image: the YOLO rule applied to the item part only
-/// (`<dir>/<verdict>/indoor/day/labels/a.txt`), else the `.txt` beside the image.
-std::filesystem::path output_label_path(const std::filesystem::path& dir, Verdict verdict, const std::string& item);
+/// (`<dir>/<verdict>/indoor/day/labels/a.txt`), else the `.txt` beside the image. With
+/// `keep_extension` (the image shares its stem with another image, see StemIndex) the image's
+/// extension stays in the name: `labels/a.jpg.txt`, so `a.jpg` and `a.png` never share one.
+std::filesystem::path output_label_path(const std::filesystem::path& dir, Verdict verdict, const std::string& item,
+                                        bool keep_extension = false);
 
 /// Where a mislabeled image's original label file goes: as output_label_path with `labels`
-/// replaced by `labels_original`, or `labels_original/<stem>.txt` beside the image.
-std::filesystem::path original_label_path(const std::filesystem::path& dir, Verdict verdict, const std::string& item);
+/// replaced by `labels_original`, or `labels_original/<stem>.txt` beside the image
+/// (`<name>.txt` with `keep_extension`).
+std::filesystem::path original_label_path(const std::filesystem::path& dir, Verdict verdict, const std::string& item,
+                                          bool keep_extension = false);
 
 /// `<dir>/debug_images/<item>.jpg`: appending a fixed suffix keeps names distinct
 /// (`a.png` and `a.jpg` give `a.png.jpg` and `a.jpg.jpg`).
 std::filesystem::path debug_image_path(const std::filesystem::path& dir, const std::string& item);
+
+/// Which images share their stem with another image of the same input folder (`scene_1.jpg`
+/// and `scene_1.png`). Decided from the input tree alone (the folder's listing: names with an
+/// image extension, has_image_extension), never from the items one worker was given, so every
+/// shard agrees. Each folder is listed once; thread-safe.
+class StemIndex {
+ public:
+  /// True when another entry of `image`'s folder with an image extension has the same stem.
+  /// A folder that cannot be listed shares nothing.
+  bool shares_stem(const std::filesystem::path& image);
+
+ private:
+  std::mutex mutex_;
+  /// folder -> the stems held by more than one of its images (usually none)
+  std::unordered_map<std::string, std::unordered_set<std::string>> shared_;
+};
 
 }  // namespace lv

@@ -2,6 +2,8 @@
 #include "worker_catch.h"
 #include "image_record.h"
 #include "output_paths.h"
+#include "byte_text.h"
+#include "test_util.h"
 
 using namespace lv;
 namespace fs = std::filesystem;
@@ -78,4 +80,45 @@ TEST_CASE("image records hold every report field", "[worker][output]") {
   CHECK(e["verdict"] == "error");
   CHECK(e["error"] == "empty file");
   CHECK(e["boxes"].empty());
+}
+
+TEST_CASE("images sharing a stem keep their extension in their label names", "[worker][output]") {
+  const std::string item = "set/JPEGImages/scene_1.jpg";
+  CHECK(output_label_path("/o", Verdict::correct, item, true) == fs::path("/o/correct/set/labels/scene_1.jpg.txt"));
+  CHECK(original_label_path("/o", Verdict::mislabeled, item, true) ==
+        fs::path("/o/mislabeled/set/labels_original/scene_1.jpg.txt"));
+  CHECK(output_label_path("/o", Verdict::correct, "flat/scene_1.png", true) == fs::path("/o/correct/flat/scene_1.png.txt"));
+  CHECK(original_label_path("/o", Verdict::mislabeled, "flat/scene_1.png", true) ==
+        fs::path("/o/mislabeled/flat/labels_original/scene_1.png.txt"));
+}
+
+TEST_CASE("the stem index finds images of one folder with one stem, from the folder alone", "[worker][output]") {
+  lv::test::TempDir dir;
+  for (const char* name : {"scene_1.jpg", "scene_1.PNG", "scene_2.jpg", "scene_2.txt", "notes.jpg.bak", "x.jpeg"})
+    lv::test::write_text(dir / "set/images" / name, "x");
+  lv::test::write_text(dir / "other/scene_2.png", "x");
+  StemIndex index;
+  CHECK(index.shares_stem(dir / "set/images/scene_1.jpg"));
+  CHECK(index.shares_stem(dir / "set/images/scene_1.PNG"));
+  CHECK_FALSE(index.shares_stem(dir / "set/images/scene_2.jpg"));  // a .txt is no image
+  CHECK_FALSE(index.shares_stem(dir / "set/images/x.jpeg"));
+  CHECK_FALSE(index.shares_stem(dir / "other/scene_2.png"));      // another folder
+  CHECK_FALSE(index.shares_stem(dir / "missing/a.jpg"));
+}
+
+TEST_CASE("a record of a file name that is not UTF-8 escapes it and always dumps", "[worker][output][bytes]") {
+  const ClassMap classes = build_class_map({"caf\xe9", "dog"}, {"caf\xe9", "dog"}, {});
+  ImageResult r = error_result("set/\xff\xfe.jpg", 0, "cannot read set/\xff\xfe.jpg: gone");
+  r.label_file = "set/\xff\xfe.txt";
+  r.labels = parse_labels("0 0.5 0.5 0.2 0.2\n", 2);
+  r.results = {BoxResult{}};
+  const auto j = to_record(r, classes, false);
+  CHECK_NOTHROW(j.dump());
+  CHECK(j["path"] == "set/\\xFF\\xFE.jpg");
+  CHECK(j["path_escaped"] == true);
+  CHECK(lv::get_bytes_field(j, "path") == "set/\xff\xfe.jpg");
+  CHECK(lv::get_bytes_field(j, "label_file") == "set/\xff\xfe.txt");
+  CHECK(j["error"] == "cannot read set/\\xFF\\xFE.jpg: gone");
+  CHECK(j["boxes"][0]["label_name"] == "caf\\xE9");
+  CHECK_FALSE(to_record(error_result("plain é.jpg", 0, "x"), classes, false).contains("path_escaped"));
 }
