@@ -89,8 +89,11 @@ void JournalWriter::append(const nlohmann::json& record) {
     // Bytes that are not UTF-8 in a string nobody escaped: losing the whole shard for that
     // would be worse than a replaced byte, so the record is kept, with U+FFFD, and said so.
     line = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    print_warning(fmt::format("{}: a record held bytes that are not UTF-8, replaced by U+FFFD ({}): {}",
-                              printable(path_.string()), e.what(), line));
+    const auto p = record.find("path");
+    print_warning(fmt::format("{}: the record of '{}' held bytes that are not UTF-8, replaced by U+FFFD ({})",
+                              printable(path_.string()),
+                              p != record.end() && p->is_string() ? printable(p->get_ref<const std::string&>()) : "?",
+                              e.what()));
   }
   line += '\n';
   // Clear the error/EOF indicators the open-time read may have left behind.
