@@ -73,7 +73,7 @@ struct Pending {
   ModelInput input;
   std::string label_text;    ///< the label file's text, for the output tree
   fs::path source;           ///< the image file
-  bool keep_label_extension = false;  ///< another image of its folder has its stem (StemIndex)
+  bool keep_label_extension = false;  ///< another image has its label path (StemIndex)
 };
 
 /// Prints a progress line every second from its own thread, so that lines keep coming while
@@ -118,7 +118,7 @@ class ShardRun {
  public:
   ShardRun(const Config& config, const WorkerArgs& args, Model& model, fs::path root)
       : config_(config), args_(args), model_(model), root_(std::move(root)), canonical_root_(canonical_root(root_)),
-        covered_(model.covered()) {}
+        covered_(model.covered()), stems_(root_) {}
 
   /// Reads the stage A inputs of one item: label file, image, model input. Never throws.
   Pending decode(const std::string& item) const {
@@ -144,7 +144,7 @@ class ShardRun {
         }
         p.result.labels = parse_labels(p.label_text, static_cast<int>(model_.classes().dataset.size()));
       }
-      p.keep_label_extension = stems_.shares_stem(p.source);
+      p.keep_label_extension = stems_.shares_label(item);
       LoadedImage image = load_image(p.source, config_.processing.max_image_pixels);
       if (image.error) return fail(std::move(p), *image.error);
       p.result.width = image.bgr.cols;
@@ -264,7 +264,8 @@ class ShardRun {
       if (!ec) return;
       // Another file system, or links not allowed: a copy keeps the tree complete.
       std::call_once(link_warning_, [&] {
-        print_warning(fmt::format("output.link_mode hardlink: cannot link {} ({}); copying instead", to.string(), ec.message()));
+        print_warning(fmt::format("output.link_mode hardlink: cannot link {} ({}); copying instead", printable(to.string()),
+                                  ec.message()));
       });
     }
     // Under a temporary name, then renamed: a worker killed mid-copy leaves a temporary
@@ -306,7 +307,7 @@ ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const st
     for (std::string& line : read_lines(args.items)) {
       if (line.empty()) continue;
       if (!seen.insert(line).second) {
-        print_warning(fmt::format("{}: item listed twice, processed once: {}", args.items.string(), line));
+        print_warning(fmt::format("{}: item listed twice, processed once: {}", args.items.string(), printable(line)));
         continue;
       }
       items.push_back(std::move(line));

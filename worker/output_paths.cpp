@@ -9,6 +9,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
+/// The label path of an item, relative: the YOLO rule, else the `.txt` beside it.
+fs::path label_rel(const fs::path& item) {
+  const auto yolo = yolo_label_path(item);
+  return yolo ? *yolo : sibling_label_path(item);
+}
+
 /// `labels/a.txt` made `labels/a.jpg.txt` for the image `a.jpg` when `keep_extension`.
 fs::path label_name(fs::path label, const fs::path& image, bool keep_extension) {
   if (keep_extension) label.replace_filename(image.filename().string() + ".txt");
@@ -23,8 +29,7 @@ fs::path output_image_path(const fs::path& dir, Verdict verdict, const std::stri
 
 fs::path output_label_path(const fs::path& dir, Verdict verdict, const std::string& item, bool keep_extension) {
   const fs::path rel(item);
-  const auto yolo = yolo_label_path(rel);
-  return dir / std::string(to_string(verdict)) / label_name(yolo ? *yolo : sibling_label_path(rel), rel, keep_extension);
+  return dir / std::string(to_string(verdict)) / label_name(label_rel(rel), rel, keep_extension);
 }
 
 fs::path original_label_path(const fs::path& dir, Verdict verdict, const std::string& item, bool keep_extension) {
@@ -50,23 +55,51 @@ fs::path debug_image_path(const fs::path& dir, const std::string& item) {
   return dir / "debug_images" / fs::path(item + ".jpg");
 }
 
-bool StemIndex::shares_stem(const fs::path& image) {
-  const std::string folder = image.parent_path().string();
-  std::lock_guard<std::mutex> lock(mutex_);
-  auto it = shared_.find(folder);
-  if (it == shared_.end()) {
-    // One listing per folder, names only (no stat): cheap even for folders of 100k images.
-    std::unordered_set<std::string> seen, shared;
+const StemIndex::Listing& StemIndex::listing(const fs::path& folder) {
+  const auto [it, inserted] = listings_.try_emplace(folder.string());
+  if (inserted) {
+    // Names only (no stat): cheap even for folders of 100k images.
     std::error_code ec;
-    for (fs::directory_iterator entry(image.parent_path(), ec), end; !ec && entry != end; entry.increment(ec)) {
-      const fs::path& name = entry->path();
-      if (!has_image_extension(name)) continue;
-      std::string stem = name.stem().string();
-      if (!seen.insert(stem).second) shared.insert(std::move(stem));
+    for (fs::directory_iterator entry(root_ / folder, ec), end; !ec && entry != end; entry.increment(ec)) {
+      const fs::path name = entry->path().filename();
+      if (has_image_extension(name)) it->second[name.stem().string()].push_back(name.string());
     }
-    it = shared_.emplace(folder, std::move(shared)).first;
   }
-  return it->second.count(image.stem().string()) > 0;
+  return it->second;
+}
+
+bool StemIndex::shares_label(const std::string& item) {
+  const fs::path rel(item);
+  const fs::path mine = label_rel(rel);
+  // Where another image with this label path can lie: this folder, or one whose images /
+  // JPEGImages / labels component is swapped for another of the three (the YOLO rule maps
+  // images/ and JPEGImages/ to labels/; the sibling rule keeps labels/). Each candidate
+  // found is checked with the rule itself, so the list only needs to be wide enough.
+  const fs::path folder = rel.parent_path();
+  std::vector<fs::path> candidates{folder};
+  const std::vector<fs::path> parts(folder.begin(), folder.end());
+  static const char* const kSwappable[] = {"images", "JPEGImages", "labels"};
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (parts[i] != kSwappable[0] && parts[i] != kSwappable[1] && parts[i] != kSwappable[2]) continue;
+    for (const char* other : kSwappable) {
+      if (parts[i] == other) continue;
+      fs::path swapped;
+      for (size_t k = 0; k < parts.size(); ++k) swapped /= k == i ? fs::path(other) : parts[k];
+      candidates.push_back(swapped);
+    }
+  }
+  const std::string stem = rel.stem().string();
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const fs::path& candidate : candidates) {
+    const Listing& images = listing(candidate);
+    const auto same_stem = images.find(stem);
+    if (same_stem == images.end()) continue;
+    for (const std::string& name : same_stem->second) {
+      const fs::path other = candidate / name;
+      if (other != rel && label_rel(other) == mine) return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace lv

@@ -6,6 +6,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "verdict.h"
 
@@ -16,7 +17,7 @@ std::filesystem::path output_image_path(const std::filesystem::path& dir, Verdic
 
 /// The label file of an output image: the YOLO rule applied to the item part only
 /// (`<dir>/<verdict>/indoor/day/labels/a.txt`), else the `.txt` beside the image. With
-/// `keep_extension` (the image shares its stem with another image, see StemIndex) the image's
+/// `keep_extension` (another image has the same label path, see StemIndex) the image's
 /// extension stays in the name: `labels/a.jpg.txt`, so `a.jpg` and `a.png` never share one.
 std::filesystem::path output_label_path(const std::filesystem::path& dir, Verdict verdict, const std::string& item,
                                         bool keep_extension = false);
@@ -31,20 +32,28 @@ std::filesystem::path original_label_path(const std::filesystem::path& dir, Verd
 /// (`a.png` and `a.jpg` give `a.png.jpg` and `a.jpg.jpg`).
 std::filesystem::path debug_image_path(const std::filesystem::path& dir, const std::string& item);
 
-/// Which images share their stem with another image of the same input folder (`scene_1.jpg`
-/// and `scene_1.png`). Decided from the input tree alone (the folder's listing: names with an
-/// image extension, has_image_extension), never from the items one worker was given, so every
-/// shard agrees. Each folder is listed once; thread-safe.
+/// Which items share their output label file with another image of the input tree: two
+/// images of one folder with one stem (`scene_1.jpg`, `scene_1.png`), or of sibling
+/// `images/` and `JPEGImages/` folders (both map to `labels/`). Decided from the input tree
+/// alone (folder listings: names with an image extension, has_image_extension), never from
+/// the items one worker was given, so every shard agrees. Each folder is listed once;
+/// thread-safe.
 class StemIndex {
  public:
-  /// True when another entry of `image`'s folder with an image extension has the same stem.
-  /// A folder that cannot be listed shares nothing.
-  bool shares_stem(const std::filesystem::path& image);
+  explicit StemIndex(std::filesystem::path root) : root_(std::move(root)) {}
+
+  /// True when another image under the root has the label path output_label_path() gives
+  /// `item` (relative to the root). A folder that cannot be listed holds no images.
+  bool shares_label(const std::string& item);
 
  private:
+  /// folder (relative to the root) -> stem -> names of its images with that stem
+  using Listing = std::unordered_map<std::string, std::vector<std::string>>;
+  const Listing& listing(const std::filesystem::path& folder);
+
+  const std::filesystem::path root_;
   std::mutex mutex_;
-  /// folder -> the stems held by more than one of its images (usually none)
-  std::unordered_map<std::string, std::unordered_set<std::string>> shared_;
+  std::unordered_map<std::string, Listing> listings_;
 };
 
 }  // namespace lv

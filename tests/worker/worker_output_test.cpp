@@ -92,18 +92,30 @@ TEST_CASE("images sharing a stem keep their extension in their label names", "[w
         fs::path("/o/mislabeled/flat/labels_original/scene_1.png.txt"));
 }
 
-TEST_CASE("the stem index finds images of one folder with one stem, from the folder alone", "[worker][output]") {
+TEST_CASE("the stem index finds the images that share a label path, from the input tree alone", "[worker][output]") {
   lv::test::TempDir dir;
-  for (const char* name : {"scene_1.jpg", "scene_1.PNG", "scene_2.jpg", "scene_2.txt", "notes.jpg.bak", "x.jpeg"})
-    lv::test::write_text(dir / "set/images" / name, "x");
-  lv::test::write_text(dir / "other/scene_2.png", "x");
-  StemIndex index;
-  CHECK(index.shares_stem(dir / "set/images/scene_1.jpg"));
-  CHECK(index.shares_stem(dir / "set/images/scene_1.PNG"));
-  CHECK_FALSE(index.shares_stem(dir / "set/images/scene_2.jpg"));  // a .txt is no image
-  CHECK_FALSE(index.shares_stem(dir / "set/images/x.jpeg"));
-  CHECK_FALSE(index.shares_stem(dir / "other/scene_2.png"));      // another folder
-  CHECK_FALSE(index.shares_stem(dir / "missing/a.jpg"));
+  for (const char* name : {"set/images/scene_1.jpg", "set/images/scene_1.PNG", "set/images/scene_2.jpg",
+                           "set/images/scene_2.txt", "set/images/notes.jpg.bak", "set/images/x.jpeg",
+                           "other/scene_2.png", "voc/JPEGImages/a.jpg", "voc/images/a.png", "voc/images/b.png",
+                           "flat/c.jpg", "flat/labels/c.png", "top.jpg", "mix/labels/d.jpg", "mix/images/d.png"})
+    lv::test::write_text(dir / name, "x");
+  StemIndex index(dir.path());
+  CHECK(index.shares_label("set/images/scene_1.jpg"));
+  CHECK(index.shares_label("set/images/scene_1.PNG"));
+  CHECK_FALSE(index.shares_label("set/images/scene_2.jpg"));  // a .txt is no image
+  CHECK_FALSE(index.shares_label("set/images/x.jpeg"));
+  CHECK_FALSE(index.shares_label("other/scene_2.png"));       // another folder, another label path
+  // JPEGImages/ and images/ both map to labels/a.txt.
+  CHECK(index.shares_label("voc/JPEGImages/a.jpg"));
+  CHECK(index.shares_label("voc/images/a.png"));
+  CHECK_FALSE(index.shares_label("voc/images/b.png"));
+  // flat/c.jpg -> flat/c.txt; flat/labels/c.png -> flat/labels/c.txt: no clash.
+  CHECK_FALSE(index.shares_label("flat/c.jpg"));
+  CHECK_FALSE(index.shares_label("top.jpg"));
+  // An image inside labels/ keeps labels/d.txt beside it, as images/d.png maps there too.
+  CHECK(index.shares_label("mix/labels/d.jpg"));
+  CHECK(index.shares_label("mix/images/d.png"));
+  CHECK_FALSE(index.shares_label("missing/a.jpg"));
 }
 
 TEST_CASE("a record of a file name that is not UTF-8 escapes it and always dumps", "[worker][output][bytes]") {
