@@ -127,6 +127,10 @@ class ShardRun {
     p.result.shard = args_.shard;
     p.source = root_ / fs::path(item);
     try {
+      // Such a name in the output tree would be taken for a leftover and removed or skipped.
+      if (is_temporary_name(fs::path(item).filename().native()))
+        return fail(std::move(p), "the file name ends like a temporary file (.tmp.<digits>), which output trees "
+                                  "reserve: rename it");
       // A link must not pull in (or copy out) a file from outside the input root. A missing
       // image is left to load_image ("file not found").
       std::error_code ec;

@@ -423,6 +423,12 @@ TEST_CASE("image_worker removes leftover temporaries of a killed run on --resume
   CHECK(read_text(s.out("correct/set/labels/b.txt")) == "0 0.25 0.5 0.5 1\n");
   for (const auto& e : fs::recursive_directory_iterator(s.dir / "out"))
     CHECK_FALSE(lv::is_temporary_name(e.path().filename().string()));
+
+  // An input named like a temporary would vanish from the output: it is refused, by name.
+  write_text(s.data / "set/images/scan.tmp.12", read_text(s.data / "set/images/a.png"));
+  REQUIRE(s.run({"set/images/scan.tmp.12"}) == 0);
+  CHECK(s.record("set/images/scan.tmp.12")["error"] ==
+        "the file name ends like a temporary file (.tmp.<digits>), which output trees reserve: rename it");
 }
 
 TEST_CASE("a label file or image that links out of the input root is an image error, never read or copied",
