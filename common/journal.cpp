@@ -14,6 +14,15 @@
 
 namespace lv {
 
+std::optional<std::string> record_item(const nlohmann::json& record) {
+  // A parse failure gives "discarded", which is not an object.
+  if (!record.is_object()) return std::nullopt;
+  const auto p = record.find("path");
+  if (p == record.end() || !p->is_string() || p->get_ref<const std::string&>().empty()) return std::nullopt;
+  // A name that is not UTF-8 is stored escaped (set_bytes_field): the item is its bytes.
+  return get_bytes_field(record, "path");
+}
+
 JournalContents read_journal(const std::filesystem::path& path) {
   JournalContents out;
   std::ifstream in(path, std::ios::binary);
@@ -30,17 +39,12 @@ JournalContents read_journal(const std::filesystem::path& path) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
     nlohmann::json record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (!record.is_object()) {  // parse failure gives "discarded", which is not an object
+    std::optional<std::string> item = record_item(record);
+    if (!item) {
       ++out.skipped_lines;
       continue;
     }
-    const auto p = record.find("path");
-    if (p == record.end() || !p->is_string() || p->get_ref<const std::string&>().empty()) {
-      ++out.skipped_lines;
-      continue;
-    }
-    // The item's bytes: a name that is not UTF-8 is stored escaped (set_bytes_field).
-    std::string key = get_bytes_field(record, "path");
+    std::string key = std::move(*item);
     const auto [it, inserted] = position.emplace(key, out.records.size());
     if (inserted) {
       out.records.push_back(std::move(record));

@@ -14,6 +14,7 @@
 #include "atomic_file.h"
 #include "byte_text.h"
 #include "error.h"
+#include "journal.h"
 
 #ifndef LV_VERSION
 #define LV_VERSION "unknown"
@@ -381,14 +382,14 @@ json stream_report(std::ostream& out, const std::vector<std::string>& items, con
         throw Error(ExitCode::failed, fmt::format("merge: shard {} {}: a record is not a JSON object", part.shard,
                                                   printable(part.records->name())));
       }
-      const auto p = record.find("path");
-      if (p == record.end() || !p->is_string()) {
+      // Items are bytes; a record holds a name that is not UTF-8 escaped (record_item).
+      const std::optional<std::string> item = record_item(record);
+      if (!item) {
         if (part.later_record_wins) return;
         throw Error(ExitCode::failed, fmt::format("merge: shard {} {}: an image record has no string \"path\"",
                                                   part.shard, printable(part.records->name())));
       }
-      // Items are bytes; a record holds a name that is not UTF-8 escaped (set_bytes_field).
-      const std::string path = get_bytes_field(record, "path");
+      const std::string& path = *item;
       const auto found = local.find(path);
       if (found == local.end())
         throw Error(ExitCode::failed, fmt::format("merge: shard {} {} holds '{}', which belongs to {}", part.shard,

@@ -265,12 +265,11 @@ TEST_CASE("merge matches records to items by bytes when a file name is not UTF-8
   CHECK(lv::get_bytes_field(m.at("shards")[0], "log") == "work\xe9/gpu0.log");
 }
 
-TEST_CASE("merge names an unknown record with bytes that are not UTF-8 printably", "[report][bytes]") {
+TEST_CASE("merge errors quote item names that are not UTF-8 printably", "[report][bytes]") {
+  // Before, the raw bytes went into the message (and from there into JSON and terminals).
   Fixture f;
+  f.items[0] = f.items[1] = "d/\xff.jpg";
   auto reports = f.scrambled();
-  json stray = f.record(0, 0);
-  lv::set_bytes_field(stray, "path", "d/\xff.jpg");
-  (*reports[0])["images"].push_back(stray);
-  CHECK(f.merge_error(std::move(reports)) ==
-        "merge: shard 0 report holds 'd/\\xFF.jpg', which belongs to no shard (it is not in the item list)");
+  for (auto& r : *reports[0]->find("images")) lv::set_bytes_field(r, "path", f.items[r["extra"].get<size_t>()]);
+  CHECK(f.merge_error(std::move(reports)) == "merge: the item list holds 'd/\\xFF.jpg' twice (items 0 and 1)");
 }

@@ -344,12 +344,12 @@ ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const st
     int64_t torn = 0;
     journal_lines(journal_path)->scan([&](int64_t, std::string_view line) {
       const json r = json::parse(line, nullptr, /*allow_exceptions=*/false);
-      if (!r.is_object() || !r.contains("path") || !r["path"].is_string()) {
+      const std::optional<std::string> path = record_item(r);  // the item's bytes, escaped or not
+      if (!path) {
         ++torn;
         return;
       }
-      const std::string path = get_bytes_field(r, "path");  // the item's bytes, escaped or not
-      if (wanted.count(path) && finished.insert(path).second && r.value("verdict", "") == "error") ++failed_before;
+      if (wanted.count(*path) && finished.insert(*path).second && r.value("verdict", "") == "error") ++failed_before;
     });
     print_note(fmt::format("resuming: {} of {} items already done{}", finished.size(), items.size(),
                            torn ? fmt::format(" ({} torn journal lines ignored)", torn) : ""));
@@ -384,7 +384,7 @@ ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const st
       writing.pop_front();
       if (record.value("verdict", "") == "error") ++failed;
       journal.append(record);
-      finished.insert(get_bytes_field(record, "path"));
+      finished.insert(*record_item(record));
       ++done;
     };
 
