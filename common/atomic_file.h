@@ -1,12 +1,37 @@
 #pragma once
-/// Whole-file writes that never leave a half-written file behind.
+/// Whole-file writes that never leave a half-written file behind, and the one naming rule for
+/// their temporary files (so that cleanups and merges can recognise leftovers of a crash).
 #include <filesystem>
+#include <functional>
+#include <ostream>
+#include <string>
 #include <string_view>
 
 namespace lv {
 
-/// Writes `content` to `path` through a temporary file in the same folder and a rename, so a
-/// reader sees the old file or the new one, never a mix. Throws lv::Error on I/O failure.
+/// The temporary name to write `path` under before renaming it into place:
+/// `<path>.tmp.<pid>.<n>`, with `n` a process-wide counter, so no two threads or processes
+/// ever share one (a fixed or per-process name lets one writer rename another's file away).
+std::filesystem::path temporary_path(const std::filesystem::path& path);
+
+/// True for a file name made by temporary_path() (`*.tmp.<digits>.<digits>`) or by the
+/// writers before it (`*.tmp.<digits>`): a leftover of a writer killed between write and
+/// rename, never a result.
+bool is_temporary_name(std::string_view file_name);
+
+/// Removes every file under `dir` (recursively, symlinks not followed) whose name satisfies
+/// is_temporary_name(); returns how many. A missing `dir` has none. Throws lv::Error naming
+/// the file that cannot be removed.
+int64_t remove_temporaries(const std::filesystem::path& dir);
+
+/// Writes `path` through temporary_path(path) and a rename, so a reader sees the old file or
+/// the new one, never a mix; `write` streams the content (the stream is binary). The data
+/// are fsynced before the rename. On any failure, an exception from `write` included, the
+/// temporary is removed and lv::Error (exit 1) names the file (the exception from `write`
+/// propagates unchanged).
+void write_file_atomic(const std::filesystem::path& path, const std::function<void(std::ostream&)>& write);
+
+/// write_file_atomic() of a string.
 void write_file_atomic(const std::filesystem::path& path, std::string_view content);
 
 /// Reads a whole file. Throws lv::Error naming the file when it cannot be read.

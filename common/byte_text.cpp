@@ -103,6 +103,8 @@ std::string unescape_bytes(std::string_view escaped) {
 void set_bytes_field(nlohmann::json& record, const std::string& key, std::string_view bytes) {
   if (is_valid_utf8(bytes)) {
     record[key] = std::string(bytes);
+    // A flag left from an earlier value would make get_bytes_field unescape this one.
+    record.erase(key + "_escaped");
     return;
   }
   record[key] = escape_invalid(bytes, true);

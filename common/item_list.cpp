@@ -93,20 +93,12 @@ std::vector<std::string> read_lines(const fs::path& file) {
 }
 
 void write_lines_atomic(const fs::path& path, const std::vector<std::string>& items, size_t begin, size_t end) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(ExitCode::failed, fmt::format("{}: cannot write: {}", tmp.string(), std::strerror(errno)));
+  write_file_atomic(path, [&](std::ostream& out) {
     for (size_t i = begin; i < end; ++i) {
       out.write(items[i].data(), static_cast<std::streamsize>(items[i].size()));
       out.put('\n');
     }
-    out.flush();
-    if (!out) throw Error(ExitCode::failed, fmt::format("{}: write failed (disk full?)", tmp.string()));
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) throw Error(ExitCode::failed, fmt::format("{}: cannot rename into place: {}", path.string(), ec.message()));
+  });
 }
 
 std::string lines_hash(const std::vector<std::string>& items) {

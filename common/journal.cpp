@@ -8,9 +8,20 @@
 
 #include <fmt/core.h>
 
+#include "byte_text.h"
 #include "error.h"
+#include "message.h"
 
 namespace lv {
+
+std::optional<std::string> record_item(const nlohmann::json& record) {
+  // A parse failure gives "discarded", which is not an object.
+  if (!record.is_object()) return std::nullopt;
+  const auto p = record.find("path");
+  if (p == record.end() || !p->is_string() || p->get_ref<const std::string&>().empty()) return std::nullopt;
+  // A name that is not UTF-8 is stored escaped (set_bytes_field): the item is its bytes.
+  return get_bytes_field(record, "path");
+}
 
 JournalContents read_journal(const std::filesystem::path& path) {
   JournalContents out;
@@ -28,16 +39,12 @@ JournalContents read_journal(const std::filesystem::path& path) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
     nlohmann::json record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (!record.is_object()) {  // parse failure gives "discarded", which is not an object
+    std::optional<std::string> item = record_item(record);
+    if (!item) {
       ++out.skipped_lines;
       continue;
     }
-    const auto p = record.find("path");
-    if (p == record.end() || !p->is_string() || p->get_ref<const std::string&>().empty()) {
-      ++out.skipped_lines;
-      continue;
-    }
-    std::string key = p->get<std::string>();
+    std::string key = std::move(*item);
     const auto [it, inserted] = position.emplace(key, out.records.size());
     if (inserted) {
       out.records.push_back(std::move(record));
@@ -82,9 +89,15 @@ void JournalWriter::append(const nlohmann::json& record) {
   std::string line;
   try {
     line = record.dump();
-  } catch (const nlohmann::json::exception& e) {
-    // Invalid UTF-8 in a path, for instance: refuse rather than journal a mangled path.
-    throw Error(ExitCode::failed, fmt::format("{}: cannot journal record: {}", path_.string(), e.what()));
+  } catch (const nlohmann::json::type_error& e) {
+    // Bytes that are not UTF-8 in a string nobody escaped: losing the whole shard for that
+    // would be worse than a replaced byte, so the record is kept, with U+FFFD, and said so.
+    line = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    const auto p = record.find("path");
+    print_warning(fmt::format("{}: the record of '{}' held bytes that are not UTF-8, replaced by U+FFFD ({})",
+                              printable(path_.string()),
+                              p != record.end() && p->is_string() ? printable(p->get_ref<const std::string&>()) : "?",
+                              e.what()));
   }
   line += '\n';
   // Clear the error/EOF indicators the open-time read may have left behind.

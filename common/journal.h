@@ -3,6 +3,7 @@
 /// line, appended and flushed after the item's outputs are written. `--resume` skips items in it.
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -13,9 +14,14 @@ namespace lv {
 
 struct JournalContents {
   std::vector<nlohmann::json> records;     ///< in the order they were written; one per path
-  std::unordered_set<std::string> paths;   ///< the "path" of each record
+  std::unordered_set<std::string> paths;   ///< the "path" of each record, as bytes (get_bytes_field)
   int skipped_lines = 0;                   ///< a torn last line from a crash, or garbage
 };
+
+/// The item a journal (or report) record is about: the bytes of its "path", unescaped when
+/// "path_escaped" says so (get_bytes_field); nullopt when the record is not an object with a
+/// non-empty string "path" (a torn line, garbage). The one idea of a valid record.
+std::optional<std::string> record_item(const nlohmann::json& record);
 
 /// Reads a journal; a missing file is an empty journal. A line that is not a JSON object with
 /// a "path" is skipped and counted (a worker killed mid-write leaves a torn last line). When
@@ -33,7 +39,9 @@ class JournalWriter {
   JournalWriter(const JournalWriter&) = delete;
   JournalWriter& operator=(const JournalWriter&) = delete;
 
-  /// Writes `record.dump()` and '\n', then fflush. Throws lv::Error naming the file and why.
+  /// Writes `record.dump()` and '\n', then fflush. A string that is not UTF-8 (callers escape
+  /// paths with set_bytes_field) is written with U+FFFD and a warning rather than lost.
+  /// Throws lv::Error naming the file and why when it cannot be written.
   void append(const nlohmann::json& record);
 
  private:

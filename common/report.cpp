@@ -11,7 +11,10 @@
 
 #include <fmt/core.h>
 
+#include "atomic_file.h"
+#include "byte_text.h"
 #include "error.h"
+#include "journal.h"
 
 #ifndef LV_VERSION
 #define LV_VERSION "unknown"
@@ -230,17 +233,18 @@ json merge_reports(const std::vector<std::string>& items, const std::vector<Shar
 json merged_header(const std::vector<ShardSummary>& shard_summaries, const std::string& tool_name) {
   json shard_list = json::array();
   for (const ShardSummary& s : shard_summaries) {
-    shard_list.push_back(json{
+    json entry{
         {"index", s.index},
-        {"device", s.device},
+        {"device", printable(s.device)},
         {"items", s.items},
         {"status", s.status},
         {"exit_code", s.exit_code ? json(*s.exit_code) : json(nullptr)},
         {"attempts", s.attempts},
         {"seconds", s.seconds},
         {"items_per_s", rate(s.items, s.seconds)},
-        {"log", s.log},
-    });
+    };
+    set_bytes_field(entry, "log", s.log);  // the work dir's name is bytes too
+    shard_list.push_back(std::move(entry));
   }
   json header = json::object();
   header["schema_version"] = kReportSchemaVersion;
@@ -312,6 +316,15 @@ std::string owner_of(const std::string& path, const std::vector<std::string>& it
   return "no shard (it is not in the item list)";
 }
 
+/// An "unprocessed" entry: the item as a string, or {"path", "path_escaped": true} for a name
+/// that is not UTF-8 (a JSON string cannot flag its own escaping).
+json unprocessed_entry(const std::string& item) {
+  if (is_valid_utf8(item)) return item;
+  json entry = json::object();
+  set_bytes_field(entry, "path", item);
+  return entry;
+}
+
 void write_key(std::ostream& out, bool& first, const std::string& key, const json& value) {
   out << (first ? "{\n" : ",\n") << json(key).dump() << ": " << value.dump();
   first = false;
@@ -343,7 +356,7 @@ json stream_report(std::ostream& out, const std::vector<std::string>& items, con
       if (part.begin < parts[j].end && parts[j].begin < part.end && part.begin < part.end)
         throw Error(ExitCode::failed, fmt::format("merge: shards {} and {} both cover item {} '{}'", parts[j].shard,
                                                   part.shard, std::max(part.begin, parts[j].begin),
-                                                  items[static_cast<size_t>(std::max(part.begin, parts[j].begin))]));
+                                                  printable(items[static_cast<size_t>(std::max(part.begin, parts[j].begin))])));
     std::vector<int64_t>& offsets = where[k];
     offsets.assign(static_cast<size_t>(part.end - part.begin), -1);
     if (!part.records) {
@@ -357,7 +370,7 @@ json stream_report(std::ostream& out, const std::vector<std::string>& items, con
       const auto [it, inserted] = local.emplace(items[static_cast<size_t>(i)], i - part.begin);
       if (!inserted)
         throw Error(ExitCode::failed, fmt::format("merge: the item list holds '{}' twice (items {} and {})",
-                                                  items[static_cast<size_t>(i)], it->second + part.begin, i));
+                                                  printable(items[static_cast<size_t>(i)]), it->second + part.begin, i));
     }
     Tally tally;
     bool redone = false;
@@ -367,24 +380,26 @@ json stream_report(std::ostream& out, const std::vector<std::string>& items, con
       if (!record.is_object()) {
         if (part.later_record_wins) return;  // a line torn by a crash
         throw Error(ExitCode::failed, fmt::format("merge: shard {} {}: a record is not a JSON object", part.shard,
-                                                  part.records->name()));
+                                                  printable(part.records->name())));
       }
-      const auto p = record.find("path");
-      if (p == record.end() || !p->is_string()) {
+      // Items are bytes; a record holds a name that is not UTF-8 escaped (record_item).
+      const std::optional<std::string> item = record_item(record);
+      if (!item) {
         if (part.later_record_wins) return;
         throw Error(ExitCode::failed, fmt::format("merge: shard {} {}: an image record has no string \"path\"",
-                                                  part.shard, part.records->name()));
+                                                  part.shard, printable(part.records->name())));
       }
-      const std::string& path = p->get_ref<const std::string&>();
+      const std::string& path = *item;
       const auto found = local.find(path);
       if (found == local.end())
         throw Error(ExitCode::failed, fmt::format("merge: shard {} {} holds '{}', which belongs to {}", part.shard,
-                                                  part.records->name(), path, owner_of(path, items, parts)));
+                                                  printable(part.records->name()), printable(path),
+                                                  owner_of(path, items, parts)));
       int64_t& slot = offsets[static_cast<size_t>(found->second)];
       if (slot >= 0) {
         if (!part.later_record_wins)
           throw Error(ExitCode::failed, fmt::format("merge: shard {} {} holds '{}' twice", part.shard,
-                                                    part.records->name(), path));
+                                                    printable(part.records->name()), printable(path)));
         redone = true;
       }
       slot = key;
@@ -428,7 +443,7 @@ json stream_report(std::ostream& out, const std::vector<std::string>& items, con
   for (size_t k = 0; k < parts.size(); ++k)
     for (size_t i = 0; i < where[k].size(); ++i)
       if (where[k][i] < 0) {
-        out << (first_missing ? "\n" : ",\n") << json(items[static_cast<size_t>(parts[k].begin) + i]).dump();
+        out << (first_missing ? "\n" : ",\n") << unprocessed_entry(items[static_cast<size_t>(parts[k].begin) + i]).dump();
         first_missing = false;
       }
   out << "\n]\n}\n";
@@ -470,19 +485,11 @@ json write_shard_report(const std::filesystem::path& report_file, const std::fil
   header["shard"] = shard;
   header["seconds"] = seconds;
   header["items_per_s"] = rate(static_cast<int64_t>(items.size()), seconds);
-  const std::filesystem::path tmp = report_file.string() + ".tmp";
   json written;
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(ExitCode::failed, fmt::format("{}: cannot write: {}", tmp.string(), std::strerror(errno)));
+  write_file_atomic(report_file, [&](std::ostream& out) {
     written = stream_report(out, items, {ReportPart{shard, 0, static_cast<int64_t>(items.size()), records.get(), true}},
                             header);
-    out.flush();
-    if (!out) throw Error(ExitCode::failed, fmt::format("{}: write failed", tmp.string()));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, report_file, ec);
-  if (ec) throw Error(ExitCode::failed, fmt::format("{}: cannot rename into place: {}", report_file.string(), ec.message()));
+  });
   return written;
 }
 

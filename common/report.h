@@ -4,6 +4,7 @@
 /// Image records are JSON objects so that workers can add fields (reasons, probability
 /// vectors) that the merge carries through untouched. The fields this code reads are:
 ///   {"path": "indoor/day/JPEGImages/a.jpg",          // relative to the input root
+///    "path_escaped": true,                            // only when the name is not UTF-8
 ///    "verdict": "correct"|"mislabeled"|"uncertain"|"error",
 ///    "shard": 2,
 ///    "boxes": [{"index", "label", "label_name", "verdict", "reason", "predicted",
@@ -72,6 +73,9 @@ struct ShardItems {
 ///   {schema_version, tool {name, version}, status complete|partial, summary, per_class,
 ///    shards [{index, device, items, status, exit_code|null, attempts, seconds, items_per_s,
 ///             log}], images [...], unprocessed [paths]}.
+/// Paths are bytes: a record's "path" (and "label_file", a shard's "log") that is not UTF-8 is
+/// escaped with set_bytes_field (`path_escaped: true`) and matched to `items` by its bytes; an
+/// "unprocessed" entry that is not UTF-8 is the object {"path": escaped, "path_escaped": true}.
 /// `shard_reports[i]` is the report of `shards[i]` (same position), or nullopt when that shard
 /// did not succeed; its items are then listed under "unprocessed" and the status is "partial",
 /// as are the items a shard's report lacks and items no shard covers. Image records are moved

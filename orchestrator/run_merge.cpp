@@ -72,15 +72,9 @@ RunMergeResult merge_run(const RunState& state, const fs::path& work_dir, bool k
     result.already_merged = true;
     return result;
   }
-  const fs::path tmp = merged_file.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(ExitCode::failed, fmt::format("{}: cannot write", tmp.string()));
+  write_file_atomic(merged_file, [&](std::ostream& out) {
     result.report = stream_report(out, items, parts, merged_header(summaries, "orchestrator"));
-    out.flush();
-    if (!out) throw Error(ExitCode::failed, fmt::format("{}: write failed (disk full?)", tmp.string()));
-  }
-  fs::rename(tmp, merged_file);
+  });
   result.complete = result.report.value("status", "") == "complete";
 
   if (result.complete && !keep_gpu_outputs) {

@@ -20,6 +20,8 @@
 
 #include <fmt/core.h>
 
+#include "atomic_file.h"
+#include "byte_text.h"
 #include "error.h"
 
 #ifndef RENAME_NOREPLACE
@@ -104,6 +106,7 @@ struct ScannedDir {
   std::vector<std::string> files;
   std::vector<std::string> subdirs;
   bool shared = false;  ///< another source has a folder at the same relative path
+  bool holds_temporaries = false;  ///< a leftover temporary file lies in it or below it
 };
 
 struct ScannedTree {
@@ -111,6 +114,7 @@ struct ScannedTree {
   std::string base;              ///< source->dir as a string
   std::vector<ScannedDir> dirs;  ///< parents before their children
   int64_t file_count = 0;
+  int64_t temporaries = 0;  ///< leftover temporary files, never merged
 };
 
 struct DirCloser {
@@ -161,12 +165,16 @@ ScannedTree scan_tree(const TreeSource& source) {
                : S_ISLNK(entry_st.st_mode)                                    ? DT_LNK
                                                                               : DT_UNKNOWN;
       }
-      if (type == DT_REG) {
+      if (type == DT_REG && is_temporary_name(name)) {
+        // A writer killed between write and rename left it; it is not a result.
+        tree.dirs[index].holds_temporaries = true;
+        ++tree.temporaries;
+      } else if (type == DT_REG) {
         tree.dirs[index].files.emplace_back(name);
         ++tree.file_count;
       } else if (type == DT_DIR) {
         tree.dirs[index].subdirs.emplace_back(name);
-        tree.dirs.push_back(ScannedDir{rel, index, {}, {}, false});
+        tree.dirs.push_back(ScannedDir{rel, index, {}, {}, false, false});
         pending.push_back(tree.dirs.size() - 1);
       } else if (type == DT_LNK) {
         // Workers never write links; following one could pull in files from anywhere.
@@ -178,6 +186,10 @@ ScannedTree scan_tree(const TreeSource& source) {
       }
     }
   }
+  // Children come after their parents: one backward pass marks every ancestor too, so that no
+  // folder holding a temporary at any depth is moved whole into the destination.
+  for (size_t i = tree.dirs.size(); i-- > 1;)
+    if (tree.dirs[i].holds_temporaries) tree.dirs[tree.dirs[i].parent].holds_temporaries = true;
   return tree;
 }
 
@@ -333,7 +345,7 @@ class Merger {
   /// rename, everything below it included: the common case, since shards are contiguous runs of
   /// the input and so mostly fill folders of their own. False when it has to go file by file.
   bool move_whole_dir(const ScannedDir& dir) {
-    if (mode_ != TreeMergeMode::move || dir.shared || made_dirs_.count(dir.rel)) return false;
+    if (mode_ != TreeMergeMode::move || dir.shared || dir.holds_temporaries || made_dirs_.count(dir.rel)) return false;
     const std::string from = under(tree_->base, dir.rel);
     const std::string to = under(dest_base_, dir.rel);
     if (rename_noreplace(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str()) == 0) return true;
@@ -376,16 +388,11 @@ class Merger {
     return ::renameat(src_dir, src_name, dst_dir, dst_name);
   }
 
-  static std::string temp_name(const std::string& name) { return ".lv_merge_tmp." + name; }
-
-  /// Copies `src_path/name` to a temporary name in `dst_dir`; returns that name.
-  std::string copy_to_temp(const std::string& name, int dst_dir, const std::string& src_path,
-                           const std::string& dst_path) {
-    const std::string tmp = temp_name(name);
+  /// Copies `src_path/name` to a temporary name (temporary_path) in `dst_path`; returns that name.
+  std::string copy_to_temp(const std::string& name, const std::string& src_path, const std::string& dst_path) {
+    const std::string tmp = temporary_path(name).string();
     const std::string from = under(src_path, name);
     const std::string to = under(dst_path, tmp);
-    if (::unlinkat(dst_dir, tmp.c_str(), 0) != 0 && errno != ENOENT)
-      fail_errno(fmt::format("{}: cannot remove leftover temporary file", to), errno);
     std::error_code ec;
     fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
     if (ec) fail(fmt::format("cannot copy {} to {}: {}", from, to, ec.message()));
@@ -420,7 +427,7 @@ class Merger {
   /// under the final name. In move mode the source is then removed.
   void copy_into_place(const std::string& rel_dir, const std::string& name, int src_dir, int dst_dir,
                        const std::string& src_path, const std::string& dst_path) {
-    const std::string tmp = copy_to_temp(name, dst_dir, src_path, dst_path);
+    const std::string tmp = copy_to_temp(name, src_path, dst_path);
     if (rename_noreplace(dst_dir, tmp.c_str(), dst_dir, name.c_str()) != 0) {
       const int err = errno;
       ::unlinkat(dst_dir, tmp.c_str(), 0);
@@ -513,10 +520,9 @@ class Merger {
       if (::renameat(src_dir, name.c_str(), dst_dir, name.c_str()) != 0)
         fail_errno(fmt::format("cannot move {} to {}", src_file, dst_file), errno);
     } else {
-      std::string tmp = temp_name(name);
-      ::unlinkat(dst_dir, tmp.c_str(), 0);
+      std::string tmp = temporary_path(name).string();
       if (::linkat(src_dir, name.c_str(), dst_dir, tmp.c_str(), 0) != 0) {
-        tmp = copy_to_temp(name, dst_dir, src_path, dst_path);
+        tmp = copy_to_temp(name, src_path, dst_path);
         ++stats.copied;
       }
       if (::renameat(dst_dir, tmp.c_str(), dst_dir, name.c_str()) != 0)
@@ -575,7 +581,10 @@ TreeMergeStats merge_trees(const std::vector<TreeSource>& sources, const fs::pat
   if (ec) fail(fmt::format("{}: cannot create folder: {}", manifest_dir.string(), ec.message()));
 
   Merger merger(dest, mode, manifest_dir);
-  for (const ScannedTree& tree : trees) merger.merge(tree);
+  for (const ScannedTree& tree : trees) {
+    merger.merge(tree);
+    merger.stats.temporaries_skipped += tree.temporaries;
+  }
   return merger.stats;
 }
 

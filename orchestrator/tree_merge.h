@@ -29,6 +29,7 @@ struct TreeMergeStats {
   int64_t copied = 0;           ///< of `files`: byte copies (link or rename across filesystems)
   int64_t replaced = 0;         ///< of `files`: replaced an older copy merged from the same shard
   int64_t dirs = 0;             ///< folders new in the destination (created, or moved there whole)
+  int64_t temporaries_skipped = 0;  ///< leftover temporary files (is_temporary_name) not merged
 };
 
 /// Name of a shard tree's root entries that are not merged as files: the shard report and
@@ -40,7 +41,8 @@ std::filesystem::path merge_manifest_file(const std::filesystem::path& manifest_
 
 /// Merges the `sources` trees into `dest` (created if missing). Files and folders at any depth
 /// keep their relative path; at each source's root, entries for which merged_separately() holds
-/// are skipped. Before anything moves, all sources are scanned: the same relative path produced
+/// are skipped, and so are leftover temporary files at any depth (is_temporary_name(): a
+/// writer killed between write and rename), counted in temporaries_skipped. Before anything moves, all sources are scanned: the same relative path produced
 /// by two shards, a symbolic link or a special file in a source is an lv::Error naming the paths.
 /// A destination file already there counts as already present when it is the source file
 /// itself (same inode) or has the same bytes and was not merged from another shard; it is

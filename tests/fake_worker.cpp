@@ -16,6 +16,8 @@
 //     oom_at=K       print a CUDA out-of-memory line to stderr and exit 1 at item K
 //     model_error=1  print a model load error to stderr and exit 3 before any item
 //     noop=1         write no per-item output files (journal and report only; for benchmarks)
+//     startup_ms=M   print "[phase] loading model", wait M ms, "[phase] warm-up", wait M ms,
+//                    before the first progress line (image_worker's start-up, issue 7 case 10)
 //   FAKE_WORKER_RECORD=DIR   write DIR/shard_K.env with the CUDA_VISIBLE_DEVICES and
 //     OMP_NUM_THREADS lines this worker saw (a variable that is unset has no line).
 //
@@ -43,6 +45,7 @@
 #include <nlohmann/json.hpp>
 
 #include "atomic_file.h"
+#include "byte_text.h"
 #include "error.h"
 #include "item_list.h"
 #include "journal.h"
@@ -78,6 +81,7 @@ struct Fault {
   bool flood = false;
   bool model_error = false;
   bool noop = false;
+  int64_t startup_ms = 0;
 };
 
 int64_t parse_int(std::string_view what, const std::string& text) {
@@ -147,6 +151,7 @@ Fault parse_fault(const char* env) {
     else if (key == "flood") f.flood = v != 0;
     else if (key == "model_error") f.model_error = v != 0;
     else if (key == "noop") f.noop = v != 0;
+    else if (key == "startup_ms") f.startup_ms = v;
     else throw lv::usage_error(fmt::format("FAKE_WORKER_FAULT: unknown key '{}'", key));
   }
   return f;
@@ -217,10 +222,12 @@ json make_record(const std::string& item, int shard) {
     }
     boxes.push_back(std::move(box));
   }
-  return json{{"path", item},         {"verdict", kVerdicts[image_verdict]},
+  json record{{"verdict", kVerdicts[image_verdict]},
               {"shard", shard},       {"boxes", std::move(boxes)},
               {"missing", json::array()}, {"label_errors", json::array()},
               {"error", nullptr}};
+  lv::set_bytes_field(record, "path", item);  // file names are bytes (README: not UTF-8)
+  return record;
 }
 
 void write_output(const fs::path& file, const std::string& content) {
@@ -318,6 +325,14 @@ int run(int argc, char** argv) {
   }
   lv::JournalWriter journal(journal_path, /*truncate=*/!opt.resume);
 
+  if (f.startup_ms > 0) {
+    for (const char* phase : {"loading model", "warm-up"}) {
+      std::printf("[phase] %s\n", phase);
+      std::fflush(stdout);
+      if (!sleep_unless_stopped(f.startup_ms)) return lv::to_int(lv::ExitCode::interrupted);
+    }
+  }
+
   const auto start = std::chrono::steady_clock::now();
   const int64_t total = static_cast<int64_t>(items.size());
   const bool every_item = f.flood || f.slow_ms > 0;
@@ -354,9 +369,10 @@ int run(int argc, char** argv) {
 
     json record;
     if (escapes(item)) {
-      record = json{{"path", item}, {"verdict", "error"}, {"shard", opt.shard}, {"boxes", json::array()},
+      record = json{{"verdict", "error"}, {"shard", opt.shard}, {"boxes", json::array()},
                     {"missing", json::array()}, {"label_errors", json::array()},
                     {"error", "path escapes the input root"}};
+      lv::set_bytes_field(record, "path", item);
     } else {
       record = make_record(item, opt.shard);
       if (!f.noop) write_output(opt.output_dir / record["verdict"].get<std::string>() / (item + ".txt"), item + "\n");

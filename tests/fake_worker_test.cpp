@@ -241,3 +241,29 @@ TEST_CASE("fake_worker flood mode still reports progress and completes", "[fake_
   CHECK(log.size() > 3 * 128 * 1024);
   CHECK(log.find("[progress] 3/3 failed=0") != std::string::npos);
 }
+
+TEST_CASE("fake_worker startup_ms prints the start-up phases before the first progress line", "[fake_worker]") {
+  Setup s(2);
+  const Ended e = run_worker(s.args(), {"FAKE_WORKER_FAULT=startup_ms=50"}, s.log);
+  CHECK(e.code == 0);
+  const std::string log = read_text(s.log);
+  INFO(log);
+  const size_t loading = log.find("[phase] loading model\n");
+  const size_t warm = log.find("[phase] warm-up\n");
+  REQUIRE(loading != std::string::npos);
+  REQUIRE(warm != std::string::npos);
+  CHECK(loading < warm);
+  CHECK(warm < log.find("[progress] "));
+}
+
+TEST_CASE("fake_worker journals a file name that is not UTF-8 and resumes past it", "[fake_worker]") {
+  Setup s(0);
+  const std::string odd = "set0/JPEGImages/\xff\xfe.jpg";
+  write_text(s.dir / "splits" / "split_00.txt", odd + "\nset0/JPEGImages/b.jpg\n");
+  REQUIRE(run_worker(s.args(), {"FAKE_WORKER_FAULT=exit_at=1,code=1"}, s.log).code == 1);
+  CHECK(lv::read_journal(s.out / lv::kJournalFileName).paths == std::unordered_set<std::string>{odd});
+  REQUIRE(run_worker(s.args(true), {}, s.log).code == 0);
+  const lv::JournalContents j = lv::read_journal(s.out / lv::kJournalFileName);
+  CHECK(j.records.size() == 2);  // the odd name was not done twice
+  CHECK(j.paths == std::unordered_set<std::string>{odd, "set0/JPEGImages/b.jpg"});
+}

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "byte_text.h"
 #include "catch.h"
 #include "error.h"
 #include "test_util.h"
@@ -127,4 +128,33 @@ TEST_CASE("a journal that cannot be opened throws naming the file", "[journal]")
     CHECK(msg.find(file.string()) != std::string::npos);
     CHECK(msg.find("No such file") != std::string::npos);
   }
+}
+
+TEST_CASE("a file name that is not UTF-8 is journalled escaped and read back as its bytes", "[journal][bytes]") {
+  TempDir dir;
+  const auto file = dir / ".journal.jsonl";
+  const std::string name = "set/images/\xff\xfe scene\\1.png";  // bytes no JSON string can hold
+  {
+    lv::JournalWriter w(file, true);
+    json r = rec("", "correct");
+    lv::set_bytes_field(r, "path", name);
+    w.append(r);
+  }
+  CHECK(read_text(file).find(R"("path":"set/images/\\xFF\\xFE scene\\\\1.png","path_escaped":true)") != std::string::npos);
+  const lv::JournalContents j = lv::read_journal(file);
+  CHECK(j.paths == std::unordered_set<std::string>{name});
+  CHECK(j.skipped_lines == 0);
+}
+
+TEST_CASE("a record with unescaped bytes that are not UTF-8 is still journalled, not lost", "[journal][bytes]") {
+  // Before, the dump threw json type_error 316 and the worker lost the whole shard.
+  TempDir dir;
+  const auto file = dir / ".journal.jsonl";
+  lv::JournalWriter w(file, true);
+  json r = rec("a/x.jpg", "error");
+  r["error"] = "label line 1: \xe9t\xe9";
+  CHECK_NOTHROW(w.append(r));
+  CHECK_NOTHROW(w.append(rec("a/y.jpg", "correct")));
+  const lv::JournalContents j = lv::read_journal(file);
+  CHECK(j.paths == std::unordered_set<std::string>{"a/x.jpg", "a/y.jpg"});
 }

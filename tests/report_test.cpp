@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "byte_text.h"
 #include "catch.h"
 #include "error.h"
 
@@ -239,4 +240,36 @@ TEST_CASE("merge refuses inconsistent shards", "[report]") {
   CHECK(f.merge_error(f.scrambled()).find("both cover") != std::string::npos);
   Fixture g;
   CHECK(g.merge_error({g.report(0, {0, 1, 2})}).find("3 shards") != std::string::npos);
+}
+
+TEST_CASE("merge matches records to items by bytes when a file name is not UTF-8", "[report][bytes]") {
+  // Before, the merge threw json type_error 316 and left only verification_report.json.tmp.
+  Fixture f;
+  f.items[4] = "d/\xff\xfe.jpg";
+  f.items[7] = "d/caf\xe9.jpg";
+  auto reports = f.scrambled();
+  for (auto& r : *reports[1]->find("images"))
+    if (r["extra"] == 4) lv::set_bytes_field(r, "path", f.items[4]);
+  reports[2] = std::nullopt;  // shard 2 failed: its items, the Latin-1 one among them, are unprocessed
+  f.summaries[0].log = "work\xe9/gpu0.log";
+  const json m = f.merge(std::move(reports));
+  CHECK(m.at("status") == "partial");
+  REQUIRE(m.at("images").size() == 6);
+  const json& odd = m.at("images")[4];
+  CHECK(odd.at("path") == "d/\\xFF\\xFE.jpg");
+  CHECK(odd.at("path_escaped") == true);
+  CHECK(lv::get_bytes_field(odd, "path") == f.items[4]);
+  CHECK(m.at("unprocessed") ==
+        json{"d/i6.jpg", {{"path", "d/caf\\xE9.jpg"}, {"path_escaped", true}}, "d/i8.jpg"});
+  CHECK(lv::get_bytes_field(m.at("unprocessed")[1], "path") == f.items[7]);
+  CHECK(lv::get_bytes_field(m.at("shards")[0], "log") == "work\xe9/gpu0.log");
+}
+
+TEST_CASE("merge errors quote item names that are not UTF-8 printably", "[report][bytes]") {
+  // Before, the raw bytes went into the message (and from there into JSON and terminals).
+  Fixture f;
+  f.items[0] = f.items[1] = "d/\xff.jpg";
+  auto reports = f.scrambled();
+  for (auto& r : *reports[0]->find("images")) lv::set_bytes_field(r, "path", f.items[r["extra"].get<size_t>()]);
+  CHECK(f.merge_error(std::move(reports)) == "merge: the item list holds 'd/\\xFF.jpg' twice (items 0 and 1)");
 }

@@ -362,3 +362,15 @@ TEST_CASE("across filesystems link mode copies and move mode copies then removes
     CHECK(read_tree(shard_dir).size() == 2);
   }
 }
+
+TEST_CASE("leftover temporaries in a shard tree are never merged, at any depth, in either mode", "[tree_merge]") {
+  // A worker SIGKILLed between write and rename left `x.txt.tmp.<pid>`; the merged output held it.
+  const auto mode = GENERATE(lv::TreeMergeMode::move, lv::TreeMergeMode::link);
+  Fixture f;
+  write_text(f.sources[1].dir / "mislabeled/b/c/labels/y1.txt.tmp.25734", "1 0.5");  // folder moved whole otherwise
+  write_text(f.sources[0].dir / "correct/a/labels/x0.txt.tmp.25734.2", "0 0.5");    // a shared folder
+  const lv::TreeMergeStats stats = f.merge(mode);
+  CHECK(read_tree(f.dest) == kMerged);
+  CHECK(stats.temporaries_skipped == 2);
+  CHECK(stats.files == 8);
+}

@@ -8,6 +8,7 @@
 
 #include <fmt/core.h>
 
+#include "byte_text.h"
 #include "error.h"
 
 namespace lv::demo {
@@ -125,7 +126,7 @@ VerdictScore score_verdicts(const json& report, const std::vector<TruthBox>& tru
     const auto path_it = image.find("path");
     if (path_it == image.end() || !path_it->is_string())
       throw bad_input(fmt::format("{}: an image without a \"path\"", report_name));
-    const std::string path = path_it->get<std::string>();
+    const std::string path = lv::get_bytes_field(image, "path");  // a name that is not UTF-8 is escaped
     const auto boxes = image.find("boxes");
     if (boxes == image.end() || !boxes->is_array()) continue;  // an item that failed: its boxes count as missing
     bool any = false;

@@ -1,5 +1,7 @@
 #include "image_io.h"
 
+#include "atomic_file.h"
+
 #include <cmath>
 #include <fstream>
 
@@ -205,9 +207,8 @@ void write_jpeg(const fs::path& file, const cv::Mat& bgr) {
     throw Error(ExitCode::failed, fmt::format("{}: cannot encode the debug image", file.string()));
   std::error_code ec;
   fs::create_directories(file.parent_path(), ec);
-  std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(buf.data()), static_cast<std::streamsize>(buf.size()));
-  if (!out) throw Error(ExitCode::failed, fmt::format("{}: cannot write: {}", file.string(), std::strerror(errno)));
+  // Atomically, like every output file: a worker killed mid-write leaves a temporary, not half a JPEG.
+  write_file_atomic(file, std::string_view(reinterpret_cast<const char*>(buf.data()), buf.size()));
 }
 
 }  // namespace lv

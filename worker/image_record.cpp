@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "byte_text.h"
+
 namespace lv {
 
 namespace {
@@ -10,7 +12,8 @@ using nlohmann::json;
 
 json class_name(const ClassMap& classes, int c) {
   if (c < 0 || static_cast<size_t>(c) >= classes.dataset.size()) return nullptr;
-  return classes.dataset[static_cast<size_t>(c)];
+  // Class names come from a classes file or the model: bytes, not necessarily UTF-8.
+  return printable(classes.dataset[static_cast<size_t>(c)]);
 }
 
 json class_id(int c) { return c < 0 ? json(nullptr) : json(c); }
@@ -59,17 +62,23 @@ json to_record(const ImageResult& r, const ClassMap& classes, bool include_proba
                        {"box", round_all(to_yolo(d.box, r.width, r.height))}});
   }
   json label_errors = json::array();
-  for (const LabelIssue& e : r.labels.errors) label_errors.push_back({{"line", e.line}, {"reason", e.reason}});
-  return {{"path", r.path},
-          {"verdict", to_string(r.verdict)},
-          {"shard", r.shard},
-          {"width", r.width},
-          {"height", r.height},
-          {"label_file", r.label_file ? json(*r.label_file) : json(nullptr)},
-          {"boxes", std::move(boxes)},
-          {"missing", std::move(missing)},
-          {"label_errors", std::move(label_errors)},
-          {"error", r.error ? json(*r.error) : json(nullptr)}};
+  for (const LabelIssue& e : r.labels.errors)
+    label_errors.push_back({{"line", e.line}, {"reason", printable(e.reason)}});
+  // File names are bytes: set_bytes_field escapes them reversibly when they are not UTF-8;
+  // messages may quote them (and system errors), so they go through printable().
+  json record = json::object();
+  set_bytes_field(record, "path", r.path);
+  record["verdict"] = to_string(r.verdict);
+  record["shard"] = r.shard;
+  record["width"] = r.width;
+  record["height"] = r.height;
+  if (r.label_file) set_bytes_field(record, "label_file", *r.label_file);
+  else record["label_file"] = nullptr;
+  record["boxes"] = std::move(boxes);
+  record["missing"] = std::move(missing);
+  record["label_errors"] = std::move(label_errors);
+  record["error"] = r.error ? json(printable(*r.error)) : json(nullptr);
+  return record;
 }
 
 ImageResult error_result(const std::string& path, int shard, std::string why) {

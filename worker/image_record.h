@@ -31,6 +31,8 @@ struct ImageResult {
 /// label, label_name, verdict, reason, predicted, predicted_name, confidence, label_prob,
 /// suggested, suggested_name, box, probabilities?}], missing [{class, class_name, confidence,
 /// box}], label_errors [{line, reason}], error. Boxes are normalised [cx, cy, w, h].
+/// `path` and `label_file` are written with set_bytes_field() (`path_escaped: true` when the
+/// name is not UTF-8); every other string is made printable(), so the record always dumps.
 nlohmann::json to_record(const ImageResult& r, const ClassMap& classes, bool include_probabilities);
 
 /// An image that could not be processed at all.

@@ -14,6 +14,7 @@
 #include <opencv2/core.hpp>
 
 #include "atomic_file.h"
+#include "byte_text.h"
 #include "error.h"
 #include "image_io.h"
 #include "item_list.h"
@@ -21,6 +22,7 @@
 #include "message.h"
 #include "model.h"
 #include "output_paths.h"
+#include "path_guard.h"
 #include "progress.h"
 #include "report.h"
 #include "task_pool.h"
@@ -58,6 +60,12 @@ int model_threads(const Config& config) {
 
 namespace {
 
+/// The optional protocol line `[phase] <words>` (README, worker protocol), flushed at once.
+void print_phase(const char* words) {
+  fmt::print("[phase] {}\n", words);
+  std::fflush(stdout);
+}
+
 /// One item between decoding and writing.
 struct Pending {
   ImageResult result;
@@ -65,6 +73,7 @@ struct Pending {
   ModelInput input;
   std::string label_text;    ///< the label file's text, for the output tree
   fs::path source;           ///< the image file
+  bool keep_label_extension = false;  ///< another image has its label path (StemIndex)
 };
 
 /// Prints a progress line every second from its own thread, so that lines keep coming while
@@ -108,7 +117,8 @@ class ProgressTicker {
 class ShardRun {
  public:
   ShardRun(const Config& config, const WorkerArgs& args, Model& model, fs::path root)
-      : config_(config), args_(args), model_(model), root_(std::move(root)), covered_(model.covered()) {}
+      : config_(config), args_(args), model_(model), root_(std::move(root)), canonical_root_(canonical_root(root_)),
+        covered_(model.covered()), stems_(root_) {}
 
   /// Reads the stage A inputs of one item: label file, image, model input. Never throws.
   Pending decode(const std::string& item) const {
@@ -117,8 +127,20 @@ class ShardRun {
     p.result.shard = args_.shard;
     p.source = root_ / fs::path(item);
     try {
+      // Such a name in the output tree would be taken for a leftover and removed or skipped.
+      if (is_temporary_name(fs::path(item).filename().native()))
+        return fail(std::move(p), "the file name ends like a temporary file (.tmp.<digits>), which output trees "
+                                  "reserve: rename it");
+      // A link must not pull in (or copy out) a file from outside the input root. A missing
+      // image is left to load_image ("file not found").
+      std::error_code ec;
+      if (fs::exists(p.source, ec))
+        if (const std::string why = outside_canonical_root_reason(canonical_root_, p.source); !why.empty())
+          return fail(std::move(p), fmt::format("image: {}", why));
       if (const auto label_file = find_label_file(p.source)) {
         p.result.label_file = label_file->lexically_relative(root_).generic_string();
+        if (const std::string why = label_file_refusal(canonical_root_, *label_file); !why.empty())
+          return fail(std::move(p), fmt::format("label file {}: {}", *p.result.label_file, why));
         try {
           p.label_text = read_file(*label_file);
         } catch (const Error& e) {
@@ -126,6 +148,7 @@ class ShardRun {
         }
         p.result.labels = parse_labels(p.label_text, static_cast<int>(model_.classes().dataset.size()));
       }
+      p.keep_label_extension = stems_.shares_label(item);
       LoadedImage image = load_image(p.source, config_.processing.max_image_pixels);
       if (image.error) return fail(std::move(p), *image.error);
       p.result.width = image.bgr.cols;
@@ -168,8 +191,22 @@ class ShardRun {
       r.results = std::move(j.boxes);
       r.missing = std::move(j.missing);
       r.predictions = out.detections;
+      if (out.non_finite) {
+        // NaN scores match nothing: every box would read "not_detected" without a word.
+        for (BoxResult& b : r.results) b = model_output_nan_result();
+        r.missing.clear();
+      }
     }
     r.verdict = image_verdict(r.results, !r.missing.empty(), !r.labels.errors.empty());
+    for (const BoxResult& b : r.results) {
+      if (b.reason != reason::kModelOutputNan) continue;
+      std::call_once(nan_warning_, [&] {
+        print_warning(fmt::format("the model output NaN for {}: its boxes are uncertain ({}); further images "
+                                  "with NaN are counted in the report only",
+                                  printable(r.path), reason::kModelOutputNan));
+      });
+      break;
+    }
   }
 
   /// Writes one item's outputs and returns its record (pool thread). Never throws.
@@ -205,7 +242,7 @@ class ShardRun {
     fs::create_directories(image_out.parent_path());
     place_image(p.source, image_out);
     if (!r.label_file) return;
-    const fs::path label_out = output_label_path(args_.output_dir, r.verdict, r.path);
+    const fs::path label_out = output_label_path(args_.output_dir, r.verdict, r.path, p.keep_label_extension);
     fs::create_directories(label_out.parent_path());
     if (r.verdict == Verdict::mislabeled) {
       std::vector<int> relabel;
@@ -215,7 +252,7 @@ class ShardRun {
         if (r.results[i].verdict == Verdict::mislabeled) relabel[static_cast<size_t>(line - 1)] = r.results[i].suggested;
       }
       write_file_atomic(label_out, relabel_text(p.label_text, relabel));
-      const fs::path original = original_label_path(args_.output_dir, r.verdict, r.path);
+      const fs::path original = original_label_path(args_.output_dir, r.verdict, r.path, p.keep_label_extension);
       fs::create_directories(original.parent_path());
       write_file_atomic(original, p.label_text);
     } else {
@@ -231,18 +268,32 @@ class ShardRun {
       if (!ec) return;
       // Another file system, or links not allowed: a copy keeps the tree complete.
       std::call_once(link_warning_, [&] {
-        print_warning(fmt::format("output.link_mode hardlink: cannot link {} ({}); copying instead", to.string(), ec.message()));
+        print_warning(fmt::format("output.link_mode hardlink: cannot link {} ({}); copying instead", printable(to.string()),
+                                  ec.message()));
       });
     }
-    fs::copy_file(from, to, fs::copy_options::overwrite_existing);
+    // Under a temporary name, then renamed: a worker killed mid-copy leaves a temporary
+    // (removed on --resume, never merged), not a truncated image under the final name.
+    const fs::path tmp = temporary_path(to);
+    try {
+      fs::copy_file(from, tmp, fs::copy_options::overwrite_existing);
+      fs::rename(tmp, to);
+    } catch (const fs::filesystem_error&) {
+      std::error_code ec;
+      fs::remove(tmp, ec);
+      throw;
+    }
   }
 
   const Config& config_;
   const WorkerArgs& args_;
   Model& model_;
   const fs::path root_;
+  const fs::path canonical_root_;  ///< root_ with links resolved, for outside_canonical_root_reason
   const std::vector<bool> covered_;
   mutable std::once_flag link_warning_;
+  mutable std::once_flag nan_warning_;
+  mutable StemIndex stems_;
 };
 
 }  // namespace
@@ -260,7 +311,7 @@ ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const st
     for (std::string& line : read_lines(args.items)) {
       if (line.empty()) continue;
       if (!seen.insert(line).second) {
-        print_warning(fmt::format("{}: item listed twice, processed once: {}", args.items.string(), line));
+        print_warning(fmt::format("{}: item listed twice, processed once: {}", args.items.string(), printable(line)));
         continue;
       }
       items.push_back(std::move(line));
@@ -269,7 +320,9 @@ ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const st
     throw Error(ExitCode::input_unreadable, e.what());
   }
 
-  const std::unique_ptr<Model> model = load_model(config, classes);
+  // Start-up can take minutes (a large model, a busy GPU): say so, so a watchdog sees life.
+  print_phase("loading model");
+  const std::unique_ptr<Model> model = load_model(config, classes, print_phase);
   print_note(fmt::format("shard {}: {} items, model {} ({}, {} classes) on {}", args.shard, items.size(),
                          config.model.path.string(), to_string(config.model.type), model->classes().model.size(),
                          model->device()));
@@ -279,6 +332,9 @@ ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const st
   const fs::path journal_path = args.output_dir / kJournalFileName;
   const fs::path report_path = args.output_dir / kReportFileName;
   fs::remove(report_path, ec);  // a report means "this shard finished"; an old one must not linger
+  // A worker killed between a write and its rename left temporaries; they are not results.
+  if (const int64_t stray = remove_temporaries(args.output_dir); stray > 0)
+    print_note(fmt::format("removed {} leftover temporary file(s) from {}", stray, printable(args.output_dir.string())));
   // Only which items are finished is kept here: the records live in the journal, and the
   // report is streamed from it at the end, so memory stays flat however large the shard.
   std::unordered_set<std::string> finished;
@@ -288,12 +344,12 @@ ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const st
     int64_t torn = 0;
     journal_lines(journal_path)->scan([&](int64_t, std::string_view line) {
       const json r = json::parse(line, nullptr, /*allow_exceptions=*/false);
-      if (!r.is_object() || !r.contains("path") || !r["path"].is_string()) {
+      const std::optional<std::string> path = record_item(r);  // the item's bytes, escaped or not
+      if (!path) {
         ++torn;
         return;
       }
-      const std::string& path = r["path"].get_ref<const std::string&>();
-      if (wanted.count(path) && finished.insert(path).second && r.value("verdict", "") == "error") ++failed_before;
+      if (wanted.count(*path) && finished.insert(*path).second && r.value("verdict", "") == "error") ++failed_before;
     });
     print_note(fmt::format("resuming: {} of {} items already done{}", finished.size(), items.size(),
                            torn ? fmt::format(" ({} torn journal lines ignored)", torn) : ""));
@@ -328,7 +384,7 @@ ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const st
       writing.pop_front();
       if (record.value("verdict", "") == "error") ++failed;
       journal.append(record);
-      finished.insert(record["path"].get<std::string>());
+      finished.insert(*record_item(record));
       ++done;
     };
 

@@ -5,6 +5,9 @@
 
 #include <fmt/core.h>
 
+#include "byte_text.h"
+#include "path_guard.h"
+
 namespace lv {
 
 namespace fs = std::filesystem;
@@ -32,6 +35,11 @@ std::optional<double> parse_number(std::string_view s) {
   return v;
 }
 
+constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
+
+/// The length of a UTF-8 byte order mark at the start of `text` (editors on Windows add one).
+size_t bom_length(std::string_view text) { return text.substr(0, kUtf8Bom.size()) == kUtf8Bom ? kUtf8Bom.size() : 0; }
+
 /// Splits text into lines without their '\n'.
 template <typename F>
 void for_each_line(std::string_view text, F&& f) {
@@ -50,10 +58,16 @@ void for_each_line(std::string_view text, F&& f) {
 LabelFile parse_labels(std::string_view text, int num_classes) {
   static const char* const kNames[] = {"class", "cx", "cy", "w", "h"};
   LabelFile out;
+  text.remove_prefix(bom_length(text));  // else the first class id reads "\xEF\xBB\xBF0", not a number
   for_each_line(text, [&](int number, std::string_view line) {
+    auto refuse = [&](std::string reason) { out.errors.push_back({number, std::move(reason)}); };
+    if (!is_valid_utf8(line)) {
+      // Checked first, so every later message quotes UTF-8 only.
+      refuse(fmt::format("not UTF-8 text: '{}'", printable(line)));
+      return;
+    }
     const auto fields = split_fields(line);
     if (fields.empty()) return;
-    auto refuse = [&](std::string reason) { out.errors.push_back({number, std::move(reason)}); };
     if (fields.size() != 5) {
       refuse(fmt::format("expected 5 fields (class cx cy w h), got {}", fields.size()));
       return;
@@ -107,17 +121,41 @@ std::optional<fs::path> yolo_label_path(const fs::path& image) {
 fs::path sibling_label_path(const fs::path& image) { return fs::path(image).replace_extension(".txt"); }
 
 std::optional<fs::path> find_label_file(const fs::path& image) {
-  std::error_code ec;
-  if (auto yolo = yolo_label_path(image); yolo && fs::is_regular_file(*yolo, ec)) return yolo;
+  // Anything with the name counts, not only regular files: a folder, FIFO or dangling link
+  // there is a broken label file to report (label_file_refusal), not "no labels".
+  const auto present = [](const fs::path& p) {
+    std::error_code ec;
+    return fs::symlink_status(p, ec).type() != fs::file_type::not_found && !ec;
+  };
+  if (auto yolo = yolo_label_path(image); yolo && present(*yolo)) return yolo;
   fs::path sibling = sibling_label_path(image);
-  if (fs::is_regular_file(sibling, ec)) return sibling;
+  if (present(sibling)) return sibling;
   return std::nullopt;
+}
+
+std::string label_file_refusal(const fs::path& canonical_root, const fs::path& label_file) {
+  if (std::string why = outside_canonical_root_reason(canonical_root, label_file); !why.empty()) return why;
+  std::error_code ec;
+  // The type before any open(): opening a FIFO would block the worker for good.
+  const fs::file_type type = fs::status(label_file, ec).type();
+  if (ec) return fmt::format("cannot read: {}", ec.message());
+  switch (type) {
+    case fs::file_type::regular: return "";
+    case fs::file_type::directory: return "is a folder, not a file";
+    case fs::file_type::fifo: return "is a FIFO, not a file";
+    case fs::file_type::socket: return "is a socket, not a file";
+    case fs::file_type::block:
+    case fs::file_type::character: return "is a device, not a file";
+    default: return "is not a regular file";
+  }
 }
 
 std::string relabel_text(std::string_view text, const std::vector<int>& new_class) {
   std::string out;
   out.reserve(text.size() + 16);
-  size_t start = 0;
+  // A byte order mark stays where it was, outside the first line's class id.
+  size_t start = bom_length(text);
+  out.append(text.substr(0, start));
   int number = 0;
   while (start < text.size()) {
     size_t end = text.find('\n', start);

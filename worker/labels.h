@@ -27,7 +27,8 @@ struct LabelFile {
   std::vector<LabelIssue> errors;  ///< the refused lines, in file order
 };
 
-/// Parses label text. Blank lines are skipped. A line with the wrong number of fields, a
+/// Parses label text. A UTF-8 byte order mark at the start is ignored; a line that is not
+/// UTF-8 is refused (its bytes quoted with printable()). Blank lines are skipped. A line with the wrong number of fields, a
 /// field that is not a finite number, a class id that is not an integer in [0, num_classes),
 /// a coordinate outside [0, 1] or a zero-size box is refused with its line number.
 LabelFile parse_labels(std::string_view text, int num_classes);
@@ -39,12 +40,20 @@ std::optional<std::filesystem::path> yolo_label_path(const std::filesystem::path
 /// The `.txt` beside the image (the fallback of the YOLO rule).
 std::filesystem::path sibling_label_path(const std::filesystem::path& image);
 
-/// The label file of an image on disk: the YOLO path when that file exists, else the sibling
-/// `.txt` when it exists, else nullopt (the image has zero boxes).
+/// The label file of an image on disk: the YOLO path when anything has that name (a file, a
+/// folder, a FIFO, a link, dangling or not), else the sibling `.txt` likewise, else nullopt
+/// (the image has zero boxes). Check it with label_file_refusal() before reading it.
 std::optional<std::filesystem::path> find_label_file(const std::filesystem::path& image);
 
+/// "" when `label_file` may be read: after following links it lies inside `canonical_root`
+/// (see path_guard.h) and is a regular file; else why not, for the image's error ("symlink
+/// resolves outside the input root (/etc/passwd)", "is a folder, not a file", "is a FIFO, not
+/// a file"...). Never opens the file, so a FIFO cannot block.
+std::string label_file_refusal(const std::filesystem::path& canonical_root, const std::filesystem::path& label_file);
+
 /// The label text with the class id of some lines replaced: `new_class[i]` is the new id for
-/// 1-based line i+1, or -1 to keep that line as it is. Other fields are kept verbatim.
+/// 1-based line i+1, or -1 to keep that line as it is. Other fields, and a byte order mark,
+/// are kept verbatim.
 std::string relabel_text(std::string_view text, const std::vector<int>& new_class);
 
 }  // namespace lv

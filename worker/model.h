@@ -1,6 +1,7 @@
 #pragma once
 /// The model behind one small interface. The header is free of LibTorch and OpenCV; the
 /// TorchScript backends (classifier, yolov8, yolov5) live in torchscript_model.cpp.
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@ struct ModelInput {
 struct ModelOutput {
   std::vector<std::vector<float>> box_scores;  ///< classifier: per crop, per dataset class, summing to <= 1
   std::vector<Detection> detections;           ///< detectors: after NMS, original pixels, dataset classes
+  bool non_finite = false;                     ///< detectors: the raw output held NaN (detections unusable)
 };
 
 class Model {
@@ -49,9 +51,11 @@ class Model {
 void set_model_threads(int threads);
 
 /// Loads the TorchScript model of `config.model`, moves it to cuda:0 when CUDA is available
-/// (else CPU), checks its output shape on one warm-up input. Throws lv::Error: exit 3 naming
-/// the file and LibTorch's message when it cannot be loaded, or both shapes when its output
-/// does not fit model.type and the class count; exit 2 for bad aliases.
-std::unique_ptr<Model> load_model(const Config& config, const std::vector<std::string>& dataset_classes);
+/// (else CPU), checks its output shape on one warm-up input. `on_phase("warm-up")` is called
+/// (when set) just before that forward, which can take long on a GPU. Throws lv::Error: exit 3
+/// naming the file and LibTorch's message when it cannot be loaded, or both shapes when its
+/// output does not fit model.type and the class count; exit 2 for bad aliases.
+std::unique_ptr<Model> load_model(const Config& config, const std::vector<std::string>& dataset_classes,
+                                  const std::function<void(const char* phase)>& on_phase = {});
 
 }  // namespace lv

@@ -2,7 +2,11 @@
 /// Where one input item's outputs go in a worker's output tree (DESIGN §7). Paths are built
 /// from the item's path relative to the input root, so two items never share an output path.
 #include <filesystem>
+#include <mutex>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include "verdict.h"
 
@@ -12,15 +16,44 @@ namespace lv {
 std::filesystem::path output_image_path(const std::filesystem::path& dir, Verdict verdict, const std::string& item);
 
 /// The label file of an output image: the YOLO rule applied to the item part only
-/// (`<dir>/<verdict>/indoor/day/labels/a.txt`), else the `.txt` beside the image.
-std::filesystem::path output_label_path(const std::filesystem::path& dir, Verdict verdict, const std::string& item);
+/// (`<dir>/<verdict>/indoor/day/labels/a.txt`), else the `.txt` beside the image. With
+/// `keep_extension` (another image has the same label path, see StemIndex) the image's
+/// extension stays in the name: `labels/a.jpg.txt`, so `a.jpg` and `a.png` never share one.
+std::filesystem::path output_label_path(const std::filesystem::path& dir, Verdict verdict, const std::string& item,
+                                        bool keep_extension = false);
 
 /// Where a mislabeled image's original label file goes: as output_label_path with `labels`
-/// replaced by `labels_original`, or `labels_original/<stem>.txt` beside the image.
-std::filesystem::path original_label_path(const std::filesystem::path& dir, Verdict verdict, const std::string& item);
+/// replaced by `labels_original`, or `labels_original/<stem>.txt` beside the image
+/// (`<name>.txt` with `keep_extension`).
+std::filesystem::path original_label_path(const std::filesystem::path& dir, Verdict verdict, const std::string& item,
+                                          bool keep_extension = false);
 
 /// `<dir>/debug_images/<item>.jpg`: appending a fixed suffix keeps names distinct
 /// (`a.png` and `a.jpg` give `a.png.jpg` and `a.jpg.jpg`).
 std::filesystem::path debug_image_path(const std::filesystem::path& dir, const std::string& item);
+
+/// Which items share their output label file with another image of the input tree: two
+/// images of one folder with one stem (`scene_1.jpg`, `scene_1.png`), or of sibling
+/// `images/` and `JPEGImages/` folders (both map to `labels/`). Decided from the input tree
+/// alone (folder listings: names with an image extension, has_image_extension), never from
+/// the items one worker was given, so every shard agrees. Each folder is listed once;
+/// thread-safe.
+class StemIndex {
+ public:
+  explicit StemIndex(std::filesystem::path root) : root_(std::move(root)) {}
+
+  /// True when another image under the root has the label path output_label_path() gives
+  /// `item` (relative to the root). A folder that cannot be listed holds no images.
+  bool shares_label(const std::string& item);
+
+ private:
+  /// folder (relative to the root) -> stem -> names of its images with that stem
+  using Listing = std::unordered_map<std::string, std::vector<std::string>>;
+  const Listing& listing(const std::filesystem::path& folder);
+
+  const std::filesystem::path root_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, Listing> listings_;
+};
 
 }  // namespace lv

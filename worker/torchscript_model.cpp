@@ -148,7 +148,11 @@ class DetectorModel : public TorchModel {
       const torch::Tensor y = forward(all.slice(0, begin, end));
       if (!fits(y) || y.size(0) != end - begin)
         throw Error(ExitCode::model_load, fmt::format("model output shape {} for a batch of {} images", shape_of(y), end - begin));
-      for (int64_t b = begin; b < end; ++b) out[static_cast<size_t>(b)].detections = decode(y[b - begin], *inputs[static_cast<size_t>(b)]);
+      const torch::Tensor nan_rows = y.isnan().flatten(1).any(1);  // [n] bool: NaN anywhere in an image's output
+      for (int64_t b = begin; b < end; ++b) {
+        out[static_cast<size_t>(b)].detections = decode(y[b - begin], *inputs[static_cast<size_t>(b)]);
+        out[static_cast<size_t>(b)].non_finite = nan_rows[b - begin].item<bool>();
+      }
     }
     return out;
   }
@@ -208,7 +212,8 @@ void set_model_threads(int threads) {
   torch::set_num_threads(threads);
 }
 
-std::unique_ptr<Model> load_model(const Config& config, const std::vector<std::string>& dataset_classes) {
+std::unique_ptr<Model> load_model(const Config& config, const std::vector<std::string>& dataset_classes,
+                                  const std::function<void(const char*)>& on_phase) {
   const std::string path = config.model.path.string();
   torch::jit::ExtraFilesMap extra{{"config.txt", ""}};
   torch::jit::Module module;
@@ -238,6 +243,7 @@ std::unique_ptr<Model> load_model(const Config& config, const std::vector<std::s
                                                 config.model.type == ModelType::yolov5);
         break;
     }
+    if (on_phase) on_phase("warm-up");
     model->check_output_shape();
   } catch (const Error&) {
     throw;

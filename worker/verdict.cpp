@@ -1,6 +1,7 @@
 #include "verdict.h"
 
 #include <algorithm>
+#include <cmath>
 #include <tuple>
 
 namespace lv {
@@ -31,8 +32,17 @@ bool is_covered(const std::vector<bool>& covered, int c) {
 
 }  // namespace
 
+BoxResult model_output_nan_result() {
+  BoxResult r;
+  r.verdict = Verdict::uncertain;
+  r.reason = reason::kModelOutputNan;
+  return r;
+}
+
 BoxResult judge_classification(const std::vector<float>& probs, int label, const std::vector<bool>& covered,
                                const Config::Verification& v) {
+  // NaN compares false with everything: the argmax below would silently pick class 0.
+  if (std::any_of(probs.begin(), probs.end(), [](float p) { return std::isnan(p); })) return model_output_nan_result();
   BoxResult r;
   r.probs = probs;
   int best = -1, best_other = -1;

@@ -24,6 +24,7 @@ inline constexpr const char* kLowConfidence = "low_confidence";       ///< neith
 inline constexpr const char* kNotDetected = "not_detected";           ///< detectors: no prediction overlaps
 inline constexpr const char* kDuplicate = "duplicate";                ///< same class, IoU > 0.9 with an earlier box
 inline constexpr const char* kNotInModel = "label_class_not_in_model";///< no model class maps to the label's class
+inline constexpr const char* kModelOutputNan = "model_output_nan";    ///< the model's scores held NaN
 }  // namespace reason
 
 /// The verdict on one label box.
@@ -44,7 +45,12 @@ inline constexpr double kDuplicateIou = 0.9;
 /// For each box, whether it duplicates an earlier box of the same class (IoU > 0.9).
 std::vector<bool> find_duplicates(const std::vector<Box>& boxes, const std::vector<int>& classes);
 
-/// The classifier rule: correct when p(label) >= correct_threshold; else mislabeled with the
+/// The verdict on a box the model gave NaN scores for: uncertain, reason model_output_nan,
+/// no predicted class.
+BoxResult model_output_nan_result();
+
+/// The classifier rule: a NaN among `probs` gives model_output_nan_result(); else correct
+/// when p(label) >= correct_threshold; else mislabeled with the
 /// most likely other class when its p >= mislabel_threshold; else uncertain. `covered[c]`
 /// says whether any model class maps to dataset class c.
 BoxResult judge_classification(const std::vector<float>& probs, int label, const std::vector<bool>& covered,

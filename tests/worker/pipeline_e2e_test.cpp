@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "byte_text.h"
 #include "process_util.h"
 #include "test_models.h"
 #include "test_util.h"
@@ -153,11 +154,51 @@ TEST_CASE("a worker killed mid-shard is retried to the same tree and report as a
   REQUIRE(code == 1);
   CHECK(orchestrator.output().find("FAILED shard 2 (GPU 2) signal 9 (SIGKILL)") != std::string::npos);
   CHECK(p.report()["status"] == "partial");
+  // What a SIGKILL between a write and its rename leaves (the kill above may or may not).
+  write_text(p.dir / "output_gpu2/correct/indoor/day/labels/img_999.txt.tmp.4242.0", "0 0.2");
 
   const auto retry = p.orchestrate({"--retry-failed"});
   INFO(retry.output);
   REQUIRE(retry.code == 0);
   CHECK(read_text(p.dir / "gpu2.log").find("resuming: ") != std::string::npos);
+  CHECK(read_text(p.dir / "gpu2.log").find("leftover temporary file(s)") != std::string::npos);
   CHECK(comparable(p.report()) == comparable(clean.report()));
   CHECK(tree(p.dir / "output") == tree(clean.dir / "output"));
+  for (const auto& e : fs::recursive_directory_iterator(p.dir / "output"))
+    CHECK(e.path().filename().string().find(".tmp.") == std::string::npos);
+}
+
+TEST_CASE("a file name and a label line that are not UTF-8 go through 4 workers and the merge intact",
+          "[pipeline][bytes]") {
+  // Before, the shard holding them failed (json type_error 316) and the orchestrator died in
+  // the merge, leaving only verification_report.json.tmp.
+  Pipeline p(12, 0);
+  const std::string odd = "indoor/day/JPEGImages/\xff\xfe.png";
+  const fs::path image = p.dir / "data" / odd;
+  // A copy of img_106, correct by construction.
+  fs::copy_file(p.dir / "data/indoor/day/JPEGImages/img_106.png", image);
+  write_text(p.dir / "data/indoor/day/labels/\xff\xfe.txt", read_text(p.dir / "data/indoor/day/labels/img_106.txt"));
+  write_text(p.dir / "data/indoor/day/labels/img_103.txt", "0 0.25 0.5 0.5 1\n1 0.75 0.5 0.5 1 caf\xe9\n");
+  const auto r = p.orchestrate({"--num-gpus", "4"});
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  const json report = p.report();
+  CHECK(report["status"] == "complete");
+  REQUIRE(report["images"].size() == 13);
+  int odd_records = 0;
+  for (const json& img : report["images"]) {
+    CHECK(img["error"].is_null());
+    if (img.value("path_escaped", false)) {
+      ++odd_records;
+      CHECK(lv::get_bytes_field(img, "path") == odd);
+      CHECK(img["verdict"] == "correct");
+    }
+    if (img["path"] == "indoor/day/JPEGImages/img_103.png") {
+      REQUIRE(img["label_errors"].size() == 1);
+      CHECK(img["label_errors"][0]["reason"] == "not UTF-8 text: '1 0.75 0.5 0.5 1 caf\\xE9'");
+    }
+  }
+  CHECK(odd_records == 1);
+  CHECK(read_text(p.dir / "output/correct" / odd) == read_text(image));
+  CHECK(fs::exists(p.dir / "output/correct/indoor/day/labels/\xff\xfe.txt"));
 }

@@ -3,11 +3,13 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <limits>
 #include <opencv2/imgcodecs.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include "atomic_file.h"
+#include "byte_text.h"
 #include "process_util.h"
 #include "test_models.h"
 #include "test_util.h"
@@ -291,4 +293,232 @@ TEST_CASE("image_worker with a yolov8 model: verdicts, missing labels, corrected
   CHECK(read_text(dir / "out/mislabeled/labels/p.txt") == "0 0.5 0.5 0.5 0.5\n1 0.15 0.5 0.1 0.2\n");
   CHECK(read_text(dir / "out/mislabeled/labels_original/p.txt") == "0 0.5 0.5 0.5 0.5\n0 0.15 0.5 0.1 0.2\n");
   CHECK(fs::exists(dir / "out/debug_images/images/p.png.jpg"));
+}
+
+namespace {
+
+/// A small dataset for the issue 7 cases: images and label files written by each test.
+struct Small {
+  lv::test::TempDir dir;
+  fs::path data = dir / "data";
+
+  explicit Small(const std::string& processing = "") {
+    lv::test::save_mean_colour_classifier(dir / "model.pt", 10.0, true);
+    write_text(dir / "config.yaml",
+               "input:\n  images: data\n  classes: [red, green, blue]\n"
+               "output:\n  debug_images: none\n"
+               "model:\n  path: model.pt\n  type: classifier\n  input_size: 16\n"
+               "processing:\n  batch_size: 4\n  decode_threads: 2\n" + processing);
+  }
+  /// A red-left, green-right image whose label says red on the left: correct.
+  void image(const std::string& item, const std::string& label_file = "", const std::string& label = "0 0.25 0.5 0.5 1\n") {
+    write_image(data / item, red_green());
+    if (!label_file.empty()) write_text(data / label_file, label);
+  }
+  /// Runs the worker on `items` (a minute at most: a blocked worker fails the test).
+  int run(const std::vector<std::string>& items, bool resume = false) {
+    std::string list;
+    for (const auto& i : items) list += i + "\n";
+    write_text(dir / "split.txt", list);
+    std::vector<std::string> args = {LV_IMAGE_WORKER, "--config", (dir / "config.yaml").string(), "--items",
+                                     (dir / "split.txt").string(), "--output-dir", (dir / "out").string(), "--shard", "0"};
+    if (resume) args.push_back("--resume");
+    const lv::test::RunResult r = lv::test::run_program(args, {}, dir.path(), std::chrono::seconds(60));
+    last_log = r.output;
+    return r.code;
+  }
+  /// The output of the last run.
+  const std::string& log() const { return last_log; }
+  std::string last_log;
+  fs::path out(const std::string& rel) const { return dir / "out" / fs::path(rel); }
+  json report() const { return json::parse(read_text(out("verification_report.json"))); }
+  /// The record of an item, matched by its bytes.
+  json record(const std::string& item) const {
+    const json all = report();
+    for (const auto& r : all["images"])
+      if (lv::get_bytes_field(r, "path") == item) return r;
+    FAIL("no record for " << lv::printable(item));
+    return {};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("image_worker records a label line that is not UTF-8 and keeps a file name that is not UTF-8",
+          "[worker][e2e][bytes]") {
+  // Before, both failed the shard: "cannot journal record: [json.exception.type_error.316]".
+  Small s;
+  const std::string odd = "set/images/\xff\xfe.png";
+  s.image(odd, "set/labels/\xff\xfe.txt");
+  s.image("set/images/ete.png", "set/labels/ete.txt", "0 0.25 0.5 0.5 1\n1 0.5 0.5 0.1 0.1 \xe9t\xe9\n");
+  s.image("set/images/plain.png", "set/labels/plain.txt");
+  const std::vector<std::string> items = {odd, "set/images/ete.png", "set/images/plain.png"};
+  REQUIRE(s.run(items) == 0);
+  INFO(s.log());
+  const json report = s.report();
+  CHECK(report["status"] == "complete");
+  const json r = s.record(odd);
+  CHECK(r["path"] == "set/images/\\xFF\\xFE.png");
+  CHECK(r["path_escaped"] == true);
+  CHECK(r["verdict"] == "correct");
+  CHECK(lv::get_bytes_field(r, "label_file") == "set/labels/\xff\xfe.txt");
+  // The output tree holds the exact bytes of the name.
+  CHECK(read_text(s.out("correct/" + odd)) == read_text(s.data / odd));
+  CHECK(read_text(s.out("correct/set/labels/\xff\xfe.txt")) == "0 0.25 0.5 0.5 1\n");
+
+  const json ete = s.record("set/images/ete.png");
+  CHECK(ete["verdict"] == "uncertain");  // a refused line needs a look
+  REQUIRE(ete["boxes"].size() == 1);
+  CHECK(ete["boxes"][0]["verdict"] == "correct");
+  REQUIRE(ete["label_errors"].size() == 1);
+  CHECK(ete["label_errors"][0]["line"] == 2);
+  CHECK(ete["label_errors"][0]["reason"] == "not UTF-8 text: '1 0.5 0.5 0.1 0.1 \\xE9t\\xE9'");
+  CHECK(read_text(s.out("uncertain/set/labels/ete.txt")) == read_text(s.data / "set/labels/ete.txt"));
+  CHECK(s.record("set/images/plain.png")["verdict"] == "correct");
+
+  // --resume matches journal records to items by their bytes: nothing is done twice.
+  fs::remove(s.out("verification_report.json"));
+  REQUIRE(s.run(items, /*resume=*/true) == 0);
+  CHECK(s.log().find("resuming: 3 of 3 items already done") != std::string::npos);
+  CHECK(s.report()["images"] == report["images"]);
+}
+
+TEST_CASE("two images with one stem both keep their label file, also when listed alone", "[worker][e2e]") {
+  // Both map to labels/scene_1.txt; before, one failed with "cannot rename into place".
+  Small s;  // 2 decode threads
+  s.image("set/images/scene_1.jpg", "set/labels/scene_1.txt");
+  s.image("set/images/scene_1.png");
+  s.image("set/images/scene_2.png", "set/labels/scene_2.txt", "1 0.25 0.5 0.5 1\n");
+  REQUIRE(s.run({"set/images/scene_1.jpg", "set/images/scene_1.png", "set/images/scene_2.png"}) == 0);
+  INFO(s.log());
+  CHECK(s.report()["summary"]["errors"] == 0);
+  CHECK(read_text(s.out("correct/set/labels/scene_1.jpg.txt")) == "0 0.25 0.5 0.5 1\n");
+  CHECK(read_text(s.out("correct/set/labels/scene_1.png.txt")) == "0 0.25 0.5 0.5 1\n");
+  CHECK_FALSE(fs::exists(s.out("correct/set/labels/scene_1.txt")));
+  // A stem of its own keeps the plain YOLO name.
+  CHECK(read_text(s.out("mislabeled/set/labels/scene_2.txt")) == "0 0.25 0.5 0.5 1\n");
+  CHECK(read_text(s.out("mislabeled/set/labels_original/scene_2.txt")) == "1 0.25 0.5 0.5 1\n");
+
+  // The rule reads the input tree, not the shard: another shard holding only one of them agrees.
+  fs::remove_all(s.dir / "out");
+  REQUIRE(s.run({"set/images/scene_1.png"}) == 0);
+  CHECK(read_text(s.out("correct/set/labels/scene_1.png.txt")) == "0 0.25 0.5 0.5 1\n");
+}
+
+TEST_CASE("image_worker removes leftover temporaries of a killed run on --resume and says how many",
+          "[worker][e2e]") {
+  Small s;
+  s.image("set/images/a.png", "set/labels/a.txt");
+  s.image("set/images/b.png", "set/labels/b.txt");
+  REQUIRE(s.run({"set/images/a.png"}) == 0);
+  // What a SIGKILL between write and rename leaves: temporaries beside finished files.
+  write_text(s.out("correct/set/labels/b.txt.tmp.25734"), "0 0.2");
+  write_text(s.out("correct/set/images/b.png.tmp.25734.3"), "\x89PNG");
+  REQUIRE(s.run({"set/images/a.png", "set/images/b.png"}, /*resume=*/true) == 0);
+  INFO(s.log());
+  CHECK(s.log().find("removed 2 leftover temporary file(s)") != std::string::npos);
+  CHECK(s.log().find("resuming: 1 of 2 items already done") != std::string::npos);
+  CHECK_FALSE(fs::exists(s.out("correct/set/labels/b.txt.tmp.25734")));
+  CHECK_FALSE(fs::exists(s.out("correct/set/images/b.png.tmp.25734.3")));
+  CHECK(read_text(s.out("correct/set/labels/b.txt")) == "0 0.25 0.5 0.5 1\n");
+  for (const auto& e : fs::recursive_directory_iterator(s.dir / "out"))
+    CHECK_FALSE(lv::is_temporary_name(e.path().filename().string()));
+
+  // An input named like a temporary would vanish from the output: it is refused, by name.
+  write_text(s.data / "set/images/scan.tmp.12", read_text(s.data / "set/images/a.png"));
+  REQUIRE(s.run({"set/images/scan.tmp.12"}) == 0);
+  CHECK(s.record("set/images/scan.tmp.12")["error"] ==
+        "the file name ends like a temporary file (.tmp.<digits>), which output trees reserve: rename it");
+}
+
+TEST_CASE("a label file or image that links out of the input root is an image error, never read or copied",
+          "[worker][e2e]") {
+  Small s;
+  write_text(s.dir / "secret.txt", "0 0.25 0.5 0.5 1\n");
+  write_image(s.dir / "outside.png", red_green());
+  s.image("set/images/bad.png");
+  fs::create_directories(s.data / "set/labels");
+  fs::create_symlink(s.dir / "secret.txt", s.data / "set/labels/bad.txt");
+  fs::create_directories(s.data / "set/images");
+  fs::create_symlink("../../../outside.png", s.data / "set/images/link.png");
+  s.image("set/images/inside.png", "set/labels/real.txt");
+  fs::create_symlink("real.txt", s.data / "set/labels/inside.txt");  // a link inside the root is fine
+  REQUIRE(s.run({"set/images/bad.png", "set/images/link.png", "set/images/inside.png"}) == 0);
+  INFO(s.log());
+  const std::string secret = fs::canonical(s.dir / "secret.txt").string();
+  const json bad = s.record("set/images/bad.png");
+  CHECK(bad["verdict"] == "error");
+  CHECK(bad["error"] == "label file set/labels/bad.txt: symlink resolves outside the input root (" + secret + ")");
+  CHECK(s.record("set/images/link.png")["error"] ==
+        "image: symlink resolves outside the input root (" + fs::canonical(s.dir / "outside.png").string() + ")");
+  CHECK(s.record("set/images/inside.png")["verdict"] == "correct");
+  for (const char* v : {"correct", "uncertain", "mislabeled", "error"}) {
+    CHECK_FALSE(fs::exists(s.out(std::string(v) + "/set/labels/bad.txt")));
+    CHECK_FALSE(fs::exists(s.out(std::string(v) + "/set/images/link.png")));
+  }
+}
+
+TEST_CASE("a label path that is a folder or a FIFO is an image error and never blocks the worker",
+          "[worker][e2e]") {
+  Small s;
+  s.image("set/images/dir.png");
+  fs::create_directories(s.data / "set/labels/dir.txt");
+  s.image("set/images/fifo.png");
+  REQUIRE(::mkfifo((s.data / "set/labels/fifo.txt").c_str(), 0644) == 0);
+  s.image("set/images/ok.png", "set/labels/ok.txt");
+  REQUIRE(s.run({"set/images/dir.png", "set/images/fifo.png", "set/images/ok.png"}) == 0);
+  INFO(s.log());
+  CHECK(s.record("set/images/dir.png")["error"] == "label file set/labels/dir.txt: is a folder, not a file");
+  CHECK(s.record("set/images/fifo.png")["error"] == "label file set/labels/fifo.txt: is a FIFO, not a file");
+  CHECK(s.record("set/images/ok.png")["verdict"] == "correct");
+}
+
+TEST_CASE("image_worker prints its start-up phases before the first progress line", "[worker][e2e]") {
+  Small s;
+  s.image("set/images/a.png", "set/labels/a.txt");
+  REQUIRE(s.run({"set/images/a.png"}) == 0);
+  const std::string log = s.log();
+  INFO(log);
+  const size_t loading = log.find("\n[phase] loading model\n");
+  const size_t warm = log.find("\n[phase] warm-up\n");
+  const size_t progress = log.find("[progress] ");
+  REQUIRE(loading != std::string::npos);
+  REQUIRE(warm != std::string::npos);
+  REQUIRE(progress != std::string::npos);
+  CHECK(loading < warm);
+  CHECK(warm < progress);
+}
+
+TEST_CASE("a detector that outputs NaN gives uncertain model_output_nan boxes and one warning", "[worker][e2e]") {
+  lv::test::TempDir dir;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  lv::test::save_constant_detector(dir / "v8.pt", std::vector<float>(24, nan), 6, 4,
+                                   R"({"names": {"0": "cat", "1": "dog"}})");
+  write_image(dir / "data/images/p.png", cv::Mat(100, 200, CV_8UC3, cv::Scalar(50, 50, 50)));
+  write_image(dir / "data/images/q.png", cv::Mat(100, 200, CV_8UC3, cv::Scalar(50, 50, 50)));
+  write_text(dir / "data/labels/p.txt", "0 0.5 0.5 0.5 0.5\n1 0.15 0.5 0.1 0.2\n");
+  write_text(dir / "data/labels/q.txt", "0 0.5 0.5 0.5 0.5\n");
+  write_text(dir / "split.txt", "images/p.png\nimages/q.png\n");
+  write_text(dir / "config.yaml",
+             "input:\n  images: data\n  classes: [cat, dog]\noutput:\n  debug_images: none\n"
+             "model:\n  path: v8.pt\n  type: yolov8\n  input_size: 64\n");
+  const fs::path log = dir / "w.log";
+  REQUIRE(lv::test::run_program({LV_IMAGE_WORKER, "--config", (dir / "config.yaml").string(), "--items",
+                                 (dir / "split.txt").string(), "--output-dir", (dir / "out").string(), "--shard", "0"},
+                                log) == 0);
+  const std::string text = read_text(log);
+  INFO(text);
+  const json report = json::parse(read_text(dir / "out/verification_report.json"));
+  for (const json& img : report["images"]) {
+    CHECK(img["verdict"] == "uncertain");
+    for (const json& b : img["boxes"]) {
+      CHECK(b["verdict"] == "uncertain");
+      CHECK(b["reason"] == "model_output_nan");
+      CHECK(b["predicted"].is_null());
+    }
+  }
+  CHECK(report["summary"]["uncertain"] == 3);
+  // Once, naming the first image.
+  CHECK(text.find("the model output NaN for images/p.png") != std::string::npos);
+  CHECK(text.find("the model output NaN for images/q.png") == std::string::npos);
 }

@@ -1,5 +1,8 @@
 // Label parsing and the YOLO label path rule (DESIGN §5).
+#include <sys/stat.h>
+
 #include "worker_catch.h"
+#include "path_guard.h"
 #include "labels.h"
 #include "test_util.h"
 
@@ -84,4 +87,51 @@ TEST_CASE("relabel_text replaces only the class field of the chosen lines", "[wo
   CHECK(relabel_text("0 0.5 0.5 0.2 0.2\n  1 0.1 0.1 0.1 0.1\r\nbad line\n", {-1, 12}) ==
         "0 0.5 0.5 0.2 0.2\n  12 0.1 0.1 0.1 0.1\r\nbad line\n");
   CHECK(relabel_text("3 0.5 0.5 0.2 0.2", {0}) == "0 0.5 0.5 0.2 0.2");
+}
+
+TEST_CASE("a label line that is not UTF-8 is one refused line and the rest are kept", "[worker][labels][bytes]") {
+  const LabelFile f = parse_labels("0 0.5 0.5 0.2 0.2\n1 0.5 0.5 0.2 0.2 \xe9t\xe9\n2 0.1 0.1 0.1 0.1\n", 3);
+  REQUIRE(f.boxes.size() == 2);
+  CHECK(f.boxes[1].line == 3);
+  REQUIRE(f.errors.size() == 1);
+  CHECK(f.errors[0].line == 2);
+  CHECK(f.errors[0].reason == "not UTF-8 text: '1 0.5 0.5 0.2 0.2 \\xE9t\\xE9'");
+}
+
+TEST_CASE("a UTF-8 byte order mark does not cost the first box and survives relabelling", "[worker][labels]") {
+  const std::string text = "\xEF\xBB\xBF" "0 0.5 0.5 0.2 0.2\n1 0.1 0.1 0.1 0.1\n";
+  const LabelFile f = parse_labels(text, 3);
+  CHECK(f.errors.empty());
+  REQUIRE(f.boxes.size() == 2);
+  CHECK(f.boxes[0].cls == 0);
+  CHECK(f.boxes[0].line == 1);
+  CHECK(relabel_text(text, {2, -1}) == "\xEF\xBB\xBF" "2 0.5 0.5 0.2 0.2\n1 0.1 0.1 0.1 0.1\n");
+}
+
+TEST_CASE("a label path that is a folder, a FIFO or a link out of the root is found and refused", "[worker][labels]") {
+  lv::test::TempDir dir;
+  const fs::path root = dir / "data";
+  lv::test::write_text(root / "set/images/a.jpg", "x");
+  lv::test::write_text(root / "set/images/b.jpg", "x");
+  lv::test::write_text(root / "set/images/c.jpg", "x");
+  lv::test::write_text(root / "set/images/d.jpg", "x");
+  lv::test::write_text(root / "set/images/e.jpg", "x");
+  lv::test::write_text(dir / "secret.txt", "0 0.5 0.5 0.5 0.5\n");
+  lv::test::write_text(root / "set/labels/e.txt", "0 0.5 0.5 0.5 0.5\n");
+  fs::create_directories(root / "set/labels/a.txt");
+  REQUIRE(::mkfifo((root / "set/labels/b.txt").c_str(), 0644) == 0);
+  fs::create_symlink(dir / "secret.txt", root / "set/labels/c.txt");
+  fs::create_symlink(root / "set/labels/nowhere.txt", root / "set/labels/d.txt");
+  const fs::path croot = canonical_root(root);
+
+  // Before, only regular files were found: a folder or FIFO meant "no labels", verdict correct.
+  REQUIRE(find_label_file(root / "set/images/a.jpg") == root / "set/labels/a.txt");
+  REQUIRE(find_label_file(root / "set/images/b.jpg") == root / "set/labels/b.txt");
+  CHECK(label_file_refusal(croot, root / "set/labels/a.txt") == "is a folder, not a file");
+  CHECK(label_file_refusal(croot, root / "set/labels/b.txt") == "is a FIFO, not a file");
+  CHECK(label_file_refusal(croot, root / "set/labels/c.txt") ==
+        "symlink resolves outside the input root (" + fs::canonical(dir / "secret.txt").string() + ")");
+  REQUIRE(find_label_file(root / "set/images/d.jpg") == root / "set/labels/d.txt");
+  CHECK(label_file_refusal(croot, root / "set/labels/d.txt") == "dangling symlink");
+  CHECK(label_file_refusal(croot, root / "set/labels/e.txt") == "");
 }

@@ -2,6 +2,8 @@
 #include "worker_catch.h"
 #include "image_record.h"
 #include "output_paths.h"
+#include "byte_text.h"
+#include "test_util.h"
 
 using namespace lv;
 namespace fs = std::filesystem;
@@ -78,4 +80,57 @@ TEST_CASE("image records hold every report field", "[worker][output]") {
   CHECK(e["verdict"] == "error");
   CHECK(e["error"] == "empty file");
   CHECK(e["boxes"].empty());
+}
+
+TEST_CASE("images sharing a stem keep their extension in their label names", "[worker][output]") {
+  const std::string item = "set/JPEGImages/scene_1.jpg";
+  CHECK(output_label_path("/o", Verdict::correct, item, true) == fs::path("/o/correct/set/labels/scene_1.jpg.txt"));
+  CHECK(original_label_path("/o", Verdict::mislabeled, item, true) ==
+        fs::path("/o/mislabeled/set/labels_original/scene_1.jpg.txt"));
+  CHECK(output_label_path("/o", Verdict::correct, "flat/scene_1.png", true) == fs::path("/o/correct/flat/scene_1.png.txt"));
+  CHECK(original_label_path("/o", Verdict::mislabeled, "flat/scene_1.png", true) ==
+        fs::path("/o/mislabeled/flat/labels_original/scene_1.png.txt"));
+}
+
+TEST_CASE("the stem index finds the images that share a label path, from the input tree alone", "[worker][output]") {
+  lv::test::TempDir dir;
+  for (const char* name : {"set/images/scene_1.jpg", "set/images/scene_1.PNG", "set/images/scene_2.jpg",
+                           "set/images/scene_2.txt", "set/images/notes.jpg.bak", "set/images/x.jpeg",
+                           "other/scene_2.png", "voc/JPEGImages/a.jpg", "voc/images/a.png", "voc/images/b.png",
+                           "flat/c.jpg", "flat/labels/c.png", "top.jpg", "mix/labels/d.jpg", "mix/images/d.png"})
+    lv::test::write_text(dir / name, "x");
+  StemIndex index(dir.path());
+  CHECK(index.shares_label("set/images/scene_1.jpg"));
+  CHECK(index.shares_label("set/images/scene_1.PNG"));
+  CHECK_FALSE(index.shares_label("set/images/scene_2.jpg"));  // a .txt is no image
+  CHECK_FALSE(index.shares_label("set/images/x.jpeg"));
+  CHECK_FALSE(index.shares_label("other/scene_2.png"));       // another folder, another label path
+  // JPEGImages/ and images/ both map to labels/a.txt.
+  CHECK(index.shares_label("voc/JPEGImages/a.jpg"));
+  CHECK(index.shares_label("voc/images/a.png"));
+  CHECK_FALSE(index.shares_label("voc/images/b.png"));
+  // flat/c.jpg -> flat/c.txt; flat/labels/c.png -> flat/labels/c.txt: no clash.
+  CHECK_FALSE(index.shares_label("flat/c.jpg"));
+  CHECK_FALSE(index.shares_label("top.jpg"));
+  // An image inside labels/ keeps labels/d.txt beside it, as images/d.png maps there too.
+  CHECK(index.shares_label("mix/labels/d.jpg"));
+  CHECK(index.shares_label("mix/images/d.png"));
+  CHECK_FALSE(index.shares_label("missing/a.jpg"));
+}
+
+TEST_CASE("a record of a file name that is not UTF-8 escapes it and always dumps", "[worker][output][bytes]") {
+  const ClassMap classes = build_class_map({"caf\xe9", "dog"}, {"caf\xe9", "dog"}, {});
+  ImageResult r = error_result("set/\xff\xfe.jpg", 0, "cannot read set/\xff\xfe.jpg: gone");
+  r.label_file = "set/\xff\xfe.txt";
+  r.labels = parse_labels("0 0.5 0.5 0.2 0.2\n", 2);
+  r.results = {BoxResult{}};
+  const auto j = to_record(r, classes, false);
+  CHECK_NOTHROW(j.dump());
+  CHECK(j["path"] == "set/\\xFF\\xFE.jpg");
+  CHECK(j["path_escaped"] == true);
+  CHECK(lv::get_bytes_field(j, "path") == "set/\xff\xfe.jpg");
+  CHECK(lv::get_bytes_field(j, "label_file") == "set/\xff\xfe.txt");
+  CHECK(j["error"] == "cannot read set/\\xFF\\xFE.jpg: gone");
+  CHECK(j["boxes"][0]["label_name"] == "caf\\xE9");
+  CHECK_FALSE(to_record(error_result("plain é.jpg", 0, "x"), classes, false).contains("path_escaped"));
 }

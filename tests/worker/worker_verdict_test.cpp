@@ -1,4 +1,6 @@
 // Verdicts: the classifier rule, detector matching, duplicates, image verdicts.
+#include <limits>
+
 #include "worker_catch.h"
 #include "verdict.h"
 
@@ -121,4 +123,15 @@ TEST_CASE("image verdict: mislabeled over uncertain over correct", "[worker][ver
   CHECK(image_verdict({ok}, false, true) == Verdict::uncertain);
   CHECK(image_verdict({bad}, true, true) == Verdict::mislabeled);
   CHECK(to_string(Verdict::mislabeled) == "mislabeled");
+}
+
+TEST_CASE("classifier: NaN scores give uncertain model_output_nan, not class 0", "[worker][verdict]") {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const BoxResult r = judge_classification({nan, nan, nan}, 1, kAll, thresholds());
+  CHECK(r.verdict == Verdict::uncertain);
+  CHECK(r.reason == "model_output_nan");
+  CHECK(r.predicted == -1);
+  CHECK(r.suggested == -1);
+  // One NaN is enough: the argmax cannot be trusted.
+  CHECK(judge_classification({0.9f, nan, 0.0f}, 0, kAll, thresholds()).reason == "model_output_nan");
 }
