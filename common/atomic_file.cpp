@@ -42,6 +42,8 @@ fs::path temporary_path(const fs::path& path) {
   return path.string() + fmt::format(".tmp.{}.{}", ::getpid(), g_temporary_counter.fetch_add(1));
 }
 
+fs::path fixed_temporary_path(const fs::path& path) { return path.string() + ".tmp.0.0"; }
+
 bool is_temporary_name(std::string_view name) {
   if (!strip_number(name)) return false;
   strip_number(name);  // the counter of temporary_path(); absent in the older `<path>.tmp.<pid>`

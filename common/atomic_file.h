@@ -14,6 +14,11 @@ namespace lv {
 /// ever share one (a fixed or per-process name lets one writer rename another's file away).
 std::filesystem::path temporary_path(const std::filesystem::path& path);
 
+/// The one fixed temporary name of `path`, `<path>.tmp.0.0` (no process has pid 0), for a
+/// single writer that must find and replace its own leftover after a crash (the tree merge,
+/// which runs alone under the run lock). Recognised by is_temporary_name().
+std::filesystem::path fixed_temporary_path(const std::filesystem::path& path);
+
 /// True for a file name made by temporary_path() (`*.tmp.<digits>.<digits>`) or by the
 /// writers before it (`*.tmp.<digits>`): a leftover of a writer killed between write and
 /// rename, never a result.

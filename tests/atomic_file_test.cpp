@@ -36,6 +36,8 @@ TEST_CASE("is_temporary_name knows the current and the older form and nothing el
   CHECK(lv::is_temporary_name("scene_00145.txt.tmp.25734.3"));
   CHECK(lv::is_temporary_name("scene_00145.txt.tmp.25734"));  // written before the counter
   CHECK(lv::is_temporary_name("verification_report.json.tmp.9.0"));
+  CHECK(lv::fixed_temporary_path("d/x.jpg") == fs::path("d/x.jpg.tmp.0.0"));
+  CHECK(lv::is_temporary_name(lv::fixed_temporary_path("x.jpg").string()));
   CHECK_FALSE(lv::is_temporary_name("scene_00145.txt"));
   CHECK_FALSE(lv::is_temporary_name("a.tmp"));
   CHECK_FALSE(lv::is_temporary_name("a.tmp."));
