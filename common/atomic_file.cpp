@@ -68,8 +68,8 @@ int64_t remove_temporaries(const fs::path& dir) {
   return removed;
 }
 
-void write_file_atomic(const fs::path& path, const std::function<void(std::ostream&)>& write) {
-  const fs::path tmp = temporary_path(path);
+void write_file_atomic(const fs::path& path, const std::function<void(std::ostream&)>& write, TemporaryName name) {
+  const fs::path tmp = name == TemporaryName::fixed ? fixed_temporary_path(path) : temporary_path(path);
   const auto fail = [&](const std::string& what) {
     std::error_code ec;
     fs::remove(tmp, ec);

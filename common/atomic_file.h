@@ -29,12 +29,20 @@ bool is_temporary_name(std::string_view file_name);
 /// the file that cannot be removed.
 int64_t remove_temporaries(const std::filesystem::path& dir);
 
-/// Writes `path` through temporary_path(path) and a rename, so a reader sees the old file or
-/// the new one, never a mix; `write` streams the content (the stream is binary). The data
-/// are fsynced before the rename. On any failure, an exception from `write` included, the
+/// Which temporary name write_file_atomic() uses.
+enum class TemporaryName {
+  unique,  ///< temporary_path(): any number of writers, threads or processes
+  fixed,   ///< fixed_temporary_path(): one writer at a time (under a lock), whose next write
+           ///< replaces the leftover of a crashed one instead of leaving it beside the file
+};
+
+/// Writes `path` through a temporary file and a rename, so a reader sees the old file or the
+/// new one, never a mix; `write` streams the content (the stream is binary). The data are
+/// fsynced before the rename. On any failure, an exception from `write` included, the
 /// temporary is removed and lv::Error (exit 1) names the file (the exception from `write`
 /// propagates unchanged).
-void write_file_atomic(const std::filesystem::path& path, const std::function<void(std::ostream&)>& write);
+void write_file_atomic(const std::filesystem::path& path, const std::function<void(std::ostream&)>& write,
+                       TemporaryName name = TemporaryName::unique);
 
 /// write_file_atomic() of a string.
 void write_file_atomic(const std::filesystem::path& path, std::string_view content);

@@ -103,3 +103,12 @@ TEST_CASE("remove_temporaries removes leftovers at any depth and keeps results",
   CHECK(lv::remove_temporaries(dir / "out") == 0);
   CHECK(lv::remove_temporaries(dir / "missing") == 0);
 }
+
+TEST_CASE("a fixed-name atomic write replaces the leftover of a crashed writer", "[atomic_file]") {
+  TempDir dir;
+  const fs::path target = dir / "verification_report.json";
+  write_text(dir / "verification_report.json.tmp.0.0", "{\"half");  // killed mid-write
+  lv::write_file_atomic(target, [](std::ostream& out) { out << "{}"; }, lv::TemporaryName::fixed);
+  CHECK(read_text(target) == "{}");
+  CHECK(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()) == 1);
+}
