@@ -42,6 +42,8 @@ fs::path temporary_path(const fs::path& path) {
   return path.string() + fmt::format(".tmp.{}.{}", ::getpid(), g_temporary_counter.fetch_add(1));
 }
 
+fs::path fixed_temporary_path(const fs::path& path) { return path.string() + ".tmp.0.0"; }
+
 bool is_temporary_name(std::string_view name) {
   if (!strip_number(name)) return false;
   strip_number(name);  // the counter of temporary_path(); absent in the older `<path>.tmp.<pid>`
@@ -66,8 +68,8 @@ int64_t remove_temporaries(const fs::path& dir) {
   return removed;
 }
 
-void write_file_atomic(const fs::path& path, const std::function<void(std::ostream&)>& write) {
-  const fs::path tmp = temporary_path(path);
+void write_file_atomic(const fs::path& path, const std::function<void(std::ostream&)>& write, TemporaryName name) {
+  const fs::path tmp = name == TemporaryName::fixed ? fixed_temporary_path(path) : temporary_path(path);
   const auto fail = [&](const std::string& what) {
     std::error_code ec;
     fs::remove(tmp, ec);

@@ -14,6 +14,11 @@ namespace lv {
 /// ever share one (a fixed or per-process name lets one writer rename another's file away).
 std::filesystem::path temporary_path(const std::filesystem::path& path);
 
+/// The one fixed temporary name of `path`, `<path>.tmp.0.0` (no process has pid 0), for a
+/// single writer that must find and replace its own leftover after a crash (the tree merge,
+/// which runs alone under the run lock). Recognised by is_temporary_name().
+std::filesystem::path fixed_temporary_path(const std::filesystem::path& path);
+
 /// True for a file name made by temporary_path() (`*.tmp.<digits>.<digits>`) or by the
 /// writers before it (`*.tmp.<digits>`): a leftover of a writer killed between write and
 /// rename, never a result.
@@ -24,12 +29,20 @@ bool is_temporary_name(std::string_view file_name);
 /// the file that cannot be removed.
 int64_t remove_temporaries(const std::filesystem::path& dir);
 
-/// Writes `path` through temporary_path(path) and a rename, so a reader sees the old file or
-/// the new one, never a mix; `write` streams the content (the stream is binary). The data
-/// are fsynced before the rename. On any failure, an exception from `write` included, the
+/// Which temporary name write_file_atomic() uses.
+enum class TemporaryName {
+  unique,  ///< temporary_path(): any number of writers, threads or processes
+  fixed,   ///< fixed_temporary_path(): one writer at a time (under a lock), whose next write
+           ///< replaces the leftover of a crashed one instead of leaving it beside the file
+};
+
+/// Writes `path` through a temporary file and a rename, so a reader sees the old file or the
+/// new one, never a mix; `write` streams the content (the stream is binary). The data are
+/// fsynced before the rename. On any failure, an exception from `write` included, the
 /// temporary is removed and lv::Error (exit 1) names the file (the exception from `write`
 /// propagates unchanged).
-void write_file_atomic(const std::filesystem::path& path, const std::function<void(std::ostream&)>& write);
+void write_file_atomic(const std::filesystem::path& path, const std::function<void(std::ostream&)>& write,
+                       TemporaryName name = TemporaryName::unique);
 
 /// write_file_atomic() of a string.
 void write_file_atomic(const std::filesystem::path& path, std::string_view content);

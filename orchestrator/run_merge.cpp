@@ -72,9 +72,12 @@ RunMergeResult merge_run(const RunState& state, const fs::path& work_dir, bool k
     result.already_merged = true;
     return result;
   }
-  write_file_atomic(merged_file, [&](std::ostream& out) {
-    result.report = stream_report(out, items, parts, merged_header(summaries, "orchestrator"));
-  });
+  // A fixed temporary name: an orchestrator killed while writing leaves one, which the next
+  // merge replaces, never a stray file in output/ (one merge at a time: the run lock).
+  write_file_atomic(
+      merged_file,
+      [&](std::ostream& out) { result.report = stream_report(out, items, parts, merged_header(summaries, "orchestrator")); },
+      TemporaryName::fixed);
   result.complete = result.report.value("status", "") == "complete";
 
   if (result.complete && !keep_gpu_outputs) {

@@ -388,11 +388,16 @@ class Merger {
     return ::renameat(src_dir, src_name, dst_dir, dst_name);
   }
 
-  /// Copies `src_path/name` to a temporary name (temporary_path) in `dst_path`; returns that name.
-  std::string copy_to_temp(const std::string& name, const std::string& src_path, const std::string& dst_path) {
-    const std::string tmp = temporary_path(name).string();
+  /// Copies `src_path/name` to its fixed temporary name in `dst_path`; returns that name. Fixed,
+  /// so that a copy cut short by a crash is found and replaced when the merge runs again,
+  /// instead of staying in the destination.
+  std::string copy_to_temp(const std::string& name, int dst_dir, const std::string& src_path,
+                           const std::string& dst_path) {
+    const std::string tmp = fixed_temporary_path(name).string();
     const std::string from = under(src_path, name);
     const std::string to = under(dst_path, tmp);
+    if (::unlinkat(dst_dir, tmp.c_str(), 0) != 0 && errno != ENOENT)
+      fail_errno(fmt::format("{}: cannot remove leftover temporary file", to), errno);
     std::error_code ec;
     fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
     if (ec) fail(fmt::format("cannot copy {} to {}: {}", from, to, ec.message()));
@@ -427,7 +432,7 @@ class Merger {
   /// under the final name. In move mode the source is then removed.
   void copy_into_place(const std::string& rel_dir, const std::string& name, int src_dir, int dst_dir,
                        const std::string& src_path, const std::string& dst_path) {
-    const std::string tmp = copy_to_temp(name, src_path, dst_path);
+    const std::string tmp = copy_to_temp(name, dst_dir, src_path, dst_path);
     if (rename_noreplace(dst_dir, tmp.c_str(), dst_dir, name.c_str()) != 0) {
       const int err = errno;
       ::unlinkat(dst_dir, tmp.c_str(), 0);
@@ -520,9 +525,10 @@ class Merger {
       if (::renameat(src_dir, name.c_str(), dst_dir, name.c_str()) != 0)
         fail_errno(fmt::format("cannot move {} to {}", src_file, dst_file), errno);
     } else {
-      std::string tmp = temporary_path(name).string();
+      std::string tmp = fixed_temporary_path(name).string();
+      ::unlinkat(dst_dir, tmp.c_str(), 0);  // a leftover of a merge cut short
       if (::linkat(src_dir, name.c_str(), dst_dir, tmp.c_str(), 0) != 0) {
-        tmp = copy_to_temp(name, src_path, dst_path);
+        tmp = copy_to_temp(name, dst_dir, src_path, dst_path);
         ++stats.copied;
       }
       if (::renameat(dst_dir, tmp.c_str(), dst_dir, name.c_str()) != 0)

@@ -36,6 +36,8 @@ TEST_CASE("is_temporary_name knows the current and the older form and nothing el
   CHECK(lv::is_temporary_name("scene_00145.txt.tmp.25734.3"));
   CHECK(lv::is_temporary_name("scene_00145.txt.tmp.25734"));  // written before the counter
   CHECK(lv::is_temporary_name("verification_report.json.tmp.9.0"));
+  CHECK(lv::fixed_temporary_path("d/x.jpg") == fs::path("d/x.jpg.tmp.0.0"));
+  CHECK(lv::is_temporary_name(lv::fixed_temporary_path("x.jpg").string()));
   CHECK_FALSE(lv::is_temporary_name("scene_00145.txt"));
   CHECK_FALSE(lv::is_temporary_name("a.tmp"));
   CHECK_FALSE(lv::is_temporary_name("a.tmp."));
@@ -100,4 +102,13 @@ TEST_CASE("remove_temporaries removes leftovers at any depth and keeps results",
   CHECK_FALSE(fs::exists(dir / "out/correct/a/JPEGImages/x.jpg.tmp.25734.7"));
   CHECK(lv::remove_temporaries(dir / "out") == 0);
   CHECK(lv::remove_temporaries(dir / "missing") == 0);
+}
+
+TEST_CASE("a fixed-name atomic write replaces the leftover of a crashed writer", "[atomic_file]") {
+  TempDir dir;
+  const fs::path target = dir / "verification_report.json";
+  write_text(dir / "verification_report.json.tmp.0.0", "{\"half");  // killed mid-write
+  lv::write_file_atomic(target, [](std::ostream& out) { out << "{}"; }, lv::TemporaryName::fixed);
+  CHECK(read_text(target) == "{}");
+  CHECK(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()) == 1);
 }

@@ -361,6 +361,14 @@ TEST_CASE("across filesystems link mode copies and move mode copies then removes
     CHECK(read_tree(out / "output2") == merged);
     CHECK(read_tree(shard_dir).size() == 2);
   }
+
+  SECTION("a copy cut short by a crash is replaced when the merge runs again, not left behind") {
+    make_tree(shard_dir, kShard1);
+    write_text(out / "output3/correct/a/JPEGImages/x1.jpg.tmp.0.0", "x");  // the crashed merge's copy
+    const lv::TreeMergeStats again = lv::merge_trees(sources, out / "output3", lv::TreeMergeMode::move, out / "merge3");
+    CHECK(again.files == 3);
+    CHECK(read_tree(out / "output3") == merged);
+  }
 }
 
 TEST_CASE("leftover temporaries in a shard tree are never merged, at any depth, in either mode", "[tree_merge]") {
