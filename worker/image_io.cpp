@@ -105,13 +105,10 @@ LoadedImage load_image(const fs::path& file, int64_t max_pixels) {
 
 namespace {
 
-/// Appends an 8-bit BGR image of size x size as planar RGB floats: (x / 255 - mean) / std.
-void append_planar_rgb(const cv::Mat& bgr, const std::vector<double>& mean, const std::vector<double>& std,
-                       std::vector<float>& out) {
+/// Writes an 8-bit BGR image as planar RGB floats to `out`: (x / 255 - mean) / std.
+void write_planar_rgb(const cv::Mat& bgr, const std::vector<double>& mean, const std::vector<double>& std, float* out) {
   const int n = bgr.rows * bgr.cols;
-  const size_t base = out.size();
-  out.resize(base + static_cast<size_t>(3 * n));
-  float* planes[3] = {&out[base], &out[base + static_cast<size_t>(n)], &out[base + static_cast<size_t>(2 * n)]};
+  float* planes[3] = {out, out + n, out + 2 * n};
   float scale[3], shift[3];
   for (int c = 0; c < 3; ++c) {
     scale[c] = static_cast<float>(1.0 / (255.0 * std[static_cast<size_t>(c)]));
@@ -137,13 +134,21 @@ ModelInput prepare_crops(const cv::Mat& bgr, const std::vector<LabelBox>& boxes,
   in.image_w = bgr.cols;
   in.image_h = bgr.rows;
   in.count = static_cast<int>(boxes.size());
-  in.data.reserve(boxes.size() * 3 * static_cast<size_t>(size) * static_cast<size_t>(size));
-  cv::Mat resized;
+  std::vector<cv::Rect> rects;
+  rects.reserve(boxes.size());
   for (const LabelBox& b : boxes) {
     const PixelRect r = crop_rect(from_yolo(b.cx, b.cy, b.w, b.h, bgr.cols, bgr.rows), margin, bgr.cols, bgr.rows);
-    cv::resize(bgr(cv::Rect(r.x, r.y, r.w, r.h)), resized, cv::Size(size, size), 0, 0, cv::INTER_LINEAR);
-    append_planar_rgb(resized, mean, std, in.data);
+    rects.emplace_back(r.x, r.y, r.w, r.h);
   }
+  // The fill shares the decoded image (cv::Mat counts references) and owns the rectangles.
+  in.fill = [bgr, rects = std::move(rects), size, mean, std](int first, int n, float* out) {
+    const size_t per = static_cast<size_t>(3) * static_cast<size_t>(size) * static_cast<size_t>(size);
+    cv::Mat resized;
+    for (int k = 0; k < n; ++k) {
+      cv::resize(bgr(rects[static_cast<size_t>(first + k)]), resized, cv::Size(size, size), 0, 0, cv::INTER_LINEAR);
+      write_planar_rgb(resized, mean, std, out + static_cast<size_t>(k) * per);
+    }
+  };
   return in;
 }
 
@@ -161,7 +166,8 @@ ModelInput prepare_letterbox(const cv::Mat& bgr, int size) {
     resized = bgr;
   cv::copyMakeBorder(resized, padded, lb.top, lb.bottom, lb.left, lb.right, cv::BORDER_CONSTANT,
                      cv::Scalar(114, 114, 114));
-  append_planar_rgb(padded, {0, 0, 0}, {1, 1, 1}, in.data);
+  in.data.resize(3 * padded.total());
+  write_planar_rgb(padded, {0, 0, 0}, {1, 1, 1}, in.data.data());
   return in;
 }
 

@@ -27,7 +27,9 @@ struct LoadedImage {
 LoadedImage load_image(const std::filesystem::path& file, int64_t max_pixels);
 
 /// Classifier input: one crop per box (grown by `margin` box sizes, clipped), resized to
-/// size x size, BGR -> RGB, scaled to [0, 1], then (x - mean) / std per RGB channel.
+/// size x size, BGR -> RGB, scaled to [0, 1], then (x - mean) / std per RGB channel. Only the
+/// crop rectangles are computed here; the crops are made by `fill`, batch by batch, sharing
+/// `bgr` (which must not be modified while the input lives).
 ModelInput prepare_crops(const cv::Mat& bgr, const std::vector<LabelBox>& boxes, int size, double margin,
                          const std::vector<double>& mean, const std::vector<double>& std);
 
