@@ -179,10 +179,21 @@ cv::Mat draw_debug(const cv::Mat& bgr, const ImageResult& r, const ClassMap& cla
   auto rect = [](const Box& b) {
     return cv::Rect(cv::Point(static_cast<int>(b.x1), static_cast<int>(b.y1)), cv::Point(static_cast<int>(b.x2), static_cast<int>(b.y2)));
   };
+  // A tag on a filled background in the box's colour, with thin dark text: legible on any
+  // image, and a tenth of the cost of an outlined text drawn with thick anti-aliased strokes
+  // (which made drawing cost 0.5 ms a box). Text is never taller than its box, and a box too
+  // small for legible text keeps only its coloured frame, so thousands of small boxes do not
+  // bury the image under their tags.
   auto text = [&](const std::string& s, const Box& b, const cv::Scalar& colour) {
-    const cv::Point at(static_cast<int>(b.x1) + 2, std::max(static_cast<int>(b.y1) - 4, 12));
-    cv::putText(out, s, at, cv::FONT_HERSHEY_SIMPLEX, font, cv::Scalar(0, 0, 0), thick + 2, cv::LINE_AA);
-    cv::putText(out, s, at, cv::FONT_HERSHEY_SIMPLEX, font, colour, thick, cv::LINE_AA);
+    const double scale = std::min(font, b.height() / kTextHeightAtScale1);
+    if (scale < kMinTextScale) return;
+    int baseline = 0;
+    const cv::Size size = cv::getTextSize(s, cv::FONT_HERSHEY_SIMPLEX, scale, 1, &baseline);
+    const cv::Point at(static_cast<int>(b.x1), std::max(static_cast<int>(b.y1), size.height + baseline + 2));
+    cv::rectangle(out, cv::Rect(at.x, at.y - size.height - baseline - 2, size.width + 4, size.height + baseline + 2), colour,
+                  cv::FILLED);
+    cv::putText(out, s, cv::Point(at.x + 2, at.y - baseline - 1), cv::FONT_HERSHEY_SIMPLEX, scale, cv::Scalar(0, 0, 0), 1,
+                cv::LINE_AA);
   };
   for (const Detection& d : r.predictions) cv::rectangle(out, rect(d.box), cv::Scalar(255, 128, 0), 1);
   for (const Detection& d : r.missing) {
@@ -193,9 +204,7 @@ cv::Mat draw_debug(const cv::Mat& bgr, const ImageResult& r, const ClassMap& cla
     const LabelBox& lb = r.labels.boxes[i];
     const BoxResult& br = r.results[i];
     const Box b = from_yolo(lb.cx, lb.cy, lb.w, lb.h, out.cols, out.rows);
-    const cv::Scalar colour = br.verdict == Verdict::correct      ? cv::Scalar(0, 200, 0)
-                              : br.verdict == Verdict::mislabeled ? cv::Scalar(0, 0, 255)
-                                                                  : cv::Scalar(0, 165, 255);
+    const cv::Scalar colour = verdict_colour(br.verdict);
     cv::rectangle(out, rect(b), colour, thick);
     std::string s = fmt::format("{} {:.2f}", name(lb.cls), br.label_prob);
     if (br.verdict == Verdict::mislabeled) s += fmt::format(" -> {} {:.2f}", name(br.suggested), br.confidence);
@@ -203,6 +212,10 @@ cv::Mat draw_debug(const cv::Mat& bgr, const ImageResult& r, const ClassMap& cla
     text(s, b, colour);
   }
   return out;
+}
+
+cv::Scalar verdict_colour(Verdict v) {
+  return v == Verdict::correct ? cv::Scalar(0, 200, 0) : v == Verdict::mislabeled ? cv::Scalar(0, 0, 255) : cv::Scalar(0, 165, 255);
 }
 
 void write_jpeg(const fs::path& file, const cv::Mat& bgr) {
