@@ -2,10 +2,16 @@
 // against a naive sequential loop, plus peak memory for a small and a large shard.
 //
 //   bench_worker [--images N] [--large M] [--boxes B] [--threads T] [--dir DIR]
+//   bench_worker --box-counts 1000,4000,20000 [--type classifier|yolov8] [--cnn] [--repeat R] [--threads T]
+//
+// The second form puts N label boxes on one image and compares the full worker on it with the
+// pure model forward over the same N crops (detectors: over the one image), in one run, and
+// times each stage of the worker's per-box path (issue 7, case 13).
 //
 // Prints figures; asserts nothing (DESIGN §10). CPU only unless the LibTorch build has CUDA.
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <fcntl.h>
@@ -14,6 +20,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <cmath>
 #include <random>
 
 #include <CLI/CLI.hpp>
@@ -21,6 +28,8 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "atomic_file.h"
+#include "image_record.h"
+#include "verdict.h"
 #include "config.h"
 #include "image_io.h"
 #include "image_worker.h"
@@ -33,6 +42,14 @@ namespace {
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+/// CPU seconds of this process, all threads: less swayed than wall time by other load on a
+/// shared machine, and what an overhead costs in work.
+double cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
 /// Writes `n` 320x240 JPEGs with `boxes` labelled boxes each under dir/data/images.
@@ -84,6 +101,212 @@ std::pair<double, double> run_child(const std::string& worker, const fs::path& d
   return {seconds, at == std::string::npos ? -1.0 : std::atof(log.c_str() + at + 12) * 1e6 / (1024.0 * 1024.0)};
 }
 
+
+// --- Many boxes on one image (issue 7, case 13) ---
+
+/// The side of the many-box image, and of the detector's input (letterbox scale 1/2).
+constexpr int kSceneSide = 1280;
+constexpr int kDetectorInput = 640;
+
+/// A kSceneSide-square PNG under dir/data/images/boxes_N.png with `n` boxes on a grid: each
+/// cell painted red, green or blue with a 1-pixel black border, its box the painted square;
+/// one label in ten names another colour (mislabeled). Returns the label text.
+std::string make_box_scene(const fs::path& dir, int n) {
+  const int grid = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(n))));
+  const int cell = kSceneSide / grid;
+  std::mt19937 rng(4321);
+  cv::Mat m(kSceneSide, kSceneSide, CV_8UC3, cv::Scalar(0, 0, 0));
+  const cv::Scalar bgr[3] = {cv::Scalar(0, 0, 255), cv::Scalar(0, 255, 0), cv::Scalar(255, 0, 0)};
+  std::string labels;
+  for (int i = 0; i < n; ++i) {
+    const int x = (i % grid) * cell + 1, y = (i / grid) * cell + 1, side = cell - 2;
+    const int colour = static_cast<int>(rng() % 3);
+    const int label = i % 10 == 9 ? (colour + 1) % 3 : colour;
+    m(cv::Rect(x, y, side, side)).setTo(bgr[colour]);
+    labels += fmt::format("{} {:.6f} {:.6f} {:.6f} {:.6f}\n", label, (x + side / 2.0) / kSceneSide,
+                          (y + side / 2.0) / kSceneSide, static_cast<double>(side) / kSceneSide,
+                          static_cast<double>(side) / kSceneSide);
+  }
+  cv::imwrite((dir / "data/images" / fmt::format("boxes_{}.png", n)).string(), m);
+  std::ofstream(dir / "data/labels" / fmt::format("boxes_{}.txt", n)) << labels;
+  return labels;
+}
+
+/// A yolov8 detector whose raw output [7, A] predicts, with score 0.9, the first A label boxes
+/// of the scene at their painted colour: what a good detector would say, so matching has
+/// real work. A = min(n, 8400), as a 640-pixel yolov8 has 8400 anchors.
+void save_scene_detector(const fs::path& file, int n) {
+  const int grid = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(n))));
+  const int cell = kSceneSide / grid;
+  const int anchors = std::min(n, 8400);
+  std::mt19937 rng(4321);  // the scene's colours, drawn in the same order
+  std::vector<float> v(static_cast<size_t>(7 * anchors), 0.0f);
+  auto at = [&](int row, int a) -> float& { return v[static_cast<size_t>(row * anchors + a)]; };
+  for (int i = 0; i < anchors; ++i) {
+    const double x = (i % grid) * cell + 1, y = (i / grid) * cell + 1, side = cell - 2;
+    const int colour = static_cast<int>(rng() % 3);
+    const double scale = static_cast<double>(kDetectorInput) / kSceneSide;
+    at(0, i) = static_cast<float>((x + side / 2) * scale);
+    at(1, i) = static_cast<float>((y + side / 2) * scale);
+    at(2, i) = at(3, i) = static_cast<float>(side * scale);
+    at(4 + colour, i) = 0.9f;
+  }
+  lv::test::save_constant_detector(file, v, 7, anchors, "");
+}
+
+/// Makes all of an input's crops now (the worker makes them batch by batch inside infer), so
+/// that a timed infer is the model's forward alone.
+void materialise(lv::ModelInput& in, int size) {
+  if (!in.fill) return;
+  std::vector<float> data(static_cast<size_t>(in.count) * 3 * static_cast<size_t>(size) * static_cast<size_t>(size));
+  in.write(0, in.count, size, data.data());
+  in.fill = nullptr;
+  in.data = std::move(data);
+}
+
+struct StageTimes {
+  double decode = 0, crops = 0, forward = 0, judge = 0, record = 0, debug = 0;
+};
+
+/// Each stage of one item's path, timed alone with the library's own functions.
+StageTimes time_stages(const lv::Config& config, lv::Model& model, const fs::path& image, const std::string& labels_text) {
+  StageTimes t;
+  double start = cpu_seconds();
+  const lv::LoadedImage loaded = lv::load_image(image, config.processing.max_image_pixels);
+  lv::ImageResult r;
+  r.path = image.filename().string();
+  r.labels = lv::parse_labels(labels_text, static_cast<int>(model.classes().dataset.size()));
+  r.width = loaded.bgr.cols;
+  r.height = loaded.bgr.rows;
+  t.decode = cpu_seconds() - start;
+
+  start = cpu_seconds();
+  const bool classifier = config.model.type == lv::ModelType::classifier;
+  lv::ModelInput in = classifier ? lv::prepare_crops(loaded.bgr, r.labels.boxes, config.model.input_size,
+                                                     config.model.crop_margin, config.model.mean, config.model.std)
+                                 : lv::prepare_letterbox(loaded.bgr, config.model.input_size);
+  if (in.fill) {
+    // As the worker does: batch by batch into one reused buffer.
+    const int size = config.model.input_size, batch = config.processing.batch_size;
+    std::vector<float> buffer(static_cast<size_t>(batch) * 3 * static_cast<size_t>(size) * static_cast<size_t>(size));
+    for (int first = 0; first < in.count; first += batch) in.write(first, std::min(batch, in.count - first), size, buffer.data());
+  }
+  t.crops = cpu_seconds() - start;
+  materialise(in, config.model.input_size);
+
+  start = cpu_seconds();
+  const std::vector<lv::ModelOutput> out = model.infer({&in});
+  t.forward = cpu_seconds() - start;
+
+  start = cpu_seconds();
+  std::vector<lv::Box> pixels;
+  std::vector<int> classes;
+  for (const lv::LabelBox& b : r.labels.boxes) {
+    pixels.push_back(lv::from_yolo(b.cx, b.cy, b.w, b.h, r.width, r.height));
+    classes.push_back(b.cls);
+  }
+  const std::vector<bool> dup = lv::find_duplicates(pixels, classes);
+  const std::vector<bool> covered = model.covered();
+  if (classifier) {
+    for (size_t i = 0; i < pixels.size(); ++i)
+      r.results.push_back(lv::judge_classification(out[0].box_scores[i], classes[i], covered, config.verification));
+  } else {
+    lv::DetectionJudgement j = lv::judge_detections(pixels, classes, dup, out[0].detections, covered, config.verification);
+    r.results = std::move(j.boxes);
+    r.missing = std::move(j.missing);
+    r.predictions = out[0].detections;
+  }
+  r.verdict = lv::image_verdict(r.results, !r.missing.empty(), false);
+  t.judge = cpu_seconds() - start;
+
+  start = cpu_seconds();
+  const std::string line = lv::to_record(r, model.classes(), false).dump();
+  t.record = cpu_seconds() - start;
+
+  start = cpu_seconds();
+  std::vector<uint8_t> jpeg;
+  cv::imencode(".jpg", lv::draw_debug(loaded.bgr, r, model.classes()), jpeg, {cv::IMWRITE_JPEG_QUALITY, 90});
+  t.debug = cpu_seconds() - start;
+  return t;
+}
+
+/// The many-box benchmark: for each count, the full worker in process on one image against
+/// the pure forward over the same input, then each stage alone.
+int bench_box_counts(const fs::path& dir, const std::vector<int>& counts, const std::string& type, bool cnn, int threads,
+                     int repeat) {
+  fs::create_directories(dir / "data/images");
+  fs::create_directories(dir / "data/labels");
+  lv::set_model_threads(threads);
+  cv::setNumThreads(1);
+  const bool classifier = type == "classifier";
+  const int input_size = !classifier ? kDetectorInput : cnn ? 32 : 64;
+  fmt::print("one {}x{} image with N label boxes, model {} ({}), {} model threads, batch 64, debug images: issues\n",
+             kSceneSide, kSceneSide,
+             !classifier ? "constant yolov8 detector" : cnn ? "CNN of the demo's shape" : "mean-colour classifier",
+             classifier ? fmt::format("{}-pixel crops", input_size) : "640-pixel input, max 300 detections", threads);
+  fmt::print("CPU seconds (all threads; fastest of {}) unless marked wall; overhead = worker - forward\n", repeat);
+  fmt::print("{:>6} {:>12} {:>9} {:>9} {:>9} {:>10} {:>12} {:>12} {:>15} | {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}\n", "N",
+             "worker wall", "boxes/s", "worker", "forward", "overhead", "forward/box", "overhead/box", "overhead/forward", "decode", "crops", "forward",
+             "judge", "record", "debug");
+  for (const int n : counts) {
+    const std::string labels = make_box_scene(dir, n);
+    const fs::path model_path = dir / fmt::format("{}_{}.pt", type, n);
+    if (classifier && cnn)
+      lv::test::save_conv_classifier(model_path, 3);
+    else if (classifier)
+      lv::test::save_mean_colour_classifier(model_path, 10.0, false);
+    else
+      save_scene_detector(model_path, n);
+    std::ofstream(dir / "config.yaml") << "input:\n  images: data\n  classes: [red, green, blue]\n"
+                                       << "output:\n  debug_images: issues\n"
+                                       << fmt::format("model:\n  path: {}\n  type: {}\n  input_size: {}\n",
+                                                      model_path.string(), type, input_size)
+                                       << fmt::format("processing:\n  batch_size: 64\n  num_threads: {}\n", threads);
+    std::ofstream(dir / "items.txt") << fmt::format("images/boxes_{}.png\n", n);
+    const lv::Config config = lv::load_config(dir / "config.yaml");
+    const auto model = lv::load_model(config, {"red", "green", "blue"});
+    const fs::path image = dir / "data/images" / fmt::format("boxes_{}.png", n);
+
+    // The pure forward over the same input, prepared beforehand (not timed).
+    const lv::LoadedImage loaded = lv::load_image(image, config.processing.max_image_pixels);
+    const auto boxes = lv::parse_labels(labels, 3).boxes;
+    lv::ModelInput in = classifier ? lv::prepare_crops(loaded.bgr, boxes, config.model.input_size, config.model.crop_margin,
+                                                       config.model.mean, config.model.std)
+                                   : lv::prepare_letterbox(loaded.bgr, config.model.input_size);
+    materialise(in, config.model.input_size);
+
+    // The pure forward and the full worker in process (model load, decode, crops, forward,
+    // verdicts, outputs, report), alternated; the fastest of `repeat` runs of each, since on a
+    // shared machine other load only ever adds time.
+    double forward_s = 1e300, full_s = 1e300, full_wall_s = 1e300;
+    std::atomic<bool> stop{false};
+    const lv::WorkerArgs args{dir / "items.txt", dir / fmt::format("out_{}", n), 0, false};
+    // Round 0 is not counted: the first forwards and worker run of a process cost up to 3x more
+    // (fresh memory faulted in, kernels chosen), a fixed cost that is not per box.
+    for (int k = 0; k <= repeat; ++k) {
+      if (k == 1) forward_s = full_s = full_wall_s = 1e300;
+      double c = cpu_seconds();
+      model->infer({&in});
+      forward_s = std::min(forward_s, cpu_seconds() - c);
+      fs::remove_all(args.output_dir);
+      const auto t = std::chrono::steady_clock::now();
+      c = cpu_seconds();
+      lv::run_image_worker(config, args, stop);
+      full_s = std::min(full_s, cpu_seconds() - c);
+      full_wall_s = std::min(full_wall_s, seconds_since(t));
+    }
+    in = {};
+
+    const StageTimes st = time_stages(config, *model, image, labels);
+    const double overhead = full_s - forward_s;
+    fmt::print("{:>6} {:>11.2f}s {:>9.0f} {:>9.2f} {:>9.2f} {:>10.2f} {:>10.1f}us {:>10.1f}us {:>15.3f} | {:>7.2f} {:>7.2f} {:>7.2f} {:>7.2f} {:>7.2f} {:>7.2f}\n",
+               n, full_wall_s, n / full_wall_s, full_s, forward_s, overhead, forward_s / n * 1e6, overhead / n * 1e6, overhead / forward_s, st.decode, st.crops,
+               st.forward, st.judge, st.record, st.debug);
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -103,7 +326,19 @@ int main(int argc, char** argv) {
                  "a TorchScript classifier to use instead of the built-in trivial one (e.g. the demo CNN)");
   app.add_option("--input-size", input_size, "with --model: its crop size")->capture_default_str();
   app.add_option("--classes", classes, "with --model: its number of classes (>= 3)")->capture_default_str();
+  std::vector<int> box_counts;
+  std::string type = "classifier";
+  app.add_option("--box-counts", box_counts, "many-box mode: one image with each of these numbers of boxes")
+      ->delimiter(',')->check(CLI::Range(1, 100000));
+  app.add_option("--type", type, "many-box mode: classifier or yolov8")->capture_default_str()
+      ->check(CLI::IsMember({"classifier", "yolov8"}));
+  bool cnn = false;
+  int repeat = 3;
+  app.add_option("--repeat", repeat, "many-box mode: runs of each, the fastest kept")->capture_default_str()->check(CLI::Range(1, 100));
+  app.add_flag("--cnn", cnn, "many-box mode, classifier: a CNN of the demo's shape (random weights, 32-px crops) "
+                             "instead of the trivial mean-colour model");
   CLI11_PARSE(app, argc, argv);
+  if (!box_counts.empty()) return bench_box_counts(fs::path(dir_arg) / "boxes", box_counts, type, cnn, threads, repeat);
   const fs::path dir = dir_arg;
   fs::create_directories(dir / "data/images");
   fs::create_directories(dir / "data/labels");
@@ -142,6 +377,7 @@ int main(int argc, char** argv) {
     const auto loaded = lv::load_image(img, config.processing.max_image_pixels);
     const auto labels = lv::parse_labels(lv::read_file(dir / "data/labels" / fmt::format("{:06d}.txt", i)), 3);
     inputs.push_back(lv::prepare_crops(loaded.bgr, labels.boxes, input_size, 0, {0, 0, 0}, {1, 1, 1}));
+    materialise(inputs.back(), input_size);
   }
   std::vector<const lv::ModelInput*> all;
   for (const auto& in : inputs) all.push_back(&in);

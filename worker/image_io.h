@@ -27,7 +27,9 @@ struct LoadedImage {
 LoadedImage load_image(const std::filesystem::path& file, int64_t max_pixels);
 
 /// Classifier input: one crop per box (grown by `margin` box sizes, clipped), resized to
-/// size x size, BGR -> RGB, scaled to [0, 1], then (x - mean) / std per RGB channel.
+/// size x size, BGR -> RGB, scaled to [0, 1], then (x - mean) / std per RGB channel. Only the
+/// crop rectangles are computed here; the crops are made by `fill`, batch by batch, sharing
+/// `bgr` (which must not be modified while the input lives).
 ModelInput prepare_crops(const cv::Mat& bgr, const std::vector<LabelBox>& boxes, int size, double margin,
                          const std::vector<double>& mean, const std::vector<double>& std);
 
@@ -35,10 +37,19 @@ ModelInput prepare_crops(const cv::Mat& bgr, const std::vector<LabelBox>& boxes,
 /// pad 114), BGR -> RGB, scaled to [0, 1].
 ModelInput prepare_letterbox(const cv::Mat& bgr, int size);
 
+/// Height in pixels of FONT_HERSHEY_SIMPLEX text at scale 1 (what cv::getTextSize gives).
+inline constexpr double kTextHeightAtScale1 = 22.0;
+/// Below this scale (text under about 8 px) a box's tag is not drawn: it could not be read.
+inline constexpr double kMinTextScale = 0.35;
+
 /// A copy of the image with label boxes in their verdict colour (green correct, red
-/// mislabeled, orange uncertain) and names and scores, predictions in thin blue, missing
-/// labels in magenta.
+/// mislabeled, orange uncertain) and a tag above each (names and scores, on the box colour),
+/// predictions in thin blue, missing labels in magenta. Tags are scaled down to their box's
+/// height and left out for boxes too small to carry legible text.
 cv::Mat draw_debug(const cv::Mat& bgr, const ImageResult& r, const ClassMap& classes);
+
+/// The BGR colour of a verdict in debug images: green correct, red mislabeled, orange otherwise.
+cv::Scalar verdict_colour(Verdict v);
 
 /// Encodes as JPEG and writes the file (creating folders). Throws lv::Error naming the file.
 void write_jpeg(const std::filesystem::path& file, const cv::Mat& bgr);

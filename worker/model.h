@@ -1,6 +1,7 @@
 #pragma once
 /// The model behind one small interface. The header is free of LibTorch and OpenCV; the
 /// TorchScript backends (classifier, yolov8, yolov5) live in torchscript_model.cpp.
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <string>
@@ -14,10 +15,24 @@ namespace lv {
 
 /// One image's model input, made on the decode threads.
 struct ModelInput {
-  std::vector<float> data;  ///< [count, 3, S, S] float32 RGB, normalised for the model
+  /// Writes inputs [first, first + n) as [n, 3, S, S] float32 to `out`.
+  using Fill = std::function<void(int first, int n, float* out)>;
+
+  std::vector<float> data;  ///< [count, 3, S, S] float32 RGB, normalised for the model; empty when `fill` is set
+  /// Classifier crops are made on demand, one batch at a time, so that an image with many boxes
+  /// never holds all its crops in memory (20 000 crops of 64 px would be 1 GB of floats).
+  Fill fill;
   int count = 0;            ///< classifier: crops (one per label box); detectors: 1
   Letterbox letterbox;      ///< detectors: how the image was fitted into S x S
   int image_w = 0, image_h = 0;
+
+  /// Writes inputs [first, first + n) of side `size` to `out` ([n, 3, size, size]), from
+  /// `fill` when set, else from `data`.
+  void write(int first, int n, int size, float* out) const {
+    if (fill) return fill(first, n, out);
+    const size_t per = static_cast<size_t>(3) * static_cast<size_t>(size) * static_cast<size_t>(size);
+    std::copy_n(data.data() + static_cast<size_t>(first) * per, static_cast<size_t>(n) * per, out);
+  }
 };
 
 /// One image's model output.

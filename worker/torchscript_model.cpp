@@ -79,14 +79,32 @@ class TorchModel : public Model {
   virtual bool fits(const torch::Tensor& y) const = 0;
   virtual std::string expected_shape() const = 0;
 
-  /// All inputs' data concatenated: [sum(count), 3, S, S], without copying twice.
-  torch::Tensor gather(const std::vector<const ModelInput*>& inputs) const {
-    const int64_t s = config_.model.input_size;
-    std::vector<torch::Tensor> parts;
-    for (const ModelInput* in : inputs)
-      if (in->count > 0)
-        parts.push_back(torch::from_blob(const_cast<float*>(in->data.data()), {in->count, 3, s, s}, torch::kFloat));
-    return parts.empty() ? torch::zeros({0, 3, s, s}) : torch::cat(parts);
+  /// Calls `run(batch, begin, end)` for each batch of at most processing.batch_size rows of all
+  /// inputs taken together ([end - begin, 3, S, S], rows begin..end). The rows are written into
+  /// one buffer reused from batch to batch, so memory does not grow with the number of crops.
+  template <typename Run>
+  void for_each_batch(const std::vector<const ModelInput*>& inputs, Run run) const {
+    const int64_t s = config_.model.input_size, batch = config_.processing.batch_size;
+    int64_t total = 0;
+    for (const ModelInput* in : inputs) total += in->count;
+    const torch::Tensor buffer = torch::empty({std::min(batch, total), 3, s, s}, torch::kFloat);
+    const int64_t per = 3 * s * s;
+    size_t input = 0;
+    int first = 0;  // the next row of inputs[input]
+    for (int64_t begin = 0; begin < total; begin += batch) {
+      const int64_t end = std::min(total, begin + batch);
+      for (int64_t row = begin; row < end;) {
+        while (first >= inputs[input]->count) {
+          ++input;
+          first = 0;
+        }
+        const int n = static_cast<int>(std::min<int64_t>(inputs[input]->count - first, end - row));
+        inputs[input]->write(first, n, static_cast<int>(s), buffer.data_ptr<float>() + (row - begin) * per);
+        first += n;
+        row += n;
+      }
+      run(buffer.slice(0, 0, end - begin), begin, end);
+    }
   }
 
   torch::jit::Module module_;
@@ -102,27 +120,22 @@ class ClassifierModel : public TorchModel {
 
   std::vector<ModelOutput> infer(const std::vector<const ModelInput*>& inputs) override {
     c10::InferenceMode guard;
-    const torch::Tensor all = gather(inputs);  // [N, 3, S, S]
-    std::vector<torch::Tensor> scores;
-    for (int64_t begin = 0; begin < all.size(0); begin += config_.processing.batch_size) {
-      const int64_t end = std::min<int64_t>(all.size(0), begin + config_.processing.batch_size);
-      torch::Tensor y = forward(all.slice(0, begin, end));  // [n, model classes]
+    std::vector<ModelOutput> out(inputs.size());
+    const int64_t d = static_cast<int64_t>(classes_.dataset.size());
+    size_t input = 0;
+    for_each_batch(inputs, [&](const torch::Tensor& batch, int64_t begin, int64_t end) {
+      torch::Tensor y = forward(batch);  // [n, model classes]
       if (!fits(y) || y.size(0) != end - begin)
         throw Error(ExitCode::model_load, fmt::format("model output shape {} for a batch of {} crops", shape_of(y), end - begin));
       // Rows that are already distributions are probabilities; anything else is logits.
       const bool distribution = (y.min().item<float>() >= -1e-6f) && ((y.sum(1) - 1).abs().max().item<float>() < 1e-3f);
-      scores.push_back((distribution ? y : torch::softmax(y, 1)).matmul(mapping_));  // [n, dataset classes]
-    }
-    const torch::Tensor dataset = scores.empty() ? torch::zeros({0, 0}) : torch::cat(scores).contiguous();
-    std::vector<ModelOutput> out(inputs.size());
-    int64_t row = 0;
-    const int64_t d = static_cast<int64_t>(classes_.dataset.size());
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      for (int c = 0; c < inputs[i]->count; ++c, ++row) {
-        const float* p = dataset.data_ptr<float>() + row * d;
-        out[i].box_scores.emplace_back(p, p + d);
+      const torch::Tensor scores = (distribution ? y : torch::softmax(y, 1)).matmul(mapping_).contiguous();  // [n, dataset classes]
+      const float* p = scores.data_ptr<float>();
+      for (int64_t row = begin; row < end; ++row, p += d) {
+        while (out[input].box_scores.size() == static_cast<size_t>(inputs[input]->count)) ++input;
+        out[input].box_scores.emplace_back(p, p + d);
       }
-    }
+    });
     return out;
   }
 
@@ -141,11 +154,10 @@ class DetectorModel : public TorchModel {
 
   std::vector<ModelOutput> infer(const std::vector<const ModelInput*>& inputs) override {
     c10::InferenceMode guard;
-    const torch::Tensor all = gather(inputs);  // [B, 3, S, S]
     std::vector<ModelOutput> out(inputs.size());
-    for (int64_t begin = 0; begin < all.size(0); begin += config_.processing.batch_size) {
-      const int64_t end = std::min<int64_t>(all.size(0), begin + config_.processing.batch_size);
-      const torch::Tensor y = forward(all.slice(0, begin, end));
+    // One row per image ([B, 3, S, S]): row b is inputs[b] (every detector input has count 1).
+    for_each_batch(inputs, [&](const torch::Tensor& batch, int64_t begin, int64_t end) {
+      const torch::Tensor y = forward(batch);
       if (!fits(y) || y.size(0) != end - begin)
         throw Error(ExitCode::model_load, fmt::format("model output shape {} for a batch of {} images", shape_of(y), end - begin));
       const torch::Tensor nan_rows = y.isnan().flatten(1).any(1);  // [n] bool: NaN anywhere in an image's output
@@ -153,7 +165,7 @@ class DetectorModel : public TorchModel {
         out[static_cast<size_t>(b)].detections = decode(y[b - begin], *inputs[static_cast<size_t>(b)]);
         out[static_cast<size_t>(b)].non_finite = nan_rows[b - begin].item<bool>();
       }
-    }
+    });
     return out;
   }
 

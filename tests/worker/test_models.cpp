@@ -3,6 +3,8 @@
 #include <torch/script.h>
 #include <torch/torch.h>
 
+#include <cmath>
+
 namespace lv::test {
 
 void save_mean_colour_classifier(const std::filesystem::path& file, double scale, bool probabilities, int spin) {
@@ -17,6 +19,34 @@ def forward(self, x):
         acc = acc + torch.mm(w, w).sum() * 0.0
     m = x.mean([2, 3]) * self.scale + acc
 )") + (probabilities ? "    return torch.softmax(m, 1)\n" : "    return m\n"));
+  m.save(file.string());
+}
+
+void save_conv_classifier(const std::filesystem::path& file, int classes, int width) {
+  torch::manual_seed(7);
+  torch::jit::Module m("ConvClassifier");
+  auto param = [&](const char* name, std::vector<int64_t> shape, int64_t fan_in) {
+    m.register_parameter(name, torch::randn(shape) / std::sqrt(static_cast<double>(fan_in)), false);
+  };
+  const int64_t w = width;
+  param("w1", {w, 3, 5, 5}, 3 * 25);
+  param("b1", {w}, 1);
+  param("w2", {2 * w, w, 3, 3}, w * 9);
+  param("b2", {2 * w}, 1);
+  param("w3", {4 * w, 2 * w, 3, 3}, 2 * w * 9);
+  param("b3", {4 * w}, 1);
+  param("f1", {128, 64 * w}, 64 * w);
+  param("c1", {128}, 1);
+  param("f2", {classes, 128}, 128);
+  param("c2", {classes}, 1);
+  m.define(R"(
+def forward(self, x):
+    x = torch.relu(torch.conv2d(x, self.w1, self.b1, [2, 2], [2, 2]))
+    x = torch.max_pool2d(torch.relu(torch.conv2d(x, self.w2, self.b2, [1, 1], [1, 1])), [2, 2])
+    x = torch.max_pool2d(torch.relu(torch.conv2d(x, self.w3, self.b3, [1, 1], [1, 1])), [2, 2])
+    x = torch.relu(torch.linear(x.flatten(1), self.f1, self.c1))
+    return torch.linear(x, self.f2, self.c2)
+)");
   m.save(file.string());
 }
 

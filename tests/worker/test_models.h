@@ -12,6 +12,11 @@ namespace lv::test {
 /// `spin` extra matrix products per forward make it slow (for interruption tests).
 void save_mean_colour_classifier(const std::filesystem::path& file, double scale, bool probabilities, int spin = 0);
 
+/// A CNN of the demo classifier's shape (tools/demo_classifier.h) with fixed random weights:
+/// [B, 3, 32, 32] -> conv 5x5/2 (W) -> conv 3x3 + pool (2W) -> conv 3x3 + pool (4W) -> 128 ->
+/// `classes` logits. Its answers mean nothing; its forward costs what a real one does (benchmarks).
+void save_conv_classifier(const std::filesystem::path& file, int classes, int width = 32);
+
 /// A classifier whose output has `classes` columns whatever the input (wrong-shape tests).
 void save_fixed_width_classifier(const std::filesystem::path& file, int classes);
 

@@ -101,10 +101,29 @@ TEST_CASE("classifier: crop margin pulls in context", "[worker][model]") {
 TEST_CASE("classifier: mean and std normalise RGB in [0, 1]", "[worker][model]") {
   // Red pixel (1, 0, 0) with mean 0.5, std 0.25 -> (2, -2, -2); scale 1 -> softmax([2, -2, -2]).
   const ModelInput in = prepare_crops(red_green(), {box(0, 0.25, 0.5, 0.5, 1.0)}, 8, 0, {0.5, 0.5, 0.5}, {0.25, 0.25, 0.25});
-  REQUIRE(in.data.size() == 3 * 8 * 8);
-  CHECK(in.data[0] == Approx(2.0));
-  CHECK(in.data[64] == Approx(-2.0));
-  CHECK(in.data[128] == Approx(-2.0));
+  REQUIRE(in.count == 1);
+  std::vector<float> data(3 * 8 * 8, 0.0f);
+  in.write(0, 1, 8, data.data());
+  CHECK(data[0] == Approx(2.0));
+  CHECK(data[64] == Approx(-2.0));
+  CHECK(data[128] == Approx(-2.0));
+}
+
+TEST_CASE("classifier: crops are made on demand, any range of them, the same as one by one", "[worker][model]") {
+  // Left half red, right half green: crop 0 is red, crop 1 green, crop 2 straddles both.
+  const ModelInput in = prepare_crops(red_green(), {box(0, 0.25, 0.5, 0.5, 1), box(0, 0.75, 0.5, 0.5, 1), box(0, 0.5, 0.5, 0.5, 1)},
+                                      4, 0, {0, 0, 0}, {1, 1, 1});
+  REQUIRE(in.count == 3);
+  CHECK(in.data.empty());  // nothing held until the model asks
+  const size_t per = 3 * 4 * 4;
+  std::vector<float> all(3 * per), middle(2 * per);
+  in.write(0, 3, 4, all.data());
+  in.write(1, 2, 4, middle.data());
+  CHECK(all[0] == 1.0f);        // crop 0, R plane
+  CHECK(all[16] == 0.0f);       // crop 0, G plane
+  CHECK(all[per] == 0.0f);      // crop 1, R plane
+  CHECK(all[per + 16] == 1.0f); // crop 1, G plane
+  CHECK(std::equal(middle.begin(), middle.end(), all.begin() + static_cast<std::ptrdiff_t>(per)));
 }
 
 TEST_CASE("aliases sum model classes; unmapped classes are never suggested", "[worker][model]") {

@@ -54,6 +54,35 @@ TEST_CASE("duplicates: same class and IoU above 0.9 flags the later box", "[work
   CHECK(dup == std::vector<bool>{false, true, false, false});  // IoU 100/120 = 0.83 for the last
 }
 
+TEST_CASE("duplicates: a box duplicating only a duplicate is kept", "[worker][verdict]") {
+  // IoU(a, b) = IoU(b, c) = 9.5 / 10.5 = 0.905, IoU(a, c) = 9 / 11 = 0.82: b duplicates a;
+  // c duplicates only b, which is not kept, so c is kept.
+  const auto dup = find_duplicates({{0, 0, 10, 1}, {0.5, 0, 10.5, 1}, {1, 0, 11, 1}}, {0, 0, 0});
+  CHECK(dup == std::vector<bool>{false, true, false});
+}
+
+TEST_CASE("duplicates among 20 000 boxes: exactly the planted copies are flagged", "[worker][verdict]") {
+  // 10 000 boxes of 10 x 10 on a grid 20 apart (no two overlap), each followed by a copy one
+  // pixel to the right (IoU 90 / 110 = 0.82, not a duplicate) when i % 3 == 0, by a copy 0.2
+  // px right (IoU 98 / 102 = 0.96: a duplicate) when i % 3 == 1, and by that same near copy in
+  // another class (not a duplicate) when i % 3 == 2.
+  std::vector<Box> boxes;
+  std::vector<int> classes;
+  std::vector<bool> expected;
+  for (int i = 0; i < 10000; ++i) {
+    const double x = (i % 100) * 20.0, y = (i / 100) * 20.0;
+    const int cls = i % 5;
+    boxes.push_back({x, y, x + 10, y + 10});
+    classes.push_back(cls);
+    expected.push_back(false);
+    const double shift = i % 3 == 0 ? 1.0 : 0.2;
+    boxes.push_back({x + shift, y, x + shift + 10, y + 10});
+    classes.push_back(i % 3 == 2 ? (cls + 1) % 5 : cls);
+    expected.push_back(i % 3 == 1);
+  }
+  CHECK(find_duplicates(boxes, classes) == expected);
+}
+
 TEST_CASE("detectors: matching gives every verdict and reason", "[worker][verdict]") {
   const std::vector<Box> labels = {{0, 0, 10, 10}, {20, 0, 30, 10}, {40, 0, 50, 10}, {60, 0, 70, 10}, {0, 0, 10, 10.2}};
   const std::vector<int> classes = {0, 1, 0, 2, 0};
@@ -87,6 +116,57 @@ TEST_CASE("detectors: matching gives every verdict and reason", "[worker][verdic
   REQUIRE(j.missing.size() == 1);
   CHECK(j.missing[0].cls == 1);
   CHECK(j.missing[0].score == 0.95f);
+}
+
+TEST_CASE("detectors: 20 000 labels against 310 predictions, each label judged by the one on it", "[worker][verdict]") {
+  // Labels 10 x 10 on a grid 20 apart, class i % 3. Predictions: exact, same class, 0.95 on
+  // labels 0..99 (correct); exact, next class, 0.9 on labels 100..199 (mislabeled); same class,
+  // 0.3, one pixel right (IoU 0.82) on labels 200..299 (uncertain, low_confidence); 0.95 on
+  // 10 empty spots below the grid (missing). Every other label: not_detected.
+  std::vector<Box> labels;
+  std::vector<int> classes;
+  for (int i = 0; i < 20000; ++i) {
+    const double x = (i % 200) * 20.0, y = (i / 200) * 20.0;
+    labels.push_back({x, y, x + 10, y + 10});
+    classes.push_back(i % 3);
+  }
+  std::vector<Detection> dets;
+  for (int i = 0; i < 100; ++i) dets.push_back({labels[static_cast<size_t>(i)], i % 3, 0.95f, {}});
+  for (int i = 100; i < 200; ++i) dets.push_back({labels[static_cast<size_t>(i)], (i + 1) % 3, 0.9f, {}});
+  for (int i = 200; i < 300; ++i) {
+    Box b = labels[static_cast<size_t>(i)];
+    b.x1 += 1;
+    b.x2 += 1;
+    dets.push_back({b, i % 3, 0.3f, {}});
+  }
+  for (int k = 0; k < 10; ++k) dets.push_back({{k * 20.0, 3000, k * 20.0 + 10, 3010}, 0, 0.95f, {}});
+  const auto j = judge_detections(labels, classes, std::vector<bool>(labels.size(), false), dets, kAll, thresholds());
+  REQUIRE(j.boxes.size() == 20000);
+  int wrong = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const BoxResult& r = j.boxes[static_cast<size_t>(i)];
+    const bool ok = i < 100   ? r.verdict == Verdict::correct && r.matched == i
+                    : i < 200 ? r.verdict == Verdict::mislabeled && r.suggested == (i + 1) % 3 && r.matched == i
+                    : i < 300 ? r.verdict == Verdict::uncertain && r.reason == "low_confidence" && r.matched == i
+                              : r.verdict == Verdict::uncertain && r.reason == "not_detected" && r.matched == -1;
+    if (!ok) ++wrong;
+  }
+  CHECK(wrong == 0);
+  REQUIRE(j.missing.size() == 10);
+  CHECK(j.missing[0].box.x1 == 0.0);
+  CHECK(j.missing[9].box.x1 == 180.0);
+}
+
+TEST_CASE("detectors: with iou_threshold 0 a prediction anywhere matches a label", "[worker][verdict]") {
+  const std::vector<Detection> far = {{{500, 500, 510, 510}, 0, 0.95f, {}}};
+  Config::Verification v = thresholds();
+  v.iou_threshold = 0.0;
+  const auto zero = judge_detections({{0, 0, 10, 10}}, {0}, {false}, far, kAll, v);
+  CHECK(zero.boxes[0].verdict == Verdict::correct);
+  CHECK(zero.missing.empty());
+  const auto half = judge_detections({{0, 0, 10, 10}}, {0}, {false}, far, kAll, thresholds());
+  CHECK(half.boxes[0].reason == "not_detected");
+  CHECK(half.missing.size() == 1);
 }
 
 TEST_CASE("detectors: a confident same-class match beats a closer other-class one", "[worker][verdict]") {
