@@ -581,7 +581,8 @@ int Session::merge(const RunState& state, bool* complete) {
     return to_int(ExitCode::failed);
   }
   const RunMergeResult merged = merge_run(state, work_dir_, options_.keep_gpu_outputs);
-  status_.on(MergeDone{merged.files.files, merged.files.already_present, 0, merged.removed_shard_trees,
+  status_.on(MergeDone{merged.files.files, merged.files.already_present, merged.files.temporaries_skipped,
+                       merged.removed_shard_trees,
                        merged.already_merged, state.output_dir});
   const auto& s = merged.report.at("summary");
   status_.on(Summary{s.value("total_images", int64_t{0}), s.value("total_boxes", int64_t{0}), s.value("correct", int64_t{0}),

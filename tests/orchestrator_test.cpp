@@ -525,7 +525,7 @@ TEST_CASE("a wrong model.path exits 3 before any worker starts, writing no outpu
   CHECK_FALSE(fs::exists(s.dir / "run_state.json"));
 }
 
-TEST_CASE("--restart after a failed run says what it removes and gives the clean result", "[integration][lifecycle]") {
+TEST_CASE("restarting (--restart) after a failed run says what it removes and gives the clean result", "[integration][lifecycle]") {
   Scenario clean(8);
   REQUIRE(clean.orchestrate({"--num-gpus", "2"}).code == 0);
   Scenario s(8);

@@ -5,10 +5,13 @@
 #include <signal.h>
 
 #include <map>
+#include <random>
+#include <thread>
 #include <opencv2/imgcodecs.hpp>
 
 #include <nlohmann/json.hpp>
 
+#include "atomic_file.h"
 #include "byte_text.h"
 #include "process_util.h"
 #include "test_models.h"
@@ -69,11 +72,16 @@ struct Pipeline {
   json report() const { return json::parse(read_text(dir / "output/verification_report.json")); }
 };
 
+/// Every regular file under `root` but the report and the orchestrator's lock and owner record
+/// (which name the run that wrote them).
 std::map<std::string, std::string> tree(const fs::path& root) {
   std::map<std::string, std::string> files;
-  for (const auto& e : fs::recursive_directory_iterator(root))
-    if (e.is_regular_file() && e.path().filename() != "verification_report.json")
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    const std::string name = e.path().filename().string();
+    if (e.is_regular_file() && name != "verification_report.json" && name != ".orchestrator.lock" &&
+        name != ".orchestrator_run.json")
       files[fs::relative(e.path(), root).generic_string()] = read_text(e.path());
+  }
   return files;
 }
 
@@ -201,4 +209,57 @@ TEST_CASE("a file name and a label line that are not UTF-8 go through 4 workers 
   CHECK(odd_records == 1);
   CHECK(read_text(p.dir / "output/correct" / odd) == read_text(image));
   CHECK(fs::exists(p.dir / "output/correct/indoor/day/labels/\xff\xfe.txt"));
+}
+
+TEST_CASE("ten SIGKILLs at random points, then --retry-failed: the clean run's tree and report, no temporaries",
+          "[pipeline][kill]") {
+  Pipeline clean(40, 0);
+  REQUIRE(clean.orchestrate({"--num-gpus", "4"}).code == 0);
+
+  Pipeline p(40, /*spin=*/200);
+  std::mt19937 random(20261202);  // fixed: a failure replays the same kill points
+  int kills = 0;
+  for (int round = 0; round < 30 && kills < 10; ++round) {
+    std::vector<std::string> args{LV_ORCHESTRATOR, "--config", "config.yaml"};
+    if (round == 0) args.insert(args.end(), {"--num-gpus", "4"});
+    else args.push_back("--retry-failed");
+    lv::test::Child orchestrator(args, p.env(), p.dir.path(), p.dir / "run.out");
+    // The victim: a random shard among those this round runs; the moment: a random delay
+    // after its worker appeared (during start-up, between items, or in the middle of writes).
+    std::vector<int> running;
+    REQUIRE(lv::test::wait_until(
+        [&] {
+          running.clear();
+          for (int shard = 0; shard < 4; ++shard)
+            if (worker_pid(p.dir.path(), shard) > 0) running.push_back(shard);
+          return !running.empty() || orchestrator.poll();
+        },
+        std::chrono::seconds(60)));
+    if (!running.empty()) {
+      const int shard = running[std::uniform_int_distribution<size_t>(0, running.size() - 1)(random)];
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 1500)(random)));
+      const pid_t victim = worker_pid(p.dir.path(), shard);
+      if (victim > 0 && ::kill(victim, SIGKILL) == 0) ++kills;
+    }
+    const auto code = orchestrator.wait(std::chrono::seconds(240));
+    INFO(orchestrator.output());
+    REQUIRE(code.has_value());
+    REQUIRE((*code == 0 || *code == 1));
+    if (*code == 0 && kills < 10) {
+      // Everything finished before the next kill: start over on a fresh tree.
+      INFO("round " << round << " completed before ten kills");
+      break;
+    }
+  }
+  CHECK(kills >= 5);
+  for (int tries = 0; tries < 3 && p.report().value("status", "") != "complete"; ++tries) {
+    const auto retry = p.orchestrate({"--retry-failed"});
+    INFO(retry.output);
+    REQUIRE((retry.code == 0 || retry.code == 1));
+  }
+  CHECK(p.report()["status"] == "complete");
+  CHECK(comparable(p.report()) == comparable(clean.report()));
+  CHECK(tree(p.dir / "output") == tree(clean.dir / "output"));
+  for (const auto& e : fs::recursive_directory_iterator(p.dir / "output"))
+    CHECK_FALSE(lv::is_temporary_name(e.path().filename().string()));
 }
