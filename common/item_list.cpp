@@ -98,7 +98,7 @@ void write_lines_atomic(const fs::path& path, const std::vector<std::string>& it
       out.write(items[i].data(), static_cast<std::streamsize>(items[i].size()));
       out.put('\n');
     }
-  });
+  }, TemporaryName::fixed);  // plan files are written under the work-dir lock: one writer
 }
 
 std::string lines_hash(const std::vector<std::string>& items) {

@@ -57,7 +57,8 @@ std::string relative_inside(const std::filesystem::path& root, const std::string
 std::string join_lines(const std::vector<std::string>& items, size_t begin, size_t end);
 
 /// Writes items [begin, end) one a line to `path` atomically (temporary file, rename), without
-/// building the whole text in memory. Throws lv::Error naming the file.
+/// building the whole text in memory. The temporary has a fixed name (plan files are written
+/// by one orchestrator at a time, under the work-dir lock). Throws lv::Error naming the file.
 void write_lines_atomic(const std::filesystem::path& path, const std::vector<std::string>& items, size_t begin,
                         size_t end);
 

@@ -41,6 +41,8 @@ std::optional<Progress> parse_progress_line(std::string_view line) {
   return p;
 }
 
+std::string format_phase(std::string_view words) { return fmt::format("[phase] {}", words); }
+
 std::optional<std::string> parse_phase_line(std::string_view line) {
   constexpr std::string_view tag = "[phase] ";
   const size_t at = line.find(tag);

@@ -21,6 +21,9 @@ std::string format_progress(const Progress& p);
 /// Leading text before "[progress]" is allowed, so a log prefix does not hide progress.
 std::optional<Progress> parse_progress_line(std::string_view line);
 
+/// Formats the start-up phase line "[phase] <words>", without the trailing newline.
+std::string format_phase(std::string_view words);
+
 /// The optional start-up phase line "[phase] <words>" (e.g. "[phase] loading model"), which a
 /// worker prints before its first progress line. Returns the words, or nullopt for any other
 /// line (an empty phase too). Leading text before "[phase]" is allowed, as for progress.

@@ -106,7 +106,12 @@ void save_run_state(const fs::path& work_dir, const RunState& state) {
   set_bytes_field(j, "worker", state.worker.string());
   set_bytes_field(j, "config_text", state.config_text);
   j["shards"] = shards;
-  write_file_atomic(work_dir / kRunStateFile, j.dump(2) + "\n");
+  // The work dir is locked: one writer, so a fixed temporary name, which the next save replaces
+  // when a crash left it behind.
+  const std::string text = j.dump(2) + "\n";
+  write_file_atomic(
+      work_dir / kRunStateFile, [&](std::ostream& out) { out.write(text.data(), static_cast<std::streamsize>(text.size())); },
+      TemporaryName::fixed);
 }
 
 std::optional<RunState> load_run_state(const fs::path& work_dir) {

@@ -327,7 +327,7 @@ int run(int argc, char** argv) {
 
   if (f.startup_ms > 0) {
     for (const char* phase : {"loading model", "warm-up"}) {
-      std::printf("[phase] %s\n", phase);
+      std::printf("%s\n", lv::format_phase(phase).c_str());
       std::fflush(stdout);
       if (!sleep_unless_stopped(f.startup_ms)) return lv::to_int(lv::ExitCode::interrupted);
     }

@@ -559,3 +559,14 @@ TEST_CASE("bad limits and misplaced flags are usage errors, not silent defaults"
   CHECK(cpu.output.find("--gpus cpu") != std::string::npos);
   CHECK_FALSE(fs::exists(s.dir / "output"));
 }
+
+TEST_CASE("workers loading their model longer than --stall-timeout are not killed: start-up has its allowance",
+          "[integration][lifecycle]") {
+  Scenario s(8);
+  // Each worker spends 2 x 1.5 s in start-up phases, well past the 1 s stall timeout.
+  const RunResult r = s.orchestrate({"--num-gpus", "2", "--stall-timeout", "1"}, {{"FAKE_WORKER_FAULT", "startup_ms=1500"}});
+  INFO(r.output);
+  CHECK(r.code == 0);
+  CHECK(r.output.find("stalled") == std::string::npos);
+  CHECK(s.report()["status"] == "complete");
+}

@@ -96,3 +96,13 @@ TEST_CASE("progress: malformed lines are rejected", "[progress]") {
     CHECK_FALSE(parse_progress_line(line).has_value());
   }
 }
+
+TEST_CASE("a phase line names the worker's start-up step; other lines are not phases", "[progress]") {
+  CHECK(lv::format_phase("loading model") == "[phase] loading model");
+  CHECK(lv::parse_phase_line("[phase] loading model") == std::optional<std::string>("loading model"));
+  CHECK(lv::parse_phase_line("2026-12-02 [phase] warm-up \r") == std::optional<std::string>("warm-up"));
+  CHECK_FALSE(lv::parse_phase_line("[phase] "));
+  CHECK_FALSE(lv::parse_phase_line("[progress] 1/2 failed=0"));
+  CHECK_FALSE(lv::parse_phase_line("phase loading"));
+  CHECK(lv::parse_phase_line("[phase] " + std::string(200, 'x'))->size() == 60);
+}

@@ -62,7 +62,7 @@ namespace {
 
 /// The optional protocol line `[phase] <words>` (README, worker protocol), flushed at once.
 void print_phase(const char* words) {
-  fmt::print("[phase] {}\n", words);
+  fmt::print("{}\n", format_phase(words));
   std::fflush(stdout);
 }
 
