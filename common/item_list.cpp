@@ -174,7 +174,11 @@ ItemList scan_folder(const fs::path& folder) {
     // folders that make up a dataset cost no system call; only the rest is looked at closely.
     // (directory_entry::status() would stat every entry; is_directory() and the like do not.)
     const bool link = entry.is_symlink(ec);
-    if (ec) unreadable_folder(p, ec);
+    if (ec) {
+      // Gone or unreadable since the folder was listed: say so, and keep scanning the rest.
+      list.rejected.push_back({0, p.generic_string().substr(cut), fmt::format("cannot read: {}", ec.message())});
+      continue;
+    }
     if (!link && entry.is_directory(ec)) {
       // Hidden folders (.git, .cache) are never datasets.
       if (p.filename().string().rfind('.', 0) == 0) it.disable_recursion_pending();
