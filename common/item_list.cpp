@@ -5,8 +5,11 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <string_view>
 #include <system_error>
 #include <unordered_map>
+
+#include <sys/stat.h>
 
 #include <boost/crc.hpp>
 
@@ -161,11 +164,14 @@ ItemList scan_folder(const fs::path& folder) {
     const fs::path& p = entry.path();
     // The entry's own type comes from the directory listing (d_type), so the plain files and
     // folders that make up a dataset cost no system call; only the rest is looked at closely.
+    // (directory_entry::status() would stat every entry; is_directory() and the like do not.)
     const bool link = entry.is_symlink(ec);
-    if (ec) unreadable_folder(p, ec);
-    const fs::file_type own = link ? fs::file_type::symlink : entry.status(ec).type();
-    if (ec) unreadable_folder(p, ec);
-    if (own == fs::file_type::directory) {
+    if (ec) {
+      // Gone or unreadable since the folder was listed: say so, and keep scanning the rest.
+      list.rejected.push_back({0, p.generic_string().substr(cut), fmt::format("cannot read: {}", ec.message())});
+      continue;
+    }
+    if (!link && entry.is_directory(ec)) {
       // Hidden folders (.git, .cache) are never datasets.
       if (p.filename().string().rfind('.', 0) == 0) it.disable_recursion_pending();
       continue;
@@ -177,6 +183,11 @@ ItemList scan_folder(const fs::path& folder) {
       list.rejected.push_back({0, std::move(rel), "file name contains a newline"});
       continue;
     }
+    if (!link && entry.is_regular_file(ec)) {
+      list.items.push_back(std::move(rel));
+      continue;
+    }
+    const fs::file_type own = link ? fs::file_type::symlink : entry.symlink_status(ec).type();
     if (!image_name) {
       // A folder link is not followed: one that stays inside is scanned where it really is;
       // one that leads out is said, so that the images behind it are not missed unawares.
@@ -230,26 +241,60 @@ void drop_duplicates(ItemList& list, const std::vector<int64_t>& lines) {
   list.items.resize(out);
 }
 
-/// input_file_problem() for a listed entry `rel`, plus what a scan never meets: a plain file
-/// reached through a folder symlink that leads out of the root. "" for a missing file: it stays
-/// an item and the worker reports it. `folder_problem` caches the verdict per folder.
-std::string listed_file_problem(const fs::path& real_root, const fs::path& root, const std::string& rel,
-                                std::unordered_map<std::string, std::string>& folder_problem) {
-  const fs::path path = root / rel;
-  std::error_code ec;
-  const fs::file_type own = fs::symlink_status(path, ec).type();
-  if (own == fs::file_type::not_found) return "";
-  if (ec) return fmt::format("cannot read: {}", ec.message());
-  // A symlink is resolved whole, folders included, by input_file_problem().
-  if (own != fs::file_type::regular) return input_file_problem(real_root, path, own);
-  const size_t slash = rel.rfind('/');
-  if (slash == std::string::npos) return "";
-  const std::string folder = rel.substr(0, slash);
-  auto it = folder_problem.find(folder);
-  if (it == folder_problem.end())
-    it = folder_problem.emplace(folder, outside_canonical_root_reason(real_root, root / folder)).first;
-  return it->second;
+fs::file_type type_of(mode_t mode) {
+  if (S_ISREG(mode)) return fs::file_type::regular;
+  if (S_ISLNK(mode)) return fs::file_type::symlink;
+  if (S_ISDIR(mode)) return fs::file_type::directory;
+  if (S_ISFIFO(mode)) return fs::file_type::fifo;
+  if (S_ISSOCK(mode)) return fs::file_type::socket;
+  if (S_ISBLK(mode)) return fs::file_type::block;
+  if (S_ISCHR(mode)) return fs::file_type::character;
+  return fs::file_type::unknown;
 }
+
+/// input_file_problem() for listed entries, plus what a scan never meets: a plain file reached
+/// through a folder symlink that leads out of the root. A list names a million files of few
+/// folders, so each entry costs one lstat(2) on a reused buffer (fs::symlink_status and
+/// fs::path building cost several times the system call) and each folder one canonical().
+class ListedFileCheck {
+ public:
+  explicit ListedFileCheck(const fs::path& root)
+      : root_(root), real_root_(canonical_root(root)), prefix_(root.empty() ? "" : root.string() + "/") {}
+
+  /// Why `rel` cannot be an item, or "": also for a missing file, which stays an item so that
+  /// the worker reports it ("file not found"), as for a file removed after planning.
+  std::string problem(const std::string& rel) {
+    path_.assign(prefix_).append(rel);
+    struct stat st;
+    if (::lstat(path_.c_str(), &st) != 0) {
+      if (errno == ENOENT || errno == ENOTDIR) return "";
+      return fmt::format("cannot read: {}", std::strerror(errno));
+    }
+    const fs::file_type own = type_of(st.st_mode);
+    // A symlink is resolved whole, folders included, by input_file_problem().
+    if (own != fs::file_type::regular) return input_file_problem(real_root_, path_, own);
+    const size_t slash = rel.rfind('/');
+    if (slash == std::string::npos) return "";
+    const std::string_view folder(rel.data(), slash);
+    if (folder != last_folder_) {
+      last_folder_.assign(folder);
+      auto it = folder_problem_.find(last_folder_);
+      if (it == folder_problem_.end())
+        it = folder_problem_.emplace(last_folder_, outside_canonical_root_reason(real_root_, root_ / last_folder_)).first;
+      last_problem_ = &it->second;
+    }
+    return *last_problem_;
+  }
+
+ private:
+  fs::path root_;
+  fs::path real_root_;
+  std::string prefix_;
+  std::string path_;
+  std::unordered_map<std::string, std::string> folder_problem_;
+  std::string last_folder_;
+  const std::string* last_problem_ = nullptr;
+};
 
 ItemList read_list_file(const fs::path& file, const fs::path& root) {
   ItemList list;
@@ -263,10 +308,7 @@ ItemList read_list_file(const fs::path& file, const fs::path& root) {
   }
   // Editors on Windows start a UTF-8 file with a byte order mark; it is not part of a name.
   if (!lines.empty() && lines.front().rfind("\xEF\xBB\xBF", 0) == 0) lines.front().erase(0, 3);
-  const fs::path real_root = canonical_root(list.root);
-  // Whether each folder that entries sit in resolves inside the root: asked once per folder,
-  // not once per entry, because a list names many files of few folders.
-  std::unordered_map<std::string, std::string> folder_problem;
+  ListedFileCheck check(list.root);
   list.items.reserve(lines.size());
   std::vector<int64_t> lines_of_items;
   lines_of_items.reserve(lines.size());
@@ -284,7 +326,7 @@ ItemList read_list_file(const fs::path& file, const fs::path& root) {
       list.rejected.push_back({line_no, line, fmt::format("outside the input root '{}'", list.root.string())});
       continue;
     }
-    std::string problem = listed_file_problem(real_root, list.root, rel, folder_problem);
+    std::string problem = check.problem(rel);
     if (!problem.empty()) {
       list.rejected.push_back({line_no, clean ? rel : line, std::move(problem)});
       continue;

@@ -164,7 +164,8 @@ std::string relabel_text(std::string_view text, const std::vector<int>& new_clas
     std::string_view line = text.substr(start, end - start);
     const size_t index = static_cast<size_t>(number++);
     if (index < new_class.size() && new_class[index] >= 0) {
-      const size_t first = line.find_first_not_of(" \t");
+      // The same blanks split_fields() skips, '\r' included, or the new id lands before them.
+      const size_t first = line.find_first_not_of(" \t\r");
       const size_t after = first == std::string_view::npos ? line.size() : line.find_first_of(" \t\r", first);
       out.append(line.substr(0, first == std::string_view::npos ? line.size() : first));
       out.append(std::to_string(new_class[index]));

@@ -135,3 +135,17 @@ TEST_CASE("a label path that is a folder, a FIFO or a link out of the root is fo
   CHECK(label_file_refusal(croot, root / "set/labels/d.txt") == "dangling symlink");
   CHECK(label_file_refusal(croot, root / "set/labels/e.txt") == "");
 }
+
+// Found by fuzz/label_parser_fuzz.cpp: parse_labels() skips a leading '\r' (LF CR line ends),
+// relabel_text() did not, and put the new class before it: "0\r1 0.5 ..." has six fields, so
+// the corrected label file lost that box.
+TEST_CASE("relabel_text keeps a box whose line starts with a carriage return", "[worker][labels]") {
+  const std::string text = " 0\n\r1\t0.5\t0.5\t1\t1";
+  REQUIRE(parse_labels(text, 3).boxes.size() == 1);
+  const std::string relabelled = relabel_text(text, {-1, 0});
+  CHECK(relabelled == " 0\n\r0\t0.5\t0.5\t1\t1");
+  const LabelFile again = parse_labels(relabelled, 3);
+  REQUIRE(again.boxes.size() == 1);
+  CHECK(again.boxes[0].cls == 0);
+  CHECK(again.boxes[0].line == 2);
+}
