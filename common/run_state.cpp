@@ -98,7 +98,8 @@ void save_run_state(const fs::path& work_dir, const RunState& state) {
          {"items_hash", state.items_hash},
          {"item_count", state.item_count},
          {"created_at", state.created_at},
-         {"run_id", state.run_id}};
+         {"run_id", state.run_id},
+         {"classes_hash", state.classes_hash}};
   // Paths are bytes on Linux: escaped when they are not UTF-8 (byte_text.h), never a crash.
   set_bytes_field(j, "config_path", state.config_path.string());
   set_bytes_field(j, "input", state.input.string());
@@ -133,6 +134,7 @@ std::optional<RunState> load_run_state(const fs::path& work_dir) {
     if (j.contains("worker")) s.worker = get_bytes_field(j, "worker");
     s.created_at = j.value("created_at", "");
     s.run_id = j.value("run_id", "");
+    s.classes_hash = j.value("classes_hash", "");
     if (j.contains("config_text")) s.config_text = get_bytes_field(j, "config_text");
     for (const auto& sj : j.at("shards")) s.shards.push_back(shard_from_json(sj));
     return s;

@@ -44,6 +44,7 @@ struct RunState {
   std::string created_at;
   std::string run_id;                ///< random; also in the output dir's owner record
   std::string config_text;           ///< the config file at plan time: a retry diffs it key by key
+  std::string classes_hash;          ///< content_hash of input.classes' file at plan time ("" = inline list)
   std::vector<ShardState> shards;
 };
 

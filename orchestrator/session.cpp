@@ -155,6 +155,13 @@ void Session::check_locations(const Config& config) {
   }
 }
 
+std::string Session::classes_hash() const {
+  if (config_.input.classes_file.empty()) return "";
+  std::error_code ec;
+  if (!fs::is_regular_file(config_.input.classes_file, ec)) return "missing";
+  return content_hash(read_file(config_.input.classes_file));
+}
+
 void Session::preflight() {
   std::error_code ec;
   if (fs::exists(output_dir_, ec) && !fs::is_directory(output_dir_, ec))
@@ -354,6 +361,7 @@ int Session::fresh(std::optional<RunState> earlier) {
   // Plan files, the owner record, the state: from here on the run can be retried.
   state.run_id = new_run_id();
   state.config_text = config_text_;
+  state.classes_hash = classes_hash();
   report_rejected(items);
   write_plan_files(work_dir_, state, items);
   write_output_owner(output_dir_, OutputOwner{state.run_id, work_dir_, state.created_at});
@@ -368,7 +376,7 @@ int Session::retry(RunState state) {
   // results of two different runs in one report.
   if (!state.config_text.empty()) {
     const Config planned = parse_config(state.config_text, state.config_path);
-    const ConfigChanges changes = diff_configs(planned, config_);
+    ConfigChanges changes = diff_configs(planned, config_);
     // When no shard produced anything yet (every worker failed at start, e.g. a wrong
     // model.path), there are no results to mix: the fix is taken as the plan's config.
     bool produced = false;
@@ -376,10 +384,13 @@ int Session::retry(RunState state) {
       std::error_code ec;
       produced |= s.status == ShardStatus::succeeded || fs::exists(shard_output_dir(state.output_dir, s.index), ec);
     }
+    if (!state.classes_hash.empty() && classes_hash() != state.classes_hash)
+      changes.result.push_back("input.classes (the content of " + config_.input.classes_file.string() + ")");
     if (!produced && !changes.result.empty()) {
       status_.on(Notice{Notice::Kind::config_keys_changed, "nothing produced yet", changes.result});
       state.config_text = config_text_;
       state.config_hash = content_hash(config_text_);
+      state.classes_hash = classes_hash();
     } else if (!changes.result.empty())
       throw Refusal(RefusalKind::config_changed,
                     fmt::format("cannot retry: {} changed since the plan in key(s) that change results: {}. Retrying "

@@ -103,6 +103,8 @@ class Session {
   std::filesystem::path resolve_worker();
   LaunchSpec launch_spec(const RunState& state, const ShardState& shard, bool resume, int threads) const;
   int threads_per_worker(size_t workers) const;
+  /// content_hash of the classes file ("" for an inline list): a retry notices an edited file.
+  std::string classes_hash() const;
   void report_rejected(const ItemList& items);
 
   Options options_;

@@ -460,3 +460,18 @@ TEST_CASE("session: an output path that is a regular file is an error before any
   CHECK(w.system.launches.empty());
   CHECK(read_text(w.dir / "out") == "a file where the output folder should be");
 }
+
+TEST_CASE("session: a retry refuses when the classes file was edited since the plan", "[session]") {
+  World w;
+  write_text(w.dir / "classes.txt", "a\nb\n");
+  write_text(w.dir / "config.yaml", "input:\n  images: data\n  classes: classes.txt\noutput:\n  dir: out\n"
+                                    "worker:\n  executable: /bin/true\n");
+  w.system.script[0] = {Act::crash_midway};
+  REQUIRE(w.run(w.options()) == 1);
+  write_text(w.dir / "classes.txt", "b\na\n");  // same names, other ids: other verdicts
+  Options retry = w.options();
+  retry.retry_failed = true;
+  const Refusal r = w.refused(retry);
+  CHECK(r.kind() == RefusalKind::config_changed);
+  CHECK(std::string(r.what()).find("input.classes") != std::string::npos);
+}

@@ -14,6 +14,7 @@
 #include "test_models.h"
 #include "test_util.h"
 #include "worker_catch.h"
+#include "worker_run.h"
 
 using nlohmann::json;
 namespace fs = std::filesystem;
@@ -268,10 +269,7 @@ TEST_CASE("image_worker with a yolov8 model: verdicts, missing labels, corrected
              "input:\n  images: data\n  classes: [cat, dog]\noutput:\n  debug_images: all\n"
              "model:\n  path: v8.pt\n  type: yolov8\n  input_size: 64\n");
   const fs::path log = dir / "w.log";
-  const int rc = lv::test::run_program({LV_IMAGE_WORKER, "--config", (dir / "config.yaml").string(), "--items",
-                                        (dir / "split.txt").string(), "--output-dir", (dir / "out").string(), "--shard",
-                                        "0"},
-                                       log);
+  const int rc = lv::test::run_worker_in(dir.path(), log);
   INFO(read_text(log));
   REQUIRE(rc == 0);
   const json report = json::parse(read_text(dir / "out/verification_report.json"));
@@ -503,9 +501,7 @@ TEST_CASE("a detector that outputs NaN gives uncertain model_output_nan boxes an
              "input:\n  images: data\n  classes: [cat, dog]\noutput:\n  debug_images: none\n"
              "model:\n  path: v8.pt\n  type: yolov8\n  input_size: 64\n");
   const fs::path log = dir / "w.log";
-  REQUIRE(lv::test::run_program({LV_IMAGE_WORKER, "--config", (dir / "config.yaml").string(), "--items",
-                                 (dir / "split.txt").string(), "--output-dir", (dir / "out").string(), "--shard", "0"},
-                                log) == 0);
+  REQUIRE(lv::test::run_worker_in(dir.path(), log) == 0);
   const std::string text = read_text(log);
   INFO(text);
   const json report = json::parse(read_text(dir / "out/verification_report.json"));

@@ -9,6 +9,7 @@
 #include "test_models.h"
 #include "test_util.h"
 #include "worker_catch.h"
+#include "worker_run.h"
 
 using nlohmann::json;
 namespace fs = std::filesystem;
@@ -60,10 +61,7 @@ TEST_CASE("image_worker judges each box of a 2 000-box image as its construction
              "model:\n  path: model.pt\n  type: classifier\n  input_size: 16\nprocessing:\n  batch_size: 64\n");
 
   const fs::path log = dir / "w.log";
-  const int rc = lv::test::run_program({LV_IMAGE_WORKER, "--config", (dir / "config.yaml").string(), "--items",
-                                        (dir / "split.txt").string(), "--output-dir", (dir / "out").string(), "--shard",
-                                        "0"},
-                                       log);
+  const int rc = lv::test::run_worker_in(dir.path(), log);
   INFO(read_text(log));
   REQUIRE(rc == 0);
   const json report = json::parse(read_text(dir / "out/verification_report.json"));
