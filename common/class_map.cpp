@@ -27,27 +27,6 @@ int index_of(const std::vector<std::string>& names, const std::string& name) {
 
 }  // namespace
 
-std::vector<std::string> read_class_names(const std::filesystem::path& file) {
-  std::string text;
-  try {
-    text = read_file(file);
-  } catch (const Error& e) {
-    throw Error(ExitCode::input_unreadable, fmt::format("input.classes: {}", e.what()));
-  }
-  std::vector<std::string> names;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    std::string name = trim(std::string_view(text).substr(start, end - start));
-    if (!name.empty()) names.push_back(std::move(name));
-    start = end + 1;
-  }
-  if (names.empty())
-    throw Error(ExitCode::input_unreadable, fmt::format("{}: input.classes: the classes file holds no names", file.string()));
-  return names;
-}
-
 std::vector<std::string> class_names_from_model_config(std::string_view json_text) {
   const auto j = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object() || !j.contains("names")) return {};

@@ -9,10 +9,6 @@
 
 namespace lv {
 
-/// Class names from a classes file: one name a line, surrounding blanks trimmed, blank lines
-/// skipped. Throws lv::Error (exit 4) naming the file when it cannot be read or is empty.
-std::vector<std::string> read_class_names(const std::filesystem::path& file);
-
 /// Class names from the JSON an Ultralytics export stores as the extra file `config.txt`:
 /// `{"names": {"0": "person", ...}}` or `{"names": ["person", ...]}`. Empty when the text has
 /// no usable `names`.

@@ -91,8 +91,7 @@ PreflightFindings check_model_and_classes(const Config& config) {
     if (model_names.empty()) model_names = std::move(from_archive);
   }
   if (config.input.classes.empty() && config.input.classes_file.empty()) return findings;
-  const std::vector<std::string> dataset =
-      config.input.classes.empty() ? read_class_names(config.input.classes_file) : config.input.classes;
+  const std::vector<std::string> dataset = dataset_class_names(config);
   if (model_names.empty()) return findings;  // the worker uses the dataset's own names
   const ClassMap map = build_class_map(dataset, model_names, config.model.aliases);
   std::set<int> judged(map.model_to_dataset.begin(), map.model_to_dataset.end());

@@ -263,8 +263,7 @@ void Session::report_rejected(const ItemList& items) {
   if (items.rejected.empty()) return;
   std::string all;
   for (const auto& r : items.rejected)
-    all += fmt::format("{}: {}: {}\n", r.line > 0 ? fmt::format("line {}", r.line) : std::string("scan"),
-                       printable(r.entry), r.reason);
+    all += fmt::format("{}: {}: {}\n", r.where(), printable(r.entry), r.reason);
   const fs::path file = work_dir_ / "rejected_items.txt";
   write_file_atomic(file, all);
   Notice n{Notice::Kind::rejected_inputs};

@@ -41,12 +41,7 @@ fs::path input_root(const Config& config) {
   return config.input.root.empty() ? images.parent_path() : config.input.root;
 }
 
-std::vector<std::string> dataset_classes(const Config& config) {
-  if (!config.input.classes.empty()) return config.input.classes;
-  if (config.input.classes_file.empty())
-    throw usage_error(fmt::format("{}: input.classes: required: a classes file or a list of names", config.file.string()));
-  return read_class_names(config.input.classes_file);
-}
+std::vector<std::string> dataset_classes(const Config& config) { return dataset_class_names(config); }
 
 int model_threads(const Config& config) {
   if (config.processing.num_threads > 0) return config.processing.num_threads;

@@ -1,6 +1,7 @@
 // Dataset and model class names, aliases and the summing of aliased scores.
 #include "worker_catch.h"
 #include "class_map.h"
+#include "config.h"
 #include "error.h"
 #include "test_util.h"
 
@@ -61,14 +62,14 @@ TEST_CASE("model class names from an Ultralytics config.txt", "[worker][classes]
 TEST_CASE("classes files: trimmed names, blank lines skipped, errors exit 4", "[worker][classes]") {
   test::TempDir dir;
   test::write_text(dir / "classes.txt", "cat\r\n\n  dog  \nbig bird\n");
-  CHECK(read_class_names(dir / "classes.txt") == std::vector<std::string>{"cat", "dog", "big bird"});
+  CHECK(read_classes_file(dir / "classes.txt") == std::vector<std::string>{"cat", "dog", "big bird"});
   test::write_text(dir / "empty.txt", "\n\n");
   try {
-    read_class_names(dir / "empty.txt");
+    read_classes_file(dir / "empty.txt");
     FAIL("no error");
   } catch (const Error& e) {
     CHECK(e.code() == ExitCode::input_unreadable);
     CHECK(std::string(e.what()).find("empty.txt") != std::string::npos);
   }
-  CHECK_THROWS_AS(read_class_names(dir / "none.txt"), Error);
+  CHECK_THROWS_AS(read_classes_file(dir / "none.txt"), Error);
 }
