@@ -7,9 +7,7 @@
 #include <fstream>
 #include <string_view>
 #include <system_error>
-#include <unordered_map>
 
-#include <sys/stat.h>
 
 #include <boost/crc.hpp>
 
@@ -241,61 +239,6 @@ void drop_duplicates(ItemList& list, const std::vector<int64_t>& lines) {
   list.items.resize(out);
 }
 
-fs::file_type type_of(mode_t mode) {
-  if (S_ISREG(mode)) return fs::file_type::regular;
-  if (S_ISLNK(mode)) return fs::file_type::symlink;
-  if (S_ISDIR(mode)) return fs::file_type::directory;
-  if (S_ISFIFO(mode)) return fs::file_type::fifo;
-  if (S_ISSOCK(mode)) return fs::file_type::socket;
-  if (S_ISBLK(mode)) return fs::file_type::block;
-  if (S_ISCHR(mode)) return fs::file_type::character;
-  return fs::file_type::unknown;
-}
-
-/// input_file_problem() for listed entries, plus what a scan never meets: a plain file reached
-/// through a folder symlink that leads out of the root. A list names a million files of few
-/// folders, so each entry costs one lstat(2) on a reused buffer (fs::symlink_status and
-/// fs::path building cost several times the system call) and each folder one canonical().
-class ListedFileCheck {
- public:
-  explicit ListedFileCheck(const fs::path& root)
-      : root_(root), real_root_(canonical_root(root)), prefix_(root.empty() ? "" : root.string() + "/") {}
-
-  /// Why `rel` cannot be an item, or "": also for a missing file, which stays an item so that
-  /// the worker reports it ("file not found"), as for a file removed after planning.
-  std::string problem(const std::string& rel) {
-    path_.assign(prefix_).append(rel);
-    struct stat st;
-    if (::lstat(path_.c_str(), &st) != 0) {
-      if (errno == ENOENT || errno == ENOTDIR) return "";
-      return fmt::format("cannot read: {}", std::strerror(errno));
-    }
-    const fs::file_type own = type_of(st.st_mode);
-    // A symlink is resolved whole, folders included, by input_file_problem().
-    if (own != fs::file_type::regular) return input_file_problem(real_root_, path_, own);
-    const size_t slash = rel.rfind('/');
-    if (slash == std::string::npos) return "";
-    const std::string_view folder(rel.data(), slash);
-    if (folder != last_folder_) {
-      last_folder_.assign(folder);
-      auto it = folder_problem_.find(last_folder_);
-      if (it == folder_problem_.end())
-        it = folder_problem_.emplace(last_folder_, outside_canonical_root_reason(real_root_, root_ / last_folder_)).first;
-      last_problem_ = &it->second;
-    }
-    return *last_problem_;
-  }
-
- private:
-  fs::path root_;
-  fs::path real_root_;
-  std::string prefix_;
-  std::string path_;
-  std::unordered_map<std::string, std::string> folder_problem_;
-  std::string last_folder_;
-  const std::string* last_problem_ = nullptr;
-};
-
 ItemList read_list_file(const fs::path& file, const fs::path& root) {
   ItemList list;
   list.from_list_file = true;
@@ -308,7 +251,8 @@ ItemList read_list_file(const fs::path& file, const fs::path& root) {
   }
   // Editors on Windows start a UTF-8 file with a byte order mark; it is not part of a name.
   if (!lines.empty() && lines.front().rfind("\xEF\xBB\xBF", 0) == 0) lines.front().erase(0, 3);
-  ListedFileCheck check(list.root);
+  // No system call per entry: a list names up to millions of files, often on a network
+  // filesystem, and the worker checks each file by input_file_problem() before opening it.
   list.items.reserve(lines.size());
   std::vector<int64_t> lines_of_items;
   lines_of_items.reserve(lines.size());
@@ -324,11 +268,6 @@ ItemList read_list_file(const fs::path& file, const fs::path& root) {
     std::string rel = clean ? std::move(line) : relative_inside(list.root, line);
     if (rel.empty()) {
       list.rejected.push_back({line_no, line, fmt::format("outside the input root '{}'", list.root.string())});
-      continue;
-    }
-    std::string problem = check.problem(rel);
-    if (!problem.empty()) {
-      list.rejected.push_back({line_no, clean ? rel : line, std::move(problem)});
       continue;
     }
     list.items.push_back(std::move(rel));

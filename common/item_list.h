@@ -40,12 +40,13 @@ std::string input_file_problem(const std::filesystem::path& canonical_root, cons
 
 /// Lists items from `images` (a folder or a list file). For a list file, `root` (when not
 /// empty) replaces the list file's folder as the root; absolute entries must lie inside it.
-/// Entries that input_file_problem() refuses, in either mode, go to `rejected` with the
-/// reason; so does a listed path that passes through a folder symlink leading out of the
-/// root. A folder scan never follows folder symlinks (one leading out is recorded), skips
-/// hidden folders, and pays no system call per plain file. A listed file that does not exist
-/// stays an item: the worker records it as "file not found" in the report. A UTF-8 byte order
-/// mark at the start of a list file is ignored.
+/// A folder scan puts the entries input_file_problem() refuses into `rejected` with the
+/// reason; it never follows folder symlinks (one leading out is recorded), skips hidden
+/// folders, and pays no system call per plain file. A list file's entries are checked only
+/// lexically here (inside the root, listed once), with no system call per entry, since lists
+/// name millions of files, often on network filesystems: the worker applies
+/// input_file_problem() to each file before opening it and records a refusal in the report
+/// ("file not found" likewise). A UTF-8 byte order mark at the start of a list file is ignored.
 /// Throws lv::Error (exit 4) naming the path when `images` cannot be read.
 ItemList list_items(const std::filesystem::path& images, const std::filesystem::path& root = {});
 

@@ -317,7 +317,8 @@ int Session::fresh(std::optional<RunState> earlier) {
   }
   // Pre-flight: everything that can be known before a worker starts, before anything is written.
   preflight();
-  const ItemList items = list_items(config_.input.images, config_.input.root);
+  auto listed = std::make_unique<ItemList>(list_items(config_.input.images, config_.input.root));
+  const ItemList& items = *listed;
   if (items.items.empty())
     throw Error(ExitCode::input_unreadable,
                 fmt::format("{}: no images found (extensions .jpg .jpeg .png .bmp .tif .tiff .webp){}",
@@ -365,6 +366,9 @@ int Session::fresh(std::optional<RunState> earlier) {
   write_plan_files(work_dir_, state, items);
   write_output_owner(output_dir_, OutputOwner{state.run_id, work_dir_, state.created_at});
   save_run_state(work_dir_, state);
+  // The list now lives in items.txt and splits/, and the merge reads it back from there: a
+  // million names must not stay in memory twice while the workers run.
+  listed.reset();
   std::vector<int> selected;
   for (const auto& s : state.shards) selected.push_back(s.index);
   return execute(state, selected);

@@ -126,11 +126,13 @@ class ShardRun {
       if (is_temporary_name(fs::path(item).filename().native()))
         return fail(std::move(p), "the file name ends like a temporary file (.tmp.<digits>), which output trees "
                                   "reserve: rename it");
-      // A link must not pull in (or copy out) a file from outside the input root. A missing
-      // image is left to load_image ("file not found").
+      // The input rule a folder scan applies (item_list.h), here for listed items too: a link
+      // must not pull in (or copy out) a file from outside the input root, and a FIFO or a
+      // device must never be opened. A missing image is left to load_image ("file not found").
       std::error_code ec;
-      if (fs::exists(p.source, ec))
-        if (const std::string why = outside_canonical_root_reason(canonical_root_, p.source); !why.empty())
+      const fs::file_type own = fs::symlink_status(p.source, ec).type();
+      if (!ec && own != fs::file_type::not_found)
+        if (const std::string why = input_file_problem(canonical_root_, p.source, own); !why.empty())
           return fail(std::move(p), fmt::format("image: {}", why));
       if (const auto label_file = find_label_file(p.source)) {
         p.result.label_file = label_file->lexically_relative(root_).generic_string();

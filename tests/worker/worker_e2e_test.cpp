@@ -141,7 +141,7 @@ TEST_CASE("image_worker sorts a classifier dataset and records every bad input",
   CHECK(error("bad/text.png").find("cannot decode image") == 0);
   CHECK(error("bad/trunc.jpg") == "truncated JPEG (no end-of-image marker)");
   CHECK(error("bad/huge.png") == "5000x5000 = 25000000 pixels is over processing.max_image_pixels 1000000");
-  CHECK(error("bad/dir.jpg") == "not a regular file");
+  CHECK(error("bad/dir.jpg") == "image: not a regular file (directory)");
   CHECK(error("bad/not_there.jpg") == "file not found");
   CHECK(verdict("bad/lines.jpg") == "uncertain");
 
@@ -517,4 +517,25 @@ TEST_CASE("a detector that outputs NaN gives uncertain model_output_nan boxes an
   // Once, naming the first image.
   CHECK(text.find("the model output NaN for images/p.png") != std::string::npos);
   CHECK(text.find("the model output NaN for images/q.png") == std::string::npos);
+}
+
+TEST_CASE("an image that is a FIFO, a device link or a dangling link is an image error by the scan's rule, and never "
+          "blocks the worker",
+          "[worker][e2e]") {
+  // A list file's entries are not stat'ed at planning (item_list.h): the worker judges them.
+  Small s;
+  fs::create_directories(s.data / "set/images");
+  REQUIRE(::mkfifo((s.data / "set/images/pipe.png").c_str(), 0644) == 0);
+  fs::create_symlink("/dev/zero", s.data / "set/images/zero.png");
+  fs::create_symlink("gone.png", s.data / "set/images/dangling.png");
+  fs::create_directories(s.data / "set/images/folder.png");
+  s.image("set/images/ok.png", "set/labels/ok.txt");
+  REQUIRE(s.run({"set/images/pipe.png", "set/images/zero.png", "set/images/dangling.png", "set/images/folder.png",
+                 "set/images/ok.png"}) == 0);
+  INFO(s.log());
+  CHECK(s.record("set/images/pipe.png")["error"] == "image: not a regular file (fifo)");
+  CHECK(s.record("set/images/zero.png")["error"] == "image: symlink resolves outside the input root (/dev/zero)");
+  CHECK(s.record("set/images/dangling.png")["error"] == "image: dangling symlink");
+  CHECK(s.record("set/images/folder.png")["error"] == "image: not a regular file (directory)");
+  CHECK(s.record("set/images/ok.png")["verdict"] == "correct");
 }
