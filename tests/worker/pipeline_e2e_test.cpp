@@ -9,10 +9,12 @@
 #include <thread>
 #include <opencv2/imgcodecs.hpp>
 
+#include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
 #include "atomic_file.h"
 #include "byte_text.h"
+#include "item_list.h"
 #include "process_util.h"
 #include "test_models.h"
 #include "test_util.h"
@@ -237,7 +239,22 @@ TEST_CASE("ten SIGKILLs at random points, then --retry-failed: the clean run's t
         std::chrono::seconds(60)));
     if (!running.empty()) {
       const int shard = running[std::uniform_int_distribution<size_t>(0, running.size() - 1)(random)];
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 1500)(random)));
+      // The kill point: after a random number of the items it has left (its journal says how
+      // far it is), plus 0-5 random milliseconds, so it lands in start-up, mid-item, between
+      // a write and its rename, or while the report is written.
+      const fs::path journal = p.dir / ("output_gpu" + std::to_string(shard)) / ".journal.jsonl";
+      const auto journaled = [&] {
+        const std::string text = read_text(journal);
+        return static_cast<int64_t>(std::count(text.begin(), text.end(), '\n'));
+      };
+      const int64_t size = static_cast<int64_t>(
+          lv::read_lines(p.dir / "splits" / fmt::format("split_{:02d}.txt", shard)).size());
+      const int64_t done = journaled();
+      const int64_t target =
+          done + std::uniform_int_distribution<int64_t>(0, std::max<int64_t>(0, size - done - 1))(random);
+      lv::test::wait_until([&] { return journaled() >= target || worker_pid(p.dir.path(), shard) == 0; },
+                           std::chrono::seconds(120));
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 5)(random)));
       const pid_t victim = worker_pid(p.dir.path(), shard);
       if (victim > 0 && ::kill(victim, SIGKILL) == 0) ++kills;
     }
@@ -251,7 +268,7 @@ TEST_CASE("ten SIGKILLs at random points, then --retry-failed: the clean run's t
       break;
     }
   }
-  CHECK(kills >= 5);
+  CHECK(kills == 10);
   for (int tries = 0; tries < 3 && p.report().value("status", "") != "complete"; ++tries) {
     const auto retry = p.orchestrate({"--retry-failed"});
     INFO(retry.output);
