@@ -95,6 +95,8 @@ int Session::run() {
   output_dir_ = absolute_dir(options_.output ? (options_.output->is_absolute() ? *options_.output : cwd / *options_.output)
                                              : config_.output.dir);
 
+  // Before anything is created: neither folder may lie inside the scanned input.
+  check_locations(config_);
   if (options_.dry_run) return dry_run();
 
   fs::create_directories(work_dir_);
@@ -166,7 +168,6 @@ void Session::preflight() {
   std::error_code ec;
   if (fs::exists(output_dir_, ec) && !fs::is_directory(output_dir_, ec))
     throw usage_error(fmt::format("output dir '{}' is a file, not a folder; pass another --output", output_dir_.string()));
-  check_locations(config_);
   const PreflightFindings findings = check_model_and_classes(config_);
   if (!findings.unjudgeable_classes.empty())
     status_.on(Notice{Notice::Kind::unjudgeable_classes, "", findings.unjudgeable_classes});

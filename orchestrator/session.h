@@ -94,7 +94,7 @@ class Session {
   int execute(RunState& state, const std::vector<int>& selected);
   int merge(const RunState& state, bool* complete);
 
-  /// Pre-flight (before anything is written): locations, model file, classes.
+  /// Pre-flight (before anything is written): output path, model file, classes.
   void preflight();
   std::unique_ptr<OutputLock> lock_output(const std::filesystem::path& dir, const std::string& way_out);
   void check_locations(const Config& config);

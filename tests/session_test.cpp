@@ -369,6 +369,7 @@ TEST_CASE("session: an output dir inside the scanned input folder is refused, wi
   CHECK(r.way_out().find("--output " + (w.dir / "data_results").string()) != std::string::npos);
   Options work_inside = w.options("data/cam0/work");
   CHECK(w.refused(work_inside).kind() == RefusalKind::output_inside_input);
+  CHECK_FALSE(fs::exists(w.dir / "data/cam0/work"));  // nothing created inside the input
 }
 
 TEST_CASE("session: dataset classes no model class can judge are named before the run", "[session]") {
