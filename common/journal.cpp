@@ -17,10 +17,12 @@ namespace lv {
 std::optional<std::string> record_item(const nlohmann::json& record) {
   // A parse failure gives "discarded", which is not an object.
   if (!record.is_object()) return std::nullopt;
-  const auto p = record.find("path");
+  // "item" names any kind of item (a document's "<line>:<offset>"); image records use "path".
+  const char* field = record.contains("item") ? "item" : "path";
+  const auto p = record.find(field);
   if (p == record.end() || !p->is_string() || p->get_ref<const std::string&>().empty()) return std::nullopt;
   // A name that is not UTF-8 is stored escaped (set_bytes_field): the item is its bytes.
-  return get_bytes_field(record, "path");
+  return get_bytes_field(record, field);
 }
 
 JournalContents read_journal(const std::filesystem::path& path) {

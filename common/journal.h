@@ -18,9 +18,10 @@ struct JournalContents {
   int skipped_lines = 0;                   ///< a torn last line from a crash, or garbage
 };
 
-/// The item a journal (or report) record is about: the bytes of its "path", unescaped when
-/// "path_escaped" says so (get_bytes_field); nullopt when the record is not an object with a
-/// non-empty string "path" (a torn line, garbage). The one idea of a valid record.
+/// The item a journal (or report) record is about: the bytes of its "item" (any worker), else
+/// of its "path" (image records), unescaped when "item_escaped" / "path_escaped" says so
+/// (get_bytes_field); nullopt when the record is not an object with such a non-empty string
+/// (a torn line, garbage). The one idea of a valid record.
 std::optional<std::string> record_item(const nlohmann::json& record);
 
 /// Reads a journal; a missing file is an empty journal. A line that is not a JSON object with
