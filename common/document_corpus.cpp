@@ -291,7 +291,7 @@ Layout read_layout(const File& file, const fs::path& path, CorpusFormat format) 
     const std::string& name = layout.columns[i];
     if (std::find(layout.columns.begin(), layout.columns.begin() + static_cast<std::ptrdiff_t>(i), name) !=
         layout.columns.begin() + static_cast<std::ptrdiff_t>(i))
-      unreadable(path, fmt::format("the header names the column '{}' twice (columns: {})", name,
+      unreadable(path, fmt::format("the header names the column '{}' twice (columns: {})", printable(name),
                                    quoted_list(layout.columns)));
     if (name == "text") layout.text = static_cast<int>(i);
     if (name == "id") layout.id = static_cast<int>(i);
@@ -427,7 +427,8 @@ CorpusFormat corpus_format(const fs::path& documents) {
   std::error_code ec;
   const fs::file_status st = fs::status(documents, ec);
   if (!fs::exists(st)) {
-    if (ec && ec != std::errc::no_such_file_or_directory) unreadable(documents, fmt::format("cannot read: {}", ec.message()));
+    if (ec && ec != std::errc::no_such_file_or_directory)
+      unreadable(documents, fmt::format("cannot read: {}", ec.message()));
     unreadable(documents, "input not found (input.documents)");
   }
   if (fs::is_directory(st)) return CorpusFormat::text_folder;
@@ -457,7 +458,16 @@ CorpusListing list_documents(const fs::path& documents) {
   // Only record boundaries are found here, never a record parsed: a 10 GB file lists at the
   // speed of the disk, and each record is judged by the worker that reads it.
   RecordCursor cursor(file, layout.data_offset, layout.data_line, listing.format == CorpusFormat::csv, kListChunk);
+  bool reserved = false;
   for (RecordSpan span; cursor.next(span);) {
+    // Millions of items: size the vector once from the first chunk's records instead of
+    // copying it as it doubles.
+    if (!reserved && span.offset - layout.data_offset >= static_cast<int64_t>(kListChunk)) {
+      const double seen = static_cast<double>(span.offset - layout.data_offset);
+      const double all = static_cast<double>(file.size() - layout.data_offset);
+      listing.items.reserve(static_cast<size_t>(static_cast<double>(listing.items.size()) / seen * all * 1.05));
+      reserved = true;
+    }
     if (span.blank)
       listing.rejected.push_back({span.line, item_name(span.line, span.offset), "blank line"});
     else
@@ -513,8 +523,10 @@ std::string CorpusReader::Impl::read_record(DocumentRecord& record) const {
   RecordSpan span;
   std::string bytes;
   if (!cursor.next(span, &bytes, max_record_bytes))
-    unreadable(documents, fmt::format("item '{}': the file ends before it (changed since it was listed?)", record.item));
-  if (span.too_long) return refused(record, fmt::format("{} longer than {} bytes", csv ? "record" : "line", max_record_bytes));
+    unreadable(documents,
+               fmt::format("item '{}': the file ends before it (changed since it was listed?)", printable(record.item)));
+  if (span.too_long)
+    return refused(record, fmt::format("{} longer than {} bytes", csv ? "record" : "line", max_record_bytes));
   if (span.open_quote) return refused(record, "a quoted field is not closed before the end of the file");
   if (span.blank) return refused(record, "blank line");
   drop_carriage_return(bytes);
@@ -550,7 +562,11 @@ std::string CorpusReader::Impl::read_text_file(DocumentRecord& record) const {
     return refused(record, fmt::format("file larger than {} bytes", max_record_bytes));
   // One byte more than allowed tells a file that grew since it was opened.
   std::string text(static_cast<size_t>(file.size()) + 1, '\0');
-  text.resize(file.read_at(0, text.data(), text.size()));
+  try {
+    text.resize(file.read_at(0, text.data(), text.size()));
+  } catch (const Error& e) {
+    return refused(record, e.what());  // one unreadable document, not an unreadable corpus
+  }
   if (text.size() > max_record_bytes) return refused(record, fmt::format("file larger than {} bytes", max_record_bytes));
   if (text.rfind(kBom, 0) == 0) text.erase(0, kBom.size());
   record.text = std::move(text);

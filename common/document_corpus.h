@@ -44,7 +44,7 @@ struct CorpusListing {
 /// may span lines inside quotes; TSV has no quoting). The header line of TSV/CSV is no item; a
 /// UTF-8 byte order mark is skipped; lines of only spaces, tabs and '\r' are rejected as
 /// "blank line". Throws lv::Error (exit 4) naming the path when it cannot be read, and naming
-/// the columns found when a TSV/CSV header has no `text` column (or names one twice).
+/// the columns found when a TSV/CSV header has no `text` column or names a column twice.
 CorpusListing list_documents(const std::filesystem::path& documents);
 
 /// One document as read, or why it cannot be used.
@@ -57,7 +57,8 @@ struct DocumentRecord {
   std::optional<std::string> label;   ///< JSONL "label", `label` column, or the parent folder's name
   nlohmann::ordered_json fields;      ///< the record as read, keys in their order (JSONL object,
                                       ///< TSV/CSV column -> string, folder {"id","text","label"});
-                                      ///< null when the record is no object
+                                      ///< null when the record is no object. Always UTF-8: bytes
+                                      ///< that are not are shown as \xHH (printable())
   std::string error;                  ///< why the record is unusable; "" when it is usable
   bool truncated = false;             ///< text was cut
   int64_t text_bytes = 0;             ///< size of the text before any cut

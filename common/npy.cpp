@@ -51,7 +51,8 @@ class HeaderParser {
       expect(':');
       if (key == "descr") {
         skip_space();
-        if (peek() != '\'' && peek() != '"') bad("'descr' is not a simple type string (structured arrays are not supported)");
+        if (peek() != '\'' && peek() != '"')
+          bad("'descr' is not a simple type string (structured arrays are not supported)");
         info.descr = quoted();
         has_descr = true;
       } else if (key == "fortran_order") {
