@@ -86,4 +86,28 @@ void save_two_class_yolov8(const std::filesystem::path& file) {
   save_constant_detector(file, v, 6, 4, R"({"stride": 32, "names": {"0": "cat", "1": "dog"}})");
 }
 
+void save_keyword_text_model(const std::filesystem::path& file, int vocab,
+                             const std::vector<std::vector<int64_t>>& class_ids, const std::string& names_json,
+                             bool embed, int spin) {
+  torch::Tensor weight = torch::zeros({vocab, static_cast<int64_t>(class_ids.size())});
+  for (size_t c = 0; c < class_ids.size(); ++c)
+    for (int64_t id : class_ids[c]) weight[id % vocab][static_cast<int64_t>(c)] = 5.0;
+  torch::jit::Module m("KeywordText");
+  m.register_buffer("weight", weight);
+  m.register_attribute("vocab", c10::IntType::get(), vocab);
+  m.register_attribute("spin", c10::IntType::get(), spin);
+  m.define(std::string(R"(
+def forward(self, input_ids, attention_mask):
+    acc = torch.zeros([1])
+    w = torch.ones([128, 128])
+    for i in range(self.spin):
+        acc = acc + torch.mm(w, w).sum() * 0.0
+    votes = torch.embedding(self.weight, torch.remainder(input_ids, self.vocab))
+    votes = votes * attention_mask.unsqueeze(2).to(votes.dtype) + acc
+)") + (embed ? "    return votes\n" : "    return votes.sum(1)\n"));
+  torch::jit::ExtraFilesMap extra;
+  if (!names_json.empty()) extra["config.txt"] = names_json;
+  m.save(file.string(), extra);
+}
+
 }  // namespace lv::test
