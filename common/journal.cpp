@@ -87,7 +87,7 @@ JournalWriter::~JournalWriter() {
   if (file_) std::fclose(file_);
 }
 
-void JournalWriter::append(const nlohmann::json& record) {
+void JournalWriter::append(const nlohmann::json& record, bool flush_now) {
   std::string line;
   try {
     line = record.dump();
@@ -104,7 +104,12 @@ void JournalWriter::append(const nlohmann::json& record) {
   line += '\n';
   // Clear the error/EOF indicators the open-time read may have left behind.
   std::clearerr(file_);
-  if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0)
+  if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || (flush_now && std::fflush(file_) != 0))
+    throw Error(ExitCode::failed, fmt::format("{}: cannot append to journal: {}", path_.string(), std::strerror(errno)));
+}
+
+void JournalWriter::flush() {
+  if (std::fflush(file_) != 0)
     throw Error(ExitCode::failed, fmt::format("{}: cannot append to journal: {}", path_.string(), std::strerror(errno)));
 }
 

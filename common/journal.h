@@ -40,10 +40,15 @@ class JournalWriter {
   JournalWriter(const JournalWriter&) = delete;
   JournalWriter& operator=(const JournalWriter&) = delete;
 
-  /// Writes `record.dump()` and '\n', then fflush. A string that is not UTF-8 (callers escape
-  /// paths with set_bytes_field) is written with U+FFFD and a warning rather than lost.
-  /// Throws lv::Error naming the file and why when it cannot be written.
-  void append(const nlohmann::json& record);
+  /// Writes `record.dump()` and '\n', then fflush unless `flush` is false (a worker that
+  /// journals a batch of small records at once flushes after the last: a crash then re-does at
+  /// most that batch). A string that is not UTF-8 (callers escape paths with set_bytes_field)
+  /// is written with U+FFFD and a warning rather than lost. Throws lv::Error naming the file
+  /// and why when it cannot be written.
+  void append(const nlohmann::json& record, bool flush = true);
+
+  /// Hands what append() wrote without flushing to the OS. Throws lv::Error as append().
+  void flush();
 
  private:
   std::filesystem::path path_;

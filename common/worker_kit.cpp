@@ -138,10 +138,10 @@ std::vector<std::string> ShardJournal::todo(const std::vector<std::string>& item
   return out;
 }
 
-void ShardJournal::append(const json& record) {
+void ShardJournal::append(const json& record, bool flush) {
   const std::optional<std::string> item = record_item(record);
   if (!item) throw Error(ExitCode::failed, "journal: a record names no item (a string \"item\" or \"path\")");
-  writer_->append(record);
+  writer_->append(record, flush);
   if (record.value("verdict", "") == "error") ++failed_;
   if (finished_.insert(*item).second) ++done_;
 }

@@ -88,9 +88,12 @@ class ShardJournal {
   std::vector<std::string> todo(const std::vector<std::string>& items) const;
   /// Whether the journal already holds `item`.
   bool finished(const std::string& item) const { return finished_.count(item) > 0; }
-  /// Appends `record` (about one of the shard's items) and flushes it; counts it as done, and
-  /// as failed when its verdict is "error". Thread-compatible: call from one thread.
-  void append(const nlohmann::json& record);
+  /// Appends `record` (about one of the shard's items) and flushes it (unless `flush` is false:
+  /// see JournalWriter::append); counts it as done, and as failed when its verdict is "error".
+  /// Thread-compatible: call from one thread.
+  void append(const nlohmann::json& record, bool flush = true);
+  /// Flushes records appended with `flush` false.
+  void flush() { writer_->flush(); }
 
   const std::atomic<int64_t>& done() const { return done_; }
   const std::atomic<int64_t>& failed() const { return failed_; }

@@ -189,10 +189,13 @@ class DocShard {
   /// record. Stops between batches when `stop` is set.
   void process(std::vector<Prepared>& docs, ShardJournal& journal, const std::atomic<bool>& stop) {
     std::vector<size_t> valid;
+    // Records are journalled a batch at a time, flushed once per batch: a crash re-does at
+    // most one batch (a document's outputs are written only at the end of the shard).
     for (size_t i = 0; i < docs.size(); ++i) {
-      if (docs[i].failed) journal.append(docs[i].record);
+      if (docs[i].failed) journal.append(docs[i].record, /*flush=*/false);
       else valid.push_back(i);
     }
+    journal.flush();
     std::vector<size_t> lengths;
     for (size_t i : valid) lengths.push_back(docs[i].tokens.size());
     const std::vector<size_t> order = length_sorted_order(lengths, std::max<size_t>(1, lengths.size()));
@@ -209,8 +212,9 @@ class DocShard {
       const size_t width = static_cast<size_t>(model_.width());
       for (size_t r = 0; r < group.size(); ++r) {
         judge(*group[r], out.data() + r * width, width);
-        journal.append(group[r]->record);
+        journal.append(group[r]->record, /*flush=*/false);
       }
+      journal.flush();
     }
   }
 
@@ -417,7 +421,12 @@ ExitCode run_doc_worker(const Config& config, const WorkerArgs& args, const std:
     if (next.valid()) next.wait();
     interrupted = stop.load();
   }
-  if (!interrupted) shard.write_outputs(items, journal.journal_path());
+  if (!interrupted) {
+    const auto t = std::chrono::steady_clock::now();
+    shard.write_outputs(items, journal.journal_path());
+    print_note(fmt::format("{} written in input order in {:.2f} s", printable((args.output_dir / kConcatDirName).string()),
+                           std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count()));
+  }
   json fields{{"task", std::string(to_string(config.task))}};
   if (config.task != Task::embed) fields["class_names"] = classes;
   return finish_shard(args, journal, items, "doc_worker", started, interrupted, document_report_layout(), fields);

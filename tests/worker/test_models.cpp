@@ -5,6 +5,8 @@
 
 #include <cmath>
 
+#include <fmt/core.h>
+
 namespace lv::test {
 
 void save_mean_colour_classifier(const std::filesystem::path& file, double scale, bool probabilities, int spin) {
@@ -108,6 +110,26 @@ def forward(self, input_ids, attention_mask):
   torch::jit::ExtraFilesMap extra;
   if (!names_json.empty()) extra["config.txt"] = names_json;
   m.save(file.string(), extra);
+}
+
+void save_random_text_classifier(const std::filesystem::path& file, int64_t buckets, int dim, int classes,
+                                 int conv_layers) {
+  torch::manual_seed(11);
+  torch::jit::Module m("RandomText");
+  m.register_parameter("emb", torch::randn({buckets, dim}) * 0.1, false);
+  m.register_parameter("fc", torch::randn({classes, dim}) / std::sqrt(static_cast<double>(dim)), false);
+  std::string body = "    x = torch.embedding(self.emb, input_ids)\n";  // [B, L, D]
+  if (conv_layers > 0) body += "    x = x.transpose(1, 2)\n";          // [B, D, L]
+  for (int i = 0; i < conv_layers; ++i) {
+    m.register_parameter(fmt::format("w{}", i), torch::randn({dim, dim, 3}) / std::sqrt(3.0 * dim), false);
+    body += fmt::format("    x = torch.relu(torch.conv1d(x, self.w{}, None, [1], [1]))\n", i);
+  }
+  if (conv_layers > 0) body += "    x = x.transpose(1, 2)\n";
+  body += "    m = attention_mask.unsqueeze(2).to(x.dtype)\n"
+          "    x = (x * m).sum(1) / m.sum(1).clamp_min(1.0)\n"
+          "    return torch.linear(x, self.fc)\n";
+  m.define("def forward(self, input_ids, attention_mask):\n" + body);
+  m.save(file.string());
 }
 
 }  // namespace lv::test

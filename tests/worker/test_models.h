@@ -41,4 +41,12 @@ void save_keyword_text_model(const std::filesystem::path& file, int vocab,
                              const std::vector<std::vector<int64_t>>& class_ids, const std::string& names_json,
                              bool embed, int spin = 0);
 
+/// A text classifier with fixed random weights (benchmarks: its answers mean nothing, its
+/// forward costs what a real one of this shape does). `conv_layers` 0: the text demo's shape,
+/// an embedding bag (masked mean of [buckets, dim] rows, then a linear layer to `classes`);
+/// more: that many 1-D convolutions of width 3 over the token vectors before the mean, a
+/// stand-in for a heavier encoder.
+void save_random_text_classifier(const std::filesystem::path& file, int64_t buckets, int dim, int classes,
+                                 int conv_layers);
+
 }  // namespace lv::test
