@@ -1,5 +1,7 @@
 #include "doc_worker.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <chrono>
 #include <deque>
@@ -417,6 +419,13 @@ ExitCode run_doc_worker(const Config& config, const WorkerArgs& args, const std:
       std::vector<Prepared> docs = next.get();
       if (begin + window < todo.size()) start_window(begin + window);
       shard.process(docs, journal, stop);
+#if defined(__GLIBC__)
+      // The heap keeps what the model's batches freed (the freed blocks are fragmented by the
+      // small records allocated meanwhile, and never reach the trim threshold): hand it back
+      // every 16 windows, so memory stays flat over the shard (measured: 20k -> 100k documents
+      // grew 327 -> 871 MB without; a trim per window cost a third of the throughput).
+      if ((begin / window) % 16 == 15) malloc_trim(0);
+#endif
     }
     if (next.valid()) next.wait();
     interrupted = stop.load();
