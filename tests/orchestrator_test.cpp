@@ -570,3 +570,28 @@ TEST_CASE("workers loading their model longer than --stall-timeout are not kille
   CHECK(r.output.find("stalled") == std::string::npos);
   CHECK(s.report()["status"] == "complete");
 }
+
+TEST_CASE("a worker of a new kind (tests/example_worker.cpp) runs and merges with its own counters",
+          "[integration][generic]") {
+  Scenario s(24);
+  int64_t bytes = 0;
+  for (size_t i = 0; i < s.items.size(); ++i) {
+    const std::string content(10 + i, 'x');  // item i holds 10 + i bytes
+    write_text(s.dir / "data" / s.items[i], content);
+    bytes += static_cast<int64_t>(content.size());
+  }
+  write_text(s.dir / "config.yaml", "input:\n  images: data\nworker:\n  executable: " LV_EXAMPLE_WORKER "\n");
+  const RunResult r = s.orchestrate({"--num-gpus", "4"});
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  const json report = s.report();
+  CHECK(report["status"] == "complete");
+  CHECK(report["summary"] == json{{"files", 24}, {"bytes", bytes}});
+  REQUIRE(report["items"].size() == 24);
+  for (size_t i = 0; i < s.items.size(); ++i) {
+    CHECK(report["items"][i]["item"] == s.items[i]);
+    CHECK(report["items"][i]["bytes"] == static_cast<int64_t>(10 + i));
+  }
+  CHECK_FALSE(report.contains("images"));
+  CHECK(r.output.find("Summary: bytes " + std::to_string(bytes) + ", files 24") != std::string::npos);
+}
