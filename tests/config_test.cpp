@@ -651,3 +651,44 @@ TEST_CASE("config: text where no YAML document can start is an error, not a hang
   INFO(msg);
   CHECK(contains(msg, "/cfg/dir/config.yaml:1: invalid YAML"));
 }
+
+TEST_CASE("config: documents take their own keys, and doc_worker unless a worker is named", "[config][docs]") {
+  const lv::Config c = lv::parse_config(
+      "task: embed\ninput:\n  documents: corpus.jsonl\nmodel:\n  type: text\n  tokenizer: hashed\n"
+      "  hash_buckets: 1024\n  hash_bigrams: false\n  max_length: 64\n  pooling: cls\n"
+      "processing:\n  max_document_bytes: 4096\nreport:\n  top_k: 5\n",
+      kFile);
+  CHECK(c.task == lv::Task::embed);
+  CHECK(c.input.documents == fs::path("/cfg/dir/corpus.jsonl"));
+  CHECK(lv::input_path(c) == c.input.documents);
+  CHECK(c.model.type == lv::ModelType::text);
+  CHECK(c.model.tokenizer == lv::Tokenizer::hashed);
+  CHECK(c.model.hash_buckets == 1024);
+  CHECK_FALSE(c.model.hash_bigrams);
+  CHECK(c.model.max_length == 64);
+  CHECK(c.model.pooling == lv::Pooling::cls);
+  CHECK(c.processing.max_document_bytes == 4096);
+  CHECK(c.report.top_k == 5);
+  CHECK(c.worker.executable == "doc_worker");
+  const lv::Config named = lv::parse_config(
+      "input:\n  documents: d.tsv\nmodel:\n  type: text\n  vocab: v.txt\nworker:\n  executable: my_worker\n", kFile);
+  CHECK(named.worker.executable == "my_worker");
+  CHECK(named.model.vocab == fs::path("/cfg/dir/v.txt"));
+}
+
+TEST_CASE("config: mixing images and documents keys is refused naming the key and line", "[config][docs]") {
+  CHECK(contains(config_error("input:\n  images: data\n  documents: c.jsonl\nmodel:\n  type: text\n"),
+                 "config.yaml:3: input.documents: give input.images or input.documents, not both"));
+  CHECK(contains(config_error("input:\n  documents: c.jsonl\n  classes: [a]\nmodel:\n  type: classifier\n"),
+                 "config.yaml:5: model.type: input.documents needs model.type: text, got 'classifier'"));
+  CHECK(contains(config_error("input:\n  images: data\nmodel:\n  type: text\n"),
+                 "model.type: model.type text reads input.documents, which is not set"));
+  CHECK(contains(config_error("task: classify\ninput:\n  images: data\n"),
+                 "config.yaml:1: task: task classify needs input.documents (images: verify)"));
+  CHECK(contains(config_error("input:\n  documents: c.jsonl\nmodel:\n  type: text\n"),
+                 "model.vocab: required with model.tokenizer wordpiece"));
+  CHECK(contains(config_error("task: summarize\ninput:\n  images: data\n"),
+                 "task: expected one of verify | classify | embed, got 'summarize'"));
+  CHECK(contains(config_error("input:\n  documents: c.jsonl\nmodel:\n  type: text\n  vocab: v.txt\n  max_length: 1\n"),
+                 "model.max_length: expected an integer in [2,"));
+}
