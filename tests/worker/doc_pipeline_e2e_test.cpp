@@ -276,9 +276,10 @@ TEST_CASE("documents, task verify, 4 fake GPUs: verdicts, bad lines, per-verdict
   for (int s = 0; s < 4; ++s) CHECK_FALSE(fs::exists(p.dir / ("output_gpu" + std::to_string(s))));
 }
 
-TEST_CASE("documents, task classify: top-k labels per document in input order", "[docs]") {
+TEST_CASE("documents, task classify: top-k labels per document in input order; --merge-only rebuilds them",
+          "[docs]") {
   DocPipeline p("classify", 0);
-  const auto r = p.orchestrate({"--num-gpus", "4"});
+  const auto r = p.orchestrate({"--num-gpus", "4", "--keep-gpu-outputs"});
   INFO(r.output);
   REQUIRE(r.code == 0);
   const json report = p.report();
@@ -291,6 +292,19 @@ TEST_CASE("documents, task classify: top-k labels per document in input order", 
     if (line["id"] == "nolabel") CHECK(line["predicted"] == "b");
     if (line["id"] == "doc05") CHECK(line["predicted"] == "c");  // keyword 5 % 3 = gamma
   }
+  // The per-GPU trees are kept; a merge again (say, after output/ was damaged) gives the same.
+  CHECK(fs::exists(p.dir / "output_gpu3/concat/classified.jsonl"));
+  const std::string before = read_text(p.dir / "output/classified.jsonl");
+  const json report_before = p.report();
+  fs::remove(p.dir / "output/classified.jsonl");
+  write_text(p.dir / "output/errors.jsonl", "damaged");
+  const auto again = p.orchestrate({"--merge-only", "--keep-gpu-outputs"});
+  INFO(again.output);
+  REQUIRE(again.code == 0);
+  CHECK(read_text(p.dir / "output/classified.jsonl") == before);
+  CHECK(jsonl(p.dir / "output/errors.jsonl").size() == report_before["summary"]["errors"].get<size_t>());
+  CHECK(report_before["summary"]["errors"] == 5);  // duplicate id, invalid JSON, no text, empty, not a string
+  CHECK(p.report()["items"] == report_before["items"]);
 }
 
 TEST_CASE("documents, task embed: one matrix in input order with its ids", "[docs]") {
