@@ -1,5 +1,6 @@
 #include "report.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -201,6 +202,8 @@ json stream_report(std::ostream& out, const std::vector<std::string>& items, con
   // Pass 1: find each item's record (the byte offset of its line) and count the records.
   std::vector<std::vector<int64_t>> where(parts.size());
   json total = json{{"summary", json::object()}, {"per_class", json::object()}};
+  // layout.unique_field: value -> the items holding it, in input order (checked after pass 1).
+  std::unordered_map<std::string, std::vector<int64_t>> holders;
   int64_t unprocessed = 0;
   for (size_t k = 0; k < parts.size(); ++k) {
     const ReportPart& part = parts[k];
@@ -260,6 +263,13 @@ json stream_report(std::ostream& out, const std::vector<std::string>& items, con
       }
       slot = key;
       if (counter && !redone) counter->add(record);
+      if (!layout.unique_field.empty()) {
+        const auto error = record.find("error");
+        const bool failed = error != record.end() && !error->is_null() && !(error->is_string() && error->get_ref<const std::string&>().empty());
+        const auto value = record.find(layout.unique_field);
+        if (!failed && value != record.end() && value->is_string())
+          holders[get_bytes_field(record, layout.unique_field)].push_back(part.begin + found->second);
+      }
     });
     if (counter && redone) {
       // A re-done item was counted twice: count this shard again from the winning records.
@@ -270,6 +280,25 @@ json stream_report(std::ostream& out, const std::vector<std::string>& items, con
     if (counter) add_counts(total, json{{"summary", counter->summary()}, {"per_class", counter->per_class()}});
     for (const int64_t key : offsets)
       if (key < 0) ++unprocessed;
+  }
+
+  json duplicates = json::array();
+  if (!layout.unique_field.empty()) {
+    std::vector<std::pair<int64_t, const std::string*>> repeated;  // by first item: input order
+    for (auto& [value, at] : holders) {
+      std::sort(at.begin(), at.end());
+      at.erase(std::unique(at.begin(), at.end()), at.end());  // a re-done item is not a repeat
+      if (at.size() > 1) repeated.emplace_back(at.front(), &value);
+    }
+    std::sort(repeated.begin(), repeated.end());
+    for (const auto& [first, value] : repeated) {
+      json entry{{"field", layout.unique_field}};
+      set_bytes_field(entry, "value", *value);
+      json list = json::array();
+      for (const int64_t i : holders[*value]) list.push_back(unprocessed_entry(items[static_cast<size_t>(i)]));
+      entry["items"] = std::move(list);
+      duplicates.push_back(std::move(entry));
+    }
   }
 
   header["status"] = unprocessed == 0 ? "complete" : "partial";
@@ -302,7 +331,14 @@ json stream_report(std::ostream& out, const std::vector<std::string>& items, con
         out << (first_missing ? "\n" : ",\n") << unprocessed_entry(items[static_cast<size_t>(parts[k].begin) + i]).dump();
         first_missing = false;
       }
-  out << "\n]\n}\n";
+  out << "\n]";
+  if (!layout.unique_field.empty()) {
+    out << ",\n\"duplicates\": [";
+    for (size_t i = 0; i < duplicates.size(); ++i) out << (i ? ",\n" : "\n") << duplicates[i].dump();
+    out << "\n]";
+    header["duplicates"] = duplicates;
+  }
+  out << "\n}\n";
   if (!out) throw Error(ExitCode::failed, "report: write failed");
   header["unprocessed_count"] = unprocessed;
   return header;

@@ -138,12 +138,17 @@ struct ReportLayout {
   /// Counts the records (a worker's shard report); empty: add up each part's `counts` (the
   /// merge of shard reports).
   CounterFactory counter;
+  /// A record field whose value must not repeat across the report (documents: "id"). A
+  /// worker can only see its own shard; the report lists the values that repeat in
+  /// "duplicates" [{"field", "value", "items": [first, later...]}] (records with an "error"
+  /// take no part). Empty: no check.
+  std::string unique_field;
 };
 
 /// Writes a report to `out`: the fields of `header` (schema_version, tool, shard or shards...),
 /// then "status", "summary", "per_class" (counted by layout.counter, else the parts' counts
-/// added), then the records array (layout.records_key; one record a line, in item order) and
-/// "unprocessed". Memory stays proportional to the items, not to the
+/// added), then the records array (layout.records_key; one record a line, in item order),
+/// "unprocessed" and, with layout.unique_field, "duplicates" (also in the returned header). Memory stays proportional to the items, not to the
 /// records: records are read twice from their source instead of being held.
 /// Returns `header` with status, summary and per_class filled in (no images).
 /// Throws lv::Error (exit 1) naming the source for a record of an item outside its part,

@@ -138,6 +138,7 @@ RunMergeResult merge_run(const RunState& state, const fs::path& work_dir, bool k
   }
   // A fixed temporary name: an orchestrator killed while writing leaves one, which the next
   // merge replaces, never a stray file in output/ (one merge at a time: the run lock).
+  layout.unique_field = carried.value("unique_field", "");
   json header = merged_header(summaries, "orchestrator");
   for (const auto& [key, value] : carried.items())
     if (!header.contains(key)) header[key] = value;

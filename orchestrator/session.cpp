@@ -596,6 +596,13 @@ int Session::merge(const RunState& state, bool* complete) {
     return to_int(ExitCode::failed);
   }
   const RunMergeResult merged = merge_run(state, work_dir_, options_.keep_gpu_outputs);
+  if (const auto dup = merged.report.find("duplicates"); dup != merged.report.end() && !dup->empty()) {
+    Notice notice{Notice::Kind::duplicate_values, dup->at(0).value("field", "")};
+    notice.count = static_cast<int64_t>(dup->size());
+    for (size_t i = 0; i < std::min<size_t>(dup->size(), 5); ++i)
+      notice.names.push_back(printable(get_bytes_field(dup->at(i), "value")));
+    status_.on(notice);
+  }
   status_.on(MergeDone{merged.files.files, merged.files.already_present, merged.files.temporaries_skipped,
                        merged.removed_shard_trees,
                        merged.already_merged, state.output_dir});

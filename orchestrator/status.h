@@ -51,6 +51,7 @@ struct Notice {
     restart_removes,       ///< paths: what --restart deletes
     nothing_to_retry,      ///< count: shards, all succeeded
     no_shard_succeeded,    ///< nothing to merge
+    duplicate_values,      ///< text: the field; count: values that repeat across shards; names: the first few
   };
   explicit Notice(Kind k, std::string t = {}, std::vector<std::string> n = {})
       : kind(k), text(std::move(t)), names(std::move(n)) {}

@@ -92,6 +92,11 @@ std::string format_notice(const Notice& n) {
       return fmt::format("Nothing to retry: all {} shard(s) succeeded. Merging.", n.count);
     case Notice::Kind::no_shard_succeeded:
       return "No shard succeeded: nothing to merge; the output dir is left as it was.";
+    case Notice::Kind::duplicate_values:
+      return fmt::format("warning: {} {} value(s) are held by more than one item (\"duplicates\" in the report "
+                         "lists the items): {}{}",
+                         n.count, n.text, fmt::join(n.names, ", "),
+                         n.count > static_cast<int64_t>(n.names.size()) ? ", ..." : "");
   }
   return n.text;
 }

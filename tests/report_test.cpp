@@ -1,6 +1,7 @@
 #include "report.h"
 
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -316,4 +317,30 @@ TEST_CASE("merge errors quote item names that are not UTF-8 printably", "[report
   auto reports = f.scrambled();
   for (auto& r : *reports[0]->find("images")) lv::set_bytes_field(r, "path", f.items[r["extra"].get<size_t>()]);
   CHECK(f.merge_error(std::move(reports)) == "merge: the item list holds 'd/\\xFF.jpg' twice (items 0 and 1)");
+}
+
+TEST_CASE("stream_report lists the values of a unique field held by more than one item", "[report]") {
+  const std::vector<std::string> items = {"1:0", "2:9", "3:20", "4:31", "5:40"};
+  auto rec = [](const std::string& item, const std::string& id, json error = nullptr) {
+    return json{{"item", item}, {"id", id}, {"error", std::move(error)}}.dump();
+  };
+  // Shard 0 holds x and y; shard 1 holds y again (a repeat across shards), x as an error (the
+  // worker flagged it already) and z.
+  auto first = lv::memory_lines({rec("2:9", "y"), rec("1:0", "x")});
+  auto second = lv::memory_lines({rec("3:20", "y"), rec("4:31", "x", "duplicate id"), rec("5:40", "z")});
+  const std::vector<lv::ReportPart> parts = {{0, 0, 2, first.get(), false, json::object()},
+                                             {1, 2, 5, second.get(), false, json::object()}};
+  lv::ReportLayout layout;
+  layout.records_key = "items";
+  layout.unique_field = "id";
+  std::ostringstream out;
+  const json head = lv::stream_report(out, items, parts, json::object(), layout);
+  const json report = json::parse(out.str());
+  const json expected = json::array({json{{"field", "id"}, {"value", "y"}, {"items", {"2:9", "3:20"}}}});
+  CHECK(report.at("duplicates") == expected);
+  CHECK(head.at("duplicates") == expected);
+  layout.unique_field.clear();
+  std::ostringstream plain;
+  lv::stream_report(plain, items, parts, json::object(), layout);
+  CHECK_FALSE(json::parse(plain.str()).contains("duplicates"));
 }

@@ -436,7 +436,8 @@ ExitCode run_doc_worker(const Config& config, const WorkerArgs& args, const std:
     print_note(fmt::format("{} written in input order in {:.2f} s", printable((args.output_dir / kConcatDirName).string()),
                            std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count()));
   }
-  json fields{{"task", std::string(to_string(config.task))}};
+  // An id must be unique across the corpus; this shard checks its own, the merge all of them.
+  json fields{{"task", std::string(to_string(config.task))}, {"unique_field", "id"}};
   if (config.task != Task::embed) fields["class_names"] = classes;
   return finish_shard(args, journal, items, "doc_worker", started, interrupted, document_report_layout(), fields);
 }

@@ -75,6 +75,8 @@ std::vector<Doc> make_docs() {
   while (huge.size() < 5000) huge += " filler";
   docs.push_back({record("huge", huge, "c"), "huge", "correct", "", 2, true});
   for (int i = 2; i < 30; ++i) plain(i);
+  // doc03's id again, in the last shard: no worker sees both, the merge does.
+  docs.push_back({record("doc03", "beta once more", "b"), "doc03", "correct", "", 1, false});
   return docs;
 }
 
@@ -228,6 +230,11 @@ TEST_CASE("documents, task verify, 4 fake GPUs: verdicts, bad lines, per-verdict
   CHECK(error_of("\"text\" is not a string")["line"] == 9);
   CHECK(error_of("label 'zebra' is not among the classes")["line"] == 10);
   CHECK(read_text(p.dir / "rejected_items.txt").find("blank line") != std::string::npos);
+  // A repeat across shards: listed by the merge, said by the orchestrator.
+  REQUIRE(report["duplicates"].size() == 1);
+  CHECK(report["duplicates"][0]["value"] == "doc03");
+  CHECK(report["duplicates"][0]["items"].size() == 2);
+  CHECK(r.output.find("warning: 1 id value(s) are held by more than one item") != std::string::npos);
 
   const json& s = report["summary"];
   CHECK(s["total_documents"] == items.size());
