@@ -197,6 +197,21 @@ std::vector<bool> hold_out_by_source(const std::vector<Doc>& docs, double fracti
   return out;
 }
 
+std::vector<int> swap_labels(const std::vector<int>& labels, int num_classes, double noise, uint64_t seed, uint64_t stream) {
+  std::vector<size_t> order(labels.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  Rng rng(seed, stream);
+  shuffle(order, rng);
+  const auto swaps = std::min(order.size(), static_cast<size_t>(std::llround(noise * static_cast<double>(labels.size()))));
+  std::vector<int> out = labels;
+  for (size_t k = 0; k < swaps; ++k) {
+    int& label = out[order[k]];
+    const int draw = rng.uniform_int(0, num_classes - 2);
+    label = draw < label ? draw : draw + 1;
+  }
+  return out;
+}
+
 DocDataset make_doc_dataset(const std::vector<DebianPackage>& packages, const DocDatasetOptions& o) {
   DocDataset out;
   out.packages = static_cast<int64_t>(packages.size());
@@ -249,18 +264,11 @@ DocDataset make_doc_dataset(const std::vector<DebianPackage>& packages, const Do
   const std::vector<bool> test = hold_out_by_source(docs, o.test_fraction, o.seed, 1);
   for (size_t i = 0; i < docs.size(); ++i) (test[i] ? out.test : out.train).push_back(std::move(docs[i]));
 
-  // Swap round(noise * n) test labels, each to one of the other topics.
-  std::vector<size_t> order(out.test.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  Rng swap_rng(o.seed, 2);
-  shuffle(order, swap_rng);
-  const auto swaps = static_cast<size_t>(std::llround(o.noise * static_cast<double>(out.test.size())));
-  const int others = static_cast<int>(kDocTopics.size()) - 1;
-  for (size_t k = 0; k < swaps && k < order.size(); ++k) {
-    Doc& d = out.test[order[k]];
-    const int draw = swap_rng.uniform_int(0, others - 1);
-    d.label = draw < d.true_label ? draw : draw + 1;
-  }
+  // Swap some test labels.
+  std::vector<int> labels;
+  for (const auto& d : out.test) labels.push_back(d.true_label);
+  labels = swap_labels(labels, static_cast<int>(kDocTopics.size()), o.noise, o.seed, 2);
+  for (size_t i = 0; i < labels.size(); ++i) out.test[i].label = labels[i];
   return out;
 }
 

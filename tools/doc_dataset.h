@@ -82,6 +82,10 @@ struct Doc {
 /// fewer than fraction * docs. Does not depend on the order of `docs`.
 std::vector<bool> hold_out_by_source(const std::vector<Doc>& docs, double fraction, uint64_t seed, uint64_t stream);
 
+/// `labels` with round(noise * size) of them, drawn with Rng(seed, stream), each changed to
+/// a class drawn uniformly among the other num_classes - 1 (num_classes >= 2).
+std::vector<int> swap_labels(const std::vector<int>& labels, int num_classes, double noise, uint64_t seed, uint64_t stream);
+
 /// How the dataset is made.
 struct DocDatasetOptions {
   uint64_t seed = 7;
