@@ -28,17 +28,14 @@ Error bad_input(const std::string& message) { return Error(ExitCode::input_unrea
 // The fold documented in doc_dataset.h; a section not listed is dropped.
 const std::map<std::string_view, std::string_view>& section_fold() {
   static const std::map<std::string_view, std::string_view> fold = {
-      {"devel", "devel"},       {"vcs", "devel"},         {"editors", "devel"},   {"interpreters", "devel"},
-      {"python", "devel"},      {"perl", "devel"},        {"ruby", "devel"},      {"java", "devel"},
-      {"haskell", "devel"},     {"ocaml", "devel"},       {"rust", "devel"},      {"golang", "devel"},
-      {"javascript", "devel"},  {"lisp", "devel"},        {"php", "devel"},       {"cli-mono", "devel"},
-      {"utils", "utils"},       {"shells", "utils"},      {"otherosfs", "utils"}, {"net", "net"},
-      {"mail", "net"},          {"comm", "net"},          {"news", "net"},        {"hamradio", "net"},
-      {"science", "science"},   {"electronics", "science"}, {"admin", "admin"},   {"database", "admin"},
-      {"games", "games"},       {"x11", "x11"},           {"gnome", "x11"},       {"kde", "x11"},
-      {"xfce", "x11"},          {"gnustep", "x11"},       {"text", "text"},       {"tex", "text"},
-      {"sound", "sound"},       {"graphics", "graphics"}, {"web", "web"},         {"httpd", "web"},
-      {"zope", "web"},          {"math", "math"},
+      {"devel", "devel"},     {"vcs", "devel"},       {"editors", "devel"},   {"interpreters", "devel"},
+      {"utils", "utils"},     {"shells", "utils"},    {"otherosfs", "utils"}, {"net", "net"},
+      {"mail", "net"},        {"comm", "net"},        {"news", "net"},        {"hamradio", "net"},
+      {"science", "science"}, {"electronics", "science"}, {"admin", "admin"}, {"database", "admin"},
+      {"games", "games"},     {"x11", "x11"},         {"gnome", "x11"},       {"kde", "x11"},
+      {"xfce", "x11"},        {"gnustep", "x11"},     {"text", "text"},       {"tex", "text"},
+      {"sound", "sound"},     {"graphics", "graphics"}, {"web", "web"},       {"httpd", "web"},
+      {"zope", "web"},        {"math", "math"},
   };
   return fold;
 }

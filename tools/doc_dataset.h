@@ -6,9 +6,7 @@
 /// package name. Topic: the package's Section (any "contrib/", "non-free/" or
 /// "non-free-firmware/" area prefix stripped) folded into twelve topics (kDocTopics):
 ///
-///   devel     devel, vcs, editors, interpreters, and the language sections python, perl,
-///             ruby, java, haskell, ocaml, rust, golang, javascript, lisp, php, cli-mono
-///             (their packages are modules and tools for programmers)
+///   devel     devel, vcs, editors, interpreters (tools for programmers)
 ///   utils     utils, shells, otherosfs
 ///   net       net, mail, comm, news, hamradio
 ///   science   science, electronics
@@ -21,12 +19,15 @@
 ///   web       web, httpd, zope
 ///   math      math
 ///
-/// Dropped: sections that describe a package's form rather than its topic, or whose
-/// descriptions name the section (libs, libdevel, oldlibs, doc, fonts, localization,
-/// translations, debug, kernel, metapackages, tasks, introspection, misc, embedded,
-/// education, video, gnu-r, and any section not listed above), and transitional or dummy
-/// packages (synopsis says so). gnu-r is dropped rather than folded into math: nearly every
-/// description there starts "GNU R ...", which would teach the model one phrase per topic.
+/// Dropped: sections that say what form a package takes rather than what it is about (libs,
+/// libdevel, oldlibs, doc, fonts, localization, translations, debug, kernel, metapackages,
+/// tasks, introspection, misc, embedded, education, video, and any section not listed above);
+/// the programming-language sections (python, perl, ruby, java, haskell, ocaml, rust, golang,
+/// javascript, lisp, php, cli-mono, gnu-r), whose packages are mostly modules described by
+/// what they do (an astronomy module for Python is about science, a web framework about the
+/// web): folded into devel they were three quarters of it and the classifier's held-out
+/// accuracy was 0.71 (0.74 without them); and transitional or dummy packages (the synopsis
+/// says so).
 #include <array>
 #include <cstdint>
 #include <filesystem>
