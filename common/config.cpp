@@ -30,9 +30,20 @@ std::string_view to_string(ModelType v) {
     case ModelType::classifier: return "classifier";
     case ModelType::yolov8: return "yolov8";
     case ModelType::yolov5: return "yolov5";
+    case ModelType::text: return "text";
   }
   return "?";
 }
+std::string_view to_string(Task v) {
+  switch (v) {
+    case Task::verify: return "verify";
+    case Task::classify: return "classify";
+    case Task::embed: return "embed";
+  }
+  return "?";
+}
+std::string_view to_string(Tokenizer v) { return v == Tokenizer::wordpiece ? "wordpiece" : "hashed"; }
+std::string_view to_string(Pooling v) { return v == Pooling::mean ? "mean" : "cls"; }
 
 namespace {
 
@@ -283,10 +294,12 @@ Config parse_config(const std::string& text, const fs::path& file) {
   Config c;
   c.file = file;
   Section top(root, "", file);
+  top.get_enum("task", c.task, {Task::verify, Task::classify, Task::embed});
 
   {
     Section s = top.section("input");
     s.get_path("images", c.input.images);
+    s.get_path("documents", c.input.documents);
     s.get_path("root", c.input.root);
     const YAML::Node classes = s.child("classes");
     if (Section::present(classes)) {
@@ -308,7 +321,7 @@ Config parse_config(const std::string& text, const fs::path& file) {
   {
     Section s = top.section("model");
     s.get_path("path", c.model.path);
-    s.get_enum("type", c.model.type, {ModelType::classifier, ModelType::yolov8, ModelType::yolov5});
+    s.get_enum("type", c.model.type, {ModelType::classifier, ModelType::yolov8, ModelType::yolov5, ModelType::text});
     s.get_int("input_size", c.model.input_size, 8, 8192);
     if (const YAML::Node names = s.child("class_names"); Section::present(names))
       c.model.class_names = s.name_list("class_names", names);
@@ -332,6 +345,12 @@ Config parse_config(const std::string& text, const fs::path& file) {
       if (v <= 0) s.fail_at(s.child("std"), "model.std", "expected positive numbers");
     s.get_double("nms_iou", c.model.nms_iou, 0.0, 1.0);
     s.get_double("conf_threshold", c.model.conf_threshold, 0.0, 1.0);
+    s.get_enum("tokenizer", c.model.tokenizer, {Tokenizer::wordpiece, Tokenizer::hashed});
+    s.get_path("vocab", c.model.vocab);
+    s.get_int("max_length", c.model.max_length, 2, 1 << 20);
+    s.get_int("hash_buckets", c.model.hash_buckets, 2, int64_t{1} << 40);
+    s.get_bool("hash_bigrams", c.model.hash_bigrams);
+    s.get_enum("pooling", c.model.pooling, {Pooling::mean, Pooling::cls});
     s.finish();
   }
   {
@@ -353,15 +372,19 @@ Config parse_config(const std::string& text, const fs::path& file) {
     s.get_bool("fp16", c.processing.fp16);
     s.get_int("max_image_pixels", c.processing.max_image_pixels, 1, int64_t{1} << 40);
     s.get_int("decode_threads", c.processing.decode_threads, 1, 256);
+    s.get_int("max_document_bytes", c.processing.max_document_bytes, 1, int64_t{1} << 30);
     s.finish();
   }
   {
     Section s = top.section("report");
     s.get_bool("include_probabilities", c.report.include_probabilities);
+    s.get_int("top_k", c.report.top_k, 1, 100000);
     s.finish();
   }
   {
     Section s = top.section("worker");
+    // Documents are read by doc_worker unless the config names another worker.
+    if (!c.input.documents.empty()) c.worker.executable = "doc_worker";
     s.get_string("executable", c.worker.executable);
     if (c.worker.executable.empty()) s.fail_at(s.child("executable"), "worker.executable", "expected a program name or path");
     s.get_string_list("args", c.worker.args);
@@ -378,7 +401,32 @@ Config parse_config(const std::string& text, const fs::path& file) {
   }
   top.finish();
 
-  if (c.input.images.empty()) top.fail_at(root, "input.images", "required: a folder of images or a list file");
+  // Where a cross-key mistake is reported: the deepest of the keys present.
+  auto at = [&root](std::initializer_list<const char*> keys) {
+    YAML::Node n(root);  // shares the tree; reset() below rebinds, operator= would write into it
+    for (const char* key : keys) {
+      if (!n.IsMap()) break;
+      const YAML::Node next = static_cast<const YAML::Node&>(n)[key];
+      if (!next.IsDefined()) break;
+      n.reset(next);
+    }
+    return n;
+  };
+  const bool documents = !c.input.documents.empty();
+  if (c.input.images.empty() && !documents)
+    top.fail_at(root, "input.images",
+                "required: a folder of images or a list file (or input.documents: a .jsonl, .tsv, .csv or a folder of .txt)");
+  if (!c.input.images.empty() && documents)
+    top.fail_at(at({"input", "documents"}), "input.documents", "give input.images or input.documents, not both");
+  if (documents && c.model.type != ModelType::text)
+    top.fail_at(at({"model", "type"}), "model.type",
+                fmt::format("input.documents needs model.type: text, got '{}'", to_string(c.model.type)));
+  if (!documents && c.model.type == ModelType::text)
+    top.fail_at(at({"model", "type"}), "model.type", "model.type text reads input.documents, which is not set");
+  if (!documents && c.task != Task::verify)
+    top.fail_at(at({"task"}), "task", fmt::format("task {} needs input.documents (images: verify)", to_string(c.task)));
+  if (documents && c.model.tokenizer == Tokenizer::wordpiece && c.model.vocab.empty())
+    top.fail_at(at({"model"}), "model.vocab", "required with model.tokenizer wordpiece: the model's vocab.txt");
   if (c.output.dir.empty()) c.output.dir = (file.parent_path() / "output").lexically_normal();
   return c;
 }
@@ -431,6 +479,10 @@ std::vector<std::string> read_classes_file(const fs::path& file) {
   if (names.empty())
     throw Error(ExitCode::input_unreadable, fmt::format("{}: input.classes: the classes file holds no names", file.string()));
   return names;
+}
+
+const fs::path& input_path(const Config& config) {
+  return config.input.documents.empty() ? config.input.images : config.input.documents;
 }
 
 std::vector<std::string> dataset_class_names(const Config& config) {

@@ -13,17 +13,27 @@ namespace lv {
 
 enum class DebugImages { all, issues, none };
 enum class LinkMode { copy, hardlink };
-enum class ModelType { classifier, yolov8, yolov5 };
+enum class ModelType { classifier, yolov8, yolov5, text };
+enum class Task { verify, classify, embed };
+enum class Tokenizer { wordpiece, hashed };
+enum class Pooling { mean, cls };
 
 std::string_view to_string(DebugImages v);
 std::string_view to_string(LinkMode v);
 std::string_view to_string(ModelType v);
+std::string_view to_string(Task v);
+std::string_view to_string(Tokenizer v);
+std::string_view to_string(Pooling v);
 
 struct Config {
   std::filesystem::path file;  ///< the file this was loaded from (absolute); empty for defaults
 
+  /// What the workers do: verify labels (images and documents), classify or embed (documents).
+  Task task = Task::verify;
+
   struct Input {
     std::filesystem::path images;        ///< a folder (recursive scan) or a list file
+    std::filesystem::path documents;     ///< .jsonl, .tsv/.csv with a header, or a folder of .txt (instead of images)
     std::filesystem::path root;          ///< list files only; empty = the list file's folder
     std::filesystem::path classes_file;  ///< set when `classes` is a path
     std::vector<std::string> classes;    ///< set when `classes` is an inline list
@@ -46,6 +56,12 @@ struct Config {
     std::vector<double> std{1.0, 1.0, 1.0};   ///< classifier: per-channel RGB std
     double nms_iou = 0.45;               ///< detectors: class-aware NMS IoU
     double conf_threshold = 0.25;        ///< detectors: predictions below this are dropped
+    Tokenizer tokenizer = Tokenizer::wordpiece;  ///< text: how documents become token ids
+    std::filesystem::path vocab;         ///< text, wordpiece: the model's vocab.txt
+    int max_length = 128;                ///< text: tokens per document, [CLS] and [SEP] included
+    int64_t hash_buckets = 262144;       ///< text, hashed: ids are 1 + hash % (buckets - 1)
+    bool hash_bigrams = true;            ///< text, hashed: word bigrams too
+    Pooling pooling = Pooling::mean;     ///< text, embed: how a [B, L, D] output becomes [B, D]
   } model;
 
   struct Verification {
@@ -61,10 +77,12 @@ struct Config {
     bool fp16 = false;
     int64_t max_image_pixels = 100'000'000;  ///< refuse larger images (memory guard)
     int decode_threads = 2;              ///< image decoding/preprocessing threads per worker
+    int64_t max_document_bytes = 1 << 20;  ///< documents: longer texts are cut here (noted in the report)
   } processing;
 
   struct Report {
     bool include_probabilities = false;
+    int top_k = 3;                       ///< classify: labels listed per document
   } report;
 
   struct Worker {
@@ -95,6 +113,9 @@ Config parse_config(const std::string& text, const std::filesystem::path& file);
 /// it is not a readable regular file or holds no names; exit 2, with both lines, when a name
 /// repeats.
 std::vector<std::string> read_classes_file(const std::filesystem::path& file);
+
+/// The input the run lists: input.documents when set, else input.images.
+const std::filesystem::path& input_path(const Config& config);
 
 /// The dataset's class names: `input.classes` when given inline, else read_classes_file() of
 /// `input.classes_file`. Throws lv::Error (exit 2) naming input.classes when neither is set.

@@ -147,7 +147,9 @@ namespace {
   throw Error(ExitCode::input_unreadable, fmt::format("{}: cannot read folder: {}", folder.string(), ec.message()));
 }
 
-ItemList scan_folder(const fs::path& folder) {
+}  // namespace
+
+ItemList scan_folder(const fs::path& folder, bool (*wanted)(const fs::path& name)) {
   ItemList list;
   list.root = folder;
   const fs::path real_root = canonical_root(folder);
@@ -174,8 +176,8 @@ ItemList scan_folder(const fs::path& folder) {
       if (p.filename().string().rfind('.', 0) == 0) it.disable_recursion_pending();
       continue;
     }
-    const bool image_name = has_image_extension(p);
-    if (!image_name && !link) continue;
+    const bool wanted_name = wanted(p);
+    if (!wanted_name && !link) continue;
     std::string rel = p.generic_string().substr(cut);
     if (rel.find('\n') != std::string::npos) {
       list.rejected.push_back({0, std::move(rel), "file name contains a newline"});
@@ -186,9 +188,9 @@ ItemList scan_folder(const fs::path& folder) {
       continue;
     }
     const fs::file_type own = link ? fs::file_type::symlink : entry.symlink_status(ec).type();
-    if (!image_name) {
+    if (!wanted_name) {
       // A folder link is not followed: one that stays inside is scanned where it really is;
-      // one that leads out is said, so that the images behind it are not missed unawares.
+      // one that leads out is said, so that the files behind it are not missed unawares.
       if (fs::is_directory(fs::status(p, ec)))
         if (std::string reason = outside_canonical_root_reason(real_root, p); !reason.empty())
           list.rejected.push_back({0, std::move(rel), fmt::format("{}; folder not scanned", reason)});
@@ -205,6 +207,8 @@ ItemList scan_folder(const fs::path& folder) {
             [](const RejectedItem& a, const RejectedItem& b) { return a.entry < b.entry; });
   return list;
 }
+
+namespace {
 
 /// An item listed twice would be processed twice and collide in the output: keep the first,
 /// reject the later ones naming both lines. Sorting indices keeps memory small at 1M items.
@@ -284,7 +288,7 @@ ItemList list_items(const fs::path& images, const fs::path& root) {
   const fs::file_status st = fs::status(images, ec);
   if (ec || !fs::exists(st))
     throw Error(ExitCode::input_unreadable, fmt::format("{}: input not found (input.images)", images.string()));
-  if (fs::is_directory(st)) return scan_folder(images);
+  if (fs::is_directory(st)) return scan_folder(images, has_image_extension);
   return read_list_file(images, root);
 }
 

@@ -38,6 +38,11 @@ bool has_image_extension(const std::filesystem::path& path);
 std::string input_file_problem(const std::filesystem::path& canonical_root, const std::filesystem::path& path,
                                std::filesystem::file_type own_type);
 
+/// Scans `folder` recursively for the files whose name `wanted` accepts: the folder rule of
+/// list_items() (below) for any kind of input file. Items are sorted bytewise; refused entries
+/// go to `rejected`. Throws lv::Error (exit 4) naming the folder when it cannot be read.
+ItemList scan_folder(const std::filesystem::path& folder, bool (*wanted)(const std::filesystem::path& name));
+
 /// Lists items from `images` (a folder or a list file). For a list file, `root` (when not
 /// empty) replaces the list file's folder as the root; absolute entries must lie inside it.
 /// A folder scan puts the entries input_file_problem() refuses into `rejected` with the

@@ -17,10 +17,12 @@ namespace lv {
 std::optional<std::string> record_item(const nlohmann::json& record) {
   // A parse failure gives "discarded", which is not an object.
   if (!record.is_object()) return std::nullopt;
-  const auto p = record.find("path");
+  // "item" names any kind of item (a document's "<line>:<offset>"); image records use "path".
+  const char* field = record.contains("item") ? "item" : "path";
+  const auto p = record.find(field);
   if (p == record.end() || !p->is_string() || p->get_ref<const std::string&>().empty()) return std::nullopt;
   // A name that is not UTF-8 is stored escaped (set_bytes_field): the item is its bytes.
-  return get_bytes_field(record, "path");
+  return get_bytes_field(record, field);
 }
 
 JournalContents read_journal(const std::filesystem::path& path) {
@@ -85,7 +87,7 @@ JournalWriter::~JournalWriter() {
   if (file_) std::fclose(file_);
 }
 
-void JournalWriter::append(const nlohmann::json& record) {
+void JournalWriter::append(const nlohmann::json& record, bool flush_now) {
   std::string line;
   try {
     line = record.dump();
@@ -102,7 +104,12 @@ void JournalWriter::append(const nlohmann::json& record) {
   line += '\n';
   // Clear the error/EOF indicators the open-time read may have left behind.
   std::clearerr(file_);
-  if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0)
+  if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || (flush_now && std::fflush(file_) != 0))
+    throw Error(ExitCode::failed, fmt::format("{}: cannot append to journal: {}", path_.string(), std::strerror(errno)));
+}
+
+void JournalWriter::flush() {
+  if (std::fflush(file_) != 0)
     throw Error(ExitCode::failed, fmt::format("{}: cannot append to journal: {}", path_.string(), std::strerror(errno)));
 }
 

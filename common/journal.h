@@ -18,9 +18,10 @@ struct JournalContents {
   int skipped_lines = 0;                   ///< a torn last line from a crash, or garbage
 };
 
-/// The item a journal (or report) record is about: the bytes of its "path", unescaped when
-/// "path_escaped" says so (get_bytes_field); nullopt when the record is not an object with a
-/// non-empty string "path" (a torn line, garbage). The one idea of a valid record.
+/// The item a journal (or report) record is about: the bytes of its "item" (any worker), else
+/// of its "path" (image records), unescaped when "item_escaped" / "path_escaped" says so
+/// (get_bytes_field); nullopt when the record is not an object with such a non-empty string
+/// (a torn line, garbage). The one idea of a valid record.
 std::optional<std::string> record_item(const nlohmann::json& record);
 
 /// Reads a journal; a missing file is an empty journal. A line that is not a JSON object with
@@ -39,10 +40,15 @@ class JournalWriter {
   JournalWriter(const JournalWriter&) = delete;
   JournalWriter& operator=(const JournalWriter&) = delete;
 
-  /// Writes `record.dump()` and '\n', then fflush. A string that is not UTF-8 (callers escape
-  /// paths with set_bytes_field) is written with U+FFFD and a warning rather than lost.
-  /// Throws lv::Error naming the file and why when it cannot be written.
-  void append(const nlohmann::json& record);
+  /// Writes `record.dump()` and '\n', then fflush unless `flush` is false (a worker that
+  /// journals a batch of small records at once flushes after the last: a crash then re-does at
+  /// most that batch). A string that is not UTF-8 (callers escape paths with set_bytes_field)
+  /// is written with U+FFFD and a warning rather than lost. Throws lv::Error naming the file
+  /// and why when it cannot be written.
+  void append(const nlohmann::json& record, bool flush = true);
+
+  /// Hands what append() wrote without flushing to the OS. Throws lv::Error as append().
+  void flush();
 
  private:
   std::filesystem::path path_;

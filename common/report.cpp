@@ -25,153 +25,6 @@ namespace {
 
 using json = nlohmann::json;
 
-enum class BoxVerdict { correct, mislabeled, uncertain };
-
-/// The verdict string of a record, or "" when it has none (or it is not a string).
-std::string_view verdict_of(const json& record) {
-  const auto it = record.find("verdict");
-  if (it == record.end() || !it->is_string()) return {};
-  return it->get_ref<const std::string&>();
-}
-
-BoxVerdict box_verdict(const json& box) {
-  const std::string_view v = verdict_of(box);
-  if (v == "correct") return BoxVerdict::correct;
-  if (v == "mislabeled") return BoxVerdict::mislabeled;
-  // Anything else needs a person's look; counting it keeps the sum invariant.
-  return BoxVerdict::uncertain;
-}
-
-bool has_error(const json& image) {
-  if (verdict_of(image) == "error") return true;
-  const auto it = image.find("error");
-  if (it == image.end() || it->is_null()) return false;
-  if (it->is_string()) return !it->get_ref<const std::string&>().empty();
-  if (it->is_boolean()) return it->get<bool>();
-  return !it->empty();  // an object or array describing the error
-}
-
-/// The image's "boxes" array, or nullptr when it has none.
-const json* boxes_of(const json& image) {
-  const auto it = image.find("boxes");
-  if (it == image.end() || !it->is_array()) return nullptr;
-  return &*it;
-}
-
-/// Counts of boxes by verdict.
-struct BoxCounts {
-  int64_t boxes = 0, correct = 0, mislabeled = 0, uncertain = 0;
-  void add(BoxVerdict v) {
-    ++boxes;
-    switch (v) {
-      case BoxVerdict::correct: ++correct; break;
-      case BoxVerdict::mislabeled: ++mislabeled; break;
-      case BoxVerdict::uncertain: ++uncertain; break;
-    }
-  }
-};
-
-/// One pass over image records that feeds both the summary and the per_class block, so the
-/// two always agree and a million-record merge walks its records once.
-class Tally {
- public:
-  void add(const json& image) {
-    ++images_;
-    if (const json* bs = boxes_of(image)) {
-      for (const json& box : *bs) {
-        const BoxVerdict v = box_verdict(box);
-        all_.add(v);
-        class_counts(box).add(v);
-      }
-    }
-    const auto m = image.find("missing");
-    if (m != image.end() && m->is_array()) missing_ += static_cast<int64_t>(m->size());
-    if (has_error(image)) {
-      ++errors_;
-      return;
-    }
-    const std::string_view v = verdict_of(image);
-    if (v == "correct") ++img_correct_;
-    else if (v == "mislabeled") ++img_mislabeled_;
-    else ++img_uncertain_;
-  }
-
-  /// Adds another tally's counts (parts of a report tallied apart).
-  void merge(const Tally& o) {
-    images_ += o.images_;
-    missing_ += o.missing_;
-    errors_ += o.errors_;
-    img_correct_ += o.img_correct_;
-    img_mislabeled_ += o.img_mislabeled_;
-    img_uncertain_ += o.img_uncertain_;
-    all_.boxes += o.all_.boxes;
-    all_.correct += o.all_.correct;
-    all_.mislabeled += o.all_.mislabeled;
-    all_.uncertain += o.all_.uncertain;
-    for (const auto& [name, c] : o.classes_) {
-      BoxCounts& mine = classes_[name];
-      mine.boxes += c.boxes;
-      mine.correct += c.correct;
-      mine.mislabeled += c.mislabeled;
-      mine.uncertain += c.uncertain;
-    }
-  }
-
-  json summary() const {
-    return json{
-        {"total_images", images_},
-        {"total_boxes", all_.boxes},
-        {"correct", all_.correct},
-        {"mislabeled", all_.mislabeled},
-        {"uncertain", all_.uncertain},
-        {"missing", missing_},
-        {"errors", errors_},
-        {"images_by_verdict",
-         {{"correct", img_correct_}, {"mislabeled", img_mislabeled_}, {"uncertain", img_uncertain_},
-          {"error", errors_}}},
-    };
-  }
-
-  json per_class() const {
-    json out = json::object();
-    for (const auto& [name, c] : classes_)
-      out[name] = json{{"boxes", c.boxes}, {"correct", c.correct}, {"mislabeled", c.mislabeled},
-                       {"uncertain", c.uncertain}};
-    return out;
-  }
-
- private:
-  /// The counts of the box's class: label_name, else the label id as a string, else "unknown".
-  BoxCounts& class_counts(const json& box) {
-    std::string_view key = "unknown";
-    std::string id;
-    const auto name = box.find("label_name");
-    const auto label = box.find("label");
-    if (name != box.end() && name->is_string() && !name->get_ref<const std::string&>().empty()) {
-      key = name->get_ref<const std::string&>();
-    } else if (label != box.end() && label->is_number_integer()) {
-      id = std::to_string(label->get<int64_t>());
-      key = id;
-    } else if (label != box.end() && label->is_string()) {
-      key = label->get_ref<const std::string&>();
-    }
-    auto it = classes_.find(key);  // heterogeneous lookup: no string built for known classes
-    if (it == classes_.end()) it = classes_.emplace(std::string(key), BoxCounts{}).first;
-    return it->second;
-  }
-
-  int64_t images_ = 0, missing_ = 0, errors_ = 0;
-  int64_t img_correct_ = 0, img_mislabeled_ = 0, img_uncertain_ = 0;
-  BoxCounts all_;
-  std::map<std::string, BoxCounts, std::less<>> classes_;
-};
-
-Tally tally(const std::vector<json>& images) {
-  Tally t;
-  for (const json& image : images) t.add(image);
-  return t;
-}
-
 double rate(int64_t items, double seconds) {
   return seconds > 0 ? static_cast<double>(items) / seconds : 0.0;
 }
@@ -182,24 +35,21 @@ json tool_block(const std::string& tool_name) {
 
 }  // namespace
 
-json summarize(const std::vector<json>& images) { return tally(images).summary(); }
-
-json per_class_counts(const std::vector<json>& images) { return tally(images).per_class(); }
-
-json make_shard_report(int shard, const std::string& tool_name, const std::vector<json>& images,
-                       double seconds, bool complete) {
-  json report = json::object();
-  report["schema_version"] = kReportSchemaVersion;
-  report["tool"] = tool_block(tool_name);
-  report["status"] = complete ? "complete" : "partial";
-  report["shard"] = shard;
-  report["seconds"] = seconds;
-  report["items_per_s"] = rate(static_cast<int64_t>(images.size()), seconds);
-  const Tally t = tally(images);
-  report["summary"] = t.summary();
-  report["per_class"] = t.per_class();
-  report["images"] = images;
-  return report;
+void add_counts(json& into, const json& add) {
+  if (!add.is_object()) return;
+  if (!into.is_object()) into = json::object();
+  for (const auto& [key, value] : add.items()) {
+    const auto it = into.find(key);
+    if (it == into.end()) {
+      into[key] = value;
+    } else if (it->is_object() && value.is_object()) {
+      add_counts(*it, value);
+    } else if (it->is_number_integer() && value.is_number_integer()) {
+      *it = it->get<int64_t>() + value.get<int64_t>();
+    } else if (it->is_number() && value.is_number()) {
+      *it = it->get<double>() + value.get<double>();
+    }
+  }
 }
 
 json merge_reports(const std::vector<std::string>& items, const std::vector<ShardItems>& shards,
@@ -210,13 +60,18 @@ json merge_reports(const std::vector<std::string>& items, const std::vector<Shar
                                               shard_reports.size(), shards.size()));
   std::vector<std::unique_ptr<RecordLines>> sources;
   std::vector<ReportPart> parts;
+  ReportLayout layout;
   for (size_t k = 0; k < shards.size(); ++k) {
-    ReportPart part{shards[k].index, shards[k].begin, shards[k].end, nullptr, false};
+    ReportPart part{shards[k].index, shards[k].begin, shards[k].end, nullptr, false, json::object()};
     if (shard_reports[k]) {
-      const auto images = shard_reports[k]->find("images");
-      if (images == shard_reports[k]->end() || !images->is_array())
-        throw Error(ExitCode::failed,
-                    fmt::format("merge: shard {} report: \"images\" is missing or not an array", shards[k].index));
+      json& report = *shard_reports[k];
+      if (report.contains("items")) layout.records_key = "items";
+      const auto images = report.find(layout.records_key);
+      if (images == report.end() || !images->is_array())
+        throw Error(ExitCode::failed, fmt::format("merge: shard {} report: \"{}\" is missing or not an array",
+                                                  shards[k].index, layout.records_key));
+      for (const char* block : {"summary", "per_class"})
+        if (report.contains(block)) part.counts[block] = report[block];
       std::vector<std::string> lines;
       lines.reserve(images->size());
       for (const json& record : *images) lines.push_back(record.dump());
@@ -226,7 +81,7 @@ json merge_reports(const std::vector<std::string>& items, const std::vector<Shar
     parts.push_back(part);
   }
   std::ostringstream out;
-  stream_report(out, items, parts, merged_header(shard_summaries, tool_name));
+  stream_report(out, items, parts, merged_header(shard_summaries, tool_name), layout);
   return json::parse(out.str());
 }
 
@@ -341,11 +196,11 @@ std::unique_ptr<RecordLines> memory_lines(std::vector<std::string> lines) {
 }
 
 json stream_report(std::ostream& out, const std::vector<std::string>& items, const std::vector<ReportPart>& parts,
-                   json header) {
+                   json header, const ReportLayout& layout) {
   const int64_t n = static_cast<int64_t>(items.size());
-  // Pass 1: find each item's record (the byte offset of its line) and tally the records.
+  // Pass 1: find each item's record (the byte offset of its line) and count the records.
   std::vector<std::vector<int64_t>> where(parts.size());
-  Tally total;
+  json total = json{{"summary", json::object()}, {"per_class", json::object()}};
   int64_t unprocessed = 0;
   for (size_t k = 0; k < parts.size(); ++k) {
     const ReportPart& part = parts[k];
@@ -363,6 +218,7 @@ json stream_report(std::ostream& out, const std::vector<std::string>& items, con
       unprocessed += part.end - part.begin;
       continue;
     }
+    if (!layout.counter) add_counts(total, part.counts);
     // Keys view the strings of `items`; only this shard's items are indexed at a time.
     std::unordered_map<std::string_view, int64_t> local;
     local.reserve(offsets.size());
@@ -372,7 +228,7 @@ json stream_report(std::ostream& out, const std::vector<std::string>& items, con
         throw Error(ExitCode::failed, fmt::format("merge: the item list holds '{}' twice (items {} and {})",
                                                   printable(items[static_cast<size_t>(i)]), it->second + part.begin, i));
     }
-    Tally tally;
+    std::unique_ptr<RecordCounter> counter = layout.counter ? layout.counter() : nullptr;
     bool redone = false;
     part.records->scan([&](int64_t key, std::string_view line) {
       if (line.find_first_not_of(" \t") == std::string_view::npos) return;
@@ -386,7 +242,7 @@ json stream_report(std::ostream& out, const std::vector<std::string>& items, con
       const std::optional<std::string> item = record_item(record);
       if (!item) {
         if (part.later_record_wins) return;
-        throw Error(ExitCode::failed, fmt::format("merge: shard {} {}: an image record has no string \"path\"",
+        throw Error(ExitCode::failed, fmt::format("merge: shard {} {}: a record names no item (a string \"item\" or \"path\")",
                                                   part.shard, printable(part.records->name())));
       }
       const std::string& path = *item;
@@ -403,22 +259,22 @@ json stream_report(std::ostream& out, const std::vector<std::string>& items, con
         redone = true;
       }
       slot = key;
-      if (!redone) tally.add(record);
+      if (counter && !redone) counter->add(record);
     });
-    if (redone) {
-      // A re-done item was tallied twice: count this shard again from the winning records.
-      tally = Tally();
+    if (counter && redone) {
+      // A re-done item was counted twice: count this shard again from the winning records.
+      counter = layout.counter();
       for (const int64_t key : offsets)
-        if (key >= 0) tally.add(json::parse(part.records->line_at(key)));
+        if (key >= 0) counter->add(json::parse(part.records->line_at(key)));
     }
-    total.merge(tally);
+    if (counter) add_counts(total, json{{"summary", counter->summary()}, {"per_class", counter->per_class()}});
     for (const int64_t key : offsets)
       if (key < 0) ++unprocessed;
   }
 
   header["status"] = unprocessed == 0 ? "complete" : "partial";
-  header["summary"] = total.summary();
-  header["per_class"] = total.per_class();
+  header["summary"] = std::move(total["summary"]);
+  header["per_class"] = std::move(total["per_class"]);
 
   // Pass 2: write, copying each record's line as it is.
   // Identity and verdict counts first, where a person opening the file looks.
@@ -428,7 +284,7 @@ json stream_report(std::ostream& out, const std::vector<std::string>& items, con
   for (const auto& [key, value] : header.items())
     if (key != "schema_version" && key != "tool" && key != "status" && key != "summary" && key != "per_class")
       write_key(out, first, key, value);
-  out << (first ? "{\n" : ",\n") << "\"images\": [";
+  out << (first ? "{\n" : ",\n") << json(layout.records_key).dump() << ": [";
   bool first_image = true;
   for (size_t k = 0; k < parts.size(); ++k) {
     if (!parts[k].records) continue;
@@ -452,32 +308,43 @@ json stream_report(std::ostream& out, const std::vector<std::string>& items, con
   return header;
 }
 
-json read_report_header(const std::filesystem::path& report_file) {
+json read_report_header(const std::filesystem::path& report_file, std::string* records_key) {
   std::ifstream in(report_file, std::ios::binary);
   if (!in) throw Error(ExitCode::failed, fmt::format("{}: cannot read: {}", report_file.string(), std::strerror(errno)));
-  // stream_report writes every field before "images"; reading up to it avoids parsing records.
+  auto parse = [&](const std::string& text) {
+    try {
+      return json::parse(text);
+    } catch (const json::exception& e) {
+      throw Error(ExitCode::failed, fmt::format("{}: not a report: {}", report_file.string(), e.what()));
+    }
+  };
+  // stream_report writes every field before the records; reading up to them avoids parsing
+  // records.
   std::string head, line;
   while (std::getline(in, line)) {
-    if (line.rfind("\"images\": [", 0) == 0) {
+    for (const char* key : {"images", "items"}) {
+      if (line.rfind(fmt::format("\"{}\": [", key), 0) != 0) continue;
       while (!head.empty() && (head.back() == '\n' || head.back() == ',')) head.pop_back();
-      try {
-        return json::parse(head + "\n}");
-      } catch (const json::exception& e) {
-        throw Error(ExitCode::failed, fmt::format("{}: not a report: {}", report_file.string(), e.what()));
-      }
+      if (records_key) *records_key = key;
+      return parse(head + "\n}");
     }
     head += line;
     head += '\n';
   }
-  try {
-    return json::parse(head);  // written by someone else: parse it whole
-  } catch (const json::exception& e) {
-    throw Error(ExitCode::failed, fmt::format("{}: not a report: {}", report_file.string(), e.what()));
+  // Written by someone else: parse it whole, and drop the records.
+  json whole = parse(head);
+  if (records_key) *records_key = whole.contains("items") && !whole.contains("images") ? "items" : "images";
+  if (whole.is_object()) {
+    whole.erase("images");
+    whole.erase("items");
+    whole.erase("unprocessed");
   }
+  return whole;
 }
 
 json write_shard_report(const std::filesystem::path& report_file, const std::filesystem::path& journal, int shard,
-                        const std::string& tool_name, const std::vector<std::string>& items, double seconds) {
+                        const std::string& tool_name, const std::vector<std::string>& items, double seconds,
+                        const ReportLayout& layout, const json& fields) {
   const auto records = journal_lines(journal);
   json header = json::object();
   header["schema_version"] = kReportSchemaVersion;
@@ -485,10 +352,12 @@ json write_shard_report(const std::filesystem::path& report_file, const std::fil
   header["shard"] = shard;
   header["seconds"] = seconds;
   header["items_per_s"] = rate(static_cast<int64_t>(items.size()), seconds);
+  for (const auto& [key, value] : fields.items()) header[key] = value;
   json written;
   write_file_atomic(report_file, [&](std::ostream& out) {
-    written = stream_report(out, items, {ReportPart{shard, 0, static_cast<int64_t>(items.size()), records.get(), true}},
-                            header);
+    written = stream_report(out, items,
+                            {ReportPart{shard, 0, static_cast<int64_t>(items.size()), records.get(), true, {}}},
+                            header, layout);
   });
   return written;
 }

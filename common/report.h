@@ -1,8 +1,9 @@
 #pragma once
 /// The verification report model (DESIGN §8) and the merge of shard reports.
 ///
-/// Image records are JSON objects so that workers can add fields (reasons, probability
-/// vectors) that the merge carries through untouched. The fields this code reads are:
+/// Records are JSON objects, one per item, whose fields belong to the worker; the merge
+/// carries them through untouched and reads only the item a record is about (record_item():
+/// "item", else "path"). Image records, for instance (image_counts.h counts them):
 ///   {"path": "indoor/day/JPEGImages/a.jpg",          // relative to the input root
 ///    "path_escaped": true,                            // only when the name is not UTF-8
 ///    "verdict": "correct"|"mislabeled"|"uncertain"|"error",
@@ -28,19 +29,33 @@ namespace lv {
 inline constexpr int kReportSchemaVersion = 1;
 inline constexpr const char* kReportFileName = "verification_report.json";
 inline constexpr const char* kJournalFileName = ".journal.jsonl";
+/// A shard tree's root folder whose files the merge concatenates across shards in shard order
+/// (so in input order) instead of merging them file by file: `output_gpuN/concat/x.jsonl` of
+/// every shard becomes `output/x.jsonl` (.npy files as one array). Workers write there what
+/// must come out as one file in input order.
+inline constexpr const char* kConcatDirName = "concat";
 
-/// The summary block of a report, computed from image records:
-///   {total_images, total_boxes, correct, mislabeled, uncertain, missing, errors,
-///    images_by_verdict {correct, mislabeled, uncertain, error}}.
-/// Invariants: correct + mislabeled + uncertain == total_boxes (a box whose verdict is neither
-/// "correct" nor "mislabeled" -- absent, "error", a newer name -- counts as uncertain: it needs
-/// a person's look); images_by_verdict sums to total_images, and an image with an error (a
-/// non-null, non-empty "error", or verdict "error") counts as "error" there and in "errors".
-nlohmann::json summarize(const std::vector<nlohmann::json>& images);
+/// Counts a report's records into its "summary" and "per_class" blocks. Each kind of worker
+/// brings its own (image_counter() in image_counts.h for images); the orchestrator's merge
+/// never counts records: it adds up the blocks of the shard reports (add_counts), whatever
+/// their names, so a new worker type needs no orchestrator change.
+class RecordCounter {
+ public:
+  virtual ~RecordCounter() = default;
+  /// Counts one record (a JSON object).
+  virtual void add(const nlohmann::json& record) = 0;
+  /// The "summary" block of the records counted so far.
+  virtual nlohmann::json summary() const = 0;
+  /// The "per_class" block of the records counted so far.
+  virtual nlohmann::json per_class() const = 0;
+};
+/// Makes an empty counter.
+using CounterFactory = std::function<std::unique_ptr<RecordCounter>()>;
 
-/// The per_class block {name: {boxes, correct, mislabeled, uncertain}}, keyed by a box's
-/// label_name, else its label id as a string, else "unknown"; box verdicts as in summarize.
-nlohmann::json per_class_counts(const std::vector<nlohmann::json>& images);
+/// Adds `add` into `into` key by key at any depth: numbers are summed (integers stay
+/// integers), objects recurse, keys only `add` has are copied, and any other value of `into`
+/// is kept as it is. Adding two shards' summary blocks gives the summary of both.
+void add_counts(nlohmann::json& into, const nlohmann::json& add);
 
 /// One shard's entry in the merged report's "shards" array.
 struct ShardSummary {
@@ -54,13 +69,6 @@ struct ShardSummary {
   std::string log;          ///< path of gpuN.log
 };
 
-/// Builds the report a worker writes for its shard from its image records (journal order):
-///   {schema_version, tool {name, version}, status complete|partial, shard, seconds,
-///    items_per_s, summary, per_class, images}.
-nlohmann::json make_shard_report(int shard, const std::string& tool_name,
-                                 const std::vector<nlohmann::json>& images, double seconds,
-                                 bool complete);
-
 /// One shard's range of items, as planned.
 struct ShardItems {
   int index = 0;
@@ -68,11 +76,12 @@ struct ShardItems {
   int64_t end = 0;    ///< one past the last
 };
 
-/// Merges shard reports into one report holding every item of `items` (input order) exactly
-/// once:
+/// Merges shard reports (held in memory) into one report holding every item of `items`
+/// (input order) exactly once, their "summary" and "per_class" blocks added (add_counts):
 ///   {schema_version, tool {name, version}, status complete|partial, summary, per_class,
 ///    shards [{index, device, items, status, exit_code|null, attempts, seconds, items_per_s,
 ///             log}], images [...], unprocessed [paths]}.
+/// The records are the shard reports' "images" (or "items", kept under that name).
 /// Paths are bytes: a record's "path" (and "label_file", a shard's "log") that is not UTF-8 is
 /// escaped with set_bytes_field (`path_escaped: true`) and matched to `items` by its bytes; an
 /// "unprocessed" entry that is not UTF-8 is the object {"path": escaped, "path_escaped": true}.
@@ -118,27 +127,44 @@ struct ReportPart {
   int64_t begin = 0, end = 0;
   RecordLines* records = nullptr;
   bool later_record_wins = true;  ///< a journal re-does items; false: a second record is an error
+  /// {"summary", "per_class"} of these records as their writer counted them (a shard
+  /// report's header); used when stream_report is given no counter.
+  nlohmann::json counts;
+};
+
+/// How a report is laid out and counted.
+struct ReportLayout {
+  std::string records_key = "images";  ///< the name of the records array: "images", "items"
+  /// Counts the records (a worker's shard report); empty: add up each part's `counts` (the
+  /// merge of shard reports).
+  CounterFactory counter;
 };
 
 /// Writes a report to `out`: the fields of `header` (schema_version, tool, shard or shards...),
-/// then "status", "summary", "per_class" computed from the records, then "images" (one record a
-/// line, in item order) and "unprocessed". Memory stays proportional to the items, not to the
+/// then "status", "summary", "per_class" (counted by layout.counter, else the parts' counts
+/// added), then the records array (layout.records_key; one record a line, in item order) and
+/// "unprocessed". Memory stays proportional to the items, not to the
 /// records: records are read twice from their source instead of being held.
 /// Returns `header` with status, summary and per_class filled in (no images).
 /// Throws lv::Error (exit 1) naming the source for a record of an item outside its part,
 /// a record without a path, or (with later_record_wins false) an item recorded twice.
 nlohmann::json stream_report(std::ostream& out, const std::vector<std::string>& items,
-                             const std::vector<ReportPart>& parts, nlohmann::json header);
+                             const std::vector<ReportPart>& parts, nlohmann::json header,
+                             const ReportLayout& layout);
 
-/// A report's fields but "images" and "unprocessed", read without parsing every record when
-/// stream_report wrote it. Throws lv::Error naming the file.
-nlohmann::json read_report_header(const std::filesystem::path& report_file);
+/// A report's fields but the records ("images" or "items") and "unprocessed", read without
+/// parsing every record when stream_report wrote it. `records_key`, when given, receives the
+/// name of the records array ("images" when the report has none). Throws lv::Error naming
+/// the file.
+nlohmann::json read_report_header(const std::filesystem::path& report_file, std::string* records_key = nullptr);
 
 /// The shard report a worker writes at the end, streamed from its journal and written
 /// atomically to `report_file`: every item of `items` (the shard's list) in order, status
-/// "complete" when the journal holds them all.
+/// "complete" when the journal holds them all. `fields` (e.g. "task", "class_names") are
+/// added to the header; the merge carries them into the merged report.
 nlohmann::json write_shard_report(const std::filesystem::path& report_file, const std::filesystem::path& journal,
                                   int shard, const std::string& tool_name, const std::vector<std::string>& items,
-                                  double seconds);
+                                  double seconds, const ReportLayout& layout,
+                                  const nlohmann::json& fields = nlohmann::json::object());
 
 }  // namespace lv

@@ -10,7 +10,9 @@ std::map<std::string, std::string> flatten_config(const Config& c) {
   std::string aliases;
   for (const auto& [name, targets] : c.model.aliases) aliases += fmt::format("{}:{};", name, fmt::join(targets, ","));
   return {
+      {"task", std::string(to_string(c.task))},
       {"input.images", c.input.images.string()},
+      {"input.documents", c.input.documents.string()},
       {"input.root", c.input.root.string()},
       {"input.classes", c.input.classes.empty() ? c.input.classes_file.string()
                                                 : fmt::format("[{}]", fmt::join(c.input.classes, ","))},
@@ -27,6 +29,12 @@ std::map<std::string, std::string> flatten_config(const Config& c) {
       {"model.std", fmt::format("{}", fmt::join(c.model.std, ","))},
       {"model.nms_iou", text(c.model.nms_iou)},
       {"model.conf_threshold", text(c.model.conf_threshold)},
+      {"model.tokenizer", std::string(to_string(c.model.tokenizer))},
+      {"model.vocab", c.model.vocab.string()},
+      {"model.max_length", text(c.model.max_length)},
+      {"model.hash_buckets", text(c.model.hash_buckets)},
+      {"model.hash_bigrams", text(c.model.hash_bigrams)},
+      {"model.pooling", std::string(to_string(c.model.pooling))},
       {"verification.correct_threshold", text(c.verification.correct_threshold)},
       {"verification.mislabel_threshold", text(c.verification.mislabel_threshold)},
       {"verification.iou_threshold", text(c.verification.iou_threshold)},
@@ -36,7 +44,9 @@ std::map<std::string, std::string> flatten_config(const Config& c) {
       {"processing.fp16", text(c.processing.fp16)},
       {"processing.max_image_pixels", text(c.processing.max_image_pixels)},
       {"processing.decode_threads", text(c.processing.decode_threads)},
+      {"processing.max_document_bytes", text(c.processing.max_document_bytes)},
       {"report.include_probabilities", text(c.report.include_probabilities)},
+      {"report.top_k", text(c.report.top_k)},
       {"worker.executable", c.worker.executable},
       {"worker.args", fmt::format("{}", fmt::join(c.worker.args, "\x1f"))},
       {"orchestrator.stall_timeout_s", text(c.orchestrator.stall_timeout_s)},

@@ -6,6 +6,7 @@
 #include <fmt/core.h>
 
 #include "atomic_file.h"
+#include "document_corpus.h"
 #include "error.h"
 #include "shard_plan.h"
 
@@ -16,6 +17,19 @@ namespace fs = std::filesystem;
 std::string items_hash(const ItemList& items) {
   return lines_hash(items.items);
 }
+
+ItemList list_input(const Config& config) {
+  if (config.input.documents.empty()) return list_items(config.input.images, config.input.root);
+  CorpusListing corpus = list_documents(config.input.documents);
+  ItemList list;
+  list.root = corpus.root;
+  list.items = std::move(corpus.items);
+  list.rejected = std::move(corpus.rejected);
+  list.from_list_file = corpus.format != CorpusFormat::text_folder;
+  return list;
+}
+
+const char* item_noun(const Config& config) { return config.input.documents.empty() ? "images" : "documents"; }
 
 static void set_device(ShardState& s, const DeviceSlot& d) {
   s.device = d.label();
@@ -30,7 +44,7 @@ RunState make_plan(const Config& config, const std::string& config_text, const I
   state.tool_version = LV_VERSION;
   state.config_path = config.file;
   state.config_hash = content_hash(config_text);
-  state.input = config.input.images;
+  state.input = input_path(config);
   state.items_hash = items_hash(items);
   state.item_count = static_cast<int64_t>(items.items.size());
   state.output_dir = output_dir;

@@ -11,6 +11,14 @@
 
 namespace lv {
 
+/// The run's items: list_items() of input.images, or for input.documents the documents of the
+/// corpus (list_documents(): "<line>:<byte offset>" of each record of a .jsonl/.tsv/.csv,
+/// streamed, or the .txt files of a folder), with the entries refused and why.
+ItemList list_input(const Config& config);
+
+/// What the items are, for messages: "images" or "documents".
+const char* item_noun(const Config& config);
+
 /// A fresh plan: one contiguous shard per device (fewer when there are fewer items).
 RunState make_plan(const Config& config, const std::string& config_text, const ItemList& items,
                    const std::vector<DeviceSlot>& devices, const std::filesystem::path& output_dir,

@@ -90,6 +90,8 @@ PreflightFindings check_model_and_classes(const Config& config) {
     std::vector<std::string> from_archive = model_archive_class_names(config.model.path);
     if (model_names.empty()) model_names = std::move(from_archive);
   }
+  // An embedding model has no classes to check.
+  if (config.task == Task::embed) return findings;
   if (config.input.classes.empty() && config.input.classes_file.empty()) return findings;
   const std::vector<std::string> dataset = dataset_class_names(config);
   if (model_names.empty()) return findings;  // the worker uses the dataset's own names
@@ -112,7 +114,7 @@ PreflightFindings check_model_and_classes(const Config& config) {
 
 std::optional<fs::path> scanned_root(const Config& config) {
   std::error_code ec;
-  if (fs::is_directory(config.input.images, ec)) return config.input.images;
+  if (fs::is_directory(input_path(config), ec)) return input_path(config);
   return std::nullopt;
 }
 
@@ -139,7 +141,14 @@ bool lies_inside(const fs::path& path, const fs::path& root) {
 }
 
 uint64_t estimate_output_bytes(const Config& config, const ItemList& items, size_t sample) {
-  if (config.output.link_mode == LinkMode::hardlink || items.items.empty()) return 0;
+  if (items.items.empty()) return 0;
+  std::error_code ec;
+  if (!config.input.documents.empty() && fs::is_regular_file(config.input.documents, ec)) {
+    // Every document comes out twice: in its verdict's .jsonl and in documents_corrected.jsonl.
+    const uintmax_t size = fs::file_size(config.input.documents, ec);
+    return ec ? 0 : 2 * static_cast<uint64_t>(size);
+  }
+  if (config.output.link_mode == LinkMode::hardlink) return 0;
   const size_t n = items.items.size();
   const size_t take = std::min(n, std::max<size_t>(1, sample));
   uint64_t bytes = 0;

@@ -30,8 +30,8 @@ struct PreflightFindings {
 /// both lists. Aliases naming unknown classes are errors (exit 2).
 PreflightFindings check_model_and_classes(const Config& config);
 
-/// The root a folder scan lists: input.images when it is a folder, else nullopt (a list file
-/// names its items; nothing else under its root is ever read).
+/// The root a folder scan lists: input.images (or input.documents) when it is a folder, else
+/// nullopt (a list file or a corpus file names its items; nothing else is ever read).
 std::optional<std::filesystem::path> scanned_root(const Config& config);
 
 /// True when `path` (which need not exist yet) lies inside `root`, both resolved through
@@ -39,7 +39,9 @@ std::optional<std::filesystem::path> scanned_root(const Config& config);
 bool lies_inside(const std::filesystem::path& path, const std::filesystem::path& root);
 
 /// Estimated bytes the output tree needs: the sizes of up to `sample` items spread over the
-/// list, scaled to the whole list (copies of the images), or 0 with link_mode: hardlink.
+/// list, scaled to the whole list (copies of the images), or 0 with link_mode: hardlink;
+/// twice the corpus file for documents (each comes out in a verdict file and the corrected
+/// corpus).
 uint64_t estimate_output_bytes(const Config& config, const ItemList& items, size_t sample = 1000);
 
 }  // namespace lv

@@ -1,12 +1,15 @@
 #include "run_merge.h"
 
 #include <fstream>
+#include <map>
 
 #include <fmt/core.h>
 
 #include "atomic_file.h"
 #include "error.h"
+#include "byte_text.h"
 #include "item_list.h"
+#include "npy.h"
 #include "report.h"
 #include "shard_plan.h"
 
@@ -14,6 +17,55 @@ namespace lv {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+
+namespace {
+
+/// Header fields of a shard report that describe that shard alone, not the run.
+bool is_shard_only_field(const std::string& key) {
+  return key == "schema_version" || key == "tool" || key == "status" || key == "shard" || key == "seconds" ||
+         key == "items_per_s" || key == "unprocessed_count";
+}
+
+}  // namespace
+
+int64_t concat_shard_files(const RunState& state, const fs::path& dest) {
+  // Relative paths under any succeeded shard's concat/ folder, each with its shards in order.
+  std::map<std::string, std::vector<fs::path>> files;
+  for (const auto& s : state.shards) {
+    if (s.status != ShardStatus::succeeded) continue;
+    const fs::path dir = shard_output_dir(state.output_dir, s.index) / kConcatDirName;
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) continue;
+    for (auto it = fs::recursive_directory_iterator(dir); it != fs::recursive_directory_iterator(); ++it) {
+      if (it->is_directory()) continue;
+      if (!it->is_regular_file() || it->is_symlink())
+        throw Error(ExitCode::failed, fmt::format("{}: not a regular file; cannot be concatenated",
+                                                  printable(it->path().string())));
+      if (is_temporary_name(it->path().filename().native())) continue;
+      files[it->path().lexically_relative(dir).generic_string()].push_back(it->path());
+    }
+  }
+  for (const auto& [rel, inputs] : files) {
+    const fs::path target = dest / rel;
+    fs::create_directories(target.parent_path());
+    if (target.extension() == ".npy") {
+      concat_npy(inputs, target);
+      continue;
+    }
+    write_file_atomic(
+        target,
+        [&](std::ostream& out) {
+          for (const fs::path& input : inputs) {
+            std::ifstream in(input, std::ios::binary);
+            if (!in) throw Error(ExitCode::failed, fmt::format("{}: cannot read", printable(input.string())));
+            if (in.peek() != std::ifstream::traits_type::eof()) out << in.rdbuf();
+            if (!out) throw Error(ExitCode::failed, fmt::format("{}: write failed", printable(target.string())));
+          }
+        },
+        TemporaryName::fixed);
+  }
+  return static_cast<int64_t>(files.size());
+}
 
 RunMergeResult merge_run(const RunState& state, const fs::path& work_dir, bool keep_gpu_outputs) {
   RunMergeResult result;
@@ -33,22 +85,34 @@ RunMergeResult merge_run(const RunState& state, const fs::path& work_dir, bool k
   result.files = merge_trees(trees, state.output_dir, keep_gpu_outputs ? TreeMergeMode::link : TreeMergeMode::move,
                              work_dir / "merge");
 
-  // Reports: streamed from each succeeded shard's journal (one record a line), so a
-  // million-image merge holds offsets, not records.
+  // Reports: records streamed from each succeeded shard's journal (one record a line), so a
+  // million-item merge holds offsets, not records; counts added up from the shard reports'
+  // headers, whatever the worker counts.
   std::vector<std::unique_ptr<RecordLines>> sources;
   std::vector<ReportPart> parts;
   std::vector<ShardSummary> summaries;
+  ReportLayout layout;  // no counter: the parts' counts are added
+  json carried = json::object();
   bool trees_present = false, all_succeeded = true;
   for (const auto& s : state.shards) {
     const fs::path dir = shard_output_dir(state.output_dir, s.index);
-    ReportPart part{s.index, s.begin, s.end, nullptr, true};
-    if (s.status == ShardStatus::succeeded) {
+    ReportPart part{s.index, s.begin, s.end, nullptr, true, json::object()};
+    std::error_code ec;
+    if (s.status == ShardStatus::succeeded && fs::exists(dir / kReportFileName, ec)) {
+      std::string records_key;
+      const json head = read_report_header(dir / kReportFileName, &records_key);
+      layout.records_key = records_key;
+      for (const auto& [key, value] : head.items()) {
+        if (key == "summary" || key == "per_class") part.counts[key] = value;
+        else if (!is_shard_only_field(key) && !carried.contains(key)) carried[key] = value;
+      }
       sources.push_back(journal_lines(dir / kJournalFileName));
       part.records = sources.back().get();
     } else {
+      // A shard that succeeded without writing its report did not follow the protocol: its
+      // items are listed as unprocessed rather than merged without counts.
       all_succeeded = false;
     }
-    std::error_code ec;
     if (fs::exists(dir / kJournalFileName, ec)) trees_present = true;
     parts.push_back(part);
     ShardSummary summary;
@@ -74,10 +138,13 @@ RunMergeResult merge_run(const RunState& state, const fs::path& work_dir, bool k
   }
   // A fixed temporary name: an orchestrator killed while writing leaves one, which the next
   // merge replaces, never a stray file in output/ (one merge at a time: the run lock).
+  json header = merged_header(summaries, "orchestrator");
+  for (const auto& [key, value] : carried.items())
+    if (!header.contains(key)) header[key] = value;
   write_file_atomic(
-      merged_file,
-      [&](std::ostream& out) { result.report = stream_report(out, items, parts, merged_header(summaries, "orchestrator")); },
+      merged_file, [&](std::ostream& out) { result.report = stream_report(out, items, parts, header, layout); },
       TemporaryName::fixed);
+  result.concatenated = concat_shard_files(state, state.output_dir);
   result.complete = result.report.value("status", "") == "complete";
 
   if (result.complete && !keep_gpu_outputs) {

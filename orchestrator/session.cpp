@@ -288,7 +288,7 @@ int Session::dry_run() {
     selected = select_shards(*state, options_.shards);
     if (!options_.gpus.empty() || options_.num_gpus) assign_devices(*state, selected, devices());
   } else {
-    const ItemList items = list_items(config_.input.images, config_.input.root);
+    const ItemList items = list_input(config_);
     state = make_plan(config_, config_text_, items, devices(), output_dir_, resolve_worker());
     for (const auto& s : state->shards) selected.push_back(s.index);
   }
@@ -318,12 +318,12 @@ int Session::fresh(std::optional<RunState> earlier) {
   }
   // Pre-flight: everything that can be known before a worker starts, before anything is written.
   preflight();
-  auto listed = std::make_unique<ItemList>(list_items(config_.input.images, config_.input.root));
+  auto listed = std::make_unique<ItemList>(list_input(config_));
   const ItemList& items = *listed;
   if (items.items.empty())
     throw Error(ExitCode::input_unreadable,
-                fmt::format("{}: no images found (extensions .jpg .jpeg .png .bmp .tif .tiff .webp){}",
-                            config_.input.images.string(),
+                fmt::format("{}: no {} found{}{}", input_path(config_).string(), item_noun(config_),
+                            config_.input.documents.empty() ? " (extensions .jpg .jpeg .png .bmp .tif .tiff .webp)" : "",
                             items.rejected.empty() ? "" : fmt::format("; {} entries rejected", items.rejected.size())));
   const std::vector<DeviceSlot> slots = devices();
   const fs::path worker = resolve_worker();
@@ -418,7 +418,7 @@ int Session::retry(RunState state) {
                               state.output_dir.string(), output_dir_.string()),
                   CommandBuilder(program_for_commands(system_), same, system_.current_dir()).retry());
   }
-  const ItemList items = list_items(config_.input.images, config_.input.root);
+  const ItemList items = list_input(config_);
   if (static_cast<int64_t>(items.items.size()) != state.item_count || items_hash(items) != state.items_hash)
     throw Refusal(RefusalKind::input_changed,
                   fmt::format("cannot retry: the input '{}' lists {} items, the plan had {}{}; retrying would mix "
@@ -599,11 +599,8 @@ int Session::merge(const RunState& state, bool* complete) {
   status_.on(MergeDone{merged.files.files, merged.files.already_present, merged.files.temporaries_skipped,
                        merged.removed_shard_trees,
                        merged.already_merged, state.output_dir});
-  const auto& s = merged.report.at("summary");
-  status_.on(Summary{s.value("total_images", int64_t{0}), s.value("total_boxes", int64_t{0}), s.value("correct", int64_t{0}),
-                     s.value("mislabeled", int64_t{0}), s.value("uncertain", int64_t{0}), s.value("missing", int64_t{0}),
-                     s.value("errors", int64_t{0}), merged.report.value("unprocessed_count", int64_t{0}),
-                     state.output_dir / kReportFileName});
+  status_.on(Summary{merged.report.value("summary", nlohmann::json::object()),
+                     merged.report.value("unprocessed_count", int64_t{0}), state.output_dir / kReportFileName});
   *complete = merged.complete;
   return merged.complete ? 0 : to_int(ExitCode::failed);
 }

@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 #include <variant>
+
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "failure.h"
@@ -135,7 +137,7 @@ struct MergeDone {
   std::filesystem::path output_dir;
 };
 struct Summary {
-  int64_t images = 0, boxes = 0, correct = 0, mislabeled = 0, uncertain = 0, missing = 0, errors = 0;
+  nlohmann::json counts;      ///< the merged report's "summary" block, whatever the worker counts
   int64_t unprocessed = 0;
   std::filesystem::path report;
 };

@@ -14,6 +14,31 @@ namespace lv {
 
 namespace {
 
+int64_t count_of(const nlohmann::json& counts, const char* key) {
+  const auto it = counts.find(key);
+  return it != counts.end() && it->is_number() ? it->get<int64_t>() : 0;
+}
+
+/// The summary block in words: the image sentence users know for image reports, else each
+/// counter as "name value" (a worker's own counters, whatever their names).
+std::string summary_sentence(const nlohmann::json& counts) {
+  if (counts.contains("total_images"))
+    return fmt::format("{} images, {} boxes: {} correct, {} mislabeled, {} uncertain; {} missing label(s); {} image "
+                       "error(s)",
+                       count_of(counts, "total_images"), count_of(counts, "total_boxes"), count_of(counts, "correct"),
+                       count_of(counts, "mislabeled"), count_of(counts, "uncertain"), count_of(counts, "missing"),
+                       count_of(counts, "errors"));
+  std::vector<std::string> parts;
+  for (const auto& [key, value] : counts.items())
+    if (value.is_number() || value.is_string()) parts.push_back(fmt::format("{} {}", key, value.is_string() ? value.get<std::string>() : value.dump()));
+  return parts.empty() ? std::string("(no counts)") : fmt::format("{}", fmt::join(parts, ", "));
+}
+
+}  // namespace
+
+
+namespace {
+
 template <class... Ts>
 struct overloaded : Ts... {
   using Ts::operator()...;
@@ -208,10 +233,7 @@ std::string format_event(const Event& event) {
                 m.removed_shard_trees ? "; per-GPU trees removed (keep them with --keep-gpu-outputs)" : "");
           },
           [](const Summary& s) {
-            std::string text = fmt::format(
-                "\nSummary: {} images, {} boxes: {} correct, {} mislabeled, {} uncertain; {} missing label(s); {} image "
-                "error(s)",
-                s.images, s.boxes, s.correct, s.mislabeled, s.uncertain, s.missing, s.errors);
+            std::string text = "\nSummary: " + summary_sentence(s.counts);
             if (s.unprocessed > 0)
               text += fmt::format("\nNot processed: {} item(s) (report status: partial)", s.unprocessed);
             return text + fmt::format("\nReport: {}", s.report.string());

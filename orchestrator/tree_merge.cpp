@@ -20,6 +20,8 @@
 
 #include <fmt/core.h>
 
+#include "report.h"
+
 #include "atomic_file.h"
 #include "byte_text.h"
 #include "error.h"
@@ -41,7 +43,7 @@ std::string_view to_string(TreeMergeMode mode) {
 }
 
 bool merged_separately(std::string_view root_entry_name) {
-  return root_entry_name == "verification_report.json" ||
+  return root_entry_name == "verification_report.json" || root_entry_name == kConcatDirName ||
          (!root_entry_name.empty() && root_entry_name.front() == '.');
 }
 

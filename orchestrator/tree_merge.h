@@ -32,8 +32,8 @@ struct TreeMergeStats {
   int64_t temporaries_skipped = 0;  ///< leftover temporary files (is_temporary_name) not merged
 };
 
-/// Name of a shard tree's root entries that are not merged as files: the shard report and
-/// hidden entries (the journal). The caller merges those itself.
+/// Name of a shard tree's root entries that are not merged as files: the shard report, the
+/// concat/ folder and hidden entries (the journal). The caller merges those itself.
 bool merged_separately(std::string_view root_entry_name);
 
 /// `<manifest_dir>/merged_shard_02.txt`: the relative paths merged from shard 2, one a line.

@@ -5,6 +5,16 @@
 TEST_CASE("configs/default.yaml loads and matches the built-in defaults", "[config]") {
   const lv::Config c = lv::load_config(LV_SOURCE_DIR "/configs/default.yaml");
   const lv::Config d;  // the defaults in config.h
+  CHECK(c.task == d.task);
+  CHECK(c.input.documents.empty());
+  CHECK(c.model.tokenizer == d.model.tokenizer);
+  CHECK(c.model.vocab.empty());
+  CHECK(c.model.max_length == d.model.max_length);
+  CHECK(c.model.hash_buckets == d.model.hash_buckets);
+  CHECK(c.model.hash_bigrams == d.model.hash_bigrams);
+  CHECK(c.model.pooling == d.model.pooling);
+  CHECK(c.processing.max_document_bytes == d.processing.max_document_bytes);
+  CHECK(c.report.top_k == d.report.top_k);
   CHECK(c.output.debug_images == d.output.debug_images);
   CHECK(c.output.link_mode == d.output.link_mode);
   CHECK(c.model.type == d.model.type);

@@ -27,6 +27,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -41,6 +42,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
@@ -48,27 +50,25 @@
 #include "byte_text.h"
 #include "error.h"
 #include "item_list.h"
+#include "image_counts.h"
 #include "journal.h"
 #include "message.h"
 #include "progress.h"
 #include "program.h"
 #include "report.h"
+#include "worker_kit.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
 
-volatile std::sig_atomic_t g_stop = 0;
-
-void on_stop_signal(int) { g_stop = 1; }
+/// Set by SIGTERM / SIGINT (install_stop_signals), unless the fault ignores them.
+const std::atomic<bool>* g_stop = nullptr;
+bool stop_requested() { return g_stop && g_stop->load(); }
 
 struct Options {
-  fs::path config;
-  fs::path items;
-  fs::path output_dir;
-  int shard = -1;
-  bool resume = false;
+  lv::WorkerArgs args;
   std::vector<std::string> tags;  ///< --tag VALUE, echoed at start (checks that args arrive)
 };
 
@@ -95,32 +95,6 @@ int64_t parse_int(std::string_view what, const std::string& text) {
   if (used == 0 || used != text.size() || v < 0)
     throw lv::usage_error(fmt::format("{}: expected a non-negative integer, got '{}'", what, text));
   return v;
-}
-
-Options parse_options(int argc, char** argv) {
-  Options o;
-  bool have_shard = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw lv::usage_error(fmt::format("{} needs a value", arg));
-      return argv[++i];
-    };
-    if (arg == "--config") o.config = value();
-    else if (arg == "--items") o.items = value();
-    else if (arg == "--output-dir") o.output_dir = value();
-    else if (arg == "--shard") {
-      o.shard = static_cast<int>(parse_int("--shard", value()));
-      have_shard = true;
-    } else if (arg == "--resume") o.resume = true;
-    else if (arg == "--tag") o.tags.push_back(value());
-    else throw lv::usage_error(fmt::format("unknown argument '{}'", arg));
-  }
-  if (o.config.empty()) throw lv::usage_error("--config is required");
-  if (o.items.empty()) throw lv::usage_error("--items is required");
-  if (o.output_dir.empty()) throw lv::usage_error("--output-dir is required");
-  if (!have_shard) throw lv::usage_error("--shard is required");
-  return o;
 }
 
 Fault parse_fault(const char* env) {
@@ -177,10 +151,10 @@ bool sleep_unless_stopped(int64_t ms) {
   using namespace std::chrono;
   const auto until = steady_clock::now() + milliseconds(ms);
   while (steady_clock::now() < until) {
-    if (g_stop) return false;
+    if (stop_requested()) return false;
     std::this_thread::sleep_for(std::min(milliseconds(20), duration_cast<milliseconds>(until - steady_clock::now()) + milliseconds(1)));
   }
-  return !g_stop;
+  return !stop_requested();
 }
 
 bool escapes(const std::string& item) {
@@ -256,9 +230,14 @@ void print_progress(int64_t done, int64_t total) {
 }
 
 int run(int argc, char** argv) {
-  const Options opt = parse_options(argc, argv);
+  Options opt;
+  CLI::App app{"fake_worker: follows the worker protocol without a model (tests)"};
+  lv::add_worker_options(app, opt.args);
+  app.add_option("--tag", opt.tags, "echoed at start (checks that worker.args arrive)");
+  if (const auto code = lv::parse_command_line(app, argc, argv)) return *code;
+  const lv::WorkerArgs& args = opt.args;
   const Fault fault = parse_fault(std::getenv("FAKE_WORKER_FAULT"));
-  const bool faulty = !fault.shard || *fault.shard == opt.shard;
+  const bool faulty = !fault.shard || *fault.shard == args.shard;
   const Fault none;
   const Fault& f = faulty ? fault : none;
 
@@ -266,16 +245,12 @@ int run(int argc, char** argv) {
     std::signal(SIGTERM, SIG_IGN);
     std::signal(SIGINT, SIG_IGN);
   } else {
-    struct sigaction sa = {};
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, nullptr);
-    sigaction(SIGINT, &sa, nullptr);
+    g_stop = &lv::install_stop_signals();
   }
 
   const char* cuda = std::getenv("CUDA_VISIBLE_DEVICES");
   const char* omp = std::getenv("OMP_NUM_THREADS");
-  std::printf("[fake_worker] shard=%d CUDA_VISIBLE_DEVICES=%s OMP_NUM_THREADS=%s\n", opt.shard,
+  std::printf("[fake_worker] shard=%d CUDA_VISIBLE_DEVICES=%s OMP_NUM_THREADS=%s\n", args.shard,
               env_or("CUDA_VISIBLE_DEVICES", "(unset)").c_str(), env_or("OMP_NUM_THREADS", "(unset)").c_str());
   for (const std::string& tag : opt.tags) std::printf("[fake_worker] tag=%s\n", tag.c_str());
   std::fflush(stdout);
@@ -285,45 +260,20 @@ int run(int argc, char** argv) {
     if (cuda) env_lines += fmt::format("CUDA_VISIBLE_DEVICES={}\n", cuda);
     if (omp) env_lines += fmt::format("OMP_NUM_THREADS={}\n", omp);
     fs::create_directories(record_dir);
-    lv::write_file_atomic(fs::path(record_dir) / fmt::format("shard_{}.env", opt.shard), env_lines);
+    lv::write_file_atomic(fs::path(record_dir) / fmt::format("shard_{}.env", args.shard), env_lines);
   }
 
   std::error_code ec;
-  if (!fs::is_regular_file(opt.config, ec))
-    throw lv::usage_error(fmt::format("{}: config file not found", opt.config.string()));
-  std::vector<std::string> items;
-  try {
-    items = lv::read_lines(opt.items);
-  } catch (const lv::Error& e) {
-    throw lv::Error(lv::ExitCode::input_unreadable, e.what());
-  }
-  items.erase(std::remove(items.begin(), items.end(), std::string()), items.end());
+  if (!fs::is_regular_file(args.config, ec))
+    throw lv::usage_error(fmt::format("{}: config file not found", args.config.string()));
+  const std::vector<std::string> items = lv::read_shard_items(args.items);
 
   if (f.model_error) {
     std::fprintf(stderr, "error: cannot load model 'x.pt': PytorchStreamReader failed reading zip archive\n");
     return lv::to_int(lv::ExitCode::model_load);
   }
 
-  fs::create_directories(opt.output_dir);
-  const fs::path journal_path = opt.output_dir / lv::kJournalFileName;
-  // Only whether each item is done is kept: records live in the journal, so memory stays
-  // flat however large the shard (the report is streamed from the journal at the end).
-  std::vector<char> is_done(items.size(), 0);
-  int64_t done = 0;
-  if (opt.resume) {
-    std::unordered_map<std::string_view, size_t> index_of;
-    for (size_t i = 0; i < items.size(); ++i) index_of.emplace(items[i], i);
-    lv::JournalContents journal = lv::read_journal(journal_path);
-    if (journal.skipped_lines > 0)
-      lv::print_warning(fmt::format("{}: skipped {} unreadable line(s)", journal_path.string(), journal.skipped_lines));
-    for (const std::string& path : journal.paths) {
-      const auto it = index_of.find(path);
-      if (it == index_of.end() || is_done[it->second]) continue;
-      is_done[it->second] = 1;
-      ++done;
-    }
-  }
-  lv::JournalWriter journal(journal_path, /*truncate=*/!opt.resume);
+  lv::ShardJournal journal(args, items);
 
   if (f.startup_ms > 0) {
     for (const char* phase : {"loading model", "warm-up"}) {
@@ -337,12 +287,12 @@ int run(int argc, char** argv) {
   const int64_t total = static_cast<int64_t>(items.size());
   const bool every_item = f.flood || f.slow_ms > 0;
   auto last_progress = std::chrono::steady_clock::now();
-  int64_t last_printed = done;
-  print_progress(done, total);
+  int64_t last_printed = journal.done();
+  print_progress(journal.done(), total);
 
   for (size_t i = 0; i < items.size(); ++i) {
-    if (g_stop) break;
-    if (is_done[i]) continue;
+    if (stop_requested()) break;
+    if (journal.finished(items[i])) continue;
     const int64_t k = static_cast<int64_t>(i);
     const std::string& item = items[i];
     if (f.crash_at && *f.crash_at == k) {
@@ -369,17 +319,16 @@ int run(int argc, char** argv) {
 
     json record;
     if (escapes(item)) {
-      record = json{{"verdict", "error"}, {"shard", opt.shard}, {"boxes", json::array()},
+      record = json{{"verdict", "error"}, {"shard", args.shard}, {"boxes", json::array()},
                     {"missing", json::array()}, {"label_errors", json::array()},
                     {"error", "path escapes the input root"}};
       lv::set_bytes_field(record, "path", item);
     } else {
-      record = make_record(item, opt.shard);
-      if (!f.noop) write_output(opt.output_dir / record["verdict"].get<std::string>() / (item + ".txt"), item + "\n");
+      record = make_record(item, args.shard);
+      if (!f.noop) write_output(args.output_dir / record["verdict"].get<std::string>() / (item + ".txt"), item + "\n");
     }
     journal.append(record);
-    is_done[i] = 1;
-    ++done;
+    const int64_t done = journal.done();
 
     const auto now = std::chrono::steady_clock::now();
     if (every_item || now - last_progress >= std::chrono::milliseconds(200)) {
@@ -389,16 +338,9 @@ int run(int argc, char** argv) {
     }
   }
 
-  if (done != last_printed) print_progress(done, total);
-  if (g_stop) {
-    std::fprintf(stderr, "fake_worker: interrupted after %lld/%lld items\n", static_cast<long long>(done),
-                 static_cast<long long>(total));
-    return lv::to_int(lv::ExitCode::interrupted);
-  }
-
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  lv::write_shard_report(opt.output_dir / lv::kReportFileName, journal_path, opt.shard, "fake_worker", items, seconds);
-  return 0;
+  if (journal.done() != last_printed) print_progress(journal.done(), total);
+  return lv::to_int(lv::finish_shard(args, journal, items, "fake_worker", start, stop_requested(),
+                                     lv::image_report_layout()));
 }
 
 }  // namespace

@@ -7,6 +7,9 @@
 #include "byte_text.h"
 #include "catch.h"
 #include "error.h"
+#include "image_counts.h"
+#include "journal.h"
+#include "test_util.h"
 
 using nlohmann::json;
 
@@ -48,11 +51,13 @@ struct Fixture {
     return r;
   }
 
-  /// A shard report whose images are the given item indices, in that order.
+  /// A shard report whose images are the given item indices, in that order, counted as the
+  /// image worker counts them.
   json report(int shard, const std::vector<int>& order) const {
-    json images = json::array();
+    std::vector<json> images;
     for (int i : order) images.push_back(record(i, shard));
-    return {{"schema_version", 1}, {"status", "complete"}, {"shard", shard}, {"images", images}};
+    return {{"schema_version", 1}, {"status", "complete"}, {"shard", shard}, {"summary", lv::summarize(images)},
+            {"per_class", lv::per_class_counts(images)}, {"images", images}};
   }
 
   std::vector<std::optional<json>> scrambled() const {
@@ -128,26 +133,65 @@ TEST_CASE("summarize of no images is all zeros", "[report]") {
   CHECK(lv::per_class_counts({}) == json::object());
 }
 
-TEST_CASE("make_shard_report holds the images and summary and rate", "[report]") {
-  const std::vector<json> images = {
-      image("a.jpg", "correct", {box(0, "cat", "correct")}),
-      image("b.jpg", "mislabeled", {box(1, "dog", "mislabeled")}),
-  };
-  const json r = lv::make_shard_report(3, "image_worker", images, 4.0, true);
+TEST_CASE("write_shard_report streams the journal with the worker's counts, fields and rate", "[report]") {
+  lv::test::TempDir dir;
+  {
+    lv::JournalWriter journal(dir.path() / "j.jsonl", true);
+    journal.append(image("b.jpg", "mislabeled", {box(1, "dog", "mislabeled")}));
+    journal.append(image("a.jpg", "correct", {box(0, "cat", "correct")}));
+  }
+  const json head = lv::write_shard_report(dir.path() / "r.json", dir.path() / "j.jsonl", 3, "image_worker",
+                                           {"a.jpg", "b.jpg", "c.jpg"}, 4.0, lv::image_report_layout(),
+                                           json{{"task", "verify"}});
+  const json r = json::parse(lv::test::read_text(dir.path() / "r.json"));
   CHECK(r.at("schema_version") == lv::kReportSchemaVersion);
   CHECK(r.at("tool") == json{{"name", "image_worker"}, {"version", LV_VERSION}});
-  CHECK(r.at("status") == "complete");
+  CHECK(r.at("status") == "partial");  // c.jpg has no record
   CHECK(r.at("shard") == 3);
   CHECK(r.at("seconds") == 4.0);
-  CHECK(r.at("items_per_s") == 0.5);
+  CHECK(r.at("items_per_s") == 0.75);
+  CHECK(r.at("task") == "verify");
   CHECK(r.at("summary").at("total_boxes") == 2);
   CHECK(r.at("summary").at("mislabeled") == 1);
   CHECK(r.at("per_class").size() == 2);
-  CHECK(r.at("images") == json(images));
+  CHECK(paths_of(r.at("images")) == std::vector<std::string>{"a.jpg", "b.jpg"});
+  CHECK(r.at("unprocessed") == json{"c.jpg"});
+  CHECK(head.at("summary") == r.at("summary"));
+}
 
-  const json partial = lv::make_shard_report(0, "image_worker", {}, 0.0, false);
-  CHECK(partial.at("status") == "partial");
-  CHECK(partial.at("items_per_s") == 0.0);
+TEST_CASE("add_counts sums numbers at any depth and keeps keys of either side", "[report]") {
+  json into = {{"items", 2}, {"seconds", 1.5}, {"by", {{"a", 1}}}, {"task", "verify"}};
+  lv::add_counts(into, json{{"items", 3}, {"seconds", 0.25}, {"by", {{"a", 2}, {"b", 5}}}, {"task", "other"},
+                            {"new", 7}});
+  CHECK(into == json{{"items", 5}, {"seconds", 1.75}, {"by", {{"a", 3}, {"b", 5}}}, {"task", "verify"}, {"new", 7}});
+  CHECK(into.at("items").is_number_integer());
+}
+
+TEST_CASE("merge adds up counters it does not know and keeps records under \"items\"", "[report]") {
+  // A worker of another kind: records name their item with "item", counters have its names.
+  const std::vector<std::string> items = {"1:0", "2:10", "3:25"};
+  auto rec = [](const std::string& item, const std::string& colour) {
+    return json{{"item", item}, {"colour", colour}};
+  };
+  json r0 = {{"shard", 0},
+             {"task", "paint"},
+             {"summary", {{"painted", 2}, {"by_colour", {{"red", 1}, {"blue", 1}}}}},
+             {"per_class", {{"red", {{"items", 1}}}}},
+             {"items", {rec("2:10", "blue"), rec("1:0", "red")}}};
+  json r1 = {{"shard", 1},
+             {"summary", {{"painted", 1}, {"by_colour", {{"red", 1}}}, {"spilled", 4}}},
+             {"per_class", {{"red", {{"items", 1}}}, {"green", {{"items", 0}}}}},
+             {"items", {rec("3:25", "red")}}};
+  const std::vector<lv::ShardSummary> summaries = {{0, "GPU 0", 2, "succeeded", 0, 1, 1.0, "gpu0.log"},
+                                                   {1, "GPU 1", 1, "succeeded", 0, 1, 1.0, "gpu1.log"}};
+  const json m = lv::merge_reports(items, {{0, 0, 2}, {1, 2, 3}}, {r0, r1}, summaries, "orchestrator");
+  CHECK(m.at("status") == "complete");
+  CHECK(m.at("summary") == json{{"painted", 3}, {"by_colour", {{"red", 2}, {"blue", 1}}}, {"spilled", 4}});
+  CHECK(m.at("per_class") == json{{"red", {{"items", 2}}}, {"green", {{"items", 0}}}});
+  REQUIRE(m.at("items").size() == 3);
+  CHECK(m.at("items")[0].at("item") == "1:0");
+  CHECK(m.at("items")[2].at("colour") == "red");
+  CHECK_FALSE(m.contains("images"));
 }
 
 TEST_CASE("merge puts every item once in input order across shards", "[report]") {

@@ -11,6 +11,7 @@
 #include "journal.h"
 #include "orchestrator_fakes.h"
 #include "output_claim.h"
+#include "image_counts.h"
 #include "report.h"
 #include "run_state.h"
 #include "session.h"
@@ -107,7 +108,7 @@ class FakeSystem : public SessionSystem {
       job.exit = ExitStatus{true, 0, 9};
       return;
     }
-    write_shard_report(out / kReportFileName, out / kJournalFileName, shard, "fake", items, 1.0);
+    write_shard_report(out / kReportFileName, out / kJournalFileName, shard, "fake", items, 1.0, image_report_layout());
     if (a == Act::succeed_but_remove_tree) fs::remove_all(out);
     job.exit = ExitStatus{false, 0, 0};
   }
@@ -173,7 +174,7 @@ TEST_CASE("session: a fresh run plans one shard per GPU, runs them, merges, and 
   CHECK(plans[0].selected.size() == 4);
   CHECK(w.status.of<ShardDone>().size() == 4);
   CHECK(w.status.of<MergeDone>().size() == 1);
-  CHECK(w.status.of<Summary>().at(0).images == 12);
+  CHECK(w.status.of<Summary>().at(0).counts.at("total_images") == 12);
   CHECK(w.report().at("status") == "complete");
   const auto owner = read_output_owner(w.dir / "out");
   REQUIRE(owner);

@@ -280,7 +280,7 @@ int bench_box_counts(const fs::path& dir, const std::vector<int>& counts, const 
     // shared machine other load only ever adds time.
     double forward_s = 1e300, full_s = 1e300, full_wall_s = 1e300;
     std::atomic<bool> stop{false};
-    const lv::WorkerArgs args{dir / "items.txt", dir / fmt::format("out_{}", n), 0, false};
+    const lv::WorkerArgs args{{}, dir / "items.txt", dir / fmt::format("out_{}", n), 0, false};
     // Round 0 is not counted: the first forwards and worker run of a process cost up to 3x more
     // (fresh memory faulted in, kernels chosen), a fixed cost that is not per box.
     for (int k = 0; k <= repeat; ++k) {
@@ -388,7 +388,7 @@ int main(int argc, char** argv) {
 
   // 2. The full worker, in process (no start-up cost).
   std::atomic<bool> stop{false};
-  lv::WorkerArgs args{dir / "small.txt", dir / "out_full", 0, false};
+  lv::WorkerArgs args{{}, dir / "small.txt", dir / "out_full", 0, false};
   fs::remove_all(args.output_dir);
   t = std::chrono::steady_clock::now();
   lv::run_image_worker(config, args, stop);

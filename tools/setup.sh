@@ -10,6 +10,7 @@ packages=(
   libzip-dev                             # the orchestrator reads class names from TorchScript archives
   catch2
   libtorch-dev libopencv-dev             # workers only (the orchestrator links neither)
+  libicu-dev                             # the document worker's WordPiece tokenizer: NFC/NFD, case, categories
   dataset-fashion-mnist zlib1g-dev       # the built-in demo's images (gzip'd idx files)
 )
 

@@ -18,6 +18,7 @@
 #include "error.h"
 #include "image_io.h"
 #include "item_list.h"
+#include "image_counts.h"
 #include "journal.h"
 #include "message.h"
 #include "model.h"
@@ -26,6 +27,7 @@
 #include "progress.h"
 #include "report.h"
 #include "task_pool.h"
+#include "worker_kit.h"
 
 namespace lv {
 
@@ -55,12 +57,6 @@ int model_threads(const Config& config) {
 
 namespace {
 
-/// The optional protocol line `[phase] <words>` (README, worker protocol), flushed at once.
-void print_phase(const char* words) {
-  fmt::print("{}\n", format_phase(words));
-  std::fflush(stdout);
-}
-
 /// One item between decoding and writing.
 struct Pending {
   ImageResult result;
@@ -69,44 +65,6 @@ struct Pending {
   std::string label_text;    ///< the label file's text, for the output tree
   fs::path source;           ///< the image file
   bool keep_label_extension = false;  ///< another image has its label path (StemIndex)
-};
-
-/// Prints a progress line every second from its own thread, so that lines keep coming while
-/// the model runs a long batch.
-class ProgressTicker {
- public:
-  ProgressTicker(std::atomic<int64_t>& done, std::atomic<int64_t>& failed, int64_t total)
-      : done_(done), failed_(failed), total_(total), thread_([this] { run(); }) {}
-  ~ProgressTicker() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();
-    print();
-  }
-
- private:
-  void print() {
-    fmt::print("{}\n", format_progress({done_.load(), total_, failed_.load()}));
-    std::fflush(stdout);
-  }
-  void run() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    for (;;) {
-      print();
-      if (wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) return;
-    }
-  }
-
-  std::atomic<int64_t>& done_;
-  std::atomic<int64_t>& failed_;
-  const int64_t total_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;
 };
 
 class ShardRun {
@@ -299,70 +257,23 @@ ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const st
   const auto started = std::chrono::steady_clock::now();
   const fs::path root = input_root(config);
   const std::vector<std::string> classes = dataset_classes(config);
-  std::error_code ec;
-  if (!fs::is_regular_file(args.items, ec))
-    throw Error(ExitCode::input_unreadable, fmt::format("{}: --items: no such file", args.items.string()));
-  std::vector<std::string> items;
-  try {
-    std::unordered_set<std::string> seen;
-    for (std::string& line : read_lines(args.items)) {
-      if (line.empty()) continue;
-      if (!seen.insert(line).second) {
-        print_warning(fmt::format("{}: item listed twice, processed once: {}", args.items.string(), printable(line)));
-        continue;
-      }
-      items.push_back(std::move(line));
-    }
-  } catch (const Error& e) {
-    throw Error(ExitCode::input_unreadable, e.what());
-  }
+  const std::vector<std::string> items = read_shard_items(args.items);
 
   // Start-up can take minutes (a large model, a busy GPU): say so, so a watchdog sees life.
   print_phase("loading model");
-  const std::unique_ptr<Model> model = load_model(config, classes, print_phase);
+  const std::unique_ptr<Model> model = load_model(config, classes, [](const char* phase) { print_phase(phase); });
   print_note(fmt::format("shard {}: {} items, model {} ({}, {} classes) on {}", args.shard, items.size(),
                          config.model.path.string(), to_string(config.model.type), model->classes().model.size(),
                          model->device()));
 
   // The journal: carry over finished items on --resume, else start afresh.
-  fs::create_directories(args.output_dir);
-  const fs::path journal_path = args.output_dir / kJournalFileName;
-  const fs::path report_path = args.output_dir / kReportFileName;
-  fs::remove(report_path, ec);  // a report means "this shard finished"; an old one must not linger
-  // A worker killed between a write and its rename left temporaries; they are not results.
-  if (const int64_t stray = remove_temporaries(args.output_dir); stray > 0)
-    print_note(fmt::format("removed {} leftover temporary file(s) from {}", stray, printable(args.output_dir.string())));
-  // Only which items are finished is kept here: the records live in the journal, and the
-  // report is streamed from it at the end, so memory stays flat however large the shard.
-  std::unordered_set<std::string> finished;
-  int64_t failed_before = 0;
-  if (args.resume) {
-    const std::unordered_set<std::string> wanted(items.begin(), items.end());
-    int64_t torn = 0;
-    journal_lines(journal_path)->scan([&](int64_t, std::string_view line) {
-      const json r = json::parse(line, nullptr, /*allow_exceptions=*/false);
-      const std::optional<std::string> path = record_item(r);  // the item's bytes, escaped or not
-      if (!path) {
-        ++torn;
-        return;
-      }
-      if (wanted.count(*path) && finished.insert(*path).second && r.value("verdict", "") == "error") ++failed_before;
-    });
-    print_note(fmt::format("resuming: {} of {} items already done{}", finished.size(), items.size(),
-                           torn ? fmt::format(" ({} torn journal lines ignored)", torn) : ""));
-  }
-  JournalWriter journal(journal_path, !args.resume);
-
-  std::vector<std::string> todo;
-  for (const std::string& item : items)
-    if (!finished.count(item)) todo.push_back(item);
-
-  std::atomic<int64_t> done{static_cast<int64_t>(finished.size())}, failed{failed_before};
+  ShardJournal journal(args, items);
+  const std::vector<std::string> todo = journal.todo(items);
 
   ShardRun run(config, args, *model, root);
   bool interrupted = false;
   {
-    ProgressTicker ticker(done, failed, static_cast<int64_t>(items.size()));
+    ProgressTicker ticker(journal.done(), journal.failed(), static_cast<int64_t>(items.size()));
     TaskPool pool(config.processing.decode_threads);
     const int batch = config.processing.batch_size;
     const size_t max_in_flight = static_cast<size_t>(std::min(batch, 64) + 2 * config.processing.decode_threads);
@@ -379,10 +290,7 @@ ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const st
     auto finish_one = [&] {
       json record = writing.front().get();
       writing.pop_front();
-      if (record.value("verdict", "") == "error") ++failed;
       journal.append(record);
-      finished.insert(*record_item(record));
-      ++done;
     };
 
     std::exception_ptr model_failure;
@@ -437,21 +345,7 @@ ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const st
       }
     }
   }
-  if (interrupted) {
-    print_note(fmt::format("interrupted: {} of {} items done; rerun with --resume to continue", done.load(), items.size()));
-    return ExitCode::interrupted;
-  }
-
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  write_shard_report(report_path, journal_path, args.shard, "image_worker", items, seconds);
-  // No "error" in this line when all went well: users grep their logs for it.
-  const int64_t unprocessable = failed.load();
-  print_note(fmt::format("shard {}: {} items in {:.1f} s, {:.1f} items/s{}; report {}", args.shard, items.size(),
-                         seconds, todo.size() / std::max(seconds, 1e-9),
-                         unprocessable ? fmt::format(", {} could not be processed (see the report)", unprocessable)
-                                       : std::string(),
-                         report_path.string()));
-  return ExitCode::ok;
+  return finish_shard(args, journal, items, "image_worker", started, interrupted, image_report_layout());
 }
 
 }  // namespace lv

@@ -8,15 +8,9 @@
 
 #include "config.h"
 #include "exit_code.h"
+#include "worker_kit.h"
 
 namespace lv {
-
-struct WorkerArgs {
-  std::filesystem::path items;       ///< one item a line, relative to the input root
-  std::filesystem::path output_dir;  ///< output_gpuN/
-  int shard = 0;
-  bool resume = false;               ///< skip items already in the journal
-};
 
 /// The folder items are relative to: input.images when it is a folder; else input.root; else
 /// the list file's folder. Throws lv::Error (exit 4) when input.images does not exist.

@@ -3,8 +3,6 @@
 #include <malloc.h>
 
 #include <atomic>
-#include <csignal>
-#include <cstring>
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
@@ -16,24 +14,7 @@
 #include "message.h"
 #include "model.h"
 #include "program.h"
-
-namespace {
-
-std::atomic<bool> g_stop{false};
-
-/// Only records the signal; the processing loop decides what to do (finish the item in flight).
-extern "C" void on_signal(int) { g_stop.store(true); }
-
-void install_signal_handlers() {
-  struct sigaction sa;
-  std::memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-}
-
-}  // namespace
+#include "worker_kit.h"
 
 int main(int argc, char** argv) {
   lv::set_program_name("image_worker");
@@ -51,29 +32,22 @@ int main(int argc, char** argv) {
 
   // Options (DESIGN §6).
   CLI::App app{"Verifies YOLO labels of one shard of images with a TorchScript model."};
-  std::string config_path, items, output_dir;
   lv::WorkerArgs args;
-  app.add_option("--config", config_path, "YAML config file")->required();
-  app.add_option("--items", items, "items file: one image path a line, relative to the input root")->required();
-  app.add_option("--output-dir", output_dir, "this shard's output tree (output_gpuN/)")->required();
-  app.add_option("--shard", args.shard, "shard index, recorded in the report")->required()->check(CLI::NonNegativeNumber);
-  app.add_flag("--resume", args.resume, "skip items already in the journal and keep their records");
+  lv::add_worker_options(app, args);
   app.set_version_flag("--version", std::string(LV_VERSION));
   if (const auto code = lv::parse_command_line(app, argc, argv)) return *code;
-  args.items = items;
-  args.output_dir = output_dir;
 
   const int code = lv::run_guarded([&] {
     // Config, threads, signals.
-    const lv::Config config = lv::load_config(config_path);
+    const lv::Config config = lv::load_config(args.config);
     const int threads = lv::model_threads(config);
     lv::set_model_threads(threads);
     cv::setNumThreads(1);  // decoding runs on our own pool; OpenCV's would compete with the model
     lv::print_note(fmt::format("{} model threads, {} decode threads", threads, config.processing.decode_threads));
-    install_signal_handlers();
+    const std::atomic<bool>& stop = lv::install_stop_signals();
 
     // Run the shard.
-    return lv::to_int(lv::run_image_worker(config, args, g_stop));
+    return lv::to_int(lv::run_image_worker(config, args, stop));
   });
   lv::note_peak_memory_if_asked();  // for tools/bench_worker
   return code;

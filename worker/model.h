@@ -10,6 +10,7 @@
 #include "class_map.h"
 #include "config.h"
 #include "geometry.h"
+#include "token_batch.h"
 
 namespace lv {
 
@@ -42,14 +43,10 @@ struct ModelOutput {
   bool non_finite = false;                     ///< detectors: the raw output held NaN (detections unusable)
 };
 
-class Model {
+/// What every loaded model tells about itself: its classes and its device.
+class ModelBase {
  public:
-  virtual ~Model() = default;
-
-  /// Runs the model on several images' inputs (split into batches of processing.batch_size);
-  /// returns one output per input, in order.
-  virtual std::vector<ModelOutput> infer(const std::vector<const ModelInput*>& inputs) = 0;
-
+  virtual ~ModelBase() = default;
   /// Dataset and model classes and how they map.
   const ClassMap& classes() const { return classes_; }
   /// covered()[c]: some model class maps to dataset class c.
@@ -62,6 +59,29 @@ class Model {
   std::string device_;
 };
 
+/// An image model (classifier crops or a detector).
+class Model : public ModelBase {
+ public:
+  /// Runs the model on several images' inputs (split into batches of processing.batch_size);
+  /// returns one output per input, in order.
+  virtual std::vector<ModelOutput> infer(const std::vector<const ModelInput*>& inputs) = 0;
+};
+
+/// A text model (model.type text): forward(input_ids int64 [B, L], attention_mask int64 [B, L]).
+class TextModel : public ModelBase {
+ public:
+  /// Runs one padded batch. Returns [batch.rows, width()] float32 row-major: with classes
+  /// (task verify, classify) probabilities per dataset class (logits softmaxed, model classes
+  /// mapped through aliases); for task embed the document vectors (a [B, L, D] output pooled
+  /// by model.pooling over the attention mask: mean, or the first token's vector for cls).
+  virtual std::vector<float> run(const TokenBatch& batch) = 0;
+  /// Values per row of run(): dataset classes, or the embedding's dimension.
+  int64_t width() const { return width_; }
+
+ protected:
+  int64_t width_ = 0;
+};
+
 /// Sets the number of threads LibTorch uses for one model forward (intra-op) and logs it.
 void set_model_threads(int threads);
 
@@ -72,5 +92,14 @@ void set_model_threads(int threads);
 /// output does not fit model.type and the class count; exit 2 for bad aliases.
 std::unique_ptr<Model> load_model(const Config& config, const std::vector<std::string>& dataset_classes,
                                   const std::function<void(const char* phase)>& on_phase = {});
+
+/// Loads the text model of `config.model` like load_model (device, fp16, warm-up on a
+/// two-token input and its output shape checked against config.task). Model class names come
+/// from model.class_names, else the archive's config.txt, else `dataset_classes`; with
+/// `dataset_classes` empty (classify without input.classes) the model's names are the
+/// dataset's. Throws lv::Error: exit 3 as load_model; exit 2 when task verify/classify has no
+/// class names at all.
+std::unique_ptr<TextModel> load_text_model(const Config& config, const std::vector<std::string>& dataset_classes,
+                                           const std::function<void(const char* phase)>& on_phase = {});
 
 }  // namespace lv

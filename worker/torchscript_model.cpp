@@ -12,7 +12,7 @@
 
 namespace lv {
 
-std::vector<bool> Model::covered() const {
+std::vector<bool> ModelBase::covered() const {
   std::vector<bool> out(classes_.dataset.size(), false);
   for (int d : classes_.model_to_dataset)
     if (d >= 0) out[static_cast<size_t>(d)] = true;
@@ -218,6 +218,95 @@ class DetectorModel : public TorchModel {
   bool v5_;
 };
 
+/// model.type text: token ids and mask in, class scores or document vectors out.
+class TorchTextModel : public TextModel {
+ public:
+  TorchTextModel(torch::jit::Module module, const Config& config, ClassMap classes)
+      : module_(std::move(module)), config_(config), embed_(config.task == Task::embed) {
+    classes_ = std::move(classes);
+    if (!embed_) mapping_ = mapping_matrix(classes_);
+    const bool cuda = torch::cuda::is_available();
+    device_tensor_ = cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+    half_ = cuda && config.processing.fp16;
+    module_.eval();
+    module_.to(device_tensor_);
+    if (half_) module_.to(torch::kHalf);
+    device_ = cuda ? (half_ ? "cuda:0 (fp16)" : "cuda:0") : "cpu";
+    if (!embed_) width_ = static_cast<int64_t>(classes_.dataset.size());
+  }
+
+  std::vector<float> run(const TokenBatch& batch) override {
+    c10::InferenceMode guard;
+    // The batch's buffers are borrowed, not copied: [B, L] int64 each.
+    const torch::Tensor ids = torch::from_blob(const_cast<int64_t*>(batch.ids.data()), {batch.rows, batch.cols}, torch::kLong);
+    const torch::Tensor mask = torch::from_blob(const_cast<int64_t*>(batch.mask.data()), {batch.rows, batch.cols}, torch::kLong);
+    const torch::Tensor y = scores(ids, mask);
+    std::vector<float> out(static_cast<size_t>(y.numel()));
+    std::copy_n(y.data_ptr<float>(), out.size(), out.data());
+    return out;
+  }
+
+  /// The warm-up: one forward on a two-token document; checks the output's shape for the task
+  /// and learns the embedding width.
+  void check_output_shape() {
+    c10::InferenceMode guard;
+    const torch::Tensor ids = torch::ones({1, 2}, torch::kLong), mask = torch::ones({1, 2}, torch::kLong);
+    const torch::Tensor raw = raw_forward(ids, mask);
+    const bool ok = embed_ ? (raw.dim() == 2 || raw.dim() == 3) && raw.size(0) == 1
+                           : raw.dim() == 2 && raw.size(0) == 1 && raw.size(1) == static_cast<int64_t>(classes_.model.size());
+    if (!ok)
+      throw Error(ExitCode::model_load,
+                  fmt::format("{}: model output shape {} does not fit task {} (expected {})", config_.model.path.string(),
+                              shape_of(raw), to_string(config_.task),
+                              embed_ ? std::string("[1, D] or [1, L, D]") : fmt::format("[1, {}] (the model's classes)", classes_.model.size())));
+    if (embed_) width_ = raw.size(raw.dim() - 1);
+  }
+
+ private:
+  /// The model's own output, float32 on the CPU.
+  torch::Tensor raw_forward(const torch::Tensor& ids, const torch::Tensor& mask) {
+    torch::Tensor y = first_tensor(module_.forward({ids.to(device_tensor_), mask.to(device_tensor_)}));
+    return y.to(torch::kCPU, torch::kFloat).contiguous();
+  }
+
+  /// [B, width()] float32 contiguous on the CPU.
+  torch::Tensor scores(const torch::Tensor& ids, const torch::Tensor& mask) {
+    torch::Tensor y = raw_forward(ids, mask);
+    if (y.size(0) != ids.size(0))
+      throw Error(ExitCode::model_load, fmt::format("model output shape {} for a batch of {} documents", shape_of(y), ids.size(0)));
+    if (embed_) {
+      if (y.dim() == 3) {
+        if (config_.model.pooling == Pooling::cls) {
+          y = y.select(1, 0);
+        } else {
+          const torch::Tensor m = mask.to(torch::kFloat).unsqueeze(2);  // [B, L, 1]
+          y = (y * m).sum(1) / m.sum(1).clamp_min(1.0);
+        }
+      }
+      return y.contiguous();
+    }
+    if (y.dim() != 2 || y.size(1) != static_cast<int64_t>(classes_.model.size()))
+      throw Error(ExitCode::model_load, fmt::format("model output shape {} for a batch of {} documents", shape_of(y), ids.size(0)));
+    // Rows that are already distributions are probabilities; anything else is logits.
+    const bool distribution = (y.min().item<float>() >= -1e-6f) && ((y.sum(1) - 1).abs().max().item<float>() < 1e-3f);
+    return (distribution ? y : torch::softmax(y, 1)).matmul(mapping_).contiguous();  // [B, dataset classes]
+  }
+
+  torch::jit::Module module_;
+  const Config config_;
+  const bool embed_;
+  torch::Tensor mapping_;
+  torch::Device device_tensor_{torch::kCPU};
+  bool half_ = false;
+};
+
+/// The message of a LibTorch exception without the C++ backtrace it may carry.
+std::string torch_message(const std::exception& e) {
+  std::string what = e.what();
+  if (const size_t cut = what.find("\nException raised from"); cut != std::string::npos) what.resize(cut);
+  return what;
+}
+
 }  // namespace
 
 void set_model_threads(int threads) {
@@ -264,6 +353,42 @@ std::unique_ptr<Model> load_model(const Config& config, const std::vector<std::s
     if (const size_t cut = what.find("\nException raised from"); cut != std::string::npos) what.resize(cut);
     throw Error(ExitCode::model_load, fmt::format("{}: the model failed on a {}x{} warm-up input: {}", path,
                                                   config.model.input_size, config.model.input_size, what));
+  }
+  return model;
+}
+
+std::unique_ptr<TextModel> load_text_model(const Config& config, const std::vector<std::string>& dataset_classes,
+                                           const std::function<void(const char*)>& on_phase) {
+  const std::string path = config.model.path.string();
+  torch::jit::ExtraFilesMap extra{{"config.txt", ""}};
+  torch::jit::Module module;
+  try {
+    module = torch::jit::load(path, torch::Device(torch::kCPU), extra);
+  } catch (const std::exception& e) {
+    throw Error(ExitCode::model_load,
+                fmt::format("{}: model.path: cannot load the TorchScript model: {}", path, torch_message(e)));
+  }
+  ClassMap classes;
+  if (config.task != Task::embed) {
+    std::vector<std::string> model_classes = config.model.class_names;
+    if (model_classes.empty()) model_classes = class_names_from_model_config(extra["config.txt"]);
+    std::vector<std::string> dataset = dataset_classes.empty() ? model_classes : dataset_classes;
+    if (model_classes.empty()) model_classes = dataset;
+    if (model_classes.empty())
+      throw usage_error(fmt::format("{}: task {} needs class names: input.classes, model.class_names or the model's "
+                                    "config.txt",
+                                    config.file.string(), to_string(config.task)));
+    classes = build_class_map(dataset, model_classes, config.model.aliases);
+  }
+  auto model = std::make_unique<TorchTextModel>(std::move(module), config, std::move(classes));
+  try {
+    if (on_phase) on_phase("warm-up");
+    model->check_output_shape();
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Error(ExitCode::model_load,
+                fmt::format("{}: the model failed on a two-token warm-up input: {}", path, torch_message(e)));
   }
   return model;
 }

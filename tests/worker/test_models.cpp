@@ -5,6 +5,8 @@
 
 #include <cmath>
 
+#include <fmt/core.h>
+
 namespace lv::test {
 
 void save_mean_colour_classifier(const std::filesystem::path& file, double scale, bool probabilities, int spin) {
@@ -84,6 +86,50 @@ void save_two_class_yolov8(const std::filesystem::path& file) {
       0.05f, 0.1f, 0.95f, 0.97f, // dog
   };
   save_constant_detector(file, v, 6, 4, R"({"stride": 32, "names": {"0": "cat", "1": "dog"}})");
+}
+
+void save_keyword_text_model(const std::filesystem::path& file, int vocab,
+                             const std::vector<std::vector<int64_t>>& class_ids, const std::string& names_json,
+                             bool embed, int spin) {
+  torch::Tensor weight = torch::zeros({vocab, static_cast<int64_t>(class_ids.size())});
+  for (size_t c = 0; c < class_ids.size(); ++c)
+    for (int64_t id : class_ids[c]) weight[id % vocab][static_cast<int64_t>(c)] = 5.0;
+  torch::jit::Module m("KeywordText");
+  m.register_buffer("weight", weight);
+  m.register_attribute("vocab", c10::IntType::get(), vocab);
+  m.register_attribute("spin", c10::IntType::get(), spin);
+  m.define(std::string(R"(
+def forward(self, input_ids, attention_mask):
+    acc = torch.zeros([1])
+    w = torch.ones([128, 128])
+    for i in range(self.spin):
+        acc = acc + torch.mm(w, w).sum() * 0.0
+    votes = torch.embedding(self.weight, torch.remainder(input_ids, self.vocab))
+    votes = votes * attention_mask.unsqueeze(2).to(votes.dtype) + acc
+)") + (embed ? "    return votes\n" : "    return votes.sum(1)\n"));
+  torch::jit::ExtraFilesMap extra;
+  if (!names_json.empty()) extra["config.txt"] = names_json;
+  m.save(file.string(), extra);
+}
+
+void save_random_text_classifier(const std::filesystem::path& file, int64_t buckets, int dim, int classes,
+                                 int conv_layers) {
+  torch::manual_seed(11);
+  torch::jit::Module m("RandomText");
+  m.register_parameter("emb", torch::randn({buckets, dim}) * 0.1, false);
+  m.register_parameter("fc", torch::randn({classes, dim}) / std::sqrt(static_cast<double>(dim)), false);
+  std::string body = "    x = torch.embedding(self.emb, input_ids)\n";  // [B, L, D]
+  if (conv_layers > 0) body += "    x = x.transpose(1, 2)\n";          // [B, D, L]
+  for (int i = 0; i < conv_layers; ++i) {
+    m.register_parameter(fmt::format("w{}", i), torch::randn({dim, dim, 3}) / std::sqrt(3.0 * dim), false);
+    body += fmt::format("    x = torch.relu(torch.conv1d(x, self.w{}, None, [1], [1]))\n", i);
+  }
+  if (conv_layers > 0) body += "    x = x.transpose(1, 2)\n";
+  body += "    m = attention_mask.unsqueeze(2).to(x.dtype)\n"
+          "    x = (x * m).sum(1) / m.sum(1).clamp_min(1.0)\n"
+          "    return torch.linear(x, self.fc)\n";
+  m.define("def forward(self, input_ids, attention_mask):\n" + body);
+  m.save(file.string());
 }
 
 }  // namespace lv::test

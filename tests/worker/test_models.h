@@ -31,4 +31,22 @@ void save_constant_detector(const std::filesystem::path& file, const std::vector
 /// below); names in config.txt.
 void save_two_class_yolov8(const std::filesystem::path& file);
 
+/// A text model (model.type text) that knows a few keywords: forward(input_ids [B, L],
+/// attention_mask [B, L]). Token id t (taken modulo `vocab`) votes 5 for class c when t is in
+/// `class_ids[c]`; other ids vote nothing. Classes (embed false): the masked sum of votes,
+/// [B, C] logits. Embed: the votes of each token, [B, L, C] (a mean pooled by the worker).
+/// `names_json` goes to config.txt when not empty; `spin` extra matrix products per forward
+/// make it slow (interruption tests).
+void save_keyword_text_model(const std::filesystem::path& file, int vocab,
+                             const std::vector<std::vector<int64_t>>& class_ids, const std::string& names_json,
+                             bool embed, int spin = 0);
+
+/// A text classifier with fixed random weights (benchmarks: its answers mean nothing, its
+/// forward costs what a real one of this shape does). `conv_layers` 0: the text demo's shape,
+/// an embedding bag (masked mean of [buckets, dim] rows, then a linear layer to `classes`);
+/// more: that many 1-D convolutions of width 3 over the token vectors before the mean, a
+/// stand-in for a heavier encoder.
+void save_random_text_classifier(const std::filesystem::path& file, int64_t buckets, int dim, int classes,
+                                 int conv_layers);
+
 }  // namespace lv::test

@@ -1,0 +1,119 @@
+#pragma once
+/// The worker protocol (DESIGN §6) in one place, for every worker (image_worker, doc_worker,
+/// fake_worker): the command line, SIGTERM handling, start-up phases and progress lines, the
+/// journal with --resume, and the end of a shard (the atomic shard report, exit codes).
+/// A worker brings only what it does to one item.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "exit_code.h"
+#include "journal.h"
+#include "report.h"
+
+namespace CLI {
+class App;
+}
+
+namespace lv {
+
+/// The protocol's arguments: WORKER --config CFG --items FILE --output-dir DIR --shard N [--resume].
+struct WorkerArgs {
+  std::filesystem::path config;
+  std::filesystem::path items;       ///< one item a line, in input order
+  std::filesystem::path output_dir;  ///< output_gpuN/
+  int shard = 0;
+  bool resume = false;               ///< skip items already in the journal
+};
+
+/// Adds the protocol's options to `app`, all required but --resume.
+void add_worker_options(CLI::App& app, WorkerArgs& args);
+
+/// Makes SIGTERM and SIGINT set the returned flag and nothing else; the worker's loop checks it
+/// between items, finishes the item in flight and returns ExitCode::interrupted (130).
+const std::atomic<bool>& install_stop_signals();
+
+/// The shard's items file: one item a line, blank lines skipped, an item listed twice kept
+/// once (with a warning). Throws lv::Error (exit 4) naming the file when it cannot be read.
+std::vector<std::string> read_shard_items(const std::filesystem::path& items_file);
+
+/// Prints the start-up phase line "[phase] <words>" and flushes (a sign of life before the
+/// first progress line).
+void print_phase(std::string_view words);
+
+/// Prints "[progress] done/total failed=n" every second from its own thread (so lines keep
+/// coming while the model runs a long batch), and once more when destroyed.
+class ProgressTicker {
+ public:
+  ProgressTicker(const std::atomic<int64_t>& done, const std::atomic<int64_t>& failed, int64_t total);
+  ~ProgressTicker();
+  ProgressTicker(const ProgressTicker&) = delete;
+  ProgressTicker& operator=(const ProgressTicker&) = delete;
+
+ private:
+  void print();
+  void run();
+
+  const std::atomic<int64_t>& done_;
+  const std::atomic<int64_t>& failed_;
+  const int64_t total_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+/// One shard's journal (`output_gpuN/.journal.jsonl`) and the bookkeeping around it. Opening
+/// prepares the output tree: an old shard report is removed (a report means "this shard
+/// finished"), leftover temporaries of a killed writer are removed, and with --resume the
+/// items already journalled are found (record_item(), the one idea of a valid record; torn
+/// lines are ignored and counted in the log). Without --resume the journal starts empty.
+class ShardJournal {
+ public:
+  /// Throws lv::Error naming the journal when it cannot be read or opened.
+  ShardJournal(const WorkerArgs& args, const std::vector<std::string>& items);
+
+  /// The items of `items` not finished yet, in their order.
+  std::vector<std::string> todo(const std::vector<std::string>& items) const;
+  /// Whether the journal already holds `item`.
+  bool finished(const std::string& item) const { return finished_.count(item) > 0; }
+  /// Appends `record` (about one of the shard's items) and flushes it (unless `flush` is false:
+  /// see JournalWriter::append); counts it as done, and as failed when its verdict is "error".
+  /// Thread-compatible: call from one thread.
+  void append(const nlohmann::json& record, bool flush = true);
+  /// Flushes records appended with `flush` false.
+  void flush() { writer_->flush(); }
+
+  const std::atomic<int64_t>& done() const { return done_; }
+  const std::atomic<int64_t>& failed() const { return failed_; }
+  int64_t resumed() const { return resumed_; }  ///< items found finished at opening
+  const std::filesystem::path& journal_path() const { return journal_path_; }
+
+ private:
+  std::filesystem::path journal_path_;
+  std::unordered_set<std::string> finished_;
+  std::atomic<int64_t> done_{0}, failed_{0};
+  int64_t resumed_ = 0;
+  std::unique_ptr<JournalWriter> writer_;
+};
+
+/// The end of a shard. Interrupted: says how far it got, returns ExitCode::interrupted.
+/// Otherwise streams the shard report from the journal to `output_dir/verification_report.json`
+/// atomically (layout and `fields` as in write_shard_report), logs a one-line summary (no
+/// "error" in it when all went well: users grep logs for it), returns ExitCode::ok.
+ExitCode finish_shard(const WorkerArgs& args, const ShardJournal& journal, const std::vector<std::string>& items,
+                      std::string_view tool_name, std::chrono::steady_clock::time_point started, bool interrupted,
+                      const ReportLayout& layout, const nlohmann::json& fields = nlohmann::json::object());
+
+}  // namespace lv

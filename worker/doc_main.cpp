@@ -1,0 +1,50 @@
+// doc_worker: classifies, verifies the labels of, or embeds one shard of documents with a
+// TorchScript text model (DESIGN §6 protocol). Reads like its protocol: options, config,
+// threads, signals, run, exit code.
+#include <malloc.h>
+
+#include <atomic>
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include "config.h"
+#include "doc_worker.h"
+#include "image_worker.h"
+#include "message.h"
+#include "model.h"
+#include "program.h"
+#include "worker_kit.h"
+
+int main(int argc, char** argv) {
+  lv::set_program_name("doc_worker");
+#if defined(__GLIBC__)
+  // Documents are read and tokenized on a second thread and freed on this one; with one malloc
+  // arena per thread the heap grows with the shard. Batches' tensors are megabytes allocated and
+  // freed each time: keep them on the heap rather than faulting them in again (as image_worker).
+  mallopt(M_ARENA_MAX, 2);
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
+
+  // Options (DESIGN §6).
+  CLI::App app{"Verifies the labels of, classifies or embeds one shard of documents with a TorchScript text model."};
+  lv::WorkerArgs args;
+  lv::add_worker_options(app, args);
+  app.set_version_flag("--version", std::string(LV_VERSION));
+  if (const auto code = lv::parse_command_line(app, argc, argv)) return *code;
+
+  const int code = lv::run_guarded([&] {
+    // Config, threads, signals.
+    const lv::Config config = lv::load_config(args.config);
+    const int threads = lv::model_threads(config);
+    lv::set_model_threads(threads);
+    lv::print_note(fmt::format("{} model threads", threads));
+    const std::atomic<bool>& stop = lv::install_stop_signals();
+
+    // Run the shard.
+    return lv::to_int(lv::run_doc_worker(config, args, stop));
+  });
+  lv::note_peak_memory_if_asked();  // for benchmarks
+  return code;
+}
