@@ -1,17 +1,15 @@
 #include "embedding_check.h"
 
-#include <cinttypes>
 #include <cmath>
-#include <cstdio>
-#include <cstring>
 #include <fstream>
 #include <map>
 #include <numeric>
 
-#include <fmt/core.h>
+#include <fmt/format.h>
 
 #include "demo_random.h"
 #include "error.h"
+#include "npy.h"
 
 namespace lv::demo {
 
@@ -21,59 +19,22 @@ namespace {
 
 Error bad_input(const std::string& message) { return Error(ExitCode::input_unreadable, message); }
 
-/// The value text of `key` in a .npy header dict ("{'descr': '<f4', 'fortran_order': False,
-/// 'shape': (3, 4), }"), up to the next top-level comma or the closing brace.
-std::string header_value(const std::string& header, const std::string& key) {
-  const size_t k = header.find("'" + key + "'");
-  if (k == std::string::npos) return "";
-  size_t i = header.find(':', k);
-  if (i == std::string::npos) return "";
-  ++i;
-  int depth = 0;
-  std::string out;
-  for (; i < header.size(); ++i) {
-    const char c = header[i];
-    if (c == '(') ++depth;
-    if (c == ')') --depth;
-    if (depth == 0 && (c == ',' || c == '}')) break;
-    if (c != ' ') out += c;
-  }
-  return out;
-}
-
 }  // namespace
 
 FloatMatrix read_npy_float32_matrix(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw bad_input(fmt::format("{}: cannot open", file.string()));
-  char magic[8];
-  if (!in.read(magic, 8) || std::memcmp(magic, "\x93NUMPY", 6) != 0)
-    throw bad_input(fmt::format("{}: not a NumPy .npy file", file.string()));
-  const int major = static_cast<unsigned char>(magic[6]);
-  uint32_t header_len = 0;
-  unsigned char len[4] = {0, 0, 0, 0};
-  if (major == 1) {
-    if (!in.read(reinterpret_cast<char*>(len), 2)) throw bad_input(fmt::format("{}: truncated header", file.string()));
-    header_len = len[0] | (len[1] << 8);
-  } else if (major == 2 || major == 3) {
-    if (!in.read(reinterpret_cast<char*>(len), 4)) throw bad_input(fmt::format("{}: truncated header", file.string()));
-    header_len = len[0] | (len[1] << 8) | (len[2] << 16) | (static_cast<uint32_t>(len[3]) << 24);
-  } else {
-    throw bad_input(fmt::format("{}: .npy format version {} is not supported", file.string(), major));
-  }
-  std::string header(header_len, '\0');
-  if (!in.read(header.data(), header_len)) throw bad_input(fmt::format("{}: truncated header", file.string()));
-
-  const std::string descr = header_value(header, "descr"), order = header_value(header, "fortran_order"),
-                    shape = header_value(header, "shape");
-  if (descr != "'<f4'") throw bad_input(fmt::format("{}: dtype {} is not '<f4' (little-endian float32)", file.string(), descr));
-  if (order != "False") throw bad_input(fmt::format("{}: not in C order", file.string()));
+  const NpyInfo info = read_npy_header(file);
+  if (info.descr != "<f4") throw bad_input(fmt::format("{}: dtype '{}' is not '<f4' (little-endian float32)", file.string(), info.descr));
+  if (info.fortran_order) throw bad_input(fmt::format("{}: not in C order", file.string()));
+  if (info.shape.size() != 2)
+    throw bad_input(fmt::format("{}: shape ({}) is not 2-D", file.string(), fmt::join(info.shape, ", ")));
   FloatMatrix m;
-  if (std::sscanf(shape.c_str(), "(%" SCNd64 ",%" SCNd64 ")", &m.rows, &m.cols) != 2 || m.rows < 0 || m.cols < 0)
-    throw bad_input(fmt::format("{}: shape {} is not 2-D", file.string(), shape));
+  m.rows = info.shape[0];
+  m.cols = info.shape[1];
   m.data.resize(static_cast<size_t>(m.rows * m.cols));
+  std::ifstream in(file, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(info.data_offset));
   if (!in.read(reinterpret_cast<char*>(m.data.data()), static_cast<std::streamsize>(m.data.size() * sizeof(float))))
-    throw bad_input(fmt::format("{}: shorter than its shape {} says", file.string(), shape));
+    throw bad_input(fmt::format("{}: shorter than its shape ({}, {}) says", file.string(), m.rows, m.cols));
   return m;
 }
 

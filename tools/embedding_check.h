@@ -14,9 +14,10 @@ struct FloatMatrix {
   std::vector<float> data;  ///< rows * cols values, row after row
 };
 
-/// Reads a NumPy .npy file (format version 1.0 or 2.0) holding a 2-D little-endian float32
-/// array in C order ('<f4', fortran_order False). Throws lv::Error (input_unreadable) naming
-/// the file for anything else, or a file shorter than its header says.
+/// Reads a NumPy .npy file (format version 1.0 or 2.0; header by lv::read_npy_header) holding
+/// a 2-D little-endian float32 array in C order ('<f4', fortran_order False). Throws lv::Error
+/// naming the file for anything else (input_unreadable), a file shorter than its header says
+/// (input_unreadable) or a malformed header (read_npy_header's error).
 FloatMatrix read_npy_float32_matrix(const std::filesystem::path& file);
 
 /// Reads one id a line (embeddings_ids.txt). Throws lv::Error (input_unreadable).

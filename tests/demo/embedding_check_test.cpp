@@ -1,10 +1,10 @@
 // The embed task's sanity figure: .npy reading and nearest neighbours by cosine.
 #include "embedding_check.h"
 
-#include <cstring>
 
 #include "catch.h"
 #include "error.h"
+#include "npy.h"
 #include "test_util.h"
 
 using lv::demo::FloatMatrix;
@@ -12,18 +12,9 @@ using lv::demo::nearest_neighbour_agreement;
 
 namespace {
 
-/// A NumPy v1.0 file as numpy.save writes it: magic, header padded with spaces to a multiple
-/// of 64 bytes ending in '\n', then the data.
-std::string npy_bytes(const std::string& dict, const std::vector<float>& values) {
-  std::string header = dict;
-  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
-  header += '\n';
-  std::string out = "\x93NUMPY";
-  out += '\x01';
-  out += '\x00';
-  out += static_cast<char>(header.size() & 0xff);
-  out += static_cast<char>(header.size() >> 8);
-  out += header;
+/// A .npy file as the doc_worker's merge writes it: lv::npy_header, then the data.
+std::string npy_bytes(std::string_view descr, const std::vector<int64_t>& shape, const std::vector<float>& values) {
+  std::string out = lv::npy_header(descr, shape);
   out.append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float));
   return out;
 }
@@ -32,19 +23,18 @@ std::string npy_bytes(const std::string& dict, const std::vector<float>& values)
 
 TEST_CASE("a float32 C-order .npy file reads as its rows", "[embedding]") {
   lv::test::TempDir dir;
-  lv::test::write_text(dir / "e.npy", npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
-                                                {1, 2, 3, 4, 5, 6}));
+  lv::test::write_text(dir / "e.npy", npy_bytes("<f4", {2, 3}, {1, 2, 3, 4, 5, 6}));
   const FloatMatrix m = lv::demo::read_npy_float32_matrix(dir / "e.npy");
   CHECK(m.rows == 2);
   CHECK(m.cols == 3);
   CHECK(m.data == std::vector<float>{1, 2, 3, 4, 5, 6});
 
-  lv::test::write_text(dir / "d.npy", npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (1, 1), }", {0, 0}));
+  lv::test::write_text(dir / "d.npy", npy_bytes("<f8", {1, 1}, {0, 0}));
   CHECK_THROWS_WITH(lv::demo::read_npy_float32_matrix(dir / "d.npy"), Catch::Contains("dtype '<f8' is not '<f4'"));
-  lv::test::write_text(dir / "s.npy", npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (4, 3), }", {1, 2}));
-  CHECK_THROWS_WITH(lv::demo::read_npy_float32_matrix(dir / "s.npy"), Catch::Contains("shorter than its shape (4,3) says"));
-  lv::test::write_text(dir / "v.npy", npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (6,), }", {1, 2, 3, 4, 5, 6}));
-  CHECK_THROWS_WITH(lv::demo::read_npy_float32_matrix(dir / "v.npy"), Catch::Contains("is not 2-D"));
+  lv::test::write_text(dir / "s.npy", npy_bytes("<f4", {4, 3}, {1, 2}));
+  CHECK_THROWS_WITH(lv::demo::read_npy_float32_matrix(dir / "s.npy"), Catch::Contains("shorter than its shape (4, 3) says"));
+  lv::test::write_text(dir / "v.npy", npy_bytes("<f4", {6}, {1, 2, 3, 4, 5, 6}));
+  CHECK_THROWS_WITH(lv::demo::read_npy_float32_matrix(dir / "v.npy"), Catch::Contains("shape (6) is not 2-D"));
 }
 
 TEST_CASE("nearest neighbours are found by cosine, not by length, against the chance of a random one", "[embedding]") {
