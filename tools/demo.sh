@@ -27,6 +27,7 @@ run=demo/run
 step() { printf '\n== %s\n' "$*"; }
 now() { date +%s.%N; }
 took() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+per_second() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.1f", (s > 0 ? n / s : 0) }'; }
 
 # The orchestrator's device options: every GPU, else one CPU worker per core.
 pick_devices() {
@@ -105,7 +106,7 @@ documents_demo() {
   t=$(now)
   "${cmd[@]}" || embed_status=$?
   embed_seconds=$(took "$t")
-  echo "orchestrator: exit $embed_status in $embed_seconds s ($(awk -v n="$(wc -l <"$docs/test.jsonl")" -v s="$embed_seconds" 'BEGIN { printf "%.1f", s > 0 ? n / s : 0 }') docs/s)"
+  echo "orchestrator: exit $embed_status in $embed_seconds s ($(per_second "$(wc -l <"$docs/test.jsonl")" "$embed_seconds") docs/s)"
   "$bin/score_doc_verdicts" --embeddings "$embed_run/output/embeddings.npy" --ids "$embed_run/output/embeddings_ids.txt" \
     --truth "$docs/truth.jsonl" || embed_status=$((embed_status ? embed_status : 1))
   echo
