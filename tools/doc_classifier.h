@@ -18,6 +18,7 @@
 namespace lv::demo {
 
 struct DocNetImpl : torch::nn::Module {
+  /// Table [buckets, dim] drawn uniformly in +-1/dim, output layer [num_classes, dim] zero (as fastText starts).
   DocNetImpl(int64_t buckets, int64_t dim, int64_t num_classes);
   /// Flat ids of a batch and the offset of each document's first id (EmbeddingBag layout)
   /// -> [B, D] mean of each document's rows.
@@ -26,7 +27,7 @@ struct DocNetImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& ids, const torch::Tensor& offsets);
 
   torch::nn::EmbeddingBag embedding{nullptr};  ///< sparse gradients: a step touches only the rows used
-  torch::nn::Linear fc{nullptr};
+  torch::nn::Linear fc{nullptr};               ///< D -> classes
 };
 TORCH_MODULE(DocNet);
 

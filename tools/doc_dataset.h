@@ -121,8 +121,8 @@ void write_doc_dataset(const DocDataset& dataset, const std::filesystem::path& o
 /// One line of truth.jsonl.
 struct DocTruth {
   std::string id;
-  std::string true_label, given_label;
-  bool swapped = false;
+  std::string true_label, given_label;  ///< topic names; given = the label in test.jsonl
+  bool swapped = false;                 ///< given_label != true_label
 };
 
 /// Reads truth.jsonl. Throws lv::Error (input_unreadable) naming the file and line of a

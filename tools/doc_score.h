@@ -28,17 +28,17 @@ struct DocScore {
   int64_t correct = 0, mislabeled = 0, uncertain = 0;
 
   int64_t predicted_true = 0;  ///< docs whose argmax probability (else "predicted") is the true topic
-  double model_accuracy() const;
+  double model_accuracy() const;  ///< predicted_true / docs
   DetectionScore verifier;      ///< `mislabeled` against `swapped`
   int64_t suggested_right = 0;  ///< true positives whose suggestion is the true topic
-  double suggested_accuracy() const;
-  double uncertain_share() const;
+  double suggested_accuracy() const;  ///< suggested_right / true positives
+  double uncertain_share() const;     ///< uncertain / docs
   int64_t swapped_uncertain = 0, swapped_correct = 0;  ///< swapped docs the verifier missed, by verdict
 
   bool has_probabilities = false;  ///< every scored doc had "probabilities"
-  DetectionScore confident_learning;
+  DetectionScore confident_learning;  ///< the baseline against `swapped`
   std::vector<double> cl_thresholds;  ///< per class of "class_names" (NaN: no doc labelled so)
-  std::vector<std::string> class_names;
+  std::vector<std::string> class_names;  ///< the report's, in probability order
 
   int64_t shard_items = 0;     ///< sum of the shards' "items"
   double slowest_shard_s = 0;  ///< the largest shard "seconds" (shards run side by side)

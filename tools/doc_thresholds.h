@@ -18,7 +18,7 @@ struct ThresholdChoice {
   double uncertain_share = 0;
   double suggested_accuracy = 0;  ///< of the swaps found, suggestion = true class
   DetectionScore confident_learning;  ///< the baseline on the same probabilities and labels
-  int64_t docs = 0, swapped = 0;
+  int64_t docs = 0, swapped = 0;  ///< documents judged, labels swapped among them
 };
 
 /// Swaps round(noise * n) of `true_labels` (swap_labels with `seed`), judges each document's
