@@ -3,9 +3,20 @@
 #   installs what is missing, builds, makes the demo dataset and model (once: later runs reuse
 #   them), runs the orchestrator on every GPU (or on CPU workers when there is none), and
 #   scores the verdicts against the labels it broke on purpose.
-# DEMO_SCENES=N changes the dataset size (default 2000; a new size makes a new dataset).
+#
+#   tools/demo.sh              images: Fashion-MNIST garments in scenes (image_worker)
+#   tools/demo.sh documents    text: Debian package descriptions by topic (doc_worker), then
+#                              the same documents embedded and checked by nearest neighbours
+#
+# DEMO_SCENES=N changes the image dataset size (default 2000; a new size makes a new dataset).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+mode=${1:-images}
+case "$mode" in
+  images|documents) ;;
+  *) echo "usage: tools/demo.sh [images|documents]" >&2; exit 2 ;;
+esac
 
 scenes=${DEMO_SCENES:-2000}
 bin=build/bin
@@ -16,6 +27,98 @@ run=demo/run
 step() { printf '\n== %s\n' "$*"; }
 now() { date +%s.%N; }
 took() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+per_second() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.1f", (s > 0 ? n / s : 0) }'; }
+
+# The orchestrator's device options: every GPU, else one CPU worker per core.
+pick_devices() {
+  devices=()
+  local gpu_list
+  gpu_list=$("$bin/orchestrator" --list-gpus)
+  if grep -q '^index' <<<"$gpu_list"; then
+    echo "GPUs found: one worker per GPU"
+  else
+    local workers
+    workers=$(nproc)
+    echo "no GPU found: $workers CPU worker process(es)"
+    devices=(--gpus cpu --cpu-workers "$workers")
+  fi
+}
+
+# The text demo: fetch (cached), dataset (cached), model (cached), verify, score, embed, check.
+documents_demo() {
+  local docs=demo/docs   # configs/demo_documents*.yaml read the dataset, models and outputs from demo/
+  local classifier=demo/models/doc_classifier.pt encoder=demo/models/doc_encoder.pt
+  local run=demo/docs_run embed_run=demo/docs_run_embed
+  local dataset_params="seed 7 noise 0.10"
+  local t status=0 embed_status=0 seconds embed_seconds
+
+  step "Packages and build (tools/setup.sh, cmake)"
+  t=$(now)
+  tools/setup.sh
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build build -j"$(nproc)" --target orchestrator doc_worker make_doc_dataset train_doc_model score_doc_verdicts
+  echo "build: $(took "$t") s"
+
+  step "Corpus: Debian package descriptions, fetched by apt-get update into $docs/apt (once)"
+  t=$(now)
+  tools/fetch_debian_descriptions.sh "$docs/apt"
+  echo "corpus: $(took "$t") s"
+
+  step "Dataset: twelve topics folded from Debian sections, split by source package, 10 % of test labels swapped ($docs)"
+  if [ -f "$docs/truth.jsonl" ] && [ "$(cat "$docs/.demo_params" 2>/dev/null)" = "$dataset_params" ]; then
+    echo "reusing $docs"
+  else
+    t=$(now)
+    "$bin/make_doc_dataset" --lists "$docs/apt/lists" --out "$docs" --seed 7 --noise 0.10 --force
+    echo "$dataset_params" >"$docs/.demo_params"
+    echo "dataset: $(took "$t") s"
+  fi
+
+  step "Model: a bag of hashed words and bigrams, trained on train.jsonl ($classifier, $encoder)"
+  if [ -f "$classifier" ] && [ -f "$encoder" ] && [ "$classifier" -nt "$docs/truth.jsonl" ] && [ "$encoder" -nt "$docs/truth.jsonl" ]; then
+    echo "reusing $classifier and $encoder"
+  else
+    t=$(now)
+    "$bin/train_doc_model" --data "$docs" --out "$classifier" --encoder-out "$encoder" --seed 1
+    echo "training: $(took "$t") s"
+  fi
+
+  step "Verification of the test documents' topics"
+  pick_devices
+  rm -rf "$run"   # the demo's own results from an earlier demo run
+  mkdir -p "$run"
+  local cmd=("$bin/orchestrator" --config configs/demo_documents.yaml --work-dir "$run" "${devices[@]}")
+  echo "+ ${cmd[*]}"
+  t=$(now)
+  "${cmd[@]}" || status=$?
+  seconds=$(took "$t")
+  echo "orchestrator: exit $status in $seconds s"
+
+  step "Quality of the verdicts (against the labels the dataset maker swapped)"
+  "$bin/score_doc_verdicts" --report "$run/output/verification_report.json" --truth "$docs/truth.jsonl" --seconds "$seconds" ||
+    status=$((status ? status : 1))
+
+  step "Embeddings of the same documents (encoder), nearest neighbours against the true topics"
+  rm -rf "$embed_run"
+  mkdir -p "$embed_run"
+  cmd=("$bin/orchestrator" --config configs/demo_documents_embed.yaml --work-dir "$embed_run" "${devices[@]}")
+  echo "+ ${cmd[*]}"
+  t=$(now)
+  "${cmd[@]}" || embed_status=$?
+  embed_seconds=$(took "$t")
+  echo "orchestrator: exit $embed_status in $embed_seconds s ($(per_second "$(wc -l <"$docs/test.jsonl")" "$embed_seconds") docs/s)"
+  "$bin/score_doc_verdicts" --embeddings "$embed_run/output/embeddings.npy" --ids "$embed_run/output/embeddings_ids.txt" \
+    --truth "$docs/truth.jsonl" || embed_status=$((embed_status ? embed_status : 1))
+  echo
+  echo "Results: $run/output/verification_report.json, $embed_run/output/embeddings.npy; logs: $run/gpuN.log, $embed_run/gpuN.log"
+  return $((status ? status : embed_status))
+}
+
+if [ "$mode" = documents ]; then
+  status=0
+  documents_demo || status=$?
+  exit "$status"
+fi
 
 step "Packages and build (tools/setup.sh, cmake)"
 t=$(now)
@@ -45,15 +148,7 @@ else
 fi
 
 step "Verification"
-devices=()
-gpu_list=$("$bin/orchestrator" --list-gpus)
-if grep -q '^index' <<<"$gpu_list"; then
-  echo "GPUs found: one worker per GPU"
-else
-  workers=$(nproc)
-  echo "no GPU found: $workers CPU worker process(es)"
-  devices=(--gpus cpu --cpu-workers "$workers")
-fi
+pick_devices
 rm -rf "$run"   # the demo's own results from an earlier demo run
 mkdir -p "$run"
 cmd=("$bin/orchestrator" --config configs/demo.yaml --work-dir "$run" "${devices[@]}")

@@ -34,9 +34,11 @@ constexpr double kTargetRecall = 0.85;
 constexpr double kTargetSuggested = 0.95;
 constexpr double kTargetUncertain = 0.10;
 
-const char* verdict_of(bool ok) { return ok ? "ok" : "BELOW TARGET"; }
-
 }  // namespace
+
+std::string format_target_row(std::string_view name, double value, std::string_view target, bool ok) {
+  return fmt::format("  {:<34} {:>6.3f}   {:<22} {}\n", name, value, target, ok ? "ok" : "BELOW TARGET");
+}
 
 double DetectionScore::precision() const { return ratio(true_positives, true_positives + false_positives); }
 double DetectionScore::recall() const { return ratio(true_positives, true_positives + false_negatives); }
@@ -214,7 +216,7 @@ std::string format_score(const VerdictScore& s, const Timing& timing) {
                      100.0 * s.model_accuracy());
   out += fmt::format("  {:<34} {:>6}   {}\n", "figure", "value", "target");
   auto row = [&](const std::string& name, double v, const std::string& target, bool ok) {
-    out += fmt::format("  {:<34} {:>6.3f}   {:<22} {}\n", name, v, target, verdict_of(ok));
+    out += format_target_row(name, v, target, ok);
   };
   const auto& v = s.verifier;
   row("mislabeled precision", v.precision(), fmt::format(">= {:.2f}", kTargetPrecision), v.precision() >= kTargetPrecision);

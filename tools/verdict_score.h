@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -77,6 +78,10 @@ std::vector<bool> confident_learning_issues(const std::vector<std::vector<double
 struct Timing {
   std::optional<double> seconds;  ///< wall time of the run that made the report
 };
+
+/// One line of a scorer's table: `  name  value  target  ok|BELOW TARGET` (the image and the
+/// text demo print the same columns).
+std::string format_target_row(std::string_view name, double value, std::string_view target, bool ok);
 
 /// The human-readable summary, with the demo's targets beside each figure.
 std::string format_score(const VerdictScore& score, const Timing& timing);
