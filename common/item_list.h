@@ -24,6 +24,10 @@ struct ItemList {
   std::vector<std::string> items;      ///< in input order (folder scan: sorted bytewise)
   std::vector<RejectedItem> rejected;  ///< refused entries: list order, or sorted like items for a scan
   bool from_list_file = false;
+  /// What else the items depend on: a document corpus file's content hash (items name byte
+  /// offsets into it, so an edit that keeps every offset still changes the documents); "" for
+  /// images and folders, whose items are whole files.
+  std::string content_fingerprint;
 };
 
 /// True for .jpg .jpeg .png .bmp .tif .tiff .webp in any case.

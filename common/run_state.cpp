@@ -1,5 +1,7 @@
 #include "run_state.h"
 
+#include <fstream>
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -149,6 +151,22 @@ std::string content_hash(std::string_view bytes) {
   boost::crc_32_type crc;
   crc.process_bytes(bytes.data(), bytes.size());
   return fmt::format("crc32:{:08x}:{}", crc.checksum(), bytes.size());
+}
+
+std::string file_content_hash(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw Error(ExitCode::input_unreadable, fmt::format("{}: cannot read", file.string()));
+  boost::crc_32_type crc;
+  std::vector<char> buffer(1 << 20);
+  uint64_t size = 0;
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    const std::streamsize got = in.gcount();
+    crc.process_bytes(buffer.data(), static_cast<size_t>(got));
+    size += static_cast<uint64_t>(got);
+  }
+  if (in.bad()) throw Error(ExitCode::input_unreadable, fmt::format("{}: read failed", file.string()));
+  return fmt::format("crc32:{:08x}:{}", crc.checksum(), size);
 }
 
 std::string now_iso8601() {

@@ -46,8 +46,8 @@ ParsedArgs parse_args(int argc, char** argv) {
   app.footer(
       "\nEnvironment: LV_NVIDIA_SMI=path replaces nvidia-smi; CUDA_VISIBLE_DEVICES limits the GPUs used;\n"
       "NO_COLOR disables colour.\n"
-      "Exit codes: 0 done, 1 some shards or items failed, 2 usage/config error, 3 model cannot be\n"
-      "loaded, 4 input cannot be read, 130 interrupted.");
+      "Exit codes: 0 done (items that could not be processed are in the report), 1 some shards failed,\n"
+      "2 usage/config error, 3 model cannot be loaded, 4 input cannot be read, 130 interrupted.");
   if (const auto code = parse_command_line(app, argc, argv)) return ParsedArgs{std::nullopt, *code};
   o.config = config;
   if (!work_dir.empty()) o.work_dir = work_dir;

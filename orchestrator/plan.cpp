@@ -15,7 +15,8 @@ namespace lv {
 namespace fs = std::filesystem;
 
 std::string items_hash(const ItemList& items) {
-  return lines_hash(items.items);
+  const std::string lines = lines_hash(items.items);
+  return items.content_fingerprint.empty() ? lines : content_hash(lines + " " + items.content_fingerprint);
 }
 
 ItemList list_input(const Config& config) {
@@ -26,6 +27,7 @@ ItemList list_input(const Config& config) {
   list.items = std::move(corpus.items);
   list.rejected = std::move(corpus.rejected);
   list.from_list_file = corpus.format != CorpusFormat::text_folder;
+  if (list.from_list_file) list.content_fingerprint = file_content_hash(config.input.documents);
   return list;
 }
 

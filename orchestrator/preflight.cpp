@@ -85,6 +85,16 @@ std::vector<std::string> model_archive_class_names(const fs::path& model) {
 
 PreflightFindings check_model_and_classes(const Config& config) {
   PreflightFindings findings;
+  if (config.model.type == ModelType::text && config.model.tokenizer == Tokenizer::wordpiece) {
+    // Its contents ([PAD] [UNK] [CLS] [SEP], one token a line) are the workers' to check; a
+    // missing file is caught here, before they all start and fail the same way.
+    std::error_code ec;
+    const fs::file_status st = fs::status(config.model.vocab, ec);
+    if (!fs::is_regular_file(st))
+      throw usage_error(fmt::format("{}: model.vocab: {} '{}'", config.file.string(),
+                                    fs::exists(st) ? "not a regular file" : "file not found",
+                                    config.model.vocab.string()));
+  }
   std::vector<std::string> model_names = config.model.class_names;
   if (!config.model.path.empty()) {
     std::vector<std::string> from_archive = model_archive_class_names(config.model.path);

@@ -27,7 +27,8 @@ struct PreflightFindings {
 /// archive (else exit 3 with the path). Classes must resolve (exit 4 / 2). With model class
 /// names known (model.class_names, or the archive's config.txt), dataset classes that no model
 /// class or alias maps to are returned; when none maps at all it is an error (exit 2) naming
-/// both lists. Aliases naming unknown classes are errors (exit 2).
+/// both lists. Aliases naming unknown classes are errors (exit 2). A wordpiece text model's
+/// model.vocab must be a regular file (exit 2).
 PreflightFindings check_model_and_classes(const Config& config);
 
 /// The root a folder scan lists: input.images (or input.documents) when it is a folder, else

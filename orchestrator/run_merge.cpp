@@ -108,11 +108,12 @@ RunMergeResult merge_run(const RunState& state, const fs::path& work_dir, bool k
       }
       sources.push_back(journal_lines(dir / kJournalFileName));
       part.records = sources.back().get();
-    } else {
-      // A shard that succeeded without writing its report did not follow the protocol: its
-      // items are listed as unprocessed rather than merged without counts.
+    } else if (s.status != ShardStatus::succeeded) {
       all_succeeded = false;
     }
+    // A succeeded shard whose tree holds no report (removed after an earlier complete merge,
+    // or a worker that broke the protocol) adds no records: its items are unprocessed unless
+    // that earlier merge is the result (below).
     if (fs::exists(dir / kJournalFileName, ec)) trees_present = true;
     parts.push_back(part);
     ShardSummary summary;

@@ -424,7 +424,9 @@ int Session::retry(RunState state) {
                   fmt::format("cannot retry: the input '{}' lists {} items, the plan had {}{}; retrying would mix "
                               "results of different inputs. Restore it, or start over with:",
                               state.input.string(), items.items.size(), state.item_count,
-                              items.items.size() == static_cast<size_t>(state.item_count) ? " (different items)" : ""),
+                              items.items.size() != static_cast<size_t>(state.item_count) ? ""
+                              : items.content_fingerprint.empty()                       ? " (different items)"
+                                                                                        : " (its content changed)"),
                   commands_.restart());
   preflight();
   std::vector<int> selected = select_shards(state, options_.shards);
@@ -605,7 +607,7 @@ int Session::merge(const RunState& state, bool* complete) {
   }
   status_.on(MergeDone{merged.files.files, merged.files.already_present, merged.files.temporaries_skipped,
                        merged.removed_shard_trees,
-                       merged.already_merged, state.output_dir});
+                       merged.already_merged, state.output_dir, merged.concatenated});
   status_.on(Summary{merged.report.value("summary", nlohmann::json::object()),
                      merged.report.value("unprocessed_count", int64_t{0}), state.output_dir / kReportFileName});
   *complete = merged.complete;

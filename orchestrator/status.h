@@ -136,6 +136,7 @@ struct MergeDone {
   bool removed_shard_trees = false;
   bool already_merged = false;
   std::filesystem::path output_dir;
+  int64_t concatenated = 0;  ///< files joined from the shards' concat/ folders
 };
 struct Summary {
   nlohmann::json counts;      ///< the merged report's "summary" block, whatever the worker counts

@@ -232,7 +232,9 @@ std::string format_event(const Event& event) {
           [](const MergeDone& m) {
             if (m.already_merged) return fmt::format("Already merged into {}", m.output_dir.string());
             return fmt::format(
-                "Merged {} file(s) into {}{}{}{}", m.files, m.output_dir.string(),
+                "Merged {} file(s){} into {}{}{}{}", m.files,
+                m.concatenated ? fmt::format(" and joined {} per-shard file(s) in input order", m.concatenated) : "",
+                m.output_dir.string(),
                 m.already_present ? fmt::format(" ({} already there)", m.already_present) : "",
                 m.temporaries_skipped ? fmt::format(" ({} stray temporary file(s) left out)", m.temporaries_skipped) : "",
                 m.removed_shard_trees ? "; per-GPU trees removed (keep them with --keep-gpu-outputs)" : "");

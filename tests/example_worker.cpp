@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
       const auto size = std::filesystem::file_size(config.input.images / item, ec);
       journal.append({{"item", item}, {"bytes", ec ? 0 : static_cast<int64_t>(size)}, {"error", ec ? ec.message() : ""}});
     }
-    const lv::ReportLayout layout{"items", [] { return std::make_unique<ByteCounter>(); }};
+    const lv::ReportLayout layout{"items", [] { return std::make_unique<ByteCounter>(); }, /*unique_field=*/""};
     return lv::to_int(lv::finish_shard(args, journal, items, "example_worker", started, stop, layout));
   });
 }

@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
 
   // The pure forward on the batches the worker makes (length-sorted windows of 8 batches).
   t = std::chrono::steady_clock::now();
-  const auto text_model = lv::load_text_model(config, config.input.classes);
+  const auto text_model = lv::load_text_model(config, config.input.classes, buckets - 1);
   const double load_s = seconds_since(t);
   std::vector<size_t> lengths;
   for (const auto& s : tokens) lengths.push_back(s.size());

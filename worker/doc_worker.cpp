@@ -42,9 +42,9 @@ namespace {
 constexpr const char* kRowsFile = ".embeddings.f32";
 
 /// model.tokenizer behind one call.
-class Tokenizer {
+class TextTokenizer {
  public:
-  explicit Tokenizer(const Config& config) : max_length_(static_cast<size_t>(config.model.max_length)) {
+  explicit TextTokenizer(const Config& config) : max_length_(static_cast<size_t>(config.model.max_length)) {
     if (config.model.tokenizer == lv::Tokenizer::hashed) {
       hashed_.emplace();
       hashed_->buckets = config.model.hash_buckets;
@@ -57,6 +57,10 @@ class Tokenizer {
     return hashed_ ? hashed_->encode(text, max_length_) : wordpiece_->encode(text, max_length_);
   }
   int64_t pad_id() const { return hashed_ ? 0 : wordpiece_->pad_id(); }
+  /// The largest id encode() can give.
+  int64_t largest_id() const {
+    return hashed_ ? hashed_->buckets - 1 : static_cast<int64_t>(wordpiece_->vocab_size()) - 1;
+  }
 
  private:
   size_t max_length_;
@@ -145,13 +149,14 @@ std::string id_line(std::string_view id) {
 
 class DocShard {
  public:
-  DocShard(const Config& config, const WorkerArgs& args, TextModel& model, const std::vector<std::string>& classes)
+  DocShard(const Config& config, const WorkerArgs& args, TextModel& model, const std::vector<std::string>& classes,
+           const TextTokenizer& tokenizer)
       : config_(config),
         args_(args),
         model_(model),
         classes_(classes),
         covered_(model.covered()),
-        tokenizer_(config),
+        tokenizer_(tokenizer),
         reader_(config.input.documents, static_cast<size_t>(config.processing.max_document_bytes)) {
     for (size_t i = 0; i < classes_.size(); ++i) class_index_.emplace(classes_[i], static_cast<int>(i));
   }
@@ -250,7 +255,7 @@ class DocShard {
         nlohmann::ordered_json out = d.fields.is_object() ? d.fields : nlohmann::ordered_json::object();
         for (const char* key : {"verdict", "reason", "suggested", "predicted", "confidence", "label_prob", "top_k", "error"})
           if (r.contains(key)) out[key] = r[key];
-        if (!d.fields.is_object()) out["line"] = r.value("line", int64_t{0});
+        if (verdict == "error" || !d.fields.is_object()) out["line"] = r.value("line", int64_t{0});
         const auto target = by_verdict.find(verdict);
         *(target == by_verdict.end() ? by_verdict["error"] : target->second) << out.dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
         if (corrected && d.fields.is_object()) {
@@ -292,7 +297,7 @@ class DocShard {
       if (std::fwrite(values, sizeof(float), width, rows_) != width || std::fflush(rows_) != 0)
         throw Error(ExitCode::failed, fmt::format("{}: write failed", rows_path_.string()));
       r["verdict"] = "embedded";
-      r["row"] = next_row_++;
+      r["scratch_row"] = next_row_++;  // in .embeddings.f32; embeddings.npy follows embeddings_ids.txt
       return;
     }
     const std::vector<float> probs(values, values + width);
@@ -340,8 +345,8 @@ class DocShard {
       const auto found = where.find(item);
       if (found == where.end()) continue;
       const json r = json::parse(lines.line_at(found->second));
-      if (!r.contains("row") || !r["row"].is_number_integer()) continue;
-      rows.emplace_back(r["row"].get<int64_t>(), get_bytes_field(r, "id"));
+      if (!r.contains("scratch_row") || !r["scratch_row"].is_number_integer()) continue;
+      rows.emplace_back(r["scratch_row"].get<int64_t>(), get_bytes_field(r, "id"));
     }
     std::ofstream& npy = files.open(dir / "embeddings.npy");
     std::ofstream& ids = files.open(dir / "embeddings_ids.txt");
@@ -362,7 +367,7 @@ class DocShard {
   TextModel& model_;
   const std::vector<std::string> classes_;
   const std::vector<bool> covered_;
-  const Tokenizer tokenizer_;
+  const TextTokenizer& tokenizer_;
   CorpusReader reader_;
   std::unordered_map<std::string, int> class_index_;
   std::unordered_map<std::string, int64_t> first_line_;
@@ -384,8 +389,10 @@ ExitCode run_doc_worker(const Config& config, const WorkerArgs& args, const std:
     throw usage_error(fmt::format("{}: input.classes: required by task verify (the labels' names)", config.file.string()));
   const std::vector<std::string> items = read_shard_items(args.items);
 
+  const TextTokenizer tokenizer(config);  // a vocab.txt problem stops us before the model loads
   print_phase("loading model");
-  const std::unique_ptr<TextModel> model = load_text_model(config, classes, [](const char* phase) { print_phase(phase); });
+  const std::unique_ptr<TextModel> model =
+      load_text_model(config, classes, tokenizer.largest_id(), [](const char* phase) { print_phase(phase); });
   if (classes.empty()) classes = model->classes().dataset;
   print_note(fmt::format("shard {}: {} documents, task {}, model {} ({} tokenizer, max_length {}, {} {}) on {}",
                          args.shard, items.size(), to_string(config.task), config.model.path.string(),
@@ -393,7 +400,7 @@ ExitCode run_doc_worker(const Config& config, const WorkerArgs& args, const std:
                          config.task == Task::embed ? "dimensions" : "classes", model->device()));
 
   ShardJournal journal(args, items);
-  DocShard shard(config, args, *model, classes);
+  DocShard shard(config, args, *model, classes, tokenizer);
   if (args.resume) {
     journal_lines(journal.journal_path())->scan([&](int64_t, std::string_view line) {
       const json r = json::parse(line, nullptr, false);

@@ -94,12 +94,15 @@ std::unique_ptr<Model> load_model(const Config& config, const std::vector<std::s
                                   const std::function<void(const char* phase)>& on_phase = {});
 
 /// Loads the text model of `config.model` like load_model (device, fp16, warm-up on a
-/// two-token input and its output shape checked against config.task). Model class names come
+/// two-token input [1, largest_token_id] and its output shape checked against config.task;
+/// a model whose embedding table is smaller than the tokenizer's ids fails here, naming the id,
+/// rather than on the first document that holds it). Model class names come
 /// from model.class_names, else the archive's config.txt, else `dataset_classes`; with
 /// `dataset_classes` empty (classify without input.classes) the model's names are the
 /// dataset's. Throws lv::Error: exit 3 as load_model; exit 2 when task verify/classify has no
 /// class names at all.
 std::unique_ptr<TextModel> load_text_model(const Config& config, const std::vector<std::string>& dataset_classes,
+                                           int64_t largest_token_id,
                                            const std::function<void(const char* phase)>& on_phase = {});
 
 }  // namespace lv

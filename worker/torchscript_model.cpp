@@ -246,11 +246,12 @@ class TorchTextModel : public TextModel {
     return out;
   }
 
-  /// The warm-up: one forward on a two-token document; checks the output's shape for the task
-  /// and learns the embedding width.
-  void check_output_shape() {
+  /// The warm-up: one forward on a two-token document [1, largest_id]; checks the output's
+  /// shape for the task and learns the embedding width.
+  void check_output_shape(int64_t largest_id) {
     c10::InferenceMode guard;
-    const torch::Tensor ids = torch::ones({1, 2}, torch::kLong), mask = torch::ones({1, 2}, torch::kLong);
+    const torch::Tensor ids = torch::tensor({int64_t{1}, std::max<int64_t>(1, largest_id)}, torch::kLong).unsqueeze(0);
+    const torch::Tensor mask = torch::ones({1, 2}, torch::kLong);
     const torch::Tensor raw = raw_forward(ids, mask);
     const bool ok = embed_ ? (raw.dim() == 2 || raw.dim() == 3) && raw.size(0) == 1
                            : raw.dim() == 2 && raw.size(0) == 1 && raw.size(1) == static_cast<int64_t>(classes_.model.size());
@@ -343,6 +344,8 @@ std::unique_ptr<Model> load_model(const Config& config, const std::vector<std::s
         model = std::make_unique<DetectorModel>(std::move(module), config, std::move(classes),
                                                 config.model.type == ModelType::yolov5);
         break;
+      case ModelType::text:
+        throw usage_error(fmt::format("{}: model.type text reads documents: it is doc_worker's (load_text_model)", path));
     }
     if (on_phase) on_phase("warm-up");
     model->check_output_shape();
@@ -358,7 +361,7 @@ std::unique_ptr<Model> load_model(const Config& config, const std::vector<std::s
 }
 
 std::unique_ptr<TextModel> load_text_model(const Config& config, const std::vector<std::string>& dataset_classes,
-                                           const std::function<void(const char*)>& on_phase) {
+                                           int64_t largest_token_id, const std::function<void(const char*)>& on_phase) {
   const std::string path = config.model.path.string();
   torch::jit::ExtraFilesMap extra{{"config.txt", ""}};
   torch::jit::Module module;
@@ -383,12 +386,18 @@ std::unique_ptr<TextModel> load_text_model(const Config& config, const std::vect
   auto model = std::make_unique<TorchTextModel>(std::move(module), config, std::move(classes));
   try {
     if (on_phase) on_phase("warm-up");
-    model->check_output_shape();
+    model->check_output_shape(largest_token_id);
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
     throw Error(ExitCode::model_load,
-                fmt::format("{}: the model failed on a two-token warm-up input: {}", path, torch_message(e)));
+                fmt::format("{}: the model failed on a warm-up input holding token id {}, the largest the tokenizer "
+                            "gives ({}): {}",
+                            path, largest_token_id,
+                            config.model.tokenizer == Tokenizer::hashed ? "model.hash_buckets - 1: does the model have "
+                                                                          "that many embedding rows?"
+                                                                        : "the vocab's last line",
+                            torch_message(e)));
   }
   return model;
 }

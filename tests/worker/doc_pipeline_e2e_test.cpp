@@ -281,6 +281,24 @@ TEST_CASE("documents, task verify, 4 fake GPUs: verdicts, bad lines, per-verdict
     }
   }
   for (int s = 0; s < 4; ++s) CHECK_FALSE(fs::exists(p.dir / ("output_gpu" + std::to_string(s))));
+
+  // A second --merge-only finds the earlier merge complete and leaves output/ as it is.
+  const std::string merged = read_text(p.dir / "output/verification_report.json");
+  const auto again = p.orchestrate({"--merge-only"});
+  INFO(again.output);
+  CHECK(again.code == 0);
+  CHECK(read_text(p.dir / "output/verification_report.json") == merged);
+
+  // An edit in place that keeps every byte offset (a label fixed) is still a changed input.
+  std::string corpus = read_text(p.dir / "corpus.jsonl");
+  const size_t at = corpus.find("\"label\": \"a\"");
+  REQUIRE(at != std::string::npos);
+  corpus[at + 10] = 'b';
+  write_text(p.dir / "corpus.jsonl", corpus);
+  const auto retry = p.orchestrate({"--retry-failed"});
+  INFO(retry.output);
+  CHECK(retry.code == 2);
+  CHECK(retry.output.find("(its content changed)") != std::string::npos);
 }
 
 TEST_CASE("documents, task classify: top-k labels per document in input order; --merge-only rebuilds them",
