@@ -260,6 +260,18 @@ LaunchSpec Session::launch_spec(const RunState& state, const ShardState& s, bool
   return spec;
 }
 
+namespace {
+
+/// The first few rejected entries, for a message: "line 1: blank line; line 2: blank line".
+std::string rejected_sample(const ItemList& items) {
+  std::vector<std::string> shown;
+  for (size_t i = 0; i < std::min<size_t>(items.rejected.size(), 3); ++i)
+    shown.push_back(fmt::format("{}: {}", items.rejected[i].where(), items.rejected[i].reason));
+  return fmt::format("{}{}", fmt::join(shown, "; "), items.rejected.size() > shown.size() ? "; ..." : "");
+}
+
+}  // namespace
+
 void Session::report_rejected(const ItemList& items) {
   if (items.rejected.empty()) return;
   std::string all;
@@ -324,7 +336,7 @@ int Session::fresh(std::optional<RunState> earlier) {
     throw Error(ExitCode::input_unreadable,
                 fmt::format("{}: no {} found{}{}", input_path(config_).string(), item_noun(config_),
                             config_.input.documents.empty() ? " (extensions .jpg .jpeg .png .bmp .tif .tiff .webp)" : "",
-                            items.rejected.empty() ? "" : fmt::format("; {} entries rejected", items.rejected.size())));
+                            items.rejected.empty() ? "" : fmt::format("; {} entries rejected: {}", items.rejected.size(), rejected_sample(items))));
   const std::vector<DeviceSlot> slots = devices();
   const fs::path worker = resolve_worker();
 
