@@ -28,9 +28,13 @@ std::string summary_sentence(const nlohmann::json& counts) {
                        count_of(counts, "total_images"), count_of(counts, "total_boxes"), count_of(counts, "correct"),
                        count_of(counts, "mislabeled"), count_of(counts, "uncertain"), count_of(counts, "missing"),
                        count_of(counts, "errors"));
+  // Counters that are zero say nothing here (a verify run has no "embedded"); the report
+  // keeps them all.
   std::vector<std::string> parts;
-  for (const auto& [key, value] : counts.items())
-    if (value.is_number() || value.is_string()) parts.push_back(fmt::format("{} {}", key, value.is_string() ? value.get<std::string>() : value.dump()));
+  for (const auto& [key, value] : counts.items()) {
+    if (value.is_number() && value != 0) parts.push_back(fmt::format("{} {}", key, value.dump()));
+    else if (value.is_string()) parts.push_back(fmt::format("{} {}", key, value.get<std::string>()));
+  }
   return parts.empty() ? std::string("(no counts)") : fmt::format("{}", fmt::join(parts, ", "));
 }
 

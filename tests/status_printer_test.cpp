@@ -65,3 +65,22 @@ TEST_CASE("the printer follows events: started, phase, progress, done", "[status
   CHECK(text.find("shard 0 (GPU 0): done, 10 items in 5.0 s") != std::string::npos);
   CHECK(text.find("[####################] 100.0%  10/10  done in 5s") != std::string::npos);
 }
+
+TEST_CASE("the summary names a worker's own counters, leaving out those that are zero", "[status]") {
+  std::FILE* out = std::tmpfile();
+  REQUIRE(out);
+  SteadyClock clock;
+  StatusPrinter printer(out, false, false, 0, clock);
+  printer.on(Summary{nlohmann::json{{"total_documents", 5}, {"correct", 3}, {"embedded", 0}, {"errors", 2}}, 0,
+                     "out/verification_report.json"});
+  printer.on(Summary{nlohmann::json{{"total_images", 2}, {"total_boxes", 3}, {"correct", 3}}, 1, "r.json"});
+  std::rewind(out);
+  std::string text;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, out)) text.append(buf, n);
+  std::fclose(out);
+  INFO(text);
+  CHECK(text.find("Summary: correct 3, errors 2, total_documents 5\n") != std::string::npos);
+  CHECK(text.find("Summary: 2 images, 3 boxes: 3 correct, 0 mislabeled") != std::string::npos);
+  CHECK(text.find("Not processed: 1 item(s)") != std::string::npos);
+}
