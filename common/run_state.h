@@ -59,8 +59,8 @@ std::optional<RunState> load_run_state(const std::filesystem::path& work_dir);
 /// A short stable fingerprint of some bytes (CRC-32 and size), to notice changed inputs.
 std::string content_hash(std::string_view bytes);
 
-/// content_hash() of a file's bytes, streamed. Throws lv::Error (exit 4) naming the file when
-/// it cannot be read.
+/// A fingerprint of a file's bytes, streamed ("chunks64:<hash>:<size>"), fast enough for a
+/// corpus of gigabytes. Throws lv::Error (exit 4) naming the file when it cannot be read.
 std::string file_content_hash(const std::filesystem::path& file);
 
 /// Current time as ISO 8601 UTC ("2026-11-22T13:12:31Z").

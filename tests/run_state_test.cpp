@@ -329,3 +329,17 @@ TEST_CASE("run_state: a lock held by another process is refused until it exits",
   CHECK(wait_until([&] { return !lock_refused(dir.path()); }));
   lv::WorkDirLock mine(dir.path());
 }
+
+TEST_CASE("file_content_hash changes with any byte, even when the size stays", "[run_state]") {
+  lv::test::TempDir dir;
+  std::string text(3 << 20, 'a');  // three chunks and more
+  text += "tail";
+  lv::test::write_text(dir / "a.jsonl", text);
+  const std::string before = lv::file_content_hash(dir / "a.jsonl");
+  CHECK(before == lv::file_content_hash(dir / "a.jsonl"));
+  CHECK(before.find(":" + std::to_string(text.size())) != std::string::npos);
+  text[(2 << 20) + 5] = 'b';
+  lv::test::write_text(dir / "a.jsonl", text);
+  CHECK(lv::file_content_hash(dir / "a.jsonl") != before);
+  CHECK_THROWS_AS(lv::file_content_hash(dir / "missing.jsonl"), lv::Error);
+}
