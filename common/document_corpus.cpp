@@ -372,12 +372,15 @@ std::string read_json_record(const std::string& line, DocumentRecord& record) {
   const auto& fields = record.fields;
   std::string later;
   if (const auto id = fields.find("id"); id != fields.end() && !id->is_null()) {
-    if (id->is_string())
+    if (id->is_string()) {
       record.id = id->get<std::string>();
-    else if (id->is_number_integer())
+      record.id_given = true;
+    } else if (id->is_number_integer()) {
       record.id = id->dump();
-    else
+      record.id_given = true;
+    } else {
       later = "\"id\" is not a string or integer";
+    }
   }
   if (const auto label = fields.find("label"); label != fields.end() && !label->is_null()) {
     if (label->is_string())
@@ -409,7 +412,10 @@ std::string read_table_record(const std::string& bytes, CorpusFormat format, con
       later = fmt::format("column '{}' is not valid UTF-8", layout.columns[i]);
     record.fields[layout.columns[i]] = utf8 ? cells[i] : printable(cells[i]);
   }
-  if (layout.id >= 0 && !cells[layout.id].empty()) record.id = cells[layout.id];
+  if (layout.id >= 0 && !cells[layout.id].empty()) {
+    record.id = cells[layout.id];
+    record.id_given = true;
+  }
   if (layout.label >= 0 && !cells[layout.label].empty()) record.label = cells[layout.label];
   record.text = std::move(cells[layout.text]);
   return later;
@@ -544,6 +550,7 @@ std::string CorpusReader::Impl::read_text_file(DocumentRecord& record) const {
     throw usage_error(fmt::format("{}: item '{}' is not a relative path inside the folder", printable(documents.string()),
                                   printable(item)));
   record.id = item;
+  record.id_given = true;
   const fs::path rel(item);
   if (const std::string parent = rel.parent_path().filename().string(); !parent.empty()) record.label = parent;
   record.fields = nlohmann::ordered_json{{"id", json_safe(item)}, {"text", ""}, {"label", nullptr}};

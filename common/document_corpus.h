@@ -53,6 +53,7 @@ struct DocumentRecord {
   int64_t line = 0;                   ///< first line of the record (0 for a .txt file)
   std::string id;                     ///< JSONL "id" (an integer as decimal text), TSV/CSV `id`
                                       ///< column, folder: the relative path; else the line number
+  bool id_given = false;              ///< `id` came from the record or the path, not the line number
   std::string text;                   ///< cut to max_text_bytes at a UTF-8 boundary
   std::optional<std::string> label;   ///< JSONL "label", `label` column, or the parent folder's name
   nlohmann::ordered_json fields;      ///< the record as read, keys in their order (JSONL object,

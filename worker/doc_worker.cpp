@@ -81,7 +81,10 @@ json base_record(const DocumentRecord& d, int shard) {
   json r = json::object();
   set_bytes_field(r, "item", d.item);
   r["line"] = d.line;
-  set_bytes_field(r, "id", d.id);
+  // A record without an id is named by its line ("line" below) and takes no part in the
+  // duplicate checks: its line number could equal another record's real id.
+  if (d.id_given) set_bytes_field(r, "id", d.id);
+  else r["id"] = nullptr;
   if (d.label) set_bytes_field(r, "label", *d.label);
   else r["label"] = nullptr;
   r["shard"] = shard;
@@ -176,8 +179,8 @@ class DocShard {
       p.record = base_record(d, args_.shard);
       if (!d.error.empty()) {
         fail(p, d.error);
-      } else if (const auto [it, inserted] = first_line_.emplace(d.id, d.line); !inserted) {
-        fail(p, fmt::format("duplicate id '{}': already on line {}", printable(d.id), it->second));
+      } else if (d.id_given && !first_line_.emplace(d.id, d.line).second) {
+        fail(p, fmt::format("duplicate id '{}': already on line {}", printable(d.id), first_line_.at(d.id)));
       } else if (config_.task == Task::verify && d.label) {
         const auto found = class_index_.find(*d.label);
         if (found == class_index_.end()) fail(p, fmt::format("label '{}' is not among the classes (input.classes)", printable(*d.label)));
@@ -346,7 +349,9 @@ class DocShard {
       if (found == where.end()) continue;
       const json r = json::parse(lines.line_at(found->second));
       if (!r.contains("scratch_row") || !r["scratch_row"].is_number_integer()) continue;
-      rows.emplace_back(r["scratch_row"].get<int64_t>(), get_bytes_field(r, "id"));
+      // A record without an id is listed by its line: "line:12".
+      rows.emplace_back(r["scratch_row"].get<int64_t>(), r["id"].is_string() ? get_bytes_field(r, "id")
+                                                            : fmt::format("line:{}", r.value("line", int64_t{0})));
     }
     std::ofstream& npy = files.open(dir / "embeddings.npy");
     std::ofstream& ids = files.open(dir / "embeddings_ids.txt");
@@ -404,7 +409,7 @@ ExitCode run_doc_worker(const Config& config, const WorkerArgs& args, const std:
   if (args.resume) {
     journal_lines(journal.journal_path())->scan([&](int64_t, std::string_view line) {
       const json r = json::parse(line, nullptr, false);
-      if (record_item(r) && r.contains("id") && r.value("verdict", "") != "error")
+      if (record_item(r) && r.contains("id") && r["id"].is_string() && r.value("verdict", "") != "error")
         shard.remember_id(get_bytes_field(r, "id"), r.value("line", int64_t{0}));
     });
   }
