@@ -1,5 +1,7 @@
 #include "worker_kit.h"
 
+#include <malloc.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -26,6 +28,18 @@ std::atomic<bool> g_stop{false};
 extern "C" void on_stop_signal(int) { g_stop.store(true); }
 
 }  // namespace
+
+void tune_allocator_for_batches() {
+#if defined(__GLIBC__)
+  // Measured with image_worker: one arena per decode thread grew 318 -> 485 MiB for 1k -> 3k
+  // images; returning each batch's activations cost 46 page faults a crop (7.3 s of CPU for
+  // 4 000 crops whose forward takes 1.4 s). doc_worker: mapping blocks from 1 MiB up cost 3.5x
+  // the time; it trims the heap itself every few windows instead (doc_worker.cpp).
+  mallopt(M_ARENA_MAX, 2);
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
+}
 
 void add_worker_options(CLI::App& app, WorkerArgs& args) {
   app.add_option("--config", args.config, "YAML config file")->required();

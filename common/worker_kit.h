@@ -40,6 +40,13 @@ struct WorkerArgs {
 /// Adds the protocol's options to `app`, all required but --resume.
 void add_worker_options(CLI::App& app, WorkerArgs& args);
 
+/// Sets glibc's allocator for a worker that decodes on helper threads and runs batches of
+/// megabyte-sized tensors: two arenas (not one per thread, which grew the heap with the
+/// shard), and blocks under 32 MiB kept on the heap with up to 256 MiB of it free between
+/// batches (returning them made every batch fault its activations in again). Call first in
+/// main(); a no-op without glibc.
+void tune_allocator_for_batches();
+
 /// Makes SIGTERM and SIGINT set the returned flag and nothing else; the worker's loop checks it
 /// between items, finishes the item in flight and returns ExitCode::interrupted (130).
 const std::atomic<bool>& install_stop_signals();

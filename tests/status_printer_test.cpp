@@ -3,6 +3,20 @@
 
 using namespace lv;
 
+namespace {
+
+/// Everything written to a tmpfile, which is closed.
+std::string read_and_close(std::FILE* out) {
+  std::rewind(out);
+  std::string text;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, out)) text.append(buf, n);
+  std::fclose(out);
+  return text;
+}
+
+}  // namespace
+
 TEST_CASE("durations read like a person would write them", "[status]") {
   CHECK(format_duration(0) == "0s");
   CHECK(format_duration(42.4) == "42s");
@@ -54,11 +68,7 @@ TEST_CASE("the printer follows events: started, phase, progress, done", "[status
   printer.tick();
   printer.on(ShardDone{0, "GPU 0", 10, 5.0, 5.0, 1});
   printer.finish_live();
-  std::rewind(out);
-  std::string text;
-  char buf[4096];
-  while (size_t n = std::fread(buf, 1, sizeof buf, out)) text.append(buf, n);
-  std::fclose(out);
+  const std::string text = read_and_close(out);
   INFO(text);
   CHECK(text.find("starting: warm-up") != std::string::npos);
   CHECK(text.find("4/10  2.0 it/s  ETA 3s") != std::string::npos);
@@ -74,11 +84,7 @@ TEST_CASE("the summary names a worker's own counters, leaving out those that are
   printer.on(Summary{nlohmann::json{{"total_documents", 5}, {"correct", 3}, {"embedded", 0}, {"errors", 2}}, 0,
                      "out/verification_report.json"});
   printer.on(Summary{nlohmann::json{{"total_images", 2}, {"total_boxes", 3}, {"correct", 3}}, 1, "r.json"});
-  std::rewind(out);
-  std::string text;
-  char buf[4096];
-  while (size_t n = std::fread(buf, 1, sizeof buf, out)) text.append(buf, n);
-  std::fclose(out);
+  const std::string text = read_and_close(out);
   INFO(text);
   CHECK(text.find("Summary: correct 3, errors 2, total_documents 5\n") != std::string::npos);
   CHECK(text.find("Summary: 2 images, 3 boxes: 3 correct, 0 mislabeled") != std::string::npos);

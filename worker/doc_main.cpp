@@ -1,8 +1,6 @@
 // doc_worker: classifies, verifies the labels of, or embeds one shard of documents with a
 // TorchScript text model (DESIGN §6 protocol). Reads like its protocol: options, config,
 // threads, signals, run, exit code.
-#include <malloc.h>
-
 #include <atomic>
 
 #include <CLI/CLI.hpp>
@@ -18,15 +16,7 @@
 
 int main(int argc, char** argv) {
   lv::set_program_name("doc_worker");
-#if defined(__GLIBC__)
-  // Documents are read and tokenized on a second thread and freed on this one: two arenas, not
-  // one per thread. Batches' tensors are megabytes allocated and freed each time: they stay on
-  // the heap (mapping them from 1 MiB up cost 3.5x the time in page faults); run_doc_worker
-  // trims the heap every few windows so that it does not grow with the shard.
-  mallopt(M_ARENA_MAX, 2);
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 256 << 20);
-#endif
+  lv::tune_allocator_for_batches();
 
   // Options (DESIGN §6).
   CLI::App app{"Verifies the labels of, classifies or embeds one shard of documents with a TorchScript text model."};

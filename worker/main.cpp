@@ -1,7 +1,5 @@
 // image_worker: verifies the YOLO labels of one shard of images with a TorchScript model
 // (DESIGN §6). Reads like its protocol: options, config, threads, signals, run, exit code.
-#include <malloc.h>
-
 #include <atomic>
 
 #include <CLI/CLI.hpp>
@@ -18,17 +16,7 @@
 
 int main(int argc, char** argv) {
   lv::set_program_name("image_worker");
-#if defined(__GLIBC__)
-  // Images are decoded on pool threads and freed elsewhere; with one malloc arena per thread
-  // that grows the heap with the shard (318 -> 485 MiB for 1k -> 3k images); two keep it flat.
-  mallopt(M_ARENA_MAX, 2);
-  // Each batch's forward allocates and frees megabytes of activations. glibc returned them to
-  // the system after every batch and faulted them in again (46 page faults a crop: 7.3 s of CPU
-  // for 4 000 crops whose forward alone takes 1.4 s). Blocks under 32 MiB come from the heap,
-  // and up to 256 MiB of free heap is kept for the next batch; the peak is unchanged.
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 256 << 20);
-#endif
+  lv::tune_allocator_for_batches();
 
   // Options (DESIGN §6).
   CLI::App app{"Verifies YOLO labels of one shard of images with a TorchScript model."};

@@ -16,6 +16,7 @@
 
 #include "hashed_tokenizer.h"
 #include "npy.h"
+#include "pipeline_util.h"
 #include "process_util.h"
 #include "test_models.h"
 #include "test_util.h"
@@ -154,47 +155,6 @@ std::vector<json> jsonl(const fs::path& file) {
 
 /// The 1-based line of `doc` in the corpus.
 int line_of(const std::vector<Doc>& docs, const Doc* doc) { return static_cast<int>(doc - docs.data()) + 1; }
-
-json comparable(json report) {
-  for (auto& s : report["shards"])
-    for (const char* k : {"seconds", "items_per_s", "attempts", "log"}) s.erase(k);
-  return report;
-}
-
-/// Every regular file under `root` but the report, lock and owner record.
-std::map<std::string, std::string> tree(const fs::path& root) {
-  std::map<std::string, std::string> files;
-  for (const auto& e : fs::recursive_directory_iterator(root)) {
-    const std::string name = e.path().filename().string();
-    if (e.is_regular_file() && name != "verification_report.json" && name != ".orchestrator.lock" &&
-        name != ".orchestrator_run.json")
-      files[fs::relative(e.path(), root).generic_string()] = read_text(e.path());
-  }
-  return files;
-}
-
-/// The pid of the doc_worker running shard `shard` under `dir`, or 0.
-pid_t worker_pid(const fs::path& dir, int shard) {
-  const std::string needle = (dir / ("output_gpu" + std::to_string(shard))).string();
-  DIR* proc = ::opendir("/proc");
-  pid_t found = 0;
-  while (const dirent* e = ::readdir(proc)) {
-    const pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
-    if (pid <= 0) continue;
-    std::string cmd = read_text(fs::path("/proc") / e->d_name / "cmdline");
-    std::replace(cmd.begin(), cmd.end(), '\0', ' ');
-    if (cmd.find("doc_worker") != std::string::npos && cmd.find(needle + " ") != std::string::npos &&
-        lv::test::process_alive(pid))
-      found = pid;
-  }
-  ::closedir(proc);
-  return found;
-}
-
-int last_progress(const std::string& log) {
-  const size_t at = log.rfind("[progress] ");
-  return at == std::string::npos ? -1 : std::atoi(log.c_str() + at + 11);
-}
 
 }  // namespace
 
@@ -378,9 +338,9 @@ TEST_CASE("documents: a worker killed mid-shard, then --retry-failed, equals a c
   DocPipeline p("verify", /*spin=*/400);
   lv::test::Child orchestrator({LV_ORCHESTRATOR, "--config", "config.yaml", "--num-gpus", "4"}, p.env(), p.dir.path(),
                                p.dir / "run.out");
-  REQUIRE(lv::test::wait_until([&] { return last_progress(read_text(p.dir / "gpu2.log")) >= 4; },
+  REQUIRE(lv::test::wait_until([&] { return lv::test::last_progress(read_text(p.dir / "gpu2.log")) >= 4; },
                                std::chrono::seconds(120)));
-  const pid_t victim = worker_pid(p.dir.path(), 2);
+  const pid_t victim = lv::test::worker_pid("doc_worker", p.dir.path(), 2);
   REQUIRE(victim > 0);
   ::kill(victim, SIGKILL);
   const auto code = orchestrator.wait(std::chrono::seconds(240));
@@ -392,6 +352,6 @@ TEST_CASE("documents: a worker killed mid-shard, then --retry-failed, equals a c
   INFO(retry.output);
   REQUIRE(retry.code == 0);
   CHECK(read_text(p.dir / "gpu2.log").find("resuming: ") != std::string::npos);
-  CHECK(comparable(p.report()) == comparable(clean.report()));
-  CHECK(tree(p.dir / "output") == tree(clean.dir / "output"));
+  CHECK(lv::test::comparable_report(p.report()) == lv::test::comparable_report(clean.report()));
+  CHECK(lv::test::output_tree(p.dir / "output") == lv::test::output_tree(clean.dir / "output"));
 }

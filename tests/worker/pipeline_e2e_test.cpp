@@ -15,6 +15,7 @@
 #include "atomic_file.h"
 #include "byte_text.h"
 #include "item_list.h"
+#include "pipeline_util.h"
 #include "process_util.h"
 #include "test_models.h"
 #include "test_util.h"
@@ -74,49 +75,6 @@ struct Pipeline {
   json report() const { return json::parse(read_text(dir / "output/verification_report.json")); }
 };
 
-/// Every regular file under `root` but the report and the orchestrator's lock and owner record
-/// (which name the run that wrote them).
-std::map<std::string, std::string> tree(const fs::path& root) {
-  std::map<std::string, std::string> files;
-  for (const auto& e : fs::recursive_directory_iterator(root)) {
-    const std::string name = e.path().filename().string();
-    if (e.is_regular_file() && name != "verification_report.json" && name != ".orchestrator.lock" &&
-        name != ".orchestrator_run.json")
-      files[fs::relative(e.path(), root).generic_string()] = read_text(e.path());
-  }
-  return files;
-}
-
-json comparable(json report) {
-  for (auto& s : report["shards"])
-    for (const char* k : {"seconds", "items_per_s", "attempts", "log"}) s.erase(k);
-  return report;
-}
-
-/// The pid of the image_worker running shard `shard` under `dir`, or 0.
-pid_t worker_pid(const fs::path& dir, int shard) {
-  const std::string needle = (dir / ("output_gpu" + std::to_string(shard))).string();
-  DIR* proc = ::opendir("/proc");
-  pid_t found = 0;
-  while (const dirent* e = ::readdir(proc)) {
-    const pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
-    if (pid <= 0) continue;
-    std::string cmd = read_text(fs::path("/proc") / e->d_name / "cmdline");
-    std::replace(cmd.begin(), cmd.end(), '\0', ' ');
-    if (cmd.find("image_worker") != std::string::npos && cmd.find(needle + " ") != std::string::npos &&
-        lv::test::process_alive(pid))
-      found = pid;
-  }
-  ::closedir(proc);
-  return found;
-}
-
-/// The last "[progress] d/t" count in a log, or -1.
-int last_progress(const std::string& log) {
-  const size_t at = log.rfind("[progress] ");
-  return at == std::string::npos ? -1 : std::atoi(log.c_str() + at + 11);
-}
-
 }  // namespace
 
 TEST_CASE("orchestrator + image_worker on 4 fake GPUs: merged tree and report as constructed", "[pipeline]") {
@@ -154,9 +112,9 @@ TEST_CASE("a worker killed mid-shard is retried to the same tree and report as a
   Pipeline p(40, /*spin=*/300);
   lv::test::Child orchestrator({LV_ORCHESTRATOR, "--config", "config.yaml", "--num-gpus", "4"}, p.env(), p.dir.path(),
                                p.dir / "run.out");
-  REQUIRE(lv::test::wait_until([&] { return last_progress(read_text(p.dir / "gpu2.log")) >= 2; },
+  REQUIRE(lv::test::wait_until([&] { return lv::test::last_progress(read_text(p.dir / "gpu2.log")) >= 2; },
                                std::chrono::seconds(120)));
-  const pid_t victim = worker_pid(p.dir.path(), 2);
+  const pid_t victim = lv::test::worker_pid("image_worker", p.dir.path(), 2);
   REQUIRE(victim > 0);
   ::kill(victim, SIGKILL);
   const auto code = orchestrator.wait(std::chrono::seconds(240));
@@ -172,8 +130,8 @@ TEST_CASE("a worker killed mid-shard is retried to the same tree and report as a
   REQUIRE(retry.code == 0);
   CHECK(read_text(p.dir / "gpu2.log").find("resuming: ") != std::string::npos);
   CHECK(read_text(p.dir / "gpu2.log").find("leftover temporary file(s)") != std::string::npos);
-  CHECK(comparable(p.report()) == comparable(clean.report()));
-  CHECK(tree(p.dir / "output") == tree(clean.dir / "output"));
+  CHECK(lv::test::comparable_report(p.report()) == lv::test::comparable_report(clean.report()));
+  CHECK(lv::test::output_tree(p.dir / "output") == lv::test::output_tree(clean.dir / "output"));
   for (const auto& e : fs::recursive_directory_iterator(p.dir / "output"))
     CHECK(e.path().filename().string().find(".tmp.") == std::string::npos);
 }
@@ -233,7 +191,7 @@ TEST_CASE("ten SIGKILLs at random points, then --retry-failed: the clean run's t
         [&] {
           running.clear();
           for (int shard = 0; shard < 4; ++shard)
-            if (worker_pid(p.dir.path(), shard) > 0) running.push_back(shard);
+            if (lv::test::worker_pid("image_worker", p.dir.path(), shard) > 0) running.push_back(shard);
           return !running.empty() || orchestrator.poll();
         },
         std::chrono::seconds(60)));
@@ -252,10 +210,10 @@ TEST_CASE("ten SIGKILLs at random points, then --retry-failed: the clean run's t
       const int64_t done = journaled();
       const int64_t target =
           done + std::uniform_int_distribution<int64_t>(0, std::max<int64_t>(0, size - done - 1))(random);
-      lv::test::wait_until([&] { return journaled() >= target || worker_pid(p.dir.path(), shard) == 0; },
+      lv::test::wait_until([&] { return journaled() >= target || lv::test::worker_pid("image_worker", p.dir.path(), shard) == 0; },
                            std::chrono::seconds(120));
       std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 5)(random)));
-      const pid_t victim = worker_pid(p.dir.path(), shard);
+      const pid_t victim = lv::test::worker_pid("image_worker", p.dir.path(), shard);
       if (victim > 0 && ::kill(victim, SIGKILL) == 0) ++kills;
     }
     const auto code = orchestrator.wait(std::chrono::seconds(240));
@@ -275,8 +233,8 @@ TEST_CASE("ten SIGKILLs at random points, then --retry-failed: the clean run's t
     REQUIRE((retry.code == 0 || retry.code == 1));
   }
   CHECK(p.report()["status"] == "complete");
-  CHECK(comparable(p.report()) == comparable(clean.report()));
-  CHECK(tree(p.dir / "output") == tree(clean.dir / "output"));
+  CHECK(lv::test::comparable_report(p.report()) == lv::test::comparable_report(clean.report()));
+  CHECK(lv::test::output_tree(p.dir / "output") == lv::test::output_tree(clean.dir / "output"));
   for (const auto& e : fs::recursive_directory_iterator(p.dir / "output"))
     CHECK_FALSE(lv::is_temporary_name(e.path().filename().string()));
 }
