@@ -5,7 +5,8 @@
 ///   <out>/classes.txt                          the ten class names, one a line
 ///   <out>/{indoor/day,indoor/night,outdoor/day}/JPEGImages/scene_NNNNN.jpg
 ///   <out>/{...}/labels/scene_NNNNN.txt         "class cx cy w h" per garment
-///   <out>/truth.jsonl                          one line per box (written last)
+///   <out>/truth.jsonl                          one line per label line, and one per garment
+///                                              left unlabelled (written last)
 ///   <out>/demo_dataset.json                    the options it was made with, and counts
 #include <cstdint>
 #include <filesystem>
@@ -17,6 +18,7 @@
 
 #include "fashion_mnist.h"
 #include "garment_compose.h"
+#include "label_noise.h"
 
 namespace lv::demo {
 
@@ -26,6 +28,12 @@ struct SceneOptions {
   int min_garments = 1;
   int max_garments = 6;
   double noise = 0.10;  ///< probability that a box's written class is swapped for another
+  /// The other kinds of label error (label_noise.h), each a probability per garment; a garment
+  /// gets one kind at most. With all of them 0 the dataset is what it was before they existed.
+  double noise_missing = 0;    ///< the garment's line is left out
+  double noise_location = 0;   ///< its box is moved and resized to IoU 0.2-0.5 with the garment
+  double noise_duplicate = 0;  ///< its line is written twice (the copy exact or 1 px off, IoU > 0.9)
+  double noise_spurious = 0;   ///< a box on background (no garment under it) is added to the scene
   uint64_t seed = 1;
   int jpeg_quality = 92;
 };
@@ -36,17 +44,34 @@ struct PlacedGarment {
   int source = 0;         ///< index of the garment image in the split
   int true_class = 0;     ///< the split's label of that image
   int written_class = 0;  ///< the class in the label file (differs when noise was injected)
+  LabelNoise noise = LabelNoise::none;  ///< the error injected into its label (none, or one kind)
 };
 
-/// A scene before drawing: its kind and garments (tiles never overlap).
+/// One line of a scene's label file.
+struct LabelLine {
+  cv::Rect box;       ///< the box written, pixels
+  int cls = 0;        ///< the class written
+  int garment = -1;   ///< index of the garment it labels; -1 for a spurious box
+  LabelNoise noise = LabelNoise::none;
+  double iou = 1.0;   ///< IoU of `box` with the garment's tile (0 for a spurious box)
+  int copy_of = -1;   ///< a duplicate: the index of the line it repeats
+};
+
+/// A scene before drawing: its kind, garments (tiles never overlap) and label lines in file
+/// order: one per garment in garment order, except that a missing garment has none and a
+/// duplicated one has its copy right after it; spurious boxes come last.
 struct ScenePlan {
   SceneKind kind = SceneKind::indoor_day;
   std::vector<PlacedGarment> garments;
+  std::vector<LabelLine> labels;
 };
 
 /// Plans scene `index` from its own random stream of `options.seed` (so any scene can be
-/// planned alone): kind, 1..max garments drawn from `split`, non-overlapping tiles, noise.
-/// Garments that find no free place after many tries are left out (a scene keeps >= 1).
+/// planned alone): kind, 1..max garments drawn from `split`, non-overlapping tiles, class
+/// swaps; then, from a second stream of the seed, the other kinds of noise. A garment or a
+/// spurious box that finds no place after many tries is left out (a scene keeps >= 1 garment).
+/// Throws lv::Error (usage) when the noise probabilities are outside [0, 1] or together
+/// exceed 1.
 ScenePlan plan_scene(const SceneOptions& options, const FashionSplit& split, int index);
 
 /// A drawn scene: the background alone and with the garments pasted on it.
@@ -62,7 +87,7 @@ RenderedScene render_scene(const SceneOptions& options, const FashionSplit& spli
 /// "indoor/night/JPEGImages/scene_00012.jpg".
 std::string scene_image_path(const ScenePlan& plan, int index);
 
-/// The YOLO label file text of a plan: "class cx cy w h" (6 decimals) per garment, in order.
+/// The YOLO label file text of a plan: "class cx cy w h" (6 decimals) per label line, in order.
 std::string yolo_label_text(const ScenePlan& plan, cv::Size scene_size);
 
 /// Counts of a written dataset.
@@ -70,6 +95,7 @@ struct DatasetSummary {
   int scenes = 0;
   int boxes = 0;
   int changed = 0;  ///< boxes whose written class differs from the true class
+  int missing = 0, location = 0, spurious = 0, duplicate = 0;  ///< the other kinds of noise
 };
 
 /// Writes `scenes` scenes into `out` (layout above). Refuses (lv::Error, usage) when `out`

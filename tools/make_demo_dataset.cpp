@@ -1,8 +1,11 @@
 // make_demo_dataset: the demo's detection dataset, made from Fashion-MNIST's test split (the
-// demo model never trains on it): scenes of 1-6 garments, YOLO labels with swap noise, and
-// truth.jsonl recording every injected error (layout in demo_scene.h).
+// demo model never trains on it): scenes of 1-6 garments, YOLO labels with noise (classes
+// swapped; with the other rates, labels left out, badly placed, duplicated, or spurious boxes
+// on background), and truth.jsonl recording every injected error (layout in demo_scene.h).
 //
 //   make_demo_dataset --out demo/data --scenes 2000 --noise 0.10 --seed 1
+//   make_demo_dataset --out demo/detector_data --noise-class 0.05 --noise-missing 0.05 \
+//       --noise-location 0.05 --noise-duplicate 0.05 --noise-spurious 0.05 --seed 7
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -30,7 +33,22 @@ int main(int argc, char** argv) {
   bool force = false;
   app.add_option("--out", out, "dataset folder to create")->required();
   app.add_option("--scenes", scenes, "number of scenes")->capture_default_str()->check(CLI::Range(1, 10000000));
-  app.add_option("--noise", options.noise, "probability that a box's class is swapped for another")
+  app.add_option("--noise,--noise-class", options.noise, "probability that a box's class is swapped for another")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--noise-missing", options.noise_missing, "probability that a garment's label line is left out")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--noise-location", options.noise_location,
+                 "probability that a garment's box is moved and resized to IoU 0.2-0.5 with it")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--noise-duplicate", options.noise_duplicate,
+                 "probability that a garment's line is written twice (exact or 1 px off)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--noise-spurious", options.noise_spurious,
+                 "per garment, probability of an extra box on background (no garment under it)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
   app.add_option("--seed", options.seed, "random seed: the same seed gives identical files")->capture_default_str();
@@ -46,6 +64,13 @@ int main(int argc, char** argv) {
   app.add_option("--fashion-dir", fashion_dir, "folder with Fashion-MNIST's idx .gz files")->capture_default_str();
   app.add_flag("--force", force, "replace a dataset already in --out (removes only what this tool writes)");
   if (const auto code = lv::parse_command_line(app, argc, argv)) return *code;
+  if (const double sum = options.noise + options.noise_missing + options.noise_location + options.noise_duplicate;
+      sum > 1 + 1e-9) {
+    lv::print_error(fmt::format("--noise-class, --noise-missing, --noise-location and --noise-duplicate add up to {}; "
+                                "a garment gets one kind of noise at most, so they must add up to 1 or less",
+                                sum));
+    return static_cast<int>(lv::ExitCode::usage);
+  }
 
   return lv::run_guarded([&] {
     // Garments: the test split only.
@@ -63,6 +88,10 @@ int main(int argc, char** argv) {
     fmt::print("make_demo_dataset: {} scenes, {} boxes, {} labels changed ({:.1f} %, asked {:.1f} %) in {}  [{:.1f} s]\n",
                summary.scenes, summary.boxes, summary.changed,
                summary.boxes ? 100.0 * summary.changed / summary.boxes : 0.0, 100 * options.noise, out, seconds);
+    if (summary.missing + summary.location + summary.duplicate + summary.spurious > 0)
+      fmt::print("make_demo_dataset: also {} garments left unlabelled, {} boxes badly placed, {} lines duplicated, {} "
+                 "spurious boxes on background\n",
+                 summary.missing, summary.location, summary.duplicate, summary.spurious);
     return 0;
   });
 }
