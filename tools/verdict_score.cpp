@@ -28,6 +28,20 @@ int int_field(const json& j, const char* key, const std::string& where) {
   return it->get<int>();
 }
 
+/// The [x, y, w, h] pixel box `key` of `j`.
+PixelBox pixel_box(const json& j, const char* key, const std::string& where) {
+  const auto it = j.find(key);
+  if (it == j.end() || !it->is_array() || it->size() != 4)
+    throw bad_input(fmt::format("{}: \"{}\" is missing or not [x, y, w, h]", where, key));
+  PixelBox b{};
+  for (size_t i = 0; i < 4; ++i) {
+    if (!(*it)[i].is_number()) throw bad_input(fmt::format("{}: \"{}\" holds a non-number", where, key));
+    b[i] = (*it)[i].get<double>();
+  }
+  if (b[2] <= 0 || b[3] <= 0) throw bad_input(fmt::format("{}: \"{}\" has no area", where, key));
+  return b;
+}
+
 // The demo's targets (issue 4), printed beside the figures.
 constexpr double kTargetPrecision = 0.90;
 constexpr double kTargetRecall = 0.85;
@@ -66,17 +80,48 @@ std::vector<TruthBox> read_truth(const std::filesystem::path& file) {
     const auto image = j.find("image");
     if (image == j.end() || !image->is_string()) throw bad_input(fmt::format("{}: \"image\" is missing or not a string", where));
     t.image = image->get<std::string>();
-    t.box = int_field(j, "box", where);
-    t.true_class = int_field(j, "true_class", where);
-    t.written_class = int_field(j, "written_class", where);
+    const auto noise = j.find("noise");
+    if (noise != j.end()) {
+      const auto kind = noise->is_string() ? parse_label_noise(noise->get<std::string>()) : std::nullopt;
+      if (!kind || *kind == LabelNoise::none || *kind == LabelNoise::class_swap)
+        throw bad_input(fmt::format("{}: \"noise\" is {}; expected \"missing\", \"location\", \"spurious\" or "
+                                    "\"duplicate\" (a swapped class is told by \"changed\")", where, noise->dump()));
+      t.noise = *kind;
+    }
+    // A garment without a line has no box index and no written class; a spurious box has no
+    // garment: no true class and no garment box.
+    const bool written = t.noise != LabelNoise::missing, garment = t.noise != LabelNoise::spurious;
+    const auto null_or_absent = [&](const char* key) { return !j.contains(key) || j[key].is_null(); };
+    t.box = written ? int_field(j, "box", where) : -1;
+    if (!written && !null_or_absent("box")) throw bad_input(fmt::format("{}: a missing label has \"box\" null", where));
+    t.true_class = garment ? int_field(j, "true_class", where) : -1;
+    if (!garment && !null_or_absent("true_class"))
+      throw bad_input(fmt::format("{}: a spurious box has \"true_class\" null", where));
+    t.written_class = written ? int_field(j, "written_class", where) : -1;
     const auto changed = j.find("changed");
     if (changed == j.end() || !changed->is_boolean()) throw bad_input(fmt::format("{}: \"changed\" is missing or not true/false", where));
     t.changed = changed->get<bool>();
-    if (t.changed != (t.true_class != t.written_class))
+    if (written && garment && t.changed != (t.true_class != t.written_class))
       throw bad_input(fmt::format("{}: \"changed\" is {} but the true and written classes are {} and {}", where,
                                   t.changed, t.true_class, t.written_class));
-    if (const auto [it, fresh] = seen.emplace(std::make_pair(t.image, t.box), n); !fresh)
-      throw bad_input(fmt::format("{}: box {} of {} is already on line {}", where, t.box, t.image, it->second));
+    if (t.changed && t.noise != LabelNoise::none)
+      throw bad_input(fmt::format("{}: \"changed\" is true with \"noise\" {}: one kind of noise a box", where,
+                                  to_string(t.noise)));
+    if (t.changed) t.noise = LabelNoise::class_swap;
+    // Pixel boxes are optional here (the class-swap scorer needs none); the detection scorer
+    // asks for those it needs.
+    if (garment && !null_or_absent("box_px")) t.true_px = pixel_box(j, "box_px", where);
+    if (!null_or_absent("written_px")) t.written_px = pixel_box(j, "written_px", where);
+    if (!t.written_px && written) t.written_px = t.true_px;
+    if (t.noise == LabelNoise::duplicate) {
+      t.duplicate_of = int_field(j, "duplicate_of", where);
+      if (t.duplicate_of < 0 || t.duplicate_of >= t.box)
+        throw bad_input(fmt::format("{}: \"duplicate_of\" {} is not an earlier line", where, t.duplicate_of));
+    }
+    if (t.written()) {
+      if (const auto [it, fresh] = seen.emplace(std::make_pair(t.image, t.box), n); !fresh)
+        throw bad_input(fmt::format("{}: box {} of {} is already on line {}", where, t.box, t.image, it->second));
+    }
     out.push_back(std::move(t));
   }
   return out;

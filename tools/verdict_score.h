@@ -2,6 +2,7 @@
 /// Scores a verification report against the demo's truth file: how well the `mislabeled`
 /// verdicts find the injected label errors, and the confident-learning baseline (Northcutt
 /// et al. 2021, "Confident Learning") on the same predicted probabilities.
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -11,19 +12,30 @@
 
 #include <nlohmann/json.hpp>
 
+#include "label_noise.h"
+
 namespace lv::demo {
 
-/// One box of the truth file (truth.jsonl).
+/// A box in pixels: x, y of the top-left corner, width, height.
+using PixelBox = std::array<double, 4>;
+
+/// One entry of the truth file (truth.jsonl): a label line, or a garment left unlabelled.
 struct TruthBox {
-  std::string image;  ///< path relative to the dataset root
-  int box = 0;        ///< index in the image's label file
-  int true_class = 0;
-  int written_class = 0;
-  bool changed = false;
+  std::string image;       ///< path relative to the dataset root
+  int box = 0;             ///< index in the image's label file; -1 for a garment without a line
+  int true_class = 0;      ///< the garment's class; -1 for a spurious box (no garment)
+  int written_class = 0;   ///< the class written; -1 for a garment without a line
+  bool changed = false;    ///< the written class is not the garment's
+  LabelNoise noise = LabelNoise::none;  ///< "noise" when given, else class_swap or none by `changed`
+  std::optional<PixelBox> true_px;      ///< the garment's box ("box_px"); none for a spurious box
+  std::optional<PixelBox> written_px;   ///< the box written ("written_px", else "box_px"); none when not written
+  int duplicate_of = -1;   ///< a duplicate: the index of the line it repeats
+  bool written() const { return box >= 0; }
 };
 
-/// Reads truth.jsonl. Throws lv::Error (input_unreadable) naming the file and line of a
-/// malformed entry, or a box listed twice.
+/// Reads truth.jsonl (both the class-swap-only form and the one with the other kinds of noise,
+/// demo_scene.h). Throws lv::Error (input_unreadable) naming the file and line of a malformed
+/// entry, or a box listed twice.
 std::vector<TruthBox> read_truth(const std::filesystem::path& file);
 
 /// Detection counts and the figures made from them (0 when undefined).

@@ -221,3 +221,111 @@ TEST_CASE("an existing dataset is kept unless overwriting is asked", "[scene]") 
   CHECK(files.size() == 3 * 2 + 3 + 1);
   CHECK(files.at("notes.txt") == "mine");
 }
+
+namespace {
+
+double px_iou(const nlohmann::json& a, const nlohmann::json& b) {
+  const double ax2 = a[0].get<double>() + a[2].get<double>(), ay2 = a[1].get<double>() + a[3].get<double>();
+  const double bx2 = b[0].get<double>() + b[2].get<double>(), by2 = b[1].get<double>() + b[3].get<double>();
+  const double iw = std::max(0.0, std::min(ax2, bx2) - std::max(a[0].get<double>(), b[0].get<double>()));
+  const double ih = std::max(0.0, std::min(ay2, by2) - std::max(a[1].get<double>(), b[1].get<double>()));
+  const double inter = iw * ih;
+  return inter / (a[2].get<double>() * a[3].get<double>() + b[2].get<double>() * b[3].get<double>() - inter);
+}
+
+}  // namespace
+
+TEST_CASE("every kind of label noise is written as the truth file says", "[scene]") {
+  TempDir dir;
+  SceneOptions o;
+  o.noise = 0.1;
+  o.noise_missing = 0.15;
+  o.noise_location = 0.15;
+  o.noise_duplicate = 0.15;
+  o.noise_spurious = 0.15;
+  o.seed = 3;
+  const fs::path out = dir / "data";
+  const auto summary = lv::demo::write_demo_dataset(o, striped_split(), 80, out, false);
+
+  std::map<std::string, std::vector<nlohmann::json>> by_image;
+  std::ifstream truth(out / "truth.jsonl");
+  for (std::string line; std::getline(truth, line);) {
+    const auto j = nlohmann::json::parse(line);
+    by_image[j["image"]].push_back(j);
+  }
+  std::map<std::string, int> kinds;
+  for (const auto& [image, rows] : by_image) {
+    // The label file holds the written lines in "box" order.
+    const fs::path img = out / image;
+    const fs::path label = img.parent_path().parent_path() / "labels" / img.filename().replace_extension(".txt");
+    std::vector<std::vector<double>> lines;
+    std::istringstream text(lv::test::read_text(label));
+    for (std::string line; std::getline(text, line);) {
+      std::istringstream fields(line);
+      std::vector<double> v(5);
+      for (double& x : v) fields >> x;
+      lines.push_back(v);
+    }
+    size_t written = 0;
+    for (const auto& t : rows) {
+      const std::string kind = t.value("noise", t["changed"].get<bool>() ? "class" : "none");
+      ++kinds[kind];
+      INFO(image << " " << t.dump());
+      if (kind == "missing") {
+        CHECK(t["box"].is_null());
+        CHECK(t["written"] == false);
+        continue;
+      }
+      ++written;
+      const auto b = t["box"].get<size_t>();
+      REQUIRE(b < lines.size());
+      const auto& l = lines[b];
+      CHECK(l[0] == t["written_class"].get<int>());
+      const auto px = t.contains("written_px") ? t["written_px"] : t["box_px"];
+      CHECK((l[1] - l[3] / 2) * 320 == Approx(px[0].get<double>()).margin(0.01));
+      CHECK((l[2] - l[4] / 2) * 240 == Approx(px[1].get<double>()).margin(0.01));
+      CHECK(l[3] * 320 == Approx(px[2].get<double>()).margin(0.01));
+      if (kind == "location") {
+        const double o2 = px_iou(px, t["box_px"]);
+        CHECK(o2 >= 0.2);
+        CHECK(o2 <= 0.5);
+        CHECK(t["written_class"] == t["true_class"]);
+      } else if (kind == "spurious") {
+        CHECK(t["true_class"].is_null());
+        CHECK(t["box_px"].is_null());
+        // On background: it touches no garment, labelled or not.
+        for (const auto& other : rows)
+          if (!other["box_px"].is_null()) CHECK(px_iou(px, other["box_px"]) == 0.0);
+      } else if (kind == "duplicate") {
+        const auto& original = rows[t["duplicate_of"].get<size_t>()];
+        CHECK(original["box"] == t["duplicate_of"]);
+        CHECK(original["written_class"] == t["written_class"]);
+        CHECK(original["box_px"] == t["box_px"]);
+        CHECK(px_iou(px, original["box_px"]) > 0.9);
+      }
+    }
+    CHECK(written == lines.size());
+  }
+  CHECK(kinds["class"] == summary.changed);
+  CHECK(kinds["missing"] == summary.missing);
+  CHECK(kinds["location"] == summary.location);
+  CHECK(kinds["spurious"] == summary.spurious);
+  CHECK(kinds["duplicate"] == summary.duplicate);
+  for (const char* kind : {"none", "class", "missing", "location", "spurious", "duplicate"}) {
+    INFO(kind);
+    CHECK(kinds[kind] > 5);
+  }
+}
+
+TEST_CASE("noise rates that cannot all hold are refused", "[scene]") {
+  SceneOptions o;
+  o.noise = 0.5;
+  o.noise_location = 0.6;
+  try {
+    plan_scene(o, striped_split(), 0);
+    FAIL("no error");
+  } catch (const lv::Error& e) {
+    CHECK(e.code() == lv::ExitCode::usage);
+    CHECK_THAT(e.what(), Catch::Contains("add up to 1.1"));
+  }
+}
