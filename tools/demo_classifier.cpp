@@ -43,9 +43,6 @@ torch::Tensor DemoNetImpl::forward(torch::Tensor x) {
   return fc2(dropout(x));                                // [B, classes]
 }
 
-namespace {
-
-/// Convolution weights and bias equal to conv (no bias) followed by `bn` in eval mode.
 std::pair<torch::Tensor, torch::Tensor> fold_batch_norm(const torch::nn::Conv2d& conv, const torch::nn::BatchNorm2d& bn) {
   const auto& o = bn->options;
   const torch::Tensor scale = bn->weight / torch::sqrt(bn->running_var + o.eps());  // [C]
@@ -53,6 +50,8 @@ std::pair<torch::Tensor, torch::Tensor> fold_batch_norm(const torch::nn::Conv2d&
   const torch::Tensor b = bn->bias - bn->running_mean * scale;
   return {w.detach().clone(), b.detach().clone()};
 }
+
+namespace {
 
 constexpr const char* kForward = R"JIT(
 def forward(self, x):
@@ -148,10 +147,14 @@ std::string classifier_config_json(const std::vector<std::string>& class_names) 
 }
 
 void save_classifier(const torch::jit::Module& module, const std::vector<std::string>& class_names, const fs::path& file) {
+  save_with_config(module, classifier_config_json(class_names), file);
+}
+
+void save_with_config(const torch::jit::Module& module, const std::string& config_json, const fs::path& file) {
   if (file.has_parent_path()) fs::create_directories(file.parent_path());
   const fs::path tmp = file.string() + ".tmp";
   try {
-    module.save(tmp.string(), {{"config.txt", classifier_config_json(class_names)}});
+    module.save(tmp.string(), {{"config.txt", config_json}});
     fs::rename(tmp, file);
   } catch (const std::exception& e) {
     std::error_code ec;

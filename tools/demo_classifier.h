@@ -15,6 +15,7 @@
 
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -45,6 +46,13 @@ torch::jit::Module export_torchscript(DemoNet& net, const std::vector<std::strin
 /// The extra file "config.txt" saved with the model: JSON with "names" ({"0": name, ...} as
 /// Ultralytics writes it), "imgsz", and the preprocessing the model expects.
 std::string classifier_config_json(const std::vector<std::string>& class_names);
+
+/// Convolution weights and bias equal to `conv` (no bias) followed by `bn` in eval mode.
+std::pair<torch::Tensor, torch::Tensor> fold_batch_norm(const torch::nn::Conv2d& conv, const torch::nn::BatchNorm2d& bn);
+
+/// Saves `module` with the extra file config.txt = `config_json` to `file` (folders created;
+/// written to a temporary file, then renamed). Throws lv::Error (failed) naming the file.
+void save_with_config(const torch::jit::Module& module, const std::string& config_json, const std::filesystem::path& file);
 
 /// Saves `module` with its config.txt to `file` (folders created). Throws lv::Error (failed).
 void save_classifier(const torch::jit::Module& module, const std::vector<std::string>& class_names,
