@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <future>
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
@@ -396,6 +397,7 @@ DetectorTrainResult train_demo_detector(const DetectorTrainOptions& o) {
     if (o.log) o.log(s);
   };
   torch::set_num_threads(o.threads);
+  cv::setNumThreads(1);  // scenes are drawn on one thread beside the training
   // Weights and gradients that decay towards zero become denormal floats, which x86 computes
   // many times slower; flushing them to zero changes no result that matters.
   at::globalContext().setFlushDenormal(true);
@@ -423,10 +425,17 @@ DetectorTrainResult train_demo_detector(const DetectorTrainOptions& o) {
   int64_t positives = 0, logged = 0;
   auto window_start = std::chrono::steady_clock::now();
   net->train();
+  // Step s's scenes are drawn on a second thread while step s - 1 trains (each step's scenes
+  // and flips come from their own streams, so the batches do not depend on the timing).
+  auto draw = [&](int step) {
+    Rng flip_rng(o.seed, 5000 + static_cast<uint64_t>(step));
+    return make_scene_batch(train_scenes, train, step * o.batch_size, o.batch_size, size, &flip_rng);
+  };
+  std::future<DetectorBatch> next = std::async(std::launch::async, draw, 0);
   for (int step = 0; step < o.steps; ++step) {
     const auto data_start = std::chrono::steady_clock::now();
-    Rng flip_rng(o.seed, 5000 + static_cast<uint64_t>(step));
-    const DetectorBatch batch = make_scene_batch(train_scenes, train, step * o.batch_size, o.batch_size, size, &flip_rng);
+    const DetectorBatch batch = next.get();
+    if (step + 1 < o.steps) next = std::async(std::launch::async, draw, step + 1);
     const Assignment assignment = assign(batch, net->anchors, net->strides);
     data_seconds += seconds_since(data_start);
 
@@ -450,7 +459,7 @@ DetectorTrainResult train_demo_detector(const DetectorTrainOptions& o) {
     if ((step + 1) % o.log_every == 0 || step + 1 == o.steps) {
       const double window = seconds_since(window_start);
       log(fmt::format("step {}/{}: class loss {:.4f}, box loss {:.4f}, IoU of positives {:.3f}, {:.0f} positives a "
-                      "scene, lr {:.2e}  [{:.2f} s a step, scenes {:.0f} %; {:.0f} s in all]",
+                      "scene, lr {:.2e}  [{:.2f} s a step, waiting for scenes {:.0f} %; {:.0f} s in all]",
                       step + 1, o.steps, cls_sum / logged, box_sum / logged, iou_sum / logged,
                       static_cast<double>(positives) / static_cast<double>(logged * o.batch_size), lr,
                       window / logged, window > 0 ? 100 * data_seconds / window : 0.0, seconds_since(start)));
