@@ -359,8 +359,11 @@ Losses detector_loss(DemoDetector& net, const DetectorRaw& raw, const Assignment
   return out;
 }
 
-/// mAP@0.5 of `model` (loaded as the image_worker loads it) on `count` scenes of `scenes`.
-MeanAveragePrecision evaluate(Model& model, const SceneOptions& scenes, const FashionSplit& split, int count, int size) {
+/// mAP@0.5 of `model` (loaded as the image_worker loads it) on `count` scenes of `scenes`;
+/// `infer_seconds` receives the time spent in the model (forward, decoding, NMS).
+MeanAveragePrecision evaluate(Model& model, const SceneOptions& scenes, const FashionSplit& split, int count, int size,
+                              double& infer_seconds) {
+  infer_seconds = 0;
   std::vector<TruthObject> truth;
   std::vector<ScoredDetection> detections;
   constexpr int kChunk = 16;
@@ -380,7 +383,9 @@ MeanAveragePrecision evaluate(Model& model, const SceneOptions& scenes, const Fa
                              static_cast<double>(g.box.x + g.box.width), static_cast<double>(g.box.y + g.box.height)}});
     }
     for (const ModelInput& in : inputs) pointers.push_back(&in);
+    const auto infer_start = std::chrono::steady_clock::now();
     const std::vector<ModelOutput> outputs = model.infer(pointers);
+    infer_seconds += seconds_since(infer_start);
     for (int i = 0; i < n; ++i) {
       for (const Detection& d : outputs[static_cast<size_t>(i)].detections)
         detections.push_back({std::to_string(first + i), d.cls, d.score, d.box});
@@ -498,7 +503,9 @@ DetectorTrainResult train_demo_detector(const DetectorTrainOptions& o) {
     config.model.nms_iou = 0.6;
     config.processing.batch_size = 16;
     const std::unique_ptr<Model> model = load_model(config, names);
-    const MeanAveragePrecision m = evaluate(*model, eval_scenes, test, o.eval_scenes, size);
+    double infer_seconds = 0;
+    const MeanAveragePrecision m = evaluate(*model, eval_scenes, test, o.eval_scenes, size, infer_seconds);
+    result.model_images_per_s = infer_seconds > 0 ? o.eval_scenes / infer_seconds : 0.0;
     result.map50 = m.map;
     result.ap_per_class = m.per_class;
     result.eval_scenes = o.eval_scenes;
