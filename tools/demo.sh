@@ -149,7 +149,7 @@ detector_demo() {
   else
     t=$(now)
     mkdir -p "$(dirname "$model")"
-    "$bin/train_demo_detector" --out "$model" --seed 1
+    "$bin/train_demo_detector" --out "$model" --seed 1 | tee "$model.log"
     echo "$model_params" >"$model.params"
     echo "training: $(took "$t") s"
   fi
@@ -168,6 +168,8 @@ detector_demo() {
   step "Quality of the verdicts per kind of label noise, and the detector's own mAP"
   "$bin/score_detector_verdicts" --report "$run/output/verification_report.json" --truth "$data/truth.jsonl" \
     --seconds "$seconds" || status=$((status ? status : 1))
+  # The model alone, as measured after training (one process, one thread), for comparison.
+  grep -h "backend alone" "$model.log" 2>/dev/null | sed 's/^train_demo_detector: /for comparison, after training: /' || true
   echo
   echo "Results: $run/output (correct/ mislabeled/ uncertain/ debug_images/), logs: $run/gpuN.log"
   return "$status"
