@@ -66,7 +66,15 @@ const std::vector<Row> kRows = {
 
 std::vector<TruthBox> truth_of(const std::vector<Row>& rows) {
   std::vector<TruthBox> out;
-  for (const auto& r : rows) out.push_back({r.image, r.index, r.truth, r.written, r.truth != r.written});
+  for (const auto& r : rows) {
+    TruthBox t;
+    t.image = r.image;
+    t.box = r.index;
+    t.true_class = r.truth;
+    t.written_class = r.written;
+    t.changed = r.truth != r.written;
+    out.push_back(t);
+  }
   return out;
 }
 
