@@ -11,6 +11,7 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
 
 #include "average_precision.h"
 #include "config.h"
@@ -228,7 +229,16 @@ struct DetectorBatch {
   std::vector<std::vector<Box>> pixel_boxes;  ///< garments in scene pixels (for the mAP)
 };
 
-/// Scenes [first, first + count) of `scenes` from `split`, letterboxed exactly as the
+/// `image` as the image_worker will see it: through JPEG at the dataset maker's quality and
+/// back (the demo dataset's scenes are JPEG files).
+cv::Mat through_jpeg(const cv::Mat& image, int quality) {
+  std::vector<uchar> bytes;
+  if (!cv::imencode(".jpg", image, bytes, {cv::IMWRITE_JPEG_QUALITY, quality}))
+    throw Error(ExitCode::failed, "JPEG encoding of a training scene failed");
+  return cv::imdecode(bytes, cv::IMREAD_COLOR);
+}
+
+/// Scenes [first, first + count) of `scenes` from `split`, through JPEG, letterboxed exactly as the
 /// image_worker's yolov8 backend does (prepare_letterbox). With `flip_rng`, each scene is
 /// mirrored left-right with probability 1/2.
 DetectorBatch make_scene_batch(const SceneOptions& scenes, const FashionSplit& split, int first, int count, int size,
@@ -241,6 +251,7 @@ DetectorBatch make_scene_batch(const SceneOptions& scenes, const FashionSplit& s
     cv::Mat image = render_scene(scenes, split, plan, first + i).image;
     const bool flip = flip_rng && flip_rng->bernoulli(0.5);
     if (flip) cv::flip(image, image, 1);
+    image = through_jpeg(image, scenes.jpeg_quality);
     const ModelInput in = prepare_letterbox(image, size);  // [3, S, S] RGB in [0, 1]
     std::memcpy(batch.images.data_ptr<float>() + static_cast<size_t>(i) * per, in.data.data(), per * sizeof(float));
     const Letterbox& lb = in.letterbox;
@@ -359,7 +370,8 @@ Losses detector_loss(DemoDetector& net, const DetectorRaw& raw, const Assignment
   return out;
 }
 
-/// mAP@0.5 of `model` (loaded as the image_worker loads it) on `count` scenes of `scenes`;
+/// mAP@0.5 of `model` (loaded as the image_worker loads it) on `count` scenes of `scenes`
+/// (through JPEG, as the dataset maker writes them);
 /// `infer_seconds` receives the time spent in the model (forward, decoding, NMS).
 MeanAveragePrecision evaluate(Model& model, const SceneOptions& scenes, const FashionSplit& split, int count, int size,
                               double& infer_seconds) {
@@ -374,7 +386,7 @@ MeanAveragePrecision evaluate(Model& model, const SceneOptions& scenes, const Fa
     inputs.reserve(static_cast<size_t>(n));
     for (int i = 0; i < n; ++i) {
       const ScenePlan plan = plan_scene(scenes, split, first + i);
-      const cv::Mat image = render_scene(scenes, split, plan, first + i).image;
+      const cv::Mat image = through_jpeg(render_scene(scenes, split, plan, first + i).image, scenes.jpeg_quality);
       inputs.push_back(prepare_letterbox(image, size));
       const std::string name = std::to_string(first + i);
       for (const PlacedGarment& g : plan.garments)
@@ -500,7 +512,7 @@ DetectorTrainResult train_demo_detector(const DetectorTrainOptions& o) {
     config.model.type = ModelType::yolov8;
     config.model.input_size = size;
     config.model.conf_threshold = 0.01;
-    config.model.nms_iou = 0.6;
+    config.model.nms_iou = 0.5;  // as configs/demo_detector.yaml
     config.processing.batch_size = 16;
     const std::unique_ptr<Model> model = load_model(config, names);
     double infer_seconds = 0;
