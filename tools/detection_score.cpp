@@ -19,7 +19,7 @@ namespace {
 
 Error bad_input(const std::string& message) { return Error(ExitCode::input_unreadable, message); }
 
-// The detector demo's targets (issue 9); spurious and duplicate have none (NaN: printed as "-").
+// The detector demo's targets (issue 9); spurious and duplicate have none (kNone: printed as "-").
 struct Target {
   double precision, recall;
 };
