@@ -323,6 +323,7 @@ Config parse_config(const std::string& text, const fs::path& file) {
     s.get_path("path", c.model.path);
     s.get_enum("type", c.model.type, {ModelType::classifier, ModelType::yolov8, ModelType::yolov5, ModelType::text});
     s.get_int("input_size", c.model.input_size, 8, 8192);
+    if (const YAML::Node n = s.child("input_size"); Section::present(n)) c.model.input_size_line = n.Mark().line + 1;
     if (const YAML::Node names = s.child("class_names"); Section::present(names))
       c.model.class_names = s.name_list("class_names", names);
     const YAML::Node aliases = s.child("aliases");
