@@ -1,5 +1,6 @@
 #include "failure.h"
 
+#include <algorithm>
 #include <csignal>
 
 #include <boost/algorithm/string/predicate.hpp>
@@ -38,10 +39,11 @@ FailureKind classify_failure(const ExitStatus& status, StopReason reason, const 
         icontains(line, "CUBLAS_STATUS_ALLOC_FAILED"))
       return FailureKind::cuda_oom;
   }
-  for (const std::string& line : tail) {
-    if (line.find(kModelConfigMismatch) != std::string::npos) return FailureKind::model_mismatch;
-    if (line.find(kNoUsableCuda) != std::string::npos) return FailureKind::no_cuda;
-  }
+  const auto marked = [&](std::string_view mark) {
+    return std::any_of(tail.begin(), tail.end(), [&](const std::string& line) { return line.find(mark) != std::string::npos; });
+  };
+  if (marked(kModelConfigMismatch)) return FailureKind::model_mismatch;
+  if (marked(kNoUsableCuda)) return FailureKind::no_cuda;
   if (!status.signaled && status.code == 3) return FailureKind::model_load;
   for (const std::string& line : tail) {
     if (icontains(line, "cannot load model") || icontains(line, "error loading model") ||

@@ -52,6 +52,9 @@ TEST_CASE("a model/config mismatch or a GPU without usable CUDA is told by the w
   // Without a mark, exit 3 stays a model load error; out of memory still wins.
   CHECK(classify_failure(exit3, StopReason::none, {"m.pt: model.path: cannot load"}) == FailureKind::model_load);
   CHECK(classify_failure(exit3, StopReason::none, {mismatch, "CUDA out of memory"}) == FailureKind::cuda_oom);
+  // The mismatch is the failure even after an earlier line that mentions CUDA.
+  CHECK(classify_failure(exit3, StopReason::none, {"note: no usable CUDA here, as allowed", mismatch}) ==
+        FailureKind::model_mismatch);
 
   CHECK(std::string(to_string(FailureKind::model_mismatch)) == "model/config mismatch");
   CHECK_FALSE(retry_may_help(FailureKind::model_mismatch));
