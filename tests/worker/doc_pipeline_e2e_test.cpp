@@ -117,7 +117,10 @@ struct DocPipeline {
   std::map<std::string, std::string> env() const {
     return {{"LV_NVIDIA_SMI", LV_SOURCE_DIR "/tests/fixtures/fake_nvidia_smi"},
             {"FAKE_GPU_COUNT", "4"},
-            {"CUDA_VISIBLE_DEVICES", "\x01unset"}};
+            {"CUDA_VISIBLE_DEVICES", "\x01unset"},
+            // The fake GPUs are not there for LibTorch: without this each worker, given
+            // CUDA_VISIBLE_DEVICES=N, would refuse to run on the CPU.
+            {"LV_ALLOW_CPU_FALLBACK", "1"}};
   }
   lv::test::RunResult orchestrate(std::vector<std::string> args) const {
     args.insert(args.begin(), {LV_ORCHESTRATOR, "--config", "config.yaml"});

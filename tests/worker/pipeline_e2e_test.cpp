@@ -66,7 +66,10 @@ struct Pipeline {
   std::map<std::string, std::string> env() const {
     return {{"LV_NVIDIA_SMI", LV_SOURCE_DIR "/tests/fixtures/fake_nvidia_smi"},
             {"FAKE_GPU_COUNT", "4"},
-            {"CUDA_VISIBLE_DEVICES", "\x01unset"}};
+            {"CUDA_VISIBLE_DEVICES", "\x01unset"},
+            // The fake GPUs are not there for LibTorch: without this each worker, given
+            // CUDA_VISIBLE_DEVICES=N, would refuse to run on the CPU.
+            {"LV_ALLOW_CPU_FALLBACK", "1"}};
   }
   lv::test::RunResult orchestrate(std::vector<std::string> args) const {
     args.insert(args.begin(), {LV_ORCHESTRATOR, "--config", "config.yaml"});
@@ -103,6 +106,32 @@ TEST_CASE("orchestrator + image_worker on 4 fake GPUs: merged tree and report as
   CHECK(fs::exists(p.dir / "output/correct/indoor/night/JPEGImages/img_101.png"));
   CHECK(fs::exists(p.dir / "output/correct/indoor/night/labels/img_101.txt"));
   for (int s = 0; s < 4; ++s) CHECK_FALSE(fs::exists(p.dir / ("output_gpu" + std::to_string(s))));
+}
+
+TEST_CASE("a model that does not take the configured input fails every shard once, as a model/config mismatch",
+          "[pipeline]") {
+  Pipeline p(8, 0);
+  // Traced at 32 with no imgsz in its config.txt; the config leaves model.input_size out (64).
+  lv::test::save_ultralytics_like_detector(p.dir / "model.pt", 32, R"({"names": ["red", "green", "blue"]})");
+  std::string config = read_text(p.dir / "config.yaml");
+  const std::string classifier = "  type: classifier\n  input_size: 16\n";
+  REQUIRE(config.find(classifier) != std::string::npos);
+  config.replace(config.find(classifier), classifier.size(), "  type: yolov8\n");
+  write_text(p.dir / "config.yaml", config + "  max_retries: 2\n");
+  const auto r = p.orchestrate({"--num-gpus", "4"});
+  INFO(r.output);
+  CHECK(r.code == 3);  // every shard failed with the model exit code
+  for (int s = 0; s < 4; ++s) {
+    CHECK(r.output.find(fmt::format("FAILED shard {} (GPU {}) exit code 3 (model/config mismatch), 1 attempt(s)", s, s)) !=
+          std::string::npos);
+    CHECK(read_text(p.dir / fmt::format("gpu{}.log", s)).find("model/config mismatch: the model failed on its warm-up "
+                                                              "input [2, 3, 64, 64]") != std::string::npos);
+  }
+  CHECK(r.output.find("hint: the model does not take the input the config gives it: change model.input_size") !=
+        std::string::npos);
+  CHECK(r.output.find("retrying, resuming") == std::string::npos);
+  const json state = json::parse(read_text(p.dir / "run_state.json"));
+  for (const auto& s : state["shards"]) CHECK(s["attempts"] == 1);
 }
 
 TEST_CASE("a worker killed mid-shard is retried to the same tree and report as a clean run", "[pipeline]") {
