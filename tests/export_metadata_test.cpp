@@ -91,13 +91,24 @@ TEST_CASE("export metadata: a key that is there but malformed is exit 3 naming t
   }
 }
 
-TEST_CASE("config: model.input_size remembers the line that sets it; left out, line 0", "[export_metadata][config]") {
+TEST_CASE("config: model.input_size remembers the line that sets it; auto or left out, line 0",
+          "[export_metadata][config]") {
   CHECK(config_from("").model.input_size_line == 0);
   CHECK(config_from("").model.input_size == 64);
+  CHECK(config_from("  input_size: auto\n").model.input_size_line == 0);
+  CHECK(config_from("  input_size: auto\n").model.input_size == 64);
   const Config c = config_from("  input_size: 320\n");
   CHECK(c.model.input_size == 320);
   CHECK(c.model.input_size_line == 7);
+  try {
+    config_from("  input_size: big\n");
+    FAIL("accepted input_size: big");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("/runs/config.yaml:7: model.input_size: expected an integer, got 'big'") !=
+          std::string::npos);
+  }
 }
+
 
 TEST_CASE("input size: left out, it is the export's imgsz; without one, model.input_size's default",
           "[export_metadata]") {

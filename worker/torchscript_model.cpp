@@ -222,8 +222,8 @@ class TorchModel : public Model {
     const Config::Model& m = config_.model;
     const std::string source =
         m.input_size_line > 0 ? fmt::format("set at {}:{}", config_.file.string(), m.input_size_line)
-        : meta.has_imgsz()    ? std::string("the export's imgsz")
-                              : std::string("the default: the model's config.txt gives no imgsz");
+        : meta.has_imgsz()    ? std::string("auto: the export's imgsz")
+                              : std::string("auto, and the model's config.txt gives no imgsz");
     const std::string export_batch =
         meta.batch > 0 && meta.batch != batch ? fmt::format(", nor a batch of {} (the export's)", meta.batch) : "";
     const std::string advice =
@@ -236,7 +236,7 @@ class TorchModel : public Model {
                           "was made for",
                           to_string(m.type));
     return fmt::format("{}: {}: the model failed on its warm-up input [{}, 3, {}, {}] (processing.batch_size {}; "
-                       "model.input_size {}, {}){}: {}. {}",
+                       "model.input_size {}: {}){}: {}. {}",
                        m.path.string(), kModelConfigMismatch, batch, input_size_, input_size_, batch, input_size_,
                        source, export_batch, why, advice);
   }

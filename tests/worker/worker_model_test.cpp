@@ -348,7 +348,7 @@ TEST_CASE("ultralytics export: without imgsz the default input size fails the wa
   CHECK(code == ExitCode::model_load);
   CHECK(has(msg, (dir / "v8.pt").string() + ": model/config mismatch: "));
   CHECK(has(msg, "warm-up input [4, 3, 64, 64]"));
-  CHECK(has(msg, "model.input_size 64, the default: the model's config.txt gives no imgsz"));
+  CHECK(has(msg, "model.input_size 64: auto, and the model's config.txt gives no imgsz"));
   CHECK(has(msg, "set model.input_size to it"));
   // LibTorch's own words: 64 / 8 squared anchors against the 16 baked in.
   CHECK(has(msg, "The size of tensor a (64) must match the size of tensor b (16) at non-singleton dimension 2"));
@@ -391,7 +391,8 @@ TEST_CASE("ultralytics export: a model that refuses the batch size runs at the e
   const auto [code, msg] = load_failure(detector_config(dir / "b1_bare.pt", 4), {"cat", "dog"});
   CHECK(code == ExitCode::model_load);
   CHECK(has(msg, "model/config mismatch"));
-  CHECK(has(msg, "warm-up input [4, 3, 32, 32] (processing.batch_size 4; model.input_size 32, the export's imgsz)"));
+  CHECK(has(msg, "warm-up input [4, 3, 32, 32] (processing.batch_size 4; model.input_size 32: auto: the export's "
+                 "imgsz)"));
   CHECK(has(msg, "processing.batch_size"));
 }
 
