@@ -39,6 +39,7 @@ std::string_view to_string(Task v) {
     case Task::verify: return "verify";
     case Task::classify: return "classify";
     case Task::embed: return "embed";
+    case Task::autolabel: return "autolabel";
   }
   return "?";
 }
@@ -200,6 +201,18 @@ class Section {
     out = string_list(key, n);
   }
 
+  /// A list of paths, each resolved like get_path().
+  std::vector<fs::path> path_list(const std::string& key, const YAML::Node& n) const {
+    std::vector<fs::path> out;
+    for (const std::string& s : string_list(key, n)) {
+      if (s.empty()) fail_at(n[out.size()], fmt::format("{}[{}]", key_path(key), out.size()), "expected a path");
+      fs::path p = resolve(s);
+      if (p.filename().empty() && p.has_parent_path() && p != p.root_path()) p = p.parent_path();  // "cam2/"
+      out.push_back(std::move(p));
+    }
+    return out;
+  }
+
   void get_number_list(const std::string& key, std::vector<double>& out, size_t count) {
     const YAML::Node n = child(key);
     if (!present(n)) return;
@@ -248,6 +261,38 @@ class Section {
   std::set<std::string> known_;
 };
 
+/// The deepest folder that holds every one of `folders` (input.images given as a list): the
+/// root their items are named from, so that `cam1/a.jpg` and `cam2/a.jpg` stay two items.
+/// A folder listed twice or inside another listed one would list its images twice: refused,
+/// naming both entries.
+fs::path common_folder(const std::vector<fs::path>& folders, const Section& s, const YAML::Node& node) {
+  if (folders.empty()) s.fail_at(node, s.key_path("images"), "expected a folder, a list file, or a list of folders");
+  const auto inside = [](const fs::path& inner, const fs::path& outer) {
+    auto o = outer.begin();
+    auto i = inner.begin();
+    for (; o != outer.end(); ++o, ++i) {
+      if (o->empty()) continue;  // a trailing separator
+      if (i == inner.end() || *i != *o) return false;
+    }
+    return true;
+  };
+  for (size_t a = 0; a < folders.size(); ++a)
+    for (size_t b = 0; b < folders.size(); ++b)
+      if (a != b && inside(folders[b], folders[a]))
+        s.fail_at(node[b], fmt::format("{}[{}]", s.key_path("images"), b),
+                  fmt::format("{} is {} {}[{}] ({}): its images would be listed twice", folders[b].string(),
+                              folders[b] == folders[a] ? "the same folder as" : "inside", s.key_path("images"), a,
+                              folders[a].string()));
+  fs::path common;
+  for (const fs::path& part : folders.front()) {
+    if (part.empty()) break;
+    const fs::path next = common / part;
+    if (!std::all_of(folders.begin(), folders.end(), [&](const fs::path& f) { return inside(f, next); })) break;
+    common = next;
+  }
+  return common;
+}
+
 /// Records where each document starts; nothing else.
 class DocumentStarts : public YAML::EventHandler {
  public:
@@ -294,11 +339,16 @@ Config parse_config(const std::string& text, const fs::path& file) {
   Config c;
   c.file = file;
   Section top(root, "", file);
-  top.get_enum("task", c.task, {Task::verify, Task::classify, Task::embed});
+  top.get_enum("task", c.task, {Task::verify, Task::classify, Task::embed, Task::autolabel});
 
   {
     Section s = top.section("input");
-    s.get_path("images", c.input.images);
+    if (const YAML::Node images = s.child("images"); Section::present(images) && images.IsSequence()) {
+      c.input.image_folders = s.path_list("images", images);
+      c.input.images = common_folder(c.input.image_folders, s, images);
+    } else {
+      s.get_path("images", c.input.images);
+    }
     s.get_path("documents", c.input.documents);
     s.get_path("root", c.input.root);
     const YAML::Node classes = s.child("classes");
@@ -363,6 +413,13 @@ Config parse_config(const std::string& text, const fs::path& file) {
     s.get_double("mislabel_threshold", c.verification.mislabel_threshold, 0.0, 1.0);
     s.get_double("iou_threshold", c.verification.iou_threshold, 0.0, 1.0);
     s.get_double("missing_threshold", c.verification.missing_threshold, 0.0, 1.0);
+    s.get_double("location_min_iou", c.verification.location_min_iou, 0.0, 1.0);
+    s.get_double("background_threshold", c.verification.background_threshold, 0.0, 1.0);
+    s.finish();
+  }
+  {
+    Section s = top.section("autolabel");
+    s.get_double("conf_threshold", c.autolabel.conf_threshold, 0.0, 1.0);
     s.finish();
   }
   {
@@ -382,6 +439,7 @@ Config parse_config(const std::string& text, const fs::path& file) {
   {
     Section s = top.section("report");
     s.get_bool("include_probabilities", c.report.include_probabilities);
+    s.get_bool("include_predictions", c.report.include_predictions);
     s.get_int("top_k", c.report.top_k, 1, 100000);
     s.finish();
   }
@@ -427,8 +485,14 @@ Config parse_config(const std::string& text, const fs::path& file) {
                 fmt::format("input.documents needs model.type: text, got '{}'", to_string(c.model.type)));
   if (!documents && c.model.type == ModelType::text)
     top.fail_at(at({"model", "type"}), "model.type", "model.type text reads input.documents, which is not set");
-  if (!documents && c.task != Task::verify)
-    top.fail_at(at({"task"}), "task", fmt::format("task {} needs input.documents (images: verify)", to_string(c.task)));
+  if (!documents && c.task != Task::verify && c.task != Task::autolabel)
+    top.fail_at(at({"task"}), "task",
+                fmt::format("task {} needs input.documents (images: verify or autolabel)", to_string(c.task)));
+  if (documents && c.task == Task::autolabel)
+    top.fail_at(at({"task"}), "task", "task autolabel reads input.images (documents: verify, classify or embed)");
+  if (c.task == Task::autolabel && c.model.type == ModelType::classifier)
+    top.fail_at(at({"model", "type"}), "model.type",
+                "task autolabel needs a detector (yolov8 or yolov5): a classifier only judges boxes it is given");
   if (documents && c.model.tokenizer == Tokenizer::wordpiece && c.model.vocab.empty())
     top.fail_at(at({"model"}), "model.vocab", "required with model.tokenizer wordpiece: the model's vocab.txt");
   if (c.output.dir.empty()) c.output.dir = (file.parent_path() / "output").lexically_normal();

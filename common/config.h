@@ -14,7 +14,7 @@ namespace lv {
 enum class DebugImages { all, issues, none };
 enum class LinkMode { copy, hardlink };
 enum class ModelType { classifier, yolov8, yolov5, text };
-enum class Task { verify, classify, embed };
+enum class Task { verify, classify, embed, autolabel };
 enum class Tokenizer { wordpiece, hashed };
 enum class Pooling { mean, cls };
 
@@ -28,11 +28,13 @@ std::string_view to_string(Pooling v);
 struct Config {
   std::filesystem::path file;  ///< the file this was loaded from (absolute); empty for defaults
 
-  /// What the workers do: verify labels (images and documents), classify or embed (documents).
+  /// What the workers do: verify labels (images and documents), classify or embed (documents),
+  /// autolabel (images, with a detector).
   Task task = Task::verify;
 
   struct Input {
-    std::filesystem::path images;        ///< a folder (recursive scan) or a list file
+    std::filesystem::path images;        ///< a folder (recursive scan) or a list file; for a list of folders, their deepest common folder (the root items are relative to)
+    std::vector<std::filesystem::path> image_folders;  ///< `images` given as a list of folders: each one, in order
     std::filesystem::path documents;     ///< .jsonl, .tsv/.csv with a header, or a folder of .txt (instead of images)
     std::filesystem::path root;          ///< list files only; empty = the list file's folder
     std::filesystem::path classes_file;  ///< set when `classes` is a path
@@ -72,7 +74,13 @@ struct Config {
     double mislabel_threshold = 0.8;
     double iou_threshold = 0.5;
     double missing_threshold = 0.9;
+    double location_min_iou = 0.1;       ///< detectors: partial overlap from here up to iou_threshold can be bad_location
+    double background_threshold = 0.05; ///< detectors: no prediction this strong near a label box makes it spurious; 0: never
   } verification;
+
+  struct Autolabel {
+    double conf_threshold = 0.5;         ///< task autolabel: predictions written as labels from this score
+  } autolabel;
 
   struct Processing {
     int batch_size = 32;
@@ -85,6 +93,7 @@ struct Config {
 
   struct Report {
     bool include_probabilities = false;
+    bool include_predictions = false;    ///< detectors: every prediction of an image in its record
     int top_k = 3;                       ///< classify: labels listed per document
   } report;
 

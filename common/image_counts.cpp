@@ -1,8 +1,12 @@
 #include "image_counts.h"
 
+#include <algorithm>
+#include <array>
 #include <map>
 #include <string>
 #include <string_view>
+
+#include <fmt/core.h>
 
 namespace lv {
 namespace {
@@ -66,6 +70,8 @@ class Tally : public RecordCounter {
         const BoxVerdict v = box_verdict(box);
         all_.add(v);
         class_counts(box).add(v);
+        const auto why = box.find("reason");
+        if (why != box.end() && why->is_string()) ++reasons_[why->get_ref<const std::string&>()];
       }
     }
     const auto m = image.find("missing");
@@ -77,6 +83,7 @@ class Tally : public RecordCounter {
     const std::string_view v = verdict_of(image);
     if (v == "correct") ++img_correct_;
     else if (v == "mislabeled") ++img_mislabeled_;
+    else if (v == "unlabeled") ++img_unlabeled_;
     else ++img_uncertain_;
   }
 
@@ -88,10 +95,12 @@ class Tally : public RecordCounter {
         {"mislabeled", all_.mislabeled},
         {"uncertain", all_.uncertain},
         {"missing", missing_},
+        {"unlabeled", img_unlabeled_},
         {"errors", errors_},
         {"images_by_verdict",
          {{"correct", img_correct_}, {"mislabeled", img_mislabeled_}, {"uncertain", img_uncertain_},
-          {"error", errors_}}},
+          {"unlabeled", img_unlabeled_}, {"error", errors_}}},
+        {"reasons", reasons_},
     };
   }
 
@@ -124,8 +133,9 @@ class Tally : public RecordCounter {
   }
 
   int64_t images_ = 0, missing_ = 0, errors_ = 0;
-  int64_t img_correct_ = 0, img_mislabeled_ = 0, img_uncertain_ = 0;
+  int64_t img_correct_ = 0, img_mislabeled_ = 0, img_uncertain_ = 0, img_unlabeled_ = 0;
   BoxCounts all_;
+  std::map<std::string, int64_t, std::less<>> reasons_;  ///< boxes by "reason"
   std::map<std::string, BoxCounts, std::less<>> classes_;
 };
 
@@ -142,6 +152,80 @@ std::unique_ptr<RecordCounter> image_counter() { return std::make_unique<Tally>(
 json summarize(const std::vector<json>& images) { return count_all(images).summary(); }
 
 json per_class_counts(const std::vector<json>& images) { return count_all(images).per_class(); }
+
+namespace {
+
+/// The counts of task autolabel's records (autolabel_counter()).
+class AutolabelTally : public RecordCounter {
+ public:
+  void add(const json& image) override {
+    ++images_;
+    if (has_error(image)) {
+      ++errors_;
+      return;
+    }
+    const auto source = image.find("source");
+    if (source != image.end() && source->is_string() && source->get_ref<const std::string&>() == "existing") {
+      ++kept_existing_;
+      return;
+    }
+    const auto labels = image.find("labels");
+    if (labels == image.end() || !labels->is_array() || labels->empty()) {
+      ++empty_;
+      return;
+    }
+    ++labeled_;
+    for (const json& box : *labels) {
+      ++boxes_;
+      const auto name = box.find("class_name");
+      const auto id = box.find("class");
+      std::string key = "unknown";
+      if (name != box.end() && name->is_string()) key = name->get<std::string>();
+      else if (id != box.end() && id->is_number_integer()) key = std::to_string(id->get<int64_t>());
+      ++per_class_[key];
+      const auto conf = box.find("confidence");
+      if (conf != box.end() && conf->is_number()) ++histogram_[histogram_bin(conf->get<double>())];
+    }
+  }
+
+  json summary() const override {
+    json histogram = json::object();
+    for (int b = 0; b < kBins; ++b) histogram[bin_name(b)] = histogram_[static_cast<size_t>(b)];
+    return json{{"images", images_},           {"labeled_images", labeled_}, {"empty_images", empty_},
+                {"kept_existing", kept_existing_}, {"boxes", boxes_},          {"errors", errors_},
+                {"confidence_histogram", histogram}};
+  }
+
+  json per_class() const override {
+    json out = json::object();
+    for (const auto& [name, n] : per_class_) out[name] = json{{"boxes", n}};
+    return out;
+  }
+
+ private:
+  static constexpr int kBins = 10;
+  static size_t histogram_bin(double confidence) {
+    return static_cast<size_t>(std::clamp(static_cast<int>(confidence * kBins), 0, kBins - 1));
+  }
+  static std::string bin_name(int b) {
+    return fmt::format("{:.1f}-{:.1f}", static_cast<double>(b) / kBins, static_cast<double>(b + 1) / kBins);
+  }
+
+  int64_t images_ = 0, labeled_ = 0, empty_ = 0, kept_existing_ = 0, boxes_ = 0, errors_ = 0;
+  std::array<int64_t, kBins> histogram_{};
+  std::map<std::string, int64_t> per_class_;
+};
+
+}  // namespace
+
+std::unique_ptr<RecordCounter> autolabel_counter() { return std::make_unique<AutolabelTally>(); }
+
+ReportLayout autolabel_report_layout() {
+  ReportLayout layout;
+  layout.records_key = "images";
+  layout.counter = autolabel_counter;
+  return layout;
+}
 
 ReportLayout image_report_layout() {
   ReportLayout layout;

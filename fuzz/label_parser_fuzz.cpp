@@ -1,4 +1,4 @@
-// Fuzzes parse_labels() and relabel_text() (worker/labels.h): any bytes as a label file's text.
+// Fuzzes parse_labels() and fix_label_text() (worker/labels.h): any bytes as a label file's text.
 // The first byte picks the number of classes. Every line is either a box or an error, never both,
 // and a box always holds what the contract promises.
 #include <cmath>
@@ -37,17 +37,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (b.line == e.line) lv::fuzz::broken("one line is both a box and an error");
   }
   // Relabel every box to class 0: the text keeps its lines, and parses to the same boxes.
-  std::vector<int> new_class;
+  std::vector<lv::LabelFix> new_class;
   for (const lv::LabelBox& b : parsed.boxes) {
-    new_class.resize(static_cast<size_t>(b.line), -1);
-    new_class[static_cast<size_t>(b.line - 1)] = 0;
+    new_class.resize(static_cast<size_t>(b.line));
+    new_class[static_cast<size_t>(b.line - 1)].cls = 0;
   }
-  const std::string relabelled = lv::relabel_text(text, new_class);
+  const std::string relabelled = lv::fix_label_text(text, new_class);
   const lv::LabelFile again = lv::parse_labels(relabelled, num_classes);
-  if (again.boxes.size() != parsed.boxes.size()) lv::fuzz::broken("relabel_text changed the number of boxes");
+  if (again.boxes.size() != parsed.boxes.size()) lv::fuzz::broken("fix_label_text changed the number of boxes");
   for (size_t i = 0; i < again.boxes.size(); ++i)
     if (again.boxes[i].cls != 0 || again.boxes[i].line != parsed.boxes[i].line ||
         again.boxes[i].cx != parsed.boxes[i].cx || again.boxes[i].h != parsed.boxes[i].h)
-      lv::fuzz::broken("relabel_text changed more than the class id");
+      lv::fuzz::broken("fix_label_text changed more than the class id");
   return 0;
 }

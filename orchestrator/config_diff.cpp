@@ -8,10 +8,13 @@ namespace lv {
 std::map<std::string, std::string> flatten_config(const Config& c) {
   const auto text = [](const auto& v) { return fmt::format("{}", v); };
   std::string aliases;
+  std::string folders;
+  for (const auto& f : c.input.image_folders) folders += (folders.empty() ? "" : ",") + f.string();
   for (const auto& [name, targets] : c.model.aliases) aliases += fmt::format("{}:{};", name, fmt::join(targets, ","));
   return {
       {"task", std::string(to_string(c.task))},
-      {"input.images", c.input.images.string()},
+      {"input.images", c.input.image_folders.empty() ? c.input.images.string()
+                                                     : "[" + folders + "]"},
       {"input.documents", c.input.documents.string()},
       {"input.root", c.input.root.string()},
       {"input.classes", c.input.classes.empty() ? c.input.classes_file.string()
@@ -39,7 +42,10 @@ std::map<std::string, std::string> flatten_config(const Config& c) {
       {"verification.correct_threshold", text(c.verification.correct_threshold)},
       {"verification.mislabel_threshold", text(c.verification.mislabel_threshold)},
       {"verification.iou_threshold", text(c.verification.iou_threshold)},
+      {"verification.location_min_iou", text(c.verification.location_min_iou)},
+      {"verification.background_threshold", text(c.verification.background_threshold)},
       {"verification.missing_threshold", text(c.verification.missing_threshold)},
+      {"autolabel.conf_threshold", text(c.autolabel.conf_threshold)},
       {"processing.batch_size", text(c.processing.batch_size)},
       {"processing.num_threads", text(c.processing.num_threads)},
       {"processing.fp16", text(c.processing.fp16)},
@@ -47,6 +53,7 @@ std::map<std::string, std::string> flatten_config(const Config& c) {
       {"processing.decode_threads", text(c.processing.decode_threads)},
       {"processing.max_document_bytes", text(c.processing.max_document_bytes)},
       {"report.include_probabilities", text(c.report.include_probabilities)},
+      {"report.include_predictions", text(c.report.include_predictions)},
       {"report.top_k", text(c.report.top_k)},
       {"worker.executable", c.worker.executable},
       {"worker.args", fmt::format("{}", fmt::join(c.worker.args, "\x1f"))},

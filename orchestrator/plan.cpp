@@ -19,7 +19,38 @@ std::string items_hash(const ItemList& items) {
   return items.content_fingerprint.empty() ? lines : content_hash(lines + " " + items.content_fingerprint);
 }
 
+namespace {
+
+/// input.images given as a list of folders: each folder scanned, in the order given, its
+/// items named from the folders' common root (config.input.images), one list in all.
+ItemList list_image_folders(const Config& config) {
+  ItemList all;
+  all.root = config.input.images;
+  for (size_t i = 0; i < config.input.image_folders.size(); ++i) {
+    const fs::path& folder = config.input.image_folders[i];
+    std::error_code ec;
+    if (!fs::is_directory(folder, ec))
+      throw Error(ExitCode::input_unreadable,
+                  fmt::format("{}: input.images[{}]: not a folder (a list of input.images names folders only)",
+                              folder.string(), i));
+    ItemList one = scan_folder(folder, has_image_extension);
+    const fs::path prefix = folder.lexically_relative(all.root);
+    const auto named = [&](const std::string& item) {
+      return prefix.empty() || prefix == "." ? item : (prefix / item).generic_string();
+    };
+    for (std::string& item : one.items) all.items.push_back(named(item));
+    for (RejectedItem& r : one.rejected) {
+      r.entry = named(r.entry);
+      all.rejected.push_back(std::move(r));
+    }
+  }
+  return all;
+}
+
+}  // namespace
+
 ItemList list_input(const Config& config) {
+  if (!config.input.image_folders.empty()) return list_image_folders(config);
   if (config.input.documents.empty()) return list_items(config.input.images, config.input.root);
   CorpusListing corpus = list_documents(config.input.documents);
   ItemList list;

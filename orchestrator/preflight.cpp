@@ -129,10 +129,11 @@ PreflightFindings check_model_and_classes(const Config& config) {
   return findings;
 }
 
-std::optional<fs::path> scanned_root(const Config& config) {
+std::vector<fs::path> scanned_roots(const Config& config) {
+  if (!config.input.image_folders.empty()) return config.input.image_folders;
   std::error_code ec;
-  if (fs::is_directory(input_path(config), ec)) return input_path(config);
-  return std::nullopt;
+  if (fs::is_directory(input_path(config), ec)) return {input_path(config)};
+  return {};
 }
 
 bool lies_inside(const fs::path& path, const fs::path& root) {

@@ -36,9 +36,10 @@ struct PreflightFindings {
 /// export's imgsz (resolve_input_size: exit 2, or 3 for a non-square export).
 PreflightFindings check_model_and_classes(const Config& config);
 
-/// The root a folder scan lists: input.images (or input.documents) when it is a folder, else
-/// nullopt (a list file or a corpus file names its items; nothing else is ever read).
-std::optional<std::filesystem::path> scanned_root(const Config& config);
+/// The folders a scan lists: input.images (or input.documents) when it is a folder, each
+/// folder of an input.images list; none for a list file or a corpus file (they name their
+/// items; nothing else is ever read).
+std::vector<std::filesystem::path> scanned_roots(const Config& config);
 
 /// True when `path` (which need not exist yet) lies inside `root`, both resolved through
 /// symlinks as far as they exist.

@@ -137,23 +137,23 @@ int Session::run() {
 void Session::check_locations(const Config& config) {
   // A folder scan must never see our own outputs: a second run would take corrected labels
   // and debug images for new inputs.
-  const auto root = scanned_root(config);
-  if (!root) return;
-  const auto outside = [&](const fs::path& p) {
-    return unused_sibling(root->parent_path() / (root->filename().string() + "_" + p.filename().string()));
-  };
-  for (int i = 0; i < 2; ++i) {
-    const fs::path& dir = i == 0 ? output_dir_ : work_dir_;
-    if (!lies_inside(dir, *root)) continue;
-    const std::string what = i == 0 ? "output dir" : "work dir";
-    Options moved = options_;
-    if (i == 0) moved.output = outside(dir);
-    else moved.work_dir = outside(dir);
-    throw Refusal(RefusalKind::output_inside_input,
-                  fmt::format("{} '{}' lies inside the input folder '{}': a later scan would take this run's outputs "
-                              "for inputs. Put it outside, e.g.",
-                              what, dir.string(), root->string()),
-                  CommandBuilder(program_for_commands(system_), moved, system_.current_dir()).fresh());
+  for (const fs::path& root : scanned_roots(config)) {
+    const auto outside = [&](const fs::path& p) {
+      return unused_sibling(root.parent_path() / (root.filename().string() + "_" + p.filename().string()));
+    };
+    for (int i = 0; i < 2; ++i) {
+      const fs::path& dir = i == 0 ? output_dir_ : work_dir_;
+      if (!lies_inside(dir, root)) continue;
+      const std::string what = i == 0 ? "output dir" : "work dir";
+      Options moved = options_;
+      if (i == 0) moved.output = outside(dir);
+      else moved.work_dir = outside(dir);
+      throw Refusal(RefusalKind::output_inside_input,
+                    fmt::format("{} '{}' lies inside the input folder '{}': a later scan would take this run's "
+                                "outputs for inputs. Put it outside, e.g.",
+                                what, dir.string(), root.string()),
+                    CommandBuilder(program_for_commands(system_), moved, system_.current_dir()).fresh());
+    }
   }
 }
 

@@ -22,12 +22,15 @@ int64_t count_of(const nlohmann::json& counts, const char* key) {
 /// The summary block in words: the image sentence users know for image reports, else each
 /// counter as "name value" (a worker's own counters, whatever their names).
 std::string summary_sentence(const nlohmann::json& counts) {
-  if (counts.contains("total_images"))
-    return fmt::format("{} images, {} boxes: {} correct, {} mislabeled, {} uncertain; {} missing label(s); {} image "
+  if (counts.contains("total_images")) {
+    const int64_t unlabeled = count_of(counts, "unlabeled");
+    return fmt::format("{} images, {} boxes: {} correct, {} mislabeled, {} uncertain; {} missing label(s); {}{} image "
                        "error(s)",
                        count_of(counts, "total_images"), count_of(counts, "total_boxes"), count_of(counts, "correct"),
                        count_of(counts, "mislabeled"), count_of(counts, "uncertain"), count_of(counts, "missing"),
+                       unlabeled ? fmt::format("{} image(s) without a label file; ", unlabeled) : std::string(),
                        count_of(counts, "errors"));
+  }
   // Counters that are zero say nothing here (a verify run has no "embedded"); the report
   // keeps them all.
   std::vector<std::string> parts;

@@ -581,6 +581,9 @@ TEST_CASE("config: NaN or an infinite number is an error naming the key, for eve
                            {"verification", "mislabel_threshold"},
                            {"verification", "iou_threshold"},
                            {"verification", "missing_threshold"},
+                           {"verification", "location_min_iou"},
+                           {"verification", "background_threshold"},
+                           {"autolabel", "conf_threshold"},
                            {"processing", "batch_size"},
                            {"processing", "num_threads"},
                            {"processing", "max_image_pixels"},
@@ -684,11 +687,50 @@ TEST_CASE("config: mixing images and documents keys is refused naming the key an
   CHECK(contains(config_error("input:\n  images: data\nmodel:\n  type: text\n"),
                  "model.type: model.type text reads input.documents, which is not set"));
   CHECK(contains(config_error("task: classify\ninput:\n  images: data\n"),
-                 "config.yaml:1: task: task classify needs input.documents (images: verify)"));
+                 "config.yaml:1: task: task classify needs input.documents (images: verify or autolabel)"));
   CHECK(contains(config_error("input:\n  documents: c.jsonl\nmodel:\n  type: text\n"),
                  "model.vocab: required with model.tokenizer wordpiece"));
   CHECK(contains(config_error("task: summarize\ninput:\n  images: data\n"),
-                 "task: expected one of verify | classify | embed, got 'summarize'"));
+                 "task: expected one of verify | classify | embed | autolabel, got 'summarize'"));
   CHECK(contains(config_error("input:\n  documents: c.jsonl\nmodel:\n  type: text\n  vocab: v.txt\n  max_length: 1\n"),
                  "model.max_length: expected an integer in [2,"));
+}
+
+TEST_CASE("config: task autolabel reads images with a detector", "[config][autolabel]") {
+  const lv::Config c = lv::parse_config(
+      "task: autolabel\ninput:\n  images: data\nmodel:\n  type: yolov8\nautolabel:\n  conf_threshold: 0.4\n"
+      "verification:\n  location_min_iou: 0.2\n  background_threshold: 0\nreport:\n  include_predictions: true\n",
+      kFile);
+  CHECK(c.task == lv::Task::autolabel);
+  CHECK(c.autolabel.conf_threshold == 0.4);
+  CHECK(c.verification.location_min_iou == 0.2);
+  CHECK(c.verification.background_threshold == 0.0);
+  CHECK(c.report.include_predictions);
+  CHECK(c.worker.executable == "image_worker");
+  CHECK(contains(config_error("task: autolabel\ninput:\n  images: data\nmodel:\n  type: classifier\n"),
+                 "config.yaml:5: model.type: task autolabel needs a detector (yolov8 or yolov5)"));
+  CHECK(contains(config_error("task: autolabel\ninput:\n  documents: c.jsonl\nmodel:\n  type: text\n  vocab: v.txt\n"),
+                 "config.yaml:1: task: task autolabel reads input.images"));
+  CHECK(contains(config_error("input:\n  images: data\nautolabel:\n  conf_threshold: 1.5\n"),
+                 "config.yaml:4: autolabel.conf_threshold: expected a number in [0, 1], got 1.5"));
+}
+
+TEST_CASE("config: input.images as a list of folders names items from their common folder", "[config]") {
+  const lv::Config c = lv::parse_config("input:\n  images: [sites/cam1, sites/cam2/, /abs/sites/x]\n", kFile);
+  REQUIRE(c.input.image_folders.size() == 3);
+  CHECK(c.input.image_folders[0] == fs::path("/cfg/dir/sites/cam1"));
+  CHECK(c.input.image_folders[2] == fs::path("/abs/sites/x"));
+  CHECK(c.input.images == fs::path("/"));
+  const lv::Config two = lv::parse_config("input:\n  images:\n    - sites/cam1\n    - sites/cam2\n", kFile);
+  CHECK(two.input.images == fs::path("/cfg/dir/sites"));
+  const lv::Config one = lv::parse_config("input:\n  images: [sites/cam1]\n", kFile);
+  CHECK(one.input.images == fs::path("/cfg/dir/sites/cam1"));
+  // A folder beside another with a longer name is not inside it.
+  const lv::Config prefix = lv::parse_config("input:\n  images: [a/cam, a/camera]\n", kFile);
+  CHECK(prefix.input.images == fs::path("/cfg/dir/a"));
+  CHECK(contains(config_error("input:\n  images:\n    - sites\n    - sites/cam2\n"),
+                 "config.yaml:4: input.images[1]: /cfg/dir/sites/cam2 is inside input.images[0] (/cfg/dir/sites)"));
+  CHECK(contains(config_error("input:\n  images: [a, ./a]\n"),
+                 "input.images[1]: /cfg/dir/a is the same folder as input.images[0]"));
+  CHECK(contains(config_error("input:\n  images: []\n"), "input.images: expected a folder, a list file, or a list of folders"));
 }

@@ -29,6 +29,11 @@ TEST_CASE("configs/default.yaml loads and matches the built-in defaults", "[conf
   CHECK(c.verification.mislabel_threshold == d.verification.mislabel_threshold);
   CHECK(c.verification.iou_threshold == d.verification.iou_threshold);
   CHECK(c.verification.missing_threshold == d.verification.missing_threshold);
+  CHECK(c.verification.location_min_iou == d.verification.location_min_iou);
+  CHECK(c.verification.background_threshold == d.verification.background_threshold);
+  CHECK(c.autolabel.conf_threshold == d.autolabel.conf_threshold);
+  CHECK(c.report.include_predictions == d.report.include_predictions);
+  CHECK(c.input.image_folders.empty());
   CHECK(c.processing.batch_size == d.processing.batch_size);
   CHECK(c.processing.num_threads == d.processing.num_threads);
   CHECK(c.processing.fp16 == d.processing.fp16);

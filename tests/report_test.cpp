@@ -89,6 +89,46 @@ std::vector<std::string> paths_of(const json& images) {
 
 }  // namespace
 
+TEST_CASE("summarize counts boxes by reason", "[report]") {
+  json spurious = box(0, "cat", "mislabeled");
+  spurious["reason"] = "spurious";
+  json moved = box(0, "cat", "mislabeled");
+  moved["reason"] = "bad_location";
+  json ok = box(1, "dog", "correct");
+  ok["reason"] = "label_confirmed";
+  const json s = lv::summarize({image("a.jpg", "mislabeled", {spurious, moved, ok}), image("b.jpg", "mislabeled", {spurious})});
+  CHECK(s.at("reasons") == json{{"spurious", 2}, {"bad_location", 1}, {"label_confirmed", 1}});
+}
+
+TEST_CASE("autolabel counts: images by source, boxes per class and a confidence histogram", "[report][autolabel]") {
+  const auto label = [](int cls, const char* name, double confidence) {
+    return json{{"class", cls}, {"class_name", name}, {"confidence", confidence}, {"box", {0.5, 0.5, 0.1, 0.1}}};
+  };
+  const std::vector<json> images = {
+      {{"path", "a.jpg"}, {"source", "predicted"}, {"labels", {label(0, "cat", 0.55), label(1, "dog", 0.97)}}, {"error", nullptr}},
+      {{"path", "b.jpg"}, {"source", "predicted"}, {"labels", {label(0, "cat", 1.0)}}, {"error", nullptr}},
+      {{"path", "c.jpg"}, {"source", "predicted"}, {"labels", json::array()}, {"error", nullptr}},
+      {{"path", "d.jpg"}, {"source", "existing"}, {"labels", json::array()}, {"error", nullptr}},
+      {{"path", "e.jpg"}, {"source", nullptr}, {"labels", json::array()}, {"error", "cannot decode image"}},
+  };
+  const auto counter = lv::autolabel_counter();
+  for (const json& i : images) counter->add(i);
+  const json s = counter->summary();
+  CHECK(s.at("images") == 5);
+  CHECK(s.at("labeled_images") == 2);
+  CHECK(s.at("empty_images") == 1);
+  CHECK(s.at("kept_existing") == 1);
+  CHECK(s.at("boxes") == 3);
+  CHECK(s.at("errors") == 1);
+  // 0.55 in 0.5-0.6; 0.97 and 1.0 (the top bin is closed) in 0.9-1.0.
+  const json& h = s.at("confidence_histogram");
+  CHECK(h.size() == 10);
+  CHECK(h.at("0.5-0.6") == 1);
+  CHECK(h.at("0.9-1.0") == 2);
+  CHECK(h.at("0.0-0.1") == 0);
+  CHECK(counter->per_class() == json{{"cat", {{"boxes", 2}}}, {"dog", {{"boxes", 1}}}});
+}
+
 TEST_CASE("summarize counts boxes and missing labels and errors and image verdicts", "[report]") {
   const std::vector<json> images = {
       image("a.jpg", "correct", {box(0, "cat", "correct"), box(1, "dog", "correct")}),
@@ -102,18 +142,22 @@ TEST_CASE("summarize counts boxes and missing labels and errors and image verdic
       // An error string makes the image an error whatever its verdict; an empty one does not.
       image("g.jpg", "correct", json::array(), 0, "label file unreadable"),
       image("h.jpg", "correct", json::array(), 0, ""),
+      image("i.jpg", "unlabeled", json::array(), 2),
   };
   const json s = lv::summarize(images);
-  CHECK(s.at("total_images") == 8);
+  CHECK(s.at("total_images") == 9);
   CHECK(s.at("total_boxes") == 7);
   CHECK(s.at("correct") == 3);
   CHECK(s.at("mislabeled") == 1);
   CHECK(s.at("uncertain") == 3);
-  CHECK(s.at("missing") == 3);
+  CHECK(s.at("missing") == 5);
+  CHECK(s.at("unlabeled") == 1);
   CHECK(s.at("errors") == 2);
-  CHECK(s.at("images_by_verdict") == json{{"correct", 3}, {"mislabeled", 1}, {"uncertain", 2}, {"error", 2}});
+  CHECK(s.at("images_by_verdict") ==
+        json{{"correct", 3}, {"mislabeled", 1}, {"uncertain", 2}, {"unlabeled", 1}, {"error", 2}});
   CHECK(s.at("correct").get<int>() + s.at("mislabeled").get<int>() + s.at("uncertain").get<int>() ==
         s.at("total_boxes").get<int>());
+  CHECK(s.at("reasons") == json::object());  // these boxes give no reason
 
   const json pc = lv::per_class_counts(images);
   const json expected = {

@@ -211,7 +211,8 @@ StageTimes time_stages(const lv::Config& config, lv::Model& model, const fs::pat
     for (size_t i = 0; i < pixels.size(); ++i)
       r.results.push_back(lv::judge_classification(out[0].box_scores[i], classes[i], covered, config.verification));
   } else {
-    lv::DetectionJudgement j = lv::judge_detections(pixels, classes, dup, out[0].detections, covered, config.verification);
+    lv::DetectionJudgement j = lv::judge_detections(pixels, classes, dup, out[0].detections, out[0].weak, covered,
+                                                    config.verification);
     r.results = std::move(j.boxes);
     r.missing = std::move(j.missing);
     r.predictions = out[0].detections;

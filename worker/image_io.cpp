@@ -209,9 +209,12 @@ cv::Mat draw_debug(const cv::Mat& bgr, const ImageResult& r, const ClassMap& cla
     const cv::Scalar colour = verdict_colour(br.verdict);
     cv::rectangle(out, rect(b), colour, thick);
     std::string s = fmt::format("{} {:.2f}", name(lb.cls), br.label_prob);
-    if (br.verdict == Verdict::mislabeled) s += fmt::format(" -> {} {:.2f}", name(br.suggested), br.confidence);
+    if (br.remove) s += " -> remove (" + br.reason + ")";
+    else if (br.suggested_box) s += fmt::format(" -> move {:.2f}", br.confidence);
+    else if (br.verdict == Verdict::mislabeled) s += fmt::format(" -> {} {:.2f}", name(br.suggested), br.confidence);
     else if (br.verdict == Verdict::uncertain) s += " ? " + br.reason;
     text(s, b, colour);
+    if (br.suggested_box) cv::rectangle(out, rect(*br.suggested_box), colour, 1, cv::LINE_4);
   }
   return out;
 }

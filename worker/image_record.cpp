@@ -27,9 +27,32 @@ json round_all(const std::vector<double>& v) {
   return out;
 }
 
+/// [{class, class_name, confidence, box}] of detections on an image of w x h.
+json detection_list(const std::vector<Detection>& dets, const ClassMap& classes, int w, int h) {
+  json out = json::array();
+  for (const Detection& d : dets)
+    out.push_back({{"class", d.cls},
+                   {"class_name", class_name(classes, d.cls)},
+                   {"confidence", round6(d.score)},
+                   {"box", round_all(to_yolo(d.box, w, h))}});
+  return out;
+}
+
+/// path and label_file, as bytes (set_bytes_field); shard, width, height.
+json record_head(const ImageResult& r) {
+  json record = json::object();
+  set_bytes_field(record, "path", r.path);
+  record["shard"] = r.shard;
+  record["width"] = r.width;
+  record["height"] = r.height;
+  if (r.label_file) set_bytes_field(record, "label_file", *r.label_file);
+  else record["label_file"] = nullptr;
+  return record;
+}
+
 }  // namespace
 
-json to_record(const ImageResult& r, const ClassMap& classes, bool include_probabilities) {
+json to_record(const ImageResult& r, const ClassMap& classes, bool include_probabilities, bool include_predictions) {
   json boxes = json::array();
   for (size_t i = 0; i < r.labels.boxes.size() && i < r.results.size(); ++i) {
     const LabelBox& lb = r.labels.boxes[i];
@@ -47,6 +70,7 @@ json to_record(const ImageResult& r, const ClassMap& classes, bool include_proba
               {"suggested", class_id(br.suggested)},
               {"suggested_name", class_name(classes, br.suggested)},
               {"box", round_all({lb.cx, lb.cy, lb.w, lb.h})}};
+    if (br.suggested_box) b["suggested_box"] = round_all(to_yolo(*br.suggested_box, r.width, r.height));
     if (include_probabilities) {
       json p = json::array();
       for (float x : br.probs) p.push_back(round6(x));
@@ -54,29 +78,25 @@ json to_record(const ImageResult& r, const ClassMap& classes, bool include_proba
     }
     boxes.push_back(std::move(b));
   }
-  json missing = json::array();
-  for (const Detection& d : r.missing) {
-    missing.push_back({{"class", d.cls},
-                       {"class_name", class_name(classes, d.cls)},
-                       {"confidence", round6(d.score)},
-                       {"box", round_all(to_yolo(d.box, r.width, r.height))}});
-  }
   json label_errors = json::array();
   for (const LabelIssue& e : r.labels.errors)
     label_errors.push_back({{"line", e.line}, {"reason", printable(e.reason)}});
   // File names are bytes: set_bytes_field escapes them reversibly when they are not UTF-8;
   // messages may quote them (and system errors), so they go through printable().
-  json record = json::object();
-  set_bytes_field(record, "path", r.path);
+  json record = record_head(r);
   record["verdict"] = to_string(r.verdict);
-  record["shard"] = r.shard;
-  record["width"] = r.width;
-  record["height"] = r.height;
-  if (r.label_file) set_bytes_field(record, "label_file", *r.label_file);
-  else record["label_file"] = nullptr;
   record["boxes"] = std::move(boxes);
-  record["missing"] = std::move(missing);
+  record["missing"] = detection_list(r.missing, classes, r.width, r.height);
+  if (include_predictions) record["predictions"] = detection_list(r.predictions, classes, r.width, r.height);
   record["label_errors"] = std::move(label_errors);
+  record["error"] = r.error ? json(printable(*r.error)) : json(nullptr);
+  return record;
+}
+
+json to_autolabel_record(const ImageResult& r, const ClassMap& classes) {
+  json record = record_head(r);
+  record["source"] = r.error ? json(nullptr) : json(r.label_file ? "existing" : "predicted");
+  record["labels"] = detection_list(r.autolabeled, classes, r.width, r.height);
   record["error"] = r.error ? json(printable(*r.error)) : json(nullptr);
   return record;
 }

@@ -23,17 +23,25 @@ struct ImageResult {
   LabelFile labels;
   std::vector<BoxResult> results;   ///< one per labels.boxes entry
   std::vector<Detection> predictions;  ///< detectors: all predictions after NMS (debug images)
-  std::vector<Detection> missing;
+  std::vector<Detection> missing;   ///< confident predictions no label box covers; for an unlabeled image, its suggested labels
+  std::vector<Detection> autolabeled;  ///< task autolabel: the predictions written as its labels
   std::optional<std::string> error; ///< why the image could not be processed
 };
 
 /// The image record: path, verdict, shard, width, height, label_file, boxes [{index, line,
 /// label, label_name, verdict, reason, predicted, predicted_name, confidence, label_prob,
-/// suggested, suggested_name, box, probabilities?}], missing [{class, class_name, confidence,
-/// box}], label_errors [{line, reason}], error. Boxes are normalised [cx, cy, w, h].
+/// suggested, suggested_name, box, suggested_box? (bad_location), probabilities?}], missing
+/// [{class, class_name, confidence, box}], predictions? (with `include_predictions`, same
+/// fields as missing), label_errors [{line, reason}], error. Boxes are normalised [cx, cy, w, h].
 /// `path` and `label_file` are written with set_bytes_field() (`path_escaped: true` when the
 /// name is not UTF-8); every other string is made printable(), so the record always dumps.
-nlohmann::json to_record(const ImageResult& r, const ClassMap& classes, bool include_probabilities);
+nlohmann::json to_record(const ImageResult& r, const ClassMap& classes, bool include_probabilities,
+                         bool include_predictions = false);
+
+/// The record of task autolabel: path, shard, width, height, label_file, source ("predicted":
+/// `labels` were written from predictions; "existing": the image's own label file was kept),
+/// labels [{class, class_name, confidence, box}], error (path and label_file as in to_record).
+nlohmann::json to_autolabel_record(const ImageResult& r, const ClassMap& classes);
 
 /// An image that could not be processed at all.
 ImageResult error_result(const std::string& path, int shard, std::string why);

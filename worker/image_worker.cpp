@@ -120,9 +120,24 @@ class ShardRun {
     return p;
   }
 
-  /// Turns the model's output into verdicts (main thread).
+  /// Turns the model's output into verdicts, or labels for task autolabel (main thread).
   void judge(Pending& p, const ModelOutput& out) const {
     ImageResult& r = p.result;
+    if (out.non_finite) warn_nan(r.path);
+    if (config_.task == Task::autolabel) {
+      r.verdict = Verdict::correct;  // not an error: its outputs are written
+      // An image with a label file keeps it; the model's boxes are for images that have none.
+      if (!r.label_file && !out.non_finite) r.autolabeled = confident(out.detections, config_.autolabel.conf_threshold);
+      return;
+    }
+    if (!r.label_file) {
+      // No label file at all: nothing to verify, and not "correct with 0 boxes" either. A
+      // detector's confident predictions are the labels it suggests.
+      r.verdict = Verdict::unlabeled;
+      r.predictions = out.detections;
+      if (!out.non_finite) r.missing = confident(out.detections, config_.verification.missing_threshold);
+      return;
+    }
     const auto& boxes = r.labels.boxes;
     std::vector<Box> pixels;
     std::vector<int> classes;
@@ -142,7 +157,8 @@ class ShardRun {
         r.results.push_back(std::move(br));
       }
     } else {
-      DetectionJudgement j = judge_detections(pixels, classes, dup, out.detections, covered_, config_.verification);
+      DetectionJudgement j =
+          judge_detections(pixels, classes, dup, out.detections, out.weak, covered_, config_.verification);
       r.results = std::move(j.boxes);
       r.missing = std::move(j.missing);
       r.predictions = out.detections;
@@ -153,20 +169,22 @@ class ShardRun {
       }
     }
     r.verdict = image_verdict(r.results, !r.missing.empty(), !r.labels.errors.empty());
-    for (const BoxResult& b : r.results) {
-      if (b.reason != reason::kModelOutputNan) continue;
-      std::call_once(nan_warning_, [&] {
-        print_warning(fmt::format("the model output NaN for {}: its boxes are uncertain ({}); further images "
-                                  "with NaN are counted in the report only",
-                                  printable(r.path), reason::kModelOutputNan));
-      });
-      break;
-    }
+    for (const BoxResult& b : r.results)
+      if (b.reason == reason::kModelOutputNan) warn_nan(r.path);
   }
 
   /// Writes one item's outputs and returns its record (pool thread). Never throws.
   json write(Pending& p) const {
     ImageResult& r = p.result;
+    if (config_.task == Task::autolabel) {
+      try {
+        if (!r.error) write_autolabeled(p);
+      } catch (const std::exception& e) {
+        return to_autolabel_record(error_result(r.path, r.shard, fmt::format("cannot write the outputs: {}", e.what())),
+                                   model_.classes());
+      }
+      return to_autolabel_record(r, model_.classes());
+    }
     try {
       if (r.verdict != Verdict::error) write_tree(p);
       const bool issue = r.verdict != Verdict::correct;
@@ -177,7 +195,7 @@ class ShardRun {
       ImageResult failed = error_result(r.path, r.shard, fmt::format("cannot write the outputs: {}", e.what()));
       return to_record(failed, model_.classes(), false);
     }
-    return to_record(r, model_.classes(), config_.report.include_probabilities);
+    return to_record(r, model_.classes(), config_.report.include_probabilities, config_.report.include_predictions);
   }
 
  private:
@@ -191,28 +209,87 @@ class ShardRun {
     return p;
   }
 
+  /// The predictions of `dets` scoring at least `threshold` whose class the dataset knows.
+  std::vector<Detection> confident(const std::vector<Detection>& dets, double threshold) const {
+    std::vector<Detection> out;
+    for (const Detection& d : dets)
+      if (d.score >= threshold && d.cls >= 0 && static_cast<size_t>(d.cls) < covered_.size() && covered_[static_cast<size_t>(d.cls)])
+        out.push_back(d);
+    return out;
+  }
+
+  /// One YOLO line per detection of an image of w x h.
+  static std::vector<std::string> yolo_lines(const std::vector<Detection>& dets, int w, int h) {
+    std::vector<std::string> lines;
+    for (const Detection& d : dets) {
+      const std::vector<double> b = to_yolo(d.box, w, h);
+      lines.push_back(yolo_line(d.cls, {b[0], b[1], b[2], b[3]}));
+    }
+    return lines;
+  }
+
+  void warn_nan(const std::string& path) const {
+    std::call_once(nan_warning_, [&] {
+      print_warning(fmt::format("the model output NaN for {}: its boxes are uncertain ({}); further images "
+                                "with NaN are counted in the report only",
+                                printable(path), reason::kModelOutputNan));
+    });
+  }
+
   void write_tree(const Pending& p) const {
     const ImageResult& r = p.result;
-    const fs::path image_out = output_image_path(args_.output_dir, r.verdict, r.path);
+    const std::string_view folder = folder_of(r.verdict);
+    const fs::path image_out = output_image_path(args_.output_dir, folder, r.path);
     fs::create_directories(image_out.parent_path());
     place_image(p.source, image_out);
-    if (!r.label_file) return;
-    const fs::path label_out = output_label_path(args_.output_dir, r.verdict, r.path, p.keep_label_extension);
-    fs::create_directories(label_out.parent_path());
+    // The corrected labels, and the original beside them, when there is something to correct:
+    // a mislabeled image's fixes, or the labels suggested for an unlabeled one.
+    std::string corrected;
     if (r.verdict == Verdict::mislabeled) {
-      std::vector<int> relabel;
+      std::vector<LabelFix> fixes;
       for (size_t i = 0; i < r.labels.boxes.size(); ++i) {
-        const int line = r.labels.boxes[i].line;
-        if (relabel.size() < static_cast<size_t>(line)) relabel.resize(static_cast<size_t>(line), -1);
-        if (r.results[i].verdict == Verdict::mislabeled) relabel[static_cast<size_t>(line - 1)] = r.results[i].suggested;
+        const BoxResult& br = r.results[i];
+        if (br.verdict != Verdict::mislabeled) continue;
+        const auto line = static_cast<size_t>(r.labels.boxes[i].line);
+        if (fixes.size() < line) fixes.resize(line);
+        LabelFix& fix = fixes[line - 1];
+        fix.cls = br.suggested;
+        fix.remove = br.remove;
+        if (br.suggested_box) {
+          const std::vector<double> b = to_yolo(*br.suggested_box, r.width, r.height);
+          fix.box = std::array<double, 4>{b[0], b[1], b[2], b[3]};
+        }
       }
-      write_file_atomic(label_out, relabel_text(p.label_text, relabel));
-      const fs::path original = original_label_path(args_.output_dir, r.verdict, r.path, p.keep_label_extension);
-      fs::create_directories(original.parent_path());
-      write_file_atomic(original, p.label_text);
+      corrected = fix_label_text(p.label_text, fixes);
+    } else if (r.verdict == Verdict::unlabeled && !r.missing.empty()) {
+      corrected = fix_label_text("", {}, yolo_lines(r.missing, r.width, r.height));
+    } else if (!r.label_file) {
+      return;
     } else {
+      const fs::path label_out = output_label_path(args_.output_dir, folder, r.path, p.keep_label_extension);
+      fs::create_directories(label_out.parent_path());
       write_file_atomic(label_out, p.label_text);
+      return;
     }
+    const fs::path label_out = output_label_path(args_.output_dir, folder, r.path, p.keep_label_extension);
+    fs::create_directories(label_out.parent_path());
+    write_file_atomic(label_out, corrected);
+    const fs::path original = original_label_path(args_.output_dir, folder, r.path, p.keep_label_extension);
+    fs::create_directories(original.parent_path());
+    write_file_atomic(original, p.label_text);
+  }
+
+  /// Task autolabel: the image under autolabeled/ with its labels beside it (its own label
+  /// file when it has one, never replaced; else the predictions).
+  void write_autolabeled(const Pending& p) const {
+    const ImageResult& r = p.result;
+    const fs::path image_out = output_image_path(args_.output_dir, kAutolabelFolder, r.path);
+    fs::create_directories(image_out.parent_path());
+    place_image(p.source, image_out);
+    const fs::path label_out = output_label_path(args_.output_dir, kAutolabelFolder, r.path, p.keep_label_extension);
+    fs::create_directories(label_out.parent_path());
+    write_file_atomic(label_out, r.label_file ? p.label_text
+                                              : fix_label_text("", {}, yolo_lines(r.autolabeled, r.width, r.height)));
   }
 
   void place_image(const fs::path& from, const fs::path& to) const {
@@ -270,6 +347,16 @@ ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const st
   // The journal: carry over finished items on --resume, else start afresh.
   ShardJournal journal(args, items);
   const std::vector<std::string> todo = journal.todo(items);
+
+  if (config.task == Task::autolabel && args.shard == 0) {
+    // The run's classes.txt, once for the run (every shard's tree is merged into one; two
+    // copies would collide): by shard 0, which every plan has.
+    const fs::path classes_file = args.output_dir / std::string(kAutolabelFolder) / "classes.txt";
+    fs::create_directories(classes_file.parent_path());
+    std::string text;
+    for (const std::string& name : model->classes().dataset) text += name + "\n";
+    write_file_atomic(classes_file, text);
+  }
 
   ShardRun run(config, args, *model, root);
   bool interrupted = false;
@@ -346,7 +433,9 @@ ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const st
       }
     }
   }
-  return finish_shard(args, journal, items, "image_worker", started, interrupted, image_report_layout());
+  return finish_shard(args, journal, items, "image_worker", started, interrupted,
+                      config.task == Task::autolabel ? autolabel_report_layout() : image_report_layout(),
+                      nlohmann::json{{"task", to_string(config.task)}});
 }
 
 }  // namespace lv

@@ -150,31 +150,50 @@ std::string label_file_refusal(const fs::path& canonical_root, const fs::path& l
   }
 }
 
-std::string relabel_text(std::string_view text, const std::vector<int>& new_class) {
+std::string yolo_line(int cls, const std::array<double, 4>& box) {
+  return fmt::format("{} {:.6f} {:.6f} {:.6f} {:.6f}", cls, box[0], box[1], box[2], box[3]);
+}
+
+std::string fix_label_text(std::string_view text, const std::vector<LabelFix>& fixes,
+                           const std::vector<std::string>& added) {
   std::string out;
-  out.reserve(text.size() + 16);
+  out.reserve(text.size() + 16 + 48 * added.size());
   // A byte order mark stays where it was, outside the first line's class id.
   size_t start = bom_length(text);
   out.append(text.substr(0, start));
-  int number = 0;
+  size_t number = 0;
   while (start < text.size()) {
     size_t end = text.find('\n', start);
     const bool has_newline = end != std::string_view::npos;
     if (!has_newline) end = text.size();
     std::string_view line = text.substr(start, end - start);
-    const size_t index = static_cast<size_t>(number++);
-    if (index < new_class.size() && new_class[index] >= 0) {
+    start = end + 1;
+    const LabelFix* fix = number < fixes.size() ? &fixes[number] : nullptr;
+    ++number;
+    if (fix && fix->remove) continue;
+    if (fix && (fix->cls >= 0 || fix->box)) {
       // The same blanks split_fields() skips, '\r' included, or the new id lands before them.
       const size_t first = line.find_first_not_of(" \t\r");
       const size_t after = first == std::string_view::npos ? line.size() : line.find_first_of(" \t\r", first);
+      const std::string_view id = first == std::string_view::npos ? std::string_view() : line.substr(first, after - first);
       out.append(line.substr(0, first == std::string_view::npos ? line.size() : first));
-      out.append(std::to_string(new_class[index]));
-      if (after != std::string_view::npos) out.append(line.substr(after));
+      out.append(fix->cls >= 0 ? std::to_string(fix->cls) : std::string(id));
+      if (fix->box) {
+        const std::string fresh = yolo_line(0, *fix->box);
+        out.append(fresh.substr(fresh.find(' ')));
+        if (!line.empty() && line.back() == '\r') out.push_back('\r');
+      } else if (after != std::string_view::npos) {
+        out.append(line.substr(after));
+      }
     } else {
       out.append(line);
     }
     if (has_newline) out.push_back('\n');
-    start = end + 1;
+  }
+  if (!added.empty() && !out.empty() && out.back() != '\n' && out.size() > bom_length(out)) out.push_back('\n');
+  for (const std::string& line : added) {
+    out.append(line);
+    out.push_back('\n');
   }
   return out;
 }

@@ -1,6 +1,7 @@
 #pragma once
 /// YOLO label files (DESIGN §5): finding an image's label file and parsing its lines.
 /// Torch-free and OpenCV-free so that its tests compile in a second.
+#include <array>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -51,9 +52,22 @@ std::optional<std::filesystem::path> find_label_file(const std::filesystem::path
 /// a file"...). Never opens the file, so a FIFO cannot block.
 std::string label_file_refusal(const std::filesystem::path& canonical_root, const std::filesystem::path& label_file);
 
-/// The label text with the class id of some lines replaced: `new_class[i]` is the new id for
-/// 1-based line i+1, or -1 to keep that line as it is. Other fields, and a byte order mark,
-/// are kept verbatim.
-std::string relabel_text(std::string_view text, const std::vector<int>& new_class);
+/// What to do with one line of a label file (see fix_label_text).
+struct LabelFix {
+  int cls = -1;                             ///< the new class id, or -1 to keep the line's
+  std::optional<std::array<double, 4>> box; ///< new normalised cx, cy, w, h, or keep the line's
+  bool remove = false;                      ///< drop the line (and its newline)
+};
+
+/// One YOLO label line without its newline: `class cx cy w h`, coordinates with 6 decimals.
+std::string yolo_line(int cls, const std::array<double, 4>& box);
+
+/// The label text with some lines changed: `fixes[i]` applies to the 1-based line i + 1
+/// (lines beyond `fixes` are kept). A class change replaces only the first field; a box change
+/// rewrites the four coordinate fields (6 decimals); leading blanks, a '\r' before the newline,
+/// other lines and a byte order mark are kept verbatim. `added` lines (yolo_line) are appended,
+/// each ending with a newline; a last line without one gets one first.
+std::string fix_label_text(std::string_view text, const std::vector<LabelFix>& fixes,
+                           const std::vector<std::string>& added = {});
 
 }  // namespace lv

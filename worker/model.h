@@ -40,6 +40,9 @@ struct ModelInput {
 struct ModelOutput {
   std::vector<std::vector<float>> box_scores;  ///< classifier: per crop, per dataset class, summing to <= 1
   std::vector<Detection> detections;           ///< detectors: after NMS, original pixels, dataset classes
+  /// Detectors: predictions scoring in [verification.background_threshold,
+  /// model.conf_threshold), after the same NMS, without probs: evidence that something is there.
+  std::vector<Detection> weak;
   bool non_finite = false;                     ///< detectors: the raw output held NaN (detections unusable)
 };
 

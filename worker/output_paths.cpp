@@ -23,16 +23,17 @@ fs::path label_name(fs::path label, const fs::path& image, bool keep_extension) 
 
 }  // namespace
 
-fs::path output_image_path(const fs::path& dir, Verdict verdict, const std::string& item) {
-  return dir / std::string(to_string(verdict)) / fs::path(item);
+fs::path output_image_path(const fs::path& dir, std::string_view folder, const std::string& item) {
+  return dir / folder / fs::path(item);
 }
 
-fs::path output_label_path(const fs::path& dir, Verdict verdict, const std::string& item, bool keep_extension) {
+fs::path output_label_path(const fs::path& dir, std::string_view folder, const std::string& item, bool keep_extension) {
   const fs::path rel(item);
-  return dir / std::string(to_string(verdict)) / label_name(label_rel(rel), rel, keep_extension);
+  return dir / folder / label_name(label_rel(rel), rel, keep_extension);
 }
 
-fs::path original_label_path(const fs::path& dir, Verdict verdict, const std::string& item, bool keep_extension) {
+fs::path original_label_path(const fs::path& dir, std::string_view folder, const std::string& item,
+                             bool keep_extension) {
   const fs::path rel(item);
   if (const auto yolo = yolo_label_path(rel)) {
     // yolo_label_path replaced the last images/JPEGImages component with "labels".
@@ -45,9 +46,9 @@ fs::path original_label_path(const fs::path& dir, Verdict verdict, const std::st
     }
     fs::path out;
     for (const auto& p : parts) out /= p;
-    return dir / std::string(to_string(verdict)) / label_name(out.replace_extension(".txt"), rel, keep_extension);
+    return dir / folder / label_name(out.replace_extension(".txt"), rel, keep_extension);
   }
-  return dir / std::string(to_string(verdict)) / rel.parent_path() / "labels_original" /
+  return dir / folder / rel.parent_path() / "labels_original" /
          label_name(rel.filename().replace_extension(".txt"), rel, keep_extension);
 }
 

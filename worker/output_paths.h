@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -12,21 +13,25 @@
 
 namespace lv {
 
-/// `<dir>/<verdict>/<item>`: the image keeps its folders (`indoor/day/JPEGImages/a.jpg`).
-std::filesystem::path output_image_path(const std::filesystem::path& dir, Verdict verdict, const std::string& item);
+/// The output folder of task autolabel.
+inline constexpr std::string_view kAutolabelFolder = "autolabeled";
+
+/// `<dir>/<folder>/<item>`: the image keeps its folders (`indoor/day/JPEGImages/a.jpg`).
+/// `folder` is a verdict's (folder_of: correct, mislabeled, uncertain, error) or "autolabeled".
+std::filesystem::path output_image_path(const std::filesystem::path& dir, std::string_view folder, const std::string& item);
 
 /// The label file of an output image: the YOLO rule applied to the item part only
-/// (`<dir>/<verdict>/indoor/day/labels/a.txt`), else the `.txt` beside the image. With
+/// (`<dir>/<folder>/indoor/day/labels/a.txt`), else the `.txt` beside the image. With
 /// `keep_extension` (another image has the same label path, see StemIndex) the image's
 /// extension stays in the name: `labels/a.jpg.txt`, so `a.jpg` and `a.png` never share one.
-std::filesystem::path output_label_path(const std::filesystem::path& dir, Verdict verdict, const std::string& item,
-                                        bool keep_extension = false);
+std::filesystem::path output_label_path(const std::filesystem::path& dir, std::string_view folder,
+                                        const std::string& item, bool keep_extension = false);
 
 /// Where a mislabeled image's original label file goes: as output_label_path with `labels`
 /// replaced by `labels_original`, or `labels_original/<stem>.txt` beside the image
 /// (`<name>.txt` with `keep_extension`).
-std::filesystem::path original_label_path(const std::filesystem::path& dir, Verdict verdict, const std::string& item,
-                                          bool keep_extension = false);
+std::filesystem::path original_label_path(const std::filesystem::path& dir, std::string_view folder,
+                                          const std::string& item, bool keep_extension = false);
 
 /// `<dir>/debug_images/<item>.jpg`: appending a fixed suffix keeps names distinct
 /// (`a.png` and `a.jpg` give `a.png.jpg` and `a.jpg.jpg`).

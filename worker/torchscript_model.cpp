@@ -327,8 +327,9 @@ class DetectorModel : public TorchModel {
         throw Error(ExitCode::model_load, fmt::format("model output shape {} for a batch of {} images", shape_of(y), end - begin));
       const torch::Tensor nan_rows = y.isnan().flatten(1).any(1);  // [n] bool: NaN anywhere in an image's output
       for (int64_t b = begin; b < end; ++b) {
-        out[static_cast<size_t>(b)].detections = decode(y[b - begin], *inputs[static_cast<size_t>(b)]);
-        out[static_cast<size_t>(b)].non_finite = nan_rows[b - begin].item<bool>();
+        ModelOutput& o = out[static_cast<size_t>(b)];
+        decode(y[b - begin], *inputs[static_cast<size_t>(b)], o);
+        o.non_finite = nan_rows[b - begin].item<bool>();
       }
     });
     return out;
@@ -346,14 +347,17 @@ class DetectorModel : public TorchModel {
   }
 
  private:
-  /// One image's raw predictions -> detections in original pixels, after class-aware NMS.
-  std::vector<Detection> decode(const torch::Tensor& pred, const ModelInput& in) const {
+  /// One image's raw predictions -> detections (and weak ones, see ModelOutput) in original
+  /// pixels, after class-aware NMS.
+  void decode(const torch::Tensor& pred, const ModelInput& in, ModelOutput& out) const {
+    const double conf = config_.model.conf_threshold, background = config_.verification.background_threshold;
+    const double floor = background > 0 ? std::min(conf, background) : conf;
     // rows: [A, 4 + nc] with cx, cy, w, h in input pixels, then scores per model class.
     const torch::Tensor rows = v5_ ? pred : pred.transpose(0, 1);
     torch::Tensor scores = v5_ ? rows.slice(1, 5) * rows.slice(1, 4, 5) : rows.slice(1, 4);
     scores = scores.matmul(mapping_);  // [A, dataset classes], aliased classes summed
     const auto [best, cls] = scores.max(1);
-    torch::Tensor keep = (best >= config_.model.conf_threshold).nonzero().squeeze(1);
+    torch::Tensor keep = (best >= floor).nonzero().squeeze(1);
     // As Ultralytics caps NMS input, keep the 30000 best candidates at most.
     if (keep.size(0) > kMaxCandidates) keep = keep.index_select(0, std::get<1>(best.index_select(0, keep).topk(kMaxCandidates)));
     const torch::Tensor boxes = rows.slice(1, 0, 4).index_select(0, keep).contiguous();
@@ -374,9 +378,15 @@ class DetectorModel : public TorchModel {
       d.probs.assign(&s[i][0], &s[i][0] + kept_scores.size(1));
       dets.push_back(std::move(d));
     }
-    std::vector<Detection> kept = nms(std::move(dets), config_.model.nms_iou);
-    if (kept.size() > kMaxDetections) kept.resize(kMaxDetections);
-    return kept;
+    for (Detection& d : nms(std::move(dets), config_.model.nms_iou)) {
+      if (d.score >= conf) {
+        if (out.detections.size() < kMaxDetections) out.detections.push_back(std::move(d));
+      } else if (out.weak.size() < kMaxDetections) {
+        d.probs.clear();
+        d.probs.shrink_to_fit();
+        out.weak.push_back(std::move(d));
+      }
+    }
   }
 
   static constexpr int64_t kMaxCandidates = 30000;

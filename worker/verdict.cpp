@@ -16,10 +16,13 @@ std::string_view to_string(Verdict v) {
     case Verdict::correct: return "correct";
     case Verdict::mislabeled: return "mislabeled";
     case Verdict::uncertain: return "uncertain";
+    case Verdict::unlabeled: return "unlabeled";
     case Verdict::error: return "error";
   }
   return "?";
 }
+
+std::string_view folder_of(Verdict v) { return v == Verdict::unlabeled ? to_string(Verdict::uncertain) : to_string(v); }
 
 std::vector<bool> find_duplicates(const std::vector<Box>& boxes, const std::vector<int>& classes) {
   namespace bg = boost::geometry;
@@ -95,13 +98,15 @@ BoxResult judge_classification(const std::vector<float>& probs, int label, const
 
 DetectionJudgement judge_detections(const std::vector<Box>& labels, const std::vector<int>& classes,
                                     const std::vector<bool>& duplicate, const std::vector<Detection>& dets,
-                                    const std::vector<bool>& covered, const Config::Verification& v) {
+                                    const std::vector<Detection>& weak, const std::vector<bool>& covered,
+                                    const Config::Verification& v) {
   const size_t nl = labels.size(), nd = dets.size();
   DetectionJudgement out;
   out.boxes.resize(nl);
   std::vector<bool> label_done(nl, false), det_used(nd, false), near_label(nd, false);
 
-  // The overlapping pairs (IoU >= iou_threshold) of each label, predictions in index order. A
+  // The overlapping pairs (IoU >= the smaller of iou_threshold and location_min_iou) of each
+  // label, predictions in index order. A
   // full label x prediction matrix was 48 MB at 20 000 labels; with a positive threshold only
   // predictions whose box meets the label's can qualify, found in an R-tree.
   struct Overlap {
@@ -109,6 +114,7 @@ DetectionJudgement judge_detections(const std::vector<Box>& labels, const std::v
     double iou;
   };
   std::vector<std::vector<Overlap>> overlaps(nl);
+  const double least_iou = std::min(v.iou_threshold, v.location_min_iou);
   {
     namespace bg = boost::geometry;
     namespace bgi = boost::geometry::index;
@@ -124,7 +130,7 @@ DetectionJudgement judge_detections(const std::vector<Box>& labels, const std::v
     std::vector<std::pair<Rect, size_t>> hits;
     for (size_t i = 0; i < nl; ++i) {
       std::vector<Overlap>& o = overlaps[i];
-      if (v.iou_threshold > 0) {
+      if (least_iou > 0) {
         hits.clear();
         tree.query(bgi::intersects(rect(labels[i])), std::back_inserter(hits));
         for (const auto& h : hits) o.push_back({h.second, 0.0});
@@ -133,15 +139,16 @@ DetectionJudgement judge_detections(const std::vector<Box>& labels, const std::v
         for (size_t j = 0; j < nd; ++j) o.push_back({j, 0.0});  // every pair overlaps at threshold 0
       }
       for (Overlap& p : o) p.iou = iou(labels[i], dets[p.det].box);
-      o.erase(std::remove_if(o.begin(), o.end(), [&](const Overlap& p) { return p.iou < v.iou_threshold; }), o.end());
-      for (const Overlap& p : o) near_label[p.det] = true;
+      o.erase(std::remove_if(o.begin(), o.end(), [&](const Overlap& p) { return p.iou < least_iou; }), o.end());
+      for (const Overlap& p : o)
+        if (p.iou >= v.iou_threshold) near_label[p.det] = true;
     }
   }
 
   for (size_t i = 0; i < nl; ++i) {
     BoxResult& r = out.boxes[i];
     for (const Overlap& p : overlaps[i])
-      if (dets[p.det].cls == classes[i]) r.label_prob = std::max(r.label_prob, dets[p.det].score);
+      if (dets[p.det].cls == classes[i] && p.iou >= v.iou_threshold) r.label_prob = std::max(r.label_prob, dets[p.det].score);
     if (duplicate[i]) {
       r.reason = reason::kDuplicate;
       label_done[i] = true;
@@ -162,8 +169,8 @@ DetectionJudgement judge_detections(const std::vector<Box>& labels, const std::v
     for (size_t i = 0; i < nl; ++i) {
       if (label_done[i]) continue;
       for (const Overlap& o : overlaps[i]) {
-        if (det_used[o.det] || !accept(i, o.det)) continue;
-        const auto [k1, k2] = key(o, o.det);
+        if (det_used[o.det] || !accept(i, o)) continue;
+        const auto [k1, k2] = key(o);
         pairs.push_back({k1, k2, i, o.det});
       }
     }
@@ -182,27 +189,61 @@ DetectionJudgement judge_detections(const std::vector<Box>& labels, const std::v
       assign(r, d);
     }
   };
-  phase([&](size_t i, size_t j) { return dets[j].cls == classes[i] && dets[j].score >= v.correct_threshold; },
-        [&](const Overlap& o, size_t j) { return std::pair<double, double>(o.iou, dets[j].score); },
+  const auto full = [&](const Overlap& o) { return o.iou >= v.iou_threshold; };
+  phase([&](size_t i, const Overlap& o) {
+          return full(o) && dets[o.det].cls == classes[i] && dets[o.det].score >= v.correct_threshold;
+        },
+        [&](const Overlap& o) { return std::pair<double, double>(o.iou, dets[o.det].score); },
         [](BoxResult& r, const Detection&) {
           r.verdict = Verdict::correct;
           r.reason = reason::kConfirmed;
         });
-  phase([&](size_t i, size_t j) { return dets[j].cls != classes[i] && dets[j].score >= v.mislabel_threshold; },
-        [&](const Overlap& o, size_t j) { return std::pair<double, double>(dets[j].score, o.iou); },
+  phase([&](size_t i, const Overlap& o) {
+          return full(o) && dets[o.det].cls != classes[i] && dets[o.det].score >= v.mislabel_threshold;
+        },
+        [&](const Overlap& o) { return std::pair<double, double>(dets[o.det].score, o.iou); },
         [](BoxResult& r, const Detection& d) {
           r.verdict = Verdict::mislabeled;
           r.reason = reason::kOtherClass;
           r.suggested = d.cls;
         });
-  phase([](size_t, size_t) { return true; },
-        [&](const Overlap& o, size_t j) { return std::pair<double, double>(o.iou, dets[j].score); },
+  // Partly overlapping, confident, same class: the object is there, the box is not on it.
+  phase([&](size_t i, const Overlap& o) {
+          return !full(o) && o.iou >= v.location_min_iou && dets[o.det].cls == classes[i] &&
+                 dets[o.det].score >= v.mislabel_threshold;
+        },
+        [&](const Overlap& o) { return std::pair<double, double>(dets[o.det].score, o.iou); },
+        [](BoxResult& r, const Detection& d) {
+          r.verdict = Verdict::mislabeled;
+          r.reason = reason::kBadLocation;
+          r.suggested_box = d.box;
+        });
+  phase([&](size_t, const Overlap& o) { return full(o); },
+        [&](const Overlap& o) { return std::pair<double, double>(o.iou, dets[o.det].score); },
         [](BoxResult& r, const Detection&) {
           r.verdict = Verdict::uncertain;
           r.reason = reason::kLowConfidence;
         });
-  for (size_t i = 0; i < nl; ++i)
-    if (!label_done[i]) out.boxes[i].reason = reason::kNotDetected;
+  // What is left matched nothing. Background, when no prediction of any kind (weak ones
+  // included) scores background_threshold near it; else the model may just have missed it.
+  const auto something_near = [&](size_t i) {
+    for (const Overlap& o : overlaps[i])
+      if (o.iou >= v.location_min_iou && dets[o.det].score >= v.background_threshold) return true;
+    for (const Detection& w : weak)
+      if (w.score >= v.background_threshold && iou(labels[i], w.box) >= v.location_min_iou) return true;
+    return false;
+  };
+  for (size_t i = 0; i < nl; ++i) {
+    if (label_done[i]) continue;
+    BoxResult& r = out.boxes[i];
+    if (v.background_threshold > 0 && !something_near(i)) {
+      r.verdict = Verdict::mislabeled;
+      r.reason = reason::kSpurious;
+      r.remove = true;
+    } else {
+      r.reason = reason::kNotDetected;
+    }
+  }
 
   for (size_t j = 0; j < nd; ++j)
     if (!det_used[j] && dets[j].score >= v.missing_threshold && is_covered(covered, dets[j].cls) && !near_label[j])

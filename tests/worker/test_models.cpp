@@ -179,4 +179,25 @@ void save_random_text_classifier(const std::filesystem::path& file, int64_t buck
   m.save(file.string());
 }
 
+void save_quadrant_detector(const std::filesystem::path& file, int spin) {
+  torch::jit::Module m("QuadrantDetector");
+  // One anchor per 16 x 16 cell of the 32 x 32 input, row by row: cx, cy, w, h in input pixels.
+  m.register_buffer("boxes", torch::tensor({8.f, 24.f, 8.f, 24.f, 8.f, 8.f, 24.f, 24.f, 16.f, 16.f, 16.f, 16.f, 16.f,
+                                            16.f, 16.f, 16.f})
+                                 .reshape({1, 4, 4}));
+  m.register_attribute("spin", c10::IntType::get(), spin);
+  m.define(R"(
+def forward(self, x):
+    acc = torch.zeros([1], dtype=x.dtype, device=x.device)
+    w = torch.ones([128, 128], dtype=x.dtype, device=x.device)
+    for i in range(self.spin):
+        acc = acc + torch.mm(w, w).sum() * 0.0
+    scores = torch.avg_pool2d(x, [16, 16]).flatten(2) + acc
+    return torch.cat([self.boxes.expand([x.size(0), -1, -1]), scores], 1)
+)");
+  torch::jit::ExtraFilesMap extra{{"config.txt", R"({"stride": 16, "task": "detect", "batch": 1, "imgsz": [32, 32], )"
+                                                 R"("names": {"0": "red", "1": "green", "2": "blue"}})"}};
+  m.save(file.string(), extra);
+}
+
 }  // namespace lv::test

@@ -52,6 +52,14 @@ void save_dynamic_detector(const std::filesystem::path& file, const std::string&
 /// crop: logits 10 x (channel means) + (0, 1, 2). `config_txt` as above.
 void save_half_conv_classifier(const std::filesystem::path& file, const std::string& config_txt);
 
+/// A yolov8-layout detector for 32 x 32 inputs (model.input_size 32) that finds colour in
+/// each quadrant: one anchor per 16 x 16 cell (row by row: top-left, top-right, bottom-left,
+/// bottom-right), its box the cell, its scores for red, green, blue the cell's mean R, G, B in
+/// [0, 1]. A pure-colour quadrant scores 1 for its colour and 0 for the others; a black one 0.
+/// Names red, green, blue in config.txt (with Ultralytics' imgsz [32, 32]). `spin` extra
+/// matrix products per forward make it slow (interruption tests).
+void save_quadrant_detector(const std::filesystem::path& file, int spin = 0);
+
 /// A text model (model.type text) that knows a few keywords: forward(input_ids [B, L],
 /// attention_mask [B, L]). Token id t (taken modulo `vocab`) votes 5 for class c when t is in
 /// `class_ids[c]`; other ids vote nothing. Classes (embed false): the masked sum of votes,

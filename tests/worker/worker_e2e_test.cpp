@@ -135,7 +135,8 @@ TEST_CASE("image_worker sorts a classifier dataset and records every bad input",
   };
   CHECK(verdict("indoor/day/JPEGImages/a.jpg") == "correct");
   CHECK(verdict("indoor/night/JPEGImages/b b é.png") == "mislabeled");
-  CHECK(verdict("outdoor/c.png") == "correct");
+  // No label file at all: unlabeled (it was once "correct with 0 boxes"), placed under uncertain/.
+  CHECK(verdict("outdoor/c.png") == "unlabeled");
   CHECK(verdict("mid/images/half.png") == "uncertain");
   CHECK(error("bad/empty.jpg") == "empty file (0 bytes)");
   CHECK(error("bad/text.png").find("cannot decode image") == 0);
@@ -172,8 +173,9 @@ TEST_CASE("image_worker sorts a classifier dataset and records every bad input",
   CHECK(fs::exists(ds.out("mislabeled/indoor/night/JPEGImages/b b é.png")));
   CHECK(read_text(ds.out("mislabeled/indoor/night/labels/b b é.txt")) == "0 0.25 0.5 0.5 1\n1 0.75 0.5 0.5 1\n");
   CHECK(read_text(ds.out("mislabeled/indoor/night/labels_original/b b é.txt")) == "1 0.25 0.5 0.5 1\n0 0.75 0.5 0.5 1\n");
-  CHECK(fs::exists(ds.out("correct/outdoor/c.png")));
-  CHECK_FALSE(fs::exists(ds.out("correct/outdoor/c.txt")));
+  CHECK(fs::exists(ds.out("uncertain/outdoor/c.png")));
+  CHECK_FALSE(fs::exists(ds.out("correct/outdoor/c.png")));
+  CHECK_FALSE(fs::exists(ds.out("uncertain/outdoor/c.txt")));  // a classifier suggests no boxes
   CHECK(fs::exists(ds.out("uncertain/mid/images/half.png")));
   CHECK(fs::exists(ds.out("uncertain/bad/lines.txt")));
   CHECK_FALSE(fs::exists(ds.out("correct/bad/empty.jpg")));

@@ -9,6 +9,14 @@
 using namespace lv;
 namespace fs = std::filesystem;
 
+namespace {
+LabelFix to_class(int c) {
+  LabelFix f;
+  f.cls = c;
+  return f;
+}
+}  // namespace
+
 TEST_CASE("well-formed label lines give boxes with line numbers", "[worker][labels]") {
   const LabelFile f = parse_labels("0 0.5 0.5 0.2 0.4\r\n\r\n2 0.1 0.2 0.1 0.1\n  1.0 1 0 0.5 0.5  \n", 3);
   REQUIRE(f.errors.empty());
@@ -83,10 +91,28 @@ TEST_CASE("find_label_file prefers the YOLO path, then the sibling .txt", "[work
   CHECK(find_label_file(image) == dir / "set/labels/a b é.txt");
 }
 
-TEST_CASE("relabel_text replaces only the class field of the chosen lines", "[worker][labels]") {
-  CHECK(relabel_text("0 0.5 0.5 0.2 0.2\n  1 0.1 0.1 0.1 0.1\r\nbad line\n", {-1, 12}) ==
+TEST_CASE("fix_label_text replaces only the class field of the chosen lines", "[worker][labels]") {
+  CHECK(fix_label_text("0 0.5 0.5 0.2 0.2\n  1 0.1 0.1 0.1 0.1\r\nbad line\n", {{}, to_class(12)}) ==
         "0 0.5 0.5 0.2 0.2\n  12 0.1 0.1 0.1 0.1\r\nbad line\n");
-  CHECK(relabel_text("3 0.5 0.5 0.2 0.2", {0}) == "0 0.5 0.5 0.2 0.2");
+  CHECK(fix_label_text("3 0.5 0.5 0.2 0.2", {to_class(0)}) == "0 0.5 0.5 0.2 0.2");
+}
+
+TEST_CASE("fix_label_text moves boxes, removes lines and appends new ones", "[worker][labels]") {
+  LabelFix move;
+  move.box = std::array<double, 4>{0.25, 0.125, 0.5, 0.0625};
+  LabelFix move_and_relabel = move;
+  move_and_relabel.cls = 4;
+  LabelFix drop;
+  drop.remove = true;
+  const std::string text = "\xEF\xBB\xBF" "0 0.5 0.5 0.2 0.2\n\t1 0.1 0.1 0.1 0.1\r\n2 0.3 0.3 0.1 0.1\n3 0.9 0.9 0.1 0.1";
+  CHECK(fix_label_text(text, {drop, move, move_and_relabel}) ==
+        "\xEF\xBB\xBF\t1 0.250000 0.125000 0.500000 0.062500\r\n4 0.250000 0.125000 0.500000 0.062500\n3 0.9 0.9 0.1 0.1");
+  // Appended lines start on a line of their own.
+  CHECK(fix_label_text("3 0.9 0.9 0.1 0.1", {}, {"1 0.5 0.5 0.5 0.5"}) == "3 0.9 0.9 0.1 0.1\n1 0.5 0.5 0.5 0.5\n");
+  CHECK(fix_label_text("", {}, {"1 0.5 0.5 0.5 0.5", "0 0.1 0.2 0.3 0.4"}) ==
+        "1 0.5 0.5 0.5 0.5\n0 0.1 0.2 0.3 0.4\n");
+  CHECK(fix_label_text("0 0.5 0.5 0.2 0.2\n", {drop}) == "");
+  CHECK(yolo_line(7, {1.0 / 3, 0.5, 0.25, 1.0}) == "7 0.333333 0.500000 0.250000 1.000000");
 }
 
 TEST_CASE("a label line that is not UTF-8 is one refused line and the rest are kept", "[worker][labels][bytes]") {
@@ -105,7 +131,7 @@ TEST_CASE("a UTF-8 byte order mark does not cost the first box and survives rela
   REQUIRE(f.boxes.size() == 2);
   CHECK(f.boxes[0].cls == 0);
   CHECK(f.boxes[0].line == 1);
-  CHECK(relabel_text(text, {2, -1}) == "\xEF\xBB\xBF" "2 0.5 0.5 0.2 0.2\n1 0.1 0.1 0.1 0.1\n");
+  CHECK(fix_label_text(text, {to_class(2), {}}) == "\xEF\xBB\xBF" "2 0.5 0.5 0.2 0.2\n1 0.1 0.1 0.1 0.1\n");
 }
 
 TEST_CASE("a label path that is a folder, a FIFO or a link out of the root is found and refused", "[worker][labels]") {
@@ -137,12 +163,12 @@ TEST_CASE("a label path that is a folder, a FIFO or a link out of the root is fo
 }
 
 // Found by fuzz/label_parser_fuzz.cpp: parse_labels() skips a leading '\r' (LF CR line ends),
-// relabel_text() did not, and put the new class before it: "0\r1 0.5 ..." has six fields, so
+// relabel_text() (now fix_label_text()) did not, and put the new class before it: "0\r1 0.5 ..." has six fields, so
 // the corrected label file lost that box.
-TEST_CASE("relabel_text keeps a box whose line starts with a carriage return", "[worker][labels]") {
+TEST_CASE("fix_label_text keeps a box whose line starts with a carriage return", "[worker][labels]") {
   const std::string text = " 0\n\r1\t0.5\t0.5\t1\t1";
   REQUIRE(parse_labels(text, 3).boxes.size() == 1);
-  const std::string relabelled = relabel_text(text, {-1, 0});
+  const std::string relabelled = fix_label_text(text, {{}, to_class(0)});
   CHECK(relabelled == " 0\n\r0\t0.5\t0.5\t1\t1");
   const LabelFile again = parse_labels(relabelled, 3);
   REQUIRE(again.boxes.size() == 1);

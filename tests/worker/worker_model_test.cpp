@@ -220,7 +220,7 @@ TEST_CASE("yolov8: letterbox inverted, class-aware NMS, verdicts by hand", "[wor
 
   // Label 0: cat at (50, 25)-(150, 75); label 1: cat at (20, 40)-(40, 60) where the model sees a dog.
   const std::vector<Box> labels = {from_yolo(0.5, 0.5, 0.5, 0.5, 200, 100), from_yolo(0.15, 0.5, 0.1, 0.2, 200, 100)};
-  const auto j = judge_detections(labels, {0, 0}, {false, false}, d, model->covered(), {});
+  const auto j = judge_detections(labels, {0, 0}, {false, false}, d, out[0].weak, model->covered(), {});
   CHECK(j.boxes[0].verdict == Verdict::correct);
   CHECK(j.boxes[0].confidence == Approx(0.9f));
   CHECK(j.boxes[1].verdict == Verdict::mislabeled);

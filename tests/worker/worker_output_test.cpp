@@ -10,14 +10,14 @@ namespace fs = std::filesystem;
 
 TEST_CASE("output paths keep the item's folders under the verdict", "[worker][output]") {
   const std::string item = "indoor/day/JPEGImages/a b.jpg";
-  CHECK(output_image_path("/o", Verdict::mislabeled, item) == fs::path("/o/mislabeled/indoor/day/JPEGImages/a b.jpg"));
-  CHECK(output_label_path("/o", Verdict::mislabeled, item) == fs::path("/o/mislabeled/indoor/day/labels/a b.txt"));
-  CHECK(original_label_path("/o", Verdict::mislabeled, item) ==
+  CHECK(output_image_path("/o", "mislabeled", item) == fs::path("/o/mislabeled/indoor/day/JPEGImages/a b.jpg"));
+  CHECK(output_label_path("/o", "mislabeled", item) == fs::path("/o/mislabeled/indoor/day/labels/a b.txt"));
+  CHECK(original_label_path("/o", "mislabeled", item) ==
         fs::path("/o/mislabeled/indoor/day/labels_original/a b.txt"));
   // The YOLO rule looks at the item only, never at the output folder's own name.
-  CHECK(output_label_path("/x/images/out", Verdict::correct, "flat/a.jpg") == fs::path("/x/images/out/correct/flat/a.txt"));
-  CHECK(original_label_path("/o", Verdict::mislabeled, "flat/a.jpg") == fs::path("/o/mislabeled/flat/labels_original/a.txt"));
-  CHECK(output_image_path("/o", Verdict::uncertain, "x.png") == fs::path("/o/uncertain/x.png"));
+  CHECK(output_label_path("/x/images/out", "correct", "flat/a.jpg") == fs::path("/x/images/out/correct/flat/a.txt"));
+  CHECK(original_label_path("/o", "mislabeled", "flat/a.jpg") == fs::path("/o/mislabeled/flat/labels_original/a.txt"));
+  CHECK(output_image_path("/o", "uncertain", "x.png") == fs::path("/o/uncertain/x.png"));
 }
 
 TEST_CASE("debug image names never collide", "[worker][output]") {
@@ -84,11 +84,11 @@ TEST_CASE("image records hold every report field", "[worker][output]") {
 
 TEST_CASE("images sharing a stem keep their extension in their label names", "[worker][output]") {
   const std::string item = "set/JPEGImages/scene_1.jpg";
-  CHECK(output_label_path("/o", Verdict::correct, item, true) == fs::path("/o/correct/set/labels/scene_1.jpg.txt"));
-  CHECK(original_label_path("/o", Verdict::mislabeled, item, true) ==
+  CHECK(output_label_path("/o", "correct", item, true) == fs::path("/o/correct/set/labels/scene_1.jpg.txt"));
+  CHECK(original_label_path("/o", "mislabeled", item, true) ==
         fs::path("/o/mislabeled/set/labels_original/scene_1.jpg.txt"));
-  CHECK(output_label_path("/o", Verdict::correct, "flat/scene_1.png", true) == fs::path("/o/correct/flat/scene_1.png.txt"));
-  CHECK(original_label_path("/o", Verdict::mislabeled, "flat/scene_1.png", true) ==
+  CHECK(output_label_path("/o", "correct", "flat/scene_1.png", true) == fs::path("/o/correct/flat/scene_1.png.txt"));
+  CHECK(original_label_path("/o", "mislabeled", "flat/scene_1.png", true) ==
         fs::path("/o/mislabeled/flat/labels_original/scene_1.png.txt"));
 }
 

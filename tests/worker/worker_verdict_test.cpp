@@ -7,8 +7,15 @@
 using namespace lv;
 
 namespace {
-Config::Verification thresholds() { return {}; }  // correct 0.5, mislabel 0.8, iou 0.5, missing 0.9
+// correct 0.5, mislabel 0.8, iou 0.5, missing 0.9, location_min_iou 0.1; spurious off (the
+// cases below that want it set background_threshold).
+Config::Verification thresholds() {
+  Config::Verification v;
+  v.background_threshold = 0;
+  return v;
+}
 const std::vector<bool> kAll{true, true, true};
+const std::vector<Detection> kNoWeak;
 }  // namespace
 
 TEST_CASE("classifier: correct, mislabeled, uncertain by thresholds", "[worker][verdict]") {
@@ -96,7 +103,7 @@ TEST_CASE("detectors: matching gives every verdict and reason", "[worker][verdic
       {{0, 0, 10, 10}, 2, 0.99f, {}},        // 4: unused but on label 0: not missing
       {{200, 200, 210, 210}, 1, 0.5f, {}},   // 5: no label, not confident: ignored
   };
-  const auto j = judge_detections(labels, classes, dup, dets, kAll, thresholds());
+  const auto j = judge_detections(labels, classes, dup, dets, kNoWeak, kAll, thresholds());
   REQUIRE(j.boxes.size() == 5);
   CHECK(j.boxes[0].verdict == Verdict::correct);
   CHECK(j.boxes[0].matched == 0);
@@ -140,7 +147,7 @@ TEST_CASE("detectors: 20 000 labels against 310 predictions, each label judged b
     dets.push_back({b, i % 3, 0.3f, {}});
   }
   for (int k = 0; k < 10; ++k) dets.push_back({{k * 20.0, 3000, k * 20.0 + 10, 3010}, 0, 0.95f, {}});
-  const auto j = judge_detections(labels, classes, std::vector<bool>(labels.size(), false), dets, kAll, thresholds());
+  const auto j = judge_detections(labels, classes, std::vector<bool>(labels.size(), false), dets, kNoWeak, kAll, thresholds());
   REQUIRE(j.boxes.size() == 20000);
   int wrong = 0;
   for (int i = 0; i < 20000; ++i) {
@@ -161,10 +168,10 @@ TEST_CASE("detectors: with iou_threshold 0 a prediction anywhere matches a label
   const std::vector<Detection> far = {{{500, 500, 510, 510}, 0, 0.95f, {}}};
   Config::Verification v = thresholds();
   v.iou_threshold = 0.0;
-  const auto zero = judge_detections({{0, 0, 10, 10}}, {0}, {false}, far, kAll, v);
+  const auto zero = judge_detections({{0, 0, 10, 10}}, {0}, {false}, far, kNoWeak, kAll, v);
   CHECK(zero.boxes[0].verdict == Verdict::correct);
   CHECK(zero.missing.empty());
-  const auto half = judge_detections({{0, 0, 10, 10}}, {0}, {false}, far, kAll, thresholds());
+  const auto half = judge_detections({{0, 0, 10, 10}}, {0}, {false}, far, kNoWeak, kAll, thresholds());
   CHECK(half.boxes[0].reason == "not_detected");
   CHECK(half.missing.size() == 1);
 }
@@ -174,7 +181,7 @@ TEST_CASE("detectors: a confident same-class match beats a closer other-class on
       {{0, 0, 10, 10}, 1, 0.99f, {}},  // IoU 1, other class
       {{1, 0, 11, 10}, 0, 0.6f, {}},   // IoU 0.82, labelled class, above correct_threshold
   };
-  const auto j = judge_detections({{0, 0, 10, 10}}, {0}, {false}, dets, kAll, thresholds());
+  const auto j = judge_detections({{0, 0, 10, 10}}, {0}, {false}, dets, kNoWeak, kAll, thresholds());
   CHECK(j.boxes[0].verdict == Verdict::correct);
   CHECK(j.boxes[0].matched == 1);
   CHECK(j.missing.empty());
@@ -185,9 +192,80 @@ TEST_CASE("detectors: one prediction serves one label only", "[worker][verdict]"
   const std::vector<Box> labels = {{0, 0, 10, 10}, {4, 0, 14, 10}};
   const std::vector<Detection> dets = {{{1, 0, 11, 10}, 0, 0.9f, {}}};
   // IoU with label 0: 90/110 = 0.82; with label 1: 70/130 = 0.54.
-  const auto j = judge_detections(labels, {0, 0}, {false, false}, dets, kAll, thresholds());
+  const auto j = judge_detections(labels, {0, 0}, {false, false}, dets, kNoWeak, kAll, thresholds());
   CHECK(j.boxes[0].verdict == Verdict::correct);
   CHECK(j.boxes[1].reason == "not_detected");
+}
+
+TEST_CASE("detectors: bad location, spurious and not detected, by hand", "[worker][verdict]") {
+  // Boxes 10 x 10 on one row; IoU of two such boxes shifted by dx: (10 - dx) / (10 + dx).
+  const std::vector<Box> labels = {
+      {0, 0, 10, 10},     // A: a confident same-class prediction 5 px right, IoU 5/15 = 0.333: bad_location
+      {20, 0, 30, 10},    // B: the same overlap but score 0.6 < mislabel 0.8: not_detected
+      {40, 0, 50, 10},    // C: nothing anywhere near: spurious
+      {60, 0, 70, 10},    // D: only a weak prediction (0.1), 1 px right: not_detected
+      {80, 0, 90, 10},    // E: only a weak prediction below background_threshold (0.03): spurious
+      {100, 0, 110, 10},  // F: confident, 8 px right, IoU 2/18 = 0.111 >= 0.1: bad_location
+      {120, 0, 130, 10},  // G: confident, 9 px right, IoU 1/19 = 0.053 < 0.1: spurious; the prediction is missing
+  };
+  const std::vector<int> classes = {0, 0, 1, 1, 0, 0, 0};
+  const std::vector<Detection> dets = {
+      {{5, 0, 15, 10}, 0, 0.9f, {}},      // 0 -> A
+      {{25, 0, 35, 10}, 0, 0.6f, {}},     // 1 -> B
+      {{108, 0, 118, 10}, 0, 0.95f, {}},  // 2 -> F
+      {{129, 0, 139, 10}, 0, 0.95f, {}},  // 3 -> G
+  };
+  const std::vector<Detection> weak = {{{61, 0, 71, 10}, 1, 0.1f, {}}, {{80, 0, 90, 10}, 0, 0.03f, {}}};
+  Config::Verification v = thresholds();
+  v.background_threshold = 0.05;
+  const auto j = judge_detections(labels, classes, std::vector<bool>(labels.size(), false), dets, weak, kAll, v);
+  REQUIRE(j.boxes.size() == 7);
+  CHECK(j.boxes[0].verdict == Verdict::mislabeled);
+  CHECK(j.boxes[0].reason == "bad_location");
+  CHECK(j.boxes[0].matched == 0);
+  REQUIRE(j.boxes[0].suggested_box);
+  CHECK(j.boxes[0].suggested_box->x1 == 5.0);
+  CHECK(j.boxes[0].suggested_box->x2 == 15.0);
+  CHECK(j.boxes[0].suggested == -1);
+  CHECK_FALSE(j.boxes[0].remove);
+  CHECK(j.boxes[1].verdict == Verdict::uncertain);
+  CHECK(j.boxes[1].reason == "not_detected");
+  CHECK(j.boxes[2].verdict == Verdict::mislabeled);
+  CHECK(j.boxes[2].reason == "spurious");
+  CHECK(j.boxes[2].remove);
+  CHECK(j.boxes[3].reason == "not_detected");
+  CHECK(j.boxes[4].reason == "spurious");
+  CHECK(j.boxes[5].reason == "bad_location");
+  CHECK(j.boxes[5].matched == 2);
+  CHECK(j.boxes[6].reason == "spurious");
+  REQUIRE(j.missing.size() == 1);
+  CHECK(j.missing[0].box.x1 == 129.0);
+  CHECK(image_verdict(j.boxes, false, false) == Verdict::mislabeled);
+
+  // background_threshold 0: no box is called spurious; A and F keep bad_location.
+  const auto off = judge_detections(labels, classes, std::vector<bool>(labels.size(), false), dets, weak, kAll,
+                                    thresholds());
+  CHECK(off.boxes[0].reason == "bad_location");
+  CHECK(off.boxes[2].reason == "not_detected");
+  CHECK(off.boxes[2].verdict == Verdict::uncertain);
+  CHECK_FALSE(off.boxes[2].remove);
+  CHECK(off.boxes[4].reason == "not_detected");
+  CHECK(off.boxes[6].reason == "not_detected");
+  // location_min_iou above the overlap: A is no longer badly placed, but something is there.
+  v.location_min_iou = 0.4;
+  const auto strict = judge_detections(labels, classes, std::vector<bool>(labels.size(), false), dets, weak, kAll, v);
+  CHECK(strict.boxes[0].reason == "spurious");
+  CHECK(strict.boxes[0].verdict == Verdict::mislabeled);
+}
+
+TEST_CASE("detectors: a full-overlap match comes before a partial one", "[worker][verdict]") {
+  // The label's own object (IoU 1, 0.7) confirms it; a confident partial overlap (IoU 0.33)
+  // of the same class is another object, left for a label of its own or reported missing.
+  const std::vector<Detection> dets = {{{0, 0, 10, 10}, 0, 0.7f, {}}, {{5, 0, 15, 10}, 0, 0.99f, {}}};
+  const auto j = judge_detections({{0, 0, 10, 10}}, {0}, {false}, dets, kNoWeak, kAll, thresholds());
+  CHECK(j.boxes[0].verdict == Verdict::correct);
+  CHECK(j.boxes[0].matched == 0);
+  CHECK(j.missing.size() == 1);
 }
 
 TEST_CASE("image verdict: mislabeled over uncertain over correct", "[worker][verdict]") {
@@ -203,6 +281,9 @@ TEST_CASE("image verdict: mislabeled over uncertain over correct", "[worker][ver
   CHECK(image_verdict({ok}, false, true) == Verdict::uncertain);
   CHECK(image_verdict({bad}, true, true) == Verdict::mislabeled);
   CHECK(to_string(Verdict::mislabeled) == "mislabeled");
+  CHECK(to_string(Verdict::unlabeled) == "unlabeled");
+  CHECK(folder_of(Verdict::unlabeled) == "uncertain");
+  CHECK(folder_of(Verdict::mislabeled) == "mislabeled");
 }
 
 TEST_CASE("classifier: NaN scores give uncertain model_output_nan, not class 0", "[worker][verdict]") {
