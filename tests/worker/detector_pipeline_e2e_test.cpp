@@ -39,8 +39,7 @@ std::string fixed(int cls, double cx, double cy) {
 ///   2 its box moved half a quadrant towards the centre, IoU 1/3 (bad_location); 3 an extra
 ///   label on the black quadrant (spurious); 4 the last coloured quadrant unlabelled (missing);
 ///   5 no label file at all (unlabeled).
-struct Scenes {
-  lv::test::TempDir dir;
+struct Scenes : lv::test::RunDir {
   std::vector<std::string> items;
   int count;
 
@@ -102,17 +101,6 @@ struct Scenes {
 
   std::string folder(int i) const { return i % 2 ? "site_b" : "site_a"; }
 
-  std::map<std::string, std::string> env() const {
-    return {{"LV_NVIDIA_SMI", LV_SOURCE_DIR "/tests/fixtures/fake_nvidia_smi"},
-            {"FAKE_GPU_COUNT", "4"},
-            {"LV_ALLOW_CPU_FALLBACK", "1"},
-            {"CUDA_VISIBLE_DEVICES", "\x01unset"}};
-  }
-  lv::test::RunResult orchestrate(std::vector<std::string> args) const {
-    args.insert(args.begin(), {LV_ORCHESTRATOR, "--config", "config.yaml"});
-    return lv::test::run_program(args, env(), dir.path(), std::chrono::seconds(240));
-  }
-  json report() const { return json::parse(read_text(dir / "output/verification_report.json")); }
   const json& record(const json& report, int i) const {
     const std::string path = fmt::format("{}/images/img_{:03d}.png", folder(i), i);
     for (const json& r : report["images"])

@@ -32,8 +32,7 @@ const char* const kFolders[] = {"indoor/day", "indoor/night", "outdoor/day"};
 
 /// Image i: left half colour i%3, right half colour (i+1)%3 (red, green, blue). Box 0 (left)
 /// is labelled right; box 1 (right) is labelled with the left colour when i%5 == 0 (wrong).
-struct Pipeline {
-  lv::test::TempDir dir;
+struct Pipeline : lv::test::RunDir {
   std::vector<std::string> items;
   int count;
 
@@ -63,19 +62,6 @@ struct Pipeline {
                "orchestrator:\n  stop_grace_s: 2\n  status_interval_s: 0.5\n");
   }
 
-  std::map<std::string, std::string> env() const {
-    return {{"LV_NVIDIA_SMI", LV_SOURCE_DIR "/tests/fixtures/fake_nvidia_smi"},
-            {"FAKE_GPU_COUNT", "4"},
-            {"CUDA_VISIBLE_DEVICES", "\x01unset"},
-            // The fake GPUs are not there for LibTorch: without this each worker, given
-            // CUDA_VISIBLE_DEVICES=N, would refuse to run on the CPU.
-            {"LV_ALLOW_CPU_FALLBACK", "1"}};
-  }
-  lv::test::RunResult orchestrate(std::vector<std::string> args) const {
-    args.insert(args.begin(), {LV_ORCHESTRATOR, "--config", "config.yaml"});
-    return lv::test::run_program(args, env(), dir.path(), std::chrono::seconds(240));
-  }
-  json report() const { return json::parse(read_text(dir / "output/verification_report.json")); }
 };
 
 }  // namespace
