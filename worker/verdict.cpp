@@ -209,7 +209,7 @@ DetectionJudgement judge_detections(const std::vector<Box>& labels, const std::v
         });
   // Partly overlapping, confident, same class: the object is there, the box is not on it.
   phase([&](size_t i, const Overlap& o) {
-          return !full(o) && o.iou >= v.location_min_iou && dets[o.det].cls == classes[i] &&
+          return !full(o) && o.iou > 0 && o.iou >= v.location_min_iou && dets[o.det].cls == classes[i] &&
                  dets[o.det].score >= v.mislabel_threshold;
         },
         [&](const Overlap& o) { return std::pair<double, double>(dets[o.det].score, o.iou); },
@@ -228,9 +228,12 @@ DetectionJudgement judge_detections(const std::vector<Box>& labels, const std::v
   // included) scores background_threshold near it; else the model may just have missed it.
   const auto something_near = [&](size_t i) {
     for (const Overlap& o : overlaps[i])
-      if (o.iou >= v.location_min_iou && dets[o.det].score >= v.background_threshold) return true;
-    for (const Detection& w : weak)
-      if (w.score >= v.background_threshold && iou(labels[i], w.box) >= v.location_min_iou) return true;
+      if (o.iou > 0 && o.iou >= v.location_min_iou && dets[o.det].score >= v.background_threshold) return true;
+    for (const Detection& w : weak) {
+      if (w.score < v.background_threshold) continue;
+      const double overlap = iou(labels[i], w.box);
+      if (overlap > 0 && overlap >= v.location_min_iou) return true;
+    }
     return false;
   };
   for (size_t i = 0; i < nl; ++i) {

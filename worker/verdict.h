@@ -78,13 +78,13 @@ struct DetectionJudgement {
 ///  2. other-class predictions with score >= mislabel_threshold and IoU >= iou_threshold
 ///     (highest score first) make it mislabeled (other_class, suggested = that class);
 ///  3. same-class predictions with score >= mislabel_threshold whose IoU lies in
-///     [location_min_iou, iou_threshold) (highest score first) make it mislabeled
+///     [location_min_iou, iou_threshold), and above 0, (highest score first) make it mislabeled
 ///     (bad_location, suggested_box = the prediction's box);
 ///  4. any remaining prediction with IoU >= iou_threshold leaves it uncertain (low_confidence);
 ///  5. the rest are spurious (mislabeled, remove) when background_threshold > 0 and no
 ///     prediction of `dets` or `weak` (predictions scoring in [background_threshold,
-///     conf_threshold)) with score >= background_threshold has IoU >= location_min_iou with
-///     it; else not_detected (uncertain).
+///     conf_threshold)) with score >= background_threshold overlaps it (IoU > 0 and >=
+///     location_min_iou); else not_detected (uncertain).
 /// Unused predictions with score >= missing_threshold that overlap no label box at
 /// iou_threshold are missing labels. Boxes flagged in `duplicate` are uncertain (duplicate)
 /// and take no prediction.

@@ -256,6 +256,12 @@ TEST_CASE("detectors: bad location, spurious and not detected, by hand", "[worke
   const auto strict = judge_detections(labels, classes, std::vector<bool>(labels.size(), false), dets, weak, kAll, v);
   CHECK(strict.boxes[0].reason == "spurious");
   CHECK(strict.boxes[0].verdict == Verdict::mislabeled);
+  // location_min_iou 0: a prediction must still touch the box. G's prediction (IoU 1/19)
+  // moves it; C, with nothing on it, stays spurious rather than taking a far-away box.
+  v.location_min_iou = 0;
+  const auto any = judge_detections(labels, classes, std::vector<bool>(labels.size(), false), dets, weak, kAll, v);
+  CHECK(any.boxes[6].reason == "bad_location");
+  CHECK(any.boxes[2].reason == "spurious");
 }
 
 TEST_CASE("detectors: a full-overlap match comes before a partial one", "[worker][verdict]") {
