@@ -179,6 +179,9 @@ class ShardRun {
     if (config_.task == Task::autolabel) {
       try {
         if (!r.error) write_autolabeled(p);
+        // Debug images on request only (debug_images: all): "issues" has no meaning here.
+        if (!r.error && !p.bgr.empty() && config_.output.debug_images == DebugImages::all)
+          write_jpeg(debug_image_path(args_.output_dir, r.path), draw_debug(p.bgr, r, model_.classes()));
       } catch (const std::exception& e) {
         return to_autolabel_record(error_result(r.path, r.shard, fmt::format("cannot write the outputs: {}", e.what())),
                                    model_.classes());
