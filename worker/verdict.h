@@ -73,8 +73,10 @@ struct DetectionJudgement {
 
 /// Matches label boxes (pixels, dataset classes) to predictions `dets` (score >=
 /// model.conf_threshold), each prediction used once, in phases:
-///  1. same-class predictions with score >= correct_threshold and IoU >= iou_threshold (highest
-///     IoU first) confirm a label (label_confirmed);
+///  1. predictions with IoU >= iou_threshold whose score for the label's class is >=
+///     correct_threshold (their own score when they are of that class, else that class's
+///     entry of their `probs`: the model's second guess) confirm a label (label_confirmed;
+///     highest IoU first);
 ///  2. other-class predictions with score >= mislabel_threshold and IoU >= iou_threshold
 ///     (highest score first) make it mislabeled (other_class, suggested = that class);
 ///  3. same-class predictions with score >= mislabel_threshold whose IoU lies in
