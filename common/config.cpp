@@ -372,7 +372,11 @@ Config parse_config(const std::string& text, const fs::path& file) {
     Section s = top.section("model");
     s.get_path("path", c.model.path);
     s.get_enum("type", c.model.type, {ModelType::classifier, ModelType::yolov8, ModelType::yolov5, ModelType::text});
-    s.get_int("input_size", c.model.input_size, 8, 8192);
+    // auto (or left out): the model's own size, an export's imgsz (export_metadata.h).
+    if (const YAML::Node n = s.child("input_size"); Section::present(n) && !(n.IsScalar() && n.Scalar() == "auto")) {
+      c.model.input_size = static_cast<int>(s.parse_int("input_size", n, 8, 8192));
+      c.model.input_size_line = n.Mark().line + 1;
+    }
     if (const YAML::Node names = s.child("class_names"); Section::present(names))
       c.model.class_names = s.name_list("class_names", names);
     const YAML::Node aliases = s.child("aliases");

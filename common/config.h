@@ -50,7 +50,10 @@ struct Config {
   struct Model {
     std::filesystem::path path;
     ModelType type = ModelType::classifier;
+    /// The side of the square model input. auto or left out (input_size_line 0): the model's
+    /// own, an Ultralytics export's `imgsz` in its config.txt, else 64.
     int input_size = 64;
+    int input_size_line = 0;             ///< the config line that sets input_size; 0: auto
     std::vector<std::string> class_names;
     std::map<std::string, std::vector<std::string>> aliases;  ///< dataset name -> model names
     double crop_margin = 0.0;            ///< classifier: context around each box, in box sizes

@@ -24,7 +24,8 @@ std::map<std::string, std::string> flatten_config(const Config& c) {
       {"output.link_mode", std::string(to_string(c.output.link_mode))},
       {"model.path", c.model.path.string()},
       {"model.type", std::string(to_string(c.model.type))},
-      {"model.input_size", text(c.model.input_size)},
+      // auto is the model's own size (its export's imgsz), which may differ from 64.
+      {"model.input_size", c.model.input_size_line > 0 ? text(c.model.input_size) : "auto"},
       {"model.class_names", fmt::format("[{}]", fmt::join(c.model.class_names, ","))},
       {"model.aliases", aliases},
       {"model.crop_margin", text(c.model.crop_margin)},

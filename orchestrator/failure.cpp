@@ -1,8 +1,11 @@
 #include "failure.h"
 
+#include <algorithm>
 #include <csignal>
 
 #include <boost/algorithm/string/predicate.hpp>
+
+#include "failure_marks.h"
 
 namespace lv {
 
@@ -11,6 +14,8 @@ std::string_view to_string(FailureKind kind) {
     case FailureKind::none: return "none";
     case FailureKind::cuda_oom: return "CUDA out of memory";
     case FailureKind::model_load: return "model load error";
+    case FailureKind::model_mismatch: return "model/config mismatch";
+    case FailureKind::no_cuda: return "no usable CUDA";
     case FailureKind::killed_by_signal: return "killed by signal";
     case FailureKind::stalled: return "stalled";
     case FailureKind::timed_out: return "timed out";
@@ -34,6 +39,11 @@ FailureKind classify_failure(const ExitStatus& status, StopReason reason, const 
         icontains(line, "CUBLAS_STATUS_ALLOC_FAILED"))
       return FailureKind::cuda_oom;
   }
+  const auto marked = [&](std::string_view mark) {
+    return std::any_of(tail.begin(), tail.end(), [&](const std::string& line) { return line.find(mark) != std::string::npos; });
+  };
+  if (marked(kModelConfigMismatch)) return FailureKind::model_mismatch;
+  if (marked(kNoUsableCuda)) return FailureKind::no_cuda;
   if (!status.signaled && status.code == 3) return FailureKind::model_load;
   for (const std::string& line : tail) {
     if (icontains(line, "cannot load model") || icontains(line, "error loading model") ||
@@ -44,12 +54,24 @@ FailureKind classify_failure(const ExitStatus& status, StopReason reason, const 
   return FailureKind::other;
 }
 
+bool retry_may_help(FailureKind kind) {
+  return kind != FailureKind::model_mismatch && kind != FailureKind::no_cuda;
+}
+
 std::string failure_hint(FailureKind kind, const ExitStatus& status) {
   switch (kind) {
     case FailureKind::cuda_oom:
       return "the GPU ran out of memory: lower processing.batch_size (or free the GPU), then run --retry-failed";
     case FailureKind::model_load:
       return "the worker could not load the model: check model.path and model.type, then run --retry-failed";
+    case FailureKind::model_mismatch:
+      return "the model does not take the input the config gives it: change model.input_size (or "
+             "processing.batch_size) as the log says; run unchanged, it fails the same way (so it was not retried). "
+             "Then run --retry-failed, which takes the fixed config while no shard has produced anything";
+    case FailureKind::no_cuda:
+      return "the worker was given a GPU but its LibTorch cannot use one: build against the CUDA LibTorch "
+             "(cmake -DCMAKE_PREFIX_PATH=/path/to/libtorch) or check the driver (nvidia-smi), or run on the CPU "
+             "with --gpus cpu; retrying unchanged fails the same way (so it was not retried)";
     case FailureKind::killed_by_signal:
       if (status.signal == SIGKILL)
         return "killed by SIGKILL: often the kernel's out-of-memory killer (see dmesg); then run --retry-failed";

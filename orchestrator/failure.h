@@ -8,15 +8,31 @@
 
 namespace lv {
 
-enum class FailureKind { none, cuda_oom, model_load, killed_by_signal, stalled, timed_out, interrupted, other };
+enum class FailureKind {
+  none,
+  cuda_oom,
+  model_load,
+  model_mismatch,  ///< the model refuses the input the config gives it (failure_marks.h)
+  no_cuda,         ///< the worker was given a GPU its LibTorch cannot use (failure_marks.h)
+  killed_by_signal,
+  stalled,
+  timed_out,
+  interrupted,
+  other,
+};
 std::string_view to_string(FailureKind kind);
 
 /// Why the orchestrator itself stopped a worker, if it did.
 enum class StopReason { none, stalled, timed_out, interrupted };
 
-/// Classifies a failed attempt. Our own stop reasons win; then the log tail (out of memory,
-/// model load errors); then a terminating signal; else `other`.
+/// Classifies a failed attempt. Our own stop reasons win; then the log tail (out of memory; the
+/// worker protocol's marks for a model/config mismatch and for a GPU without usable CUDA; model
+/// load errors); then a terminating signal; else `other`.
 FailureKind classify_failure(const ExitStatus& status, StopReason reason, const std::vector<std::string>& tail);
+
+/// False for failures that the same attempt repeats whatever the machine does (a model that
+/// does not fit the config, a LibTorch without CUDA): orchestrator.max_retries skips them.
+bool retry_may_help(FailureKind kind);
 
 /// One line of advice for the user ("lower processing.batch_size ..."), or "".
 std::string failure_hint(FailureKind kind, const ExitStatus& status);

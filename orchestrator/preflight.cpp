@@ -12,6 +12,7 @@
 
 #include "class_map.h"
 #include "error.h"
+#include "export_metadata.h"
 
 namespace lv {
 
@@ -45,7 +46,7 @@ std::string read_entry(zip_t* archive, zip_uint64_t index, const fs::path& model
 
 }  // namespace
 
-std::vector<std::string> model_archive_class_names(const fs::path& model) {
+std::string model_archive_config_text(const fs::path& model) {
   std::error_code ec;
   const auto status = fs::status(model, ec);
   if (ec || !fs::exists(status))
@@ -80,7 +81,11 @@ std::vector<std::string> model_archive_class_names(const fs::path& model) {
     throw Error(ExitCode::model_load,
                 fmt::format("{}: model.path: a zip archive but not a TorchScript model (no data.pkl)", model.string()));
   if (!config_entry) return {};
-  return class_names_from_model_config(read_entry(archive.get(), *config_entry, model, "extra/config.txt"));
+  return read_entry(archive.get(), *config_entry, model, "extra/config.txt");
+}
+
+std::vector<std::string> model_archive_class_names(const fs::path& model) {
+  return class_names_from_model_config(model_archive_config_text(model));
 }
 
 PreflightFindings check_model_and_classes(const Config& config) {
@@ -97,8 +102,10 @@ PreflightFindings check_model_and_classes(const Config& config) {
   }
   std::vector<std::string> model_names = config.model.class_names;
   if (!config.model.path.empty()) {
-    std::vector<std::string> from_archive = model_archive_class_names(config.model.path);
-    if (model_names.empty()) model_names = std::move(from_archive);
+    const std::string config_txt = model_archive_config_text(config.model.path);
+    // An input size the export does not take fails every worker at load: say so before any starts.
+    if (config.model.type != ModelType::text) resolve_input_size(config, parse_export_metadata(config_txt, config.model.path));
+    if (model_names.empty()) model_names = class_names_from_model_config(config_txt);
   }
   // An embedding model has no classes to check.
   if (config.task == Task::embed) return findings;

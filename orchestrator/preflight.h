@@ -13,6 +13,10 @@
 
 namespace lv {
 
+/// The text of a TorchScript archive's extra file `config.txt` (an Ultralytics export's
+/// metadata); "" when it has none. Throws lv::Error (exit 3) as model_archive_class_names.
+std::string model_archive_config_text(const std::filesystem::path& model);
+
 /// The class names a TorchScript archive carries in its extra file `config.txt` (what an
 /// Ultralytics export writes); empty when it has none. Throws lv::Error (exit 3) naming the
 /// file when it is missing, unreadable or not a TorchScript (zip) archive.
@@ -28,7 +32,8 @@ struct PreflightFindings {
 /// names known (model.class_names, or the archive's config.txt), dataset classes that no model
 /// class or alias maps to are returned; when none maps at all it is an error (exit 2) naming
 /// both lists. Aliases naming unknown classes are errors (exit 2). A wordpiece text model's
-/// model.vocab must be a regular file (exit 2).
+/// model.vocab must be a regular file (exit 2). An image model's model.input_size must fit its
+/// export's imgsz (resolve_input_size: exit 2, or 3 for a non-square export).
 PreflightFindings check_model_and_classes(const Config& config);
 
 /// The folders a scan lists: input.images (or input.documents) when it is a folder, each

@@ -170,7 +170,7 @@ void Runner::handle_exit(ShardRun& run, const ExitStatus& status) {
   s.status = ShardStatus::failed;
   hooks_.save_state();
   const int retries_used = s.attempts - 1;
-  if (retries_used < options_.max_retries && interrupts_ == 0) {
+  if (retries_used < options_.max_retries && interrupts_ == 0 && retry_may_help(run.failure)) {
     status_.on(ShardRetrying{s.index, s.device, status, run.failure, retries_used + 1, options_.max_retries});
     launch(run);
     return;

@@ -579,7 +579,8 @@ int Session::execute(RunState& state, const std::vector<int>& selected) {
       if (r.index == first.index) return r.failure;
     return FailureKind::other;
   }();
-  if (first.is_gpu && first_kind != FailureKind::model_load && first_kind != FailureKind::cuda_oom) {
+  if (first.is_gpu && first_kind != FailureKind::model_load && first_kind != FailureKind::cuda_oom &&
+      retry_may_help(first_kind)) {
     for (const auto& s : state.shards)
       if (s.status == ShardStatus::succeeded && s.is_gpu && s.device_index != first.device_index) {
         status_.on(FollowUp{FollowUp::Kind::move_shard, commands_.move_shard(first.index, std::to_string(s.device_index))});

@@ -47,3 +47,10 @@ TEST_CASE("config diff: every key of configs/default.yaml is compared", "[config
   for (const auto& [key, value] : flatten_config(Config{})) compared.insert(key);
   CHECK(documented == compared);
 }
+
+TEST_CASE("config diff: model.input_size auto and a number are different plans", "[config_diff]") {
+  // auto is the model's own size (an export's imgsz, e.g. 640): a retry must not take 64 for it.
+  const ConfigChanges c = diff_configs(parse("model:\n  input_size: auto\n"), parse("model:\n  input_size: 64\n"));
+  CHECK(c.result == std::vector<std::string>{"model.input_size"});
+  CHECK(diff_configs(parse(""), parse("model:\n  input_size: auto\n")).result.empty());
+}

@@ -19,6 +19,7 @@ TEST_CASE("configs/default.yaml loads and matches the built-in defaults", "[conf
   CHECK(c.output.link_mode == d.output.link_mode);
   CHECK(c.model.type == d.model.type);
   CHECK(c.model.input_size == d.model.input_size);
+  CHECK(c.model.input_size_line == 0);  // auto: the model's own size (an export's imgsz)
   CHECK(c.model.crop_margin == d.model.crop_margin);
   CHECK(c.model.mean == d.model.mean);
   CHECK(c.model.std == d.model.std);

@@ -34,3 +34,40 @@ TEST_CASE("hints point at the fix", "[failure]") {
   CHECK(ExitStatus{true, 0, SIGKILL}.describe() == "signal 9 (SIGKILL)");
   CHECK(ExitStatus{false, 3, 0}.describe() == "exit code 3");
 }
+
+TEST_CASE("a model/config mismatch or a GPU without usable CUDA is told by the worker's mark, not retried",
+          "[failure]") {
+  const ExitStatus exit3{false, 3, 0};
+  const std::string mismatch =
+      "image_worker: error: m.pt: model/config mismatch: the model failed on its warm-up input [32, 3, 64, 64] "
+      "(processing.batch_size 32; model.input_size 64, the default: ...): The size of tensor a (64) must match the "
+      "size of tensor b (16) at non-singleton dimension 2.";
+  CHECK(classify_failure(exit3, StopReason::none, {"[phase] warm-up", mismatch}) == FailureKind::model_mismatch);
+  CHECK(classify_failure(ExitStatus{false, 2, 0}, StopReason::none,
+                         {"image_worker: error: c.yaml:7: model.input_size: model/config mismatch: ..."}) ==
+        FailureKind::model_mismatch);
+  CHECK(classify_failure(exit3, StopReason::none,
+                         {"image_worker: error: CUDA_VISIBLE_DEVICES=2 gives this worker a GPU, but it has no usable "
+                          "CUDA: ..."}) == FailureKind::no_cuda);
+  // Without a mark, exit 3 stays a model load error; out of memory still wins.
+  CHECK(classify_failure(exit3, StopReason::none, {"m.pt: model.path: cannot load"}) == FailureKind::model_load);
+  CHECK(classify_failure(exit3, StopReason::none, {mismatch, "CUDA out of memory"}) == FailureKind::cuda_oom);
+  // The mismatch is the failure even after an earlier line that mentions CUDA.
+  CHECK(classify_failure(exit3, StopReason::none, {"note: no usable CUDA here, as allowed", mismatch}) ==
+        FailureKind::model_mismatch);
+
+  CHECK(std::string(to_string(FailureKind::model_mismatch)) == "model/config mismatch");
+  CHECK_FALSE(retry_may_help(FailureKind::model_mismatch));
+  CHECK_FALSE(retry_may_help(FailureKind::no_cuda));
+  CHECK(retry_may_help(FailureKind::model_load));
+  CHECK(retry_may_help(FailureKind::killed_by_signal));
+  CHECK(retry_may_help(FailureKind::other));
+
+  const std::string hint = failure_hint(FailureKind::model_mismatch, exit3);
+  CHECK(hint.find("model.input_size") != std::string::npos);
+  CHECK(hint.find("fails the same way") != std::string::npos);
+  CHECK(hint.rfind("run --retry-failed", 0) == std::string::npos);  // not the advice for a transient failure
+  const std::string cuda = failure_hint(FailureKind::no_cuda, exit3);
+  CHECK(cuda.find("CMAKE_PREFIX_PATH") != std::string::npos);
+  CHECK(cuda.find("--gpus cpu") != std::string::npos);
+}

@@ -57,6 +57,27 @@ TEST_CASE("preflight: a missing, foreign or non-TorchScript model file is exit 3
   }
 }
 
+TEST_CASE("preflight: model.input_size against the export's imgsz, before any worker starts", "[preflight]") {
+  TempDir dir;
+  write_zip(dir / "m.pt", {{"m/data.pkl", "x"},
+                           {"m/extra/config.txt", R"({"stride": 32, "task": "detect", "batch": 1, "imgsz": [640, 640], )"
+                                                  R"("names": {"0": "person", "1": "car"}})"}});
+  const std::string base = "input:\n  images: data\n  classes: [person, car]\nmodel:\n  path: m.pt\n  type: yolov8\n";
+  CHECK_NOTHROW(check_model_and_classes(config_in(dir, base)));
+  CHECK_NOTHROW(check_model_and_classes(config_in(dir, base + "  input_size: 640\n")));
+  try {
+    check_model_and_classes(config_in(dir, base + "  input_size: 320\n"));
+    FAIL("a contradicting model.input_size was accepted");
+  } catch (const Error& e) {
+    CHECK(e.code() == ExitCode::usage);
+    const std::string msg = e.what();
+    CHECK(msg.find((dir / "config.yaml").string() + ":7: model.input_size: ") != std::string::npos);
+    CHECK(msg.find("the config says 320") != std::string::npos);
+    CHECK(msg.find("imgsz 640") != std::string::npos);
+  }
+  CHECK(model_archive_config_text(dir / "m.pt").find(R"("imgsz": [640, 640])") != std::string::npos);
+}
+
 TEST_CASE("preflight: dataset classes nothing maps to are listed; aliases make them judgeable", "[preflight]") {
   TempDir dir;
   write_zip(dir / "m.pt", {{"m/data.pkl", "x"}, {"m/extra/config.txt", R"({"names": ["person", "car", "dog"]})"}});

@@ -195,6 +195,34 @@ TEST_CASE("max_retries relaunches a failed shard, resuming and appending to its 
   CHECK(f.state.shards[1].attempts == 2);
 }
 
+TEST_CASE("max_retries does not re-run a model/config mismatch, which fails the same way each time", "[runner]") {
+  Fixture f;
+  RunnerOptions o;
+  o.max_retries = 2;
+  Runner r = f.make(o, {0, 1});
+  r.start();
+  for (int shard : {0, 1}) {
+    f.launcher.job_for_shard(shard).pending_output =
+        shard == 0 ? "[phase] warm-up\nimage_worker: error: m.pt: model/config mismatch: the model failed on its "
+                     "warm-up input [32, 3, 64, 64]\n"
+                   : "image_worker: error: CUDA_VISIBLE_DEVICES=1 gives this worker a GPU, but it has no usable "
+                     "CUDA: ...\n";
+    f.launcher.job_for_shard(shard).exit = ExitStatus{false, 3, 0};
+  }
+  r.tick();
+  CHECK(f.launcher.started.size() == 2);  // no relaunch
+  CHECK(f.status.of<ShardRetrying>().empty());
+  CHECK(f.state.shards[0].status == ShardStatus::failed);
+  CHECK(f.state.shards[0].attempts == 1);
+  CHECK(f.state.shards[0].failure == "model/config mismatch");
+  CHECK(f.state.shards[1].attempts == 1);
+  CHECK(f.state.shards[1].failure == "no usable CUDA");
+  const auto failed = f.status.of<ShardFailed>();
+  REQUIRE(failed.size() == 2);
+  CHECK(failed[0].kind == FailureKind::model_mismatch);
+  CHECK(failed[1].kind == FailureKind::no_cuda);
+}
+
 TEST_CASE("without retries left a failure is final and classified from the log tail", "[runner]") {
   Fixture f;
   Runner r = f.make({}, {2});

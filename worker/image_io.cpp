@@ -202,6 +202,10 @@ cv::Mat draw_debug(const cv::Mat& bgr, const ImageResult& r, const ClassMap& cla
     cv::rectangle(out, rect(d.box), cv::Scalar(255, 0, 255), thick);
     text(fmt::format("missing {} {:.2f}", name(d.cls), d.score), d.box, cv::Scalar(255, 0, 255));
   }
+  for (const Detection& d : r.autolabeled) {
+    cv::rectangle(out, rect(d.box), cv::Scalar(0, 200, 0), thick);
+    text(fmt::format("{} {:.2f}", name(d.cls), d.score), d.box, cv::Scalar(0, 200, 0));
+  }
   for (size_t i = 0; i < r.labels.boxes.size() && i < r.results.size(); ++i) {
     const LabelBox& lb = r.labels.boxes[i];
     const BoxResult& br = r.results[i];

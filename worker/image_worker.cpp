@@ -109,10 +109,10 @@ class ShardRun {
       p.result.width = image.bgr.cols;
       p.result.height = image.bgr.rows;
       if (config_.model.type == ModelType::classifier)
-        p.input = prepare_crops(image.bgr, p.result.labels.boxes, config_.model.input_size, config_.model.crop_margin,
+        p.input = prepare_crops(image.bgr, p.result.labels.boxes, model_.input_size(), config_.model.crop_margin,
                                 config_.model.mean, config_.model.std);
       else
-        p.input = prepare_letterbox(image.bgr, config_.model.input_size);
+        p.input = prepare_letterbox(image.bgr, model_.input_size());
       if (config_.output.debug_images != DebugImages::none) p.bgr = std::move(image.bgr);
     } catch (const std::exception& e) {
       return fail(std::move(p), fmt::format("cannot process the image: {}", e.what()));
@@ -179,6 +179,9 @@ class ShardRun {
     if (config_.task == Task::autolabel) {
       try {
         if (!r.error) write_autolabeled(p);
+        // Debug images on request only (debug_images: all): "issues" has no meaning here.
+        if (!r.error && !p.bgr.empty() && config_.output.debug_images == DebugImages::all)
+          write_jpeg(debug_image_path(args_.output_dir, r.path), draw_debug(p.bgr, r, model_.classes()));
       } catch (const std::exception& e) {
         return to_autolabel_record(error_result(r.path, r.shard, fmt::format("cannot write the outputs: {}", e.what())),
                                    model_.classes());
@@ -339,8 +342,9 @@ ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const st
   // Start-up can take minutes (a large model, a busy GPU): say so, so a watchdog sees life.
   print_phase("loading model");
   const std::unique_ptr<Model> model = load_model(config, classes, [](const char* phase) { print_phase(phase); });
-  print_note(fmt::format("shard {}: {} items, model {} ({}, {} classes) on {}", args.shard, items.size(),
-                         config.model.path.string(), to_string(config.model.type), model->classes().model.size(),
+  print_note(fmt::format("shard {}: {} items, model {} ({}, {} classes, input {}x{}, batch {}) on {}", args.shard,
+                         items.size(), config.model.path.string(), to_string(config.model.type),
+                         model->classes().model.size(), model->input_size(), model->input_size(), model->batch_size(),
                          model->device()));
 
   // The journal: carry over finished items on --resume, else start afresh.
@@ -362,7 +366,7 @@ ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const st
   {
     ProgressTicker ticker(journal.done(), journal.failed(), static_cast<int64_t>(items.size()));
     TaskPool pool(config.processing.decode_threads);
-    const int batch = config.processing.batch_size;
+    const int batch = model->batch_size();  // the model's: its export's batch when it refused processing.batch_size
     const size_t max_in_flight = static_cast<size_t>(std::min(batch, 64) + 2 * config.processing.decode_threads);
     std::deque<std::future<Pending>> decoding;
     std::deque<std::future<json>> writing;

@@ -68,6 +68,16 @@ class Model : public ModelBase {
   /// Runs the model on several images' inputs (split into batches of processing.batch_size);
   /// returns one output per input, in order.
   virtual std::vector<ModelOutput> infer(const std::vector<const ModelInput*>& inputs) = 0;
+  /// The side S of the square input [B, 3, S, S] the model is given (crops or letterbox):
+  /// model.input_size, or the export's imgsz when the config leaves it out.
+  int input_size() const { return input_size_; }
+  /// Rows per forward: processing.batch_size, or the export's batch when the model refused
+  /// that at warm-up.
+  int batch_size() const { return batch_size_; }
+
+ protected:
+  int input_size_ = 0;
+  int batch_size_ = 0;
 };
 
 /// A text model (model.type text): forward(input_ids int64 [B, L], attention_mask int64 [B, L]).
@@ -88,15 +98,22 @@ class TextModel : public ModelBase {
 /// Sets the number of threads LibTorch uses for one model forward (intra-op) and logs it.
 void set_model_threads(int threads);
 
-/// Loads the TorchScript model of `config.model`, moves it to cuda:0 when CUDA is available
-/// (else CPU), checks its output shape on one warm-up input. `on_phase("warm-up")` is called
-/// (when set) just before that forward, which can take long on a GPU. Throws lv::Error: exit 3
-/// naming the file and LibTorch's message when it cannot be loaded, or both shapes when its
-/// output does not fit model.type and the class count; exit 2 for bad aliases.
+/// Loads the TorchScript model of `config.model` onto its device (cuda:0 when the worker has a
+/// usable GPU, else the CPU; choose_compute_device) as the map location, so that tensor
+/// constants of traced exports land there too; inputs take the dtype of the model's weights
+/// (fp16 on CUDA with half weights or processing.fp16; float on the CPU, where half weights are
+/// converted). The input size is resolve_input_size() of the export's config.txt. Warms up on
+/// zeros of the real batch shape [processing.batch_size, 3, S, S] and checks the output's shape;
+/// a model that refuses that batch but takes its export's `batch` runs at that (with a
+/// warning). `on_phase("warm-up")` is called (when set) just before. Throws lv::Error: exit 3
+/// naming the file and LibTorch's message when it cannot be loaded, both shapes when its output
+/// does not fit model.type and the class count, the input shape, model.input_size and
+/// kModelConfigMismatch when the warm-up forward fails, kNoUsableCuda when a given GPU cannot
+/// be used; exit 2 for bad aliases or an input size contradicting the export.
 std::unique_ptr<Model> load_model(const Config& config, const std::vector<std::string>& dataset_classes,
                                   const std::function<void(const char* phase)>& on_phase = {});
 
-/// Loads the text model of `config.model` like load_model (device, fp16, warm-up on a
+/// Loads the text model of `config.model` like load_model (device, dtype, warm-up on a
 /// two-token input [1, largest_token_id] and its output shape checked against config.task;
 /// a model whose embedding table is smaller than the tokenizer's ids fails here, naming the id,
 /// rather than on the first document that holds it). Model class names come

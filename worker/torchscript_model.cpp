@@ -3,10 +3,14 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fmt/core.h>
 #include <fmt/ranges.h>
 
+#include "compute_device.h"
 #include "error.h"
+#include "export_metadata.h"
+#include "failure_marks.h"
 #include "message.h"
 #include "model.h"
 
@@ -41,50 +45,208 @@ torch::Tensor mapping_matrix(const ClassMap& map) {
   return m;
 }
 
+/// The message of a LibTorch exception without the C++ backtrace it may carry and, for an error
+/// in the TorchScript interpreter, without the two tracebacks of the model's code before the
+/// error itself (its last line, "RuntimeError: The size of tensor a (64) must match ...").
+std::string torch_message(const std::exception& e) {
+  std::string what = e.what();
+  if (const size_t cut = what.find("\nException raised from"); cut != std::string::npos) what.resize(cut);
+  if (what.find("Traceback of TorchScript") != std::string::npos) {
+    while (!what.empty() && (what.back() == '\n' || what.back() == ' ')) what.pop_back();
+    if (const size_t line = what.rfind('\n'); line != std::string::npos) what.erase(0, line + 1);
+  }
+  return what;
+}
+
+/// What this process's LibTorch says about CUDA. versionCUDART() answers only when LibTorch's
+/// CUDA library is loaded (a CPU-only build throws); it needs no driver.
+CudaProbe probe_cuda() {
+  CudaProbe probe;
+  try {
+    at::detail::getCUDAHooks().versionCUDART();
+    probe.built = true;
+  } catch (const c10::Error&) {
+    probe.built = false;  // the CPU-only stub: "Cannot query CUDART version without ATen_cuda library"
+  }
+  probe.devices = probe.built ? static_cast<int>(torch::cuda::device_count()) : 0;
+  return probe;
+}
+
+/// The device the worker's environment gives it (choose_compute_device); prints its warning.
+torch::Device pick_device() {
+  const DeviceChoice choice =
+      choose_compute_device(probe_cuda(), std::getenv("CUDA_VISIBLE_DEVICES"), std::getenv(kAllowCpuFallbackEnv));
+  if (!choice.warning.empty()) print_warning(choice.warning);
+  return choice.device == ComputeDevice::cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+}
+
+/// Loads `path` with `device` as the map location: parameters, buffers and the tensor constants
+/// of traced exports (anchors, strides), which Module::to() would leave behind, all land there.
+/// `config_txt` gets the extra file config.txt ("" when absent). Throws lv::Error (exit 3).
+torch::jit::Module load_module(const std::string& path, torch::Device device, std::string& config_txt) {
+  torch::jit::ExtraFilesMap extra{{"config.txt", ""}};
+  torch::jit::Module module;
+  try {
+    module = torch::jit::load(path, device, extra);
+  } catch (const std::exception& e) {
+    throw Error(ExitCode::model_load,
+                fmt::format("{}: model.path: cannot load the TorchScript model: {}", path, torch_message(e)));
+  }
+  config_txt = extra["config.txt"];
+  module.eval();
+  return module;
+}
+
+/// The dtype of a model's weights: its first floating-point parameter, else buffer; float32
+/// when it has neither.
+torch::ScalarType weights_dtype(const torch::jit::Module& module) {
+  for (const torch::Tensor& t : module.parameters())
+    if (t.is_floating_point()) return t.scalar_type();
+  for (const torch::Tensor& t : module.buffers())
+    if (t.is_floating_point()) return t.scalar_type();
+  return torch::kFloat;
+}
+
+/// Where a model runs and the dtype its inputs take.
+struct Placement {
+  torch::Device device{torch::kCPU};
+  torch::ScalarType dtype = torch::kFloat;
+  std::string name;  ///< "cuda:0 (fp16)", "cuda:0", "cpu"
+};
+
+/// Settles the dtype of a module loaded onto `device`: inputs follow the weights (an export with
+/// half=True has fp16 weights, and a float input would fail with "Input type (float) and bias
+/// type (c10::Half)"). On the CPU fp16 weights become float32 (LibTorch has no half convolutions
+/// there); on CUDA processing.fp16 turns float32 weights into fp16.
+Placement place(torch::jit::Module& module, torch::Device device, bool fp16, const std::string& path) {
+  Placement p{device, weights_dtype(module), ""};
+  if (device.is_cpu()) {
+    if (p.dtype == torch::kHalf) {
+      module.to(torch::kFloat);
+      p.dtype = torch::kFloat;
+      print_note(fmt::format("{}: the model's weights are fp16 (an export with half=True); on the CPU they run as "
+                             "float32",
+                             path));
+    }
+    p.name = "cpu";
+    return p;
+  }
+  if (p.dtype == torch::kHalf && !fp16)
+    print_note(fmt::format("{}: the model's weights are fp16 (an export with half=True): it runs in fp16 although "
+                           "processing.fp16 is false",
+                           path));
+  if (fp16 && p.dtype == torch::kFloat) {
+    module.to(torch::kHalf);
+    p.dtype = torch::kHalf;
+  }
+  p.name = p.dtype == torch::kHalf ? "cuda:0 (fp16)" : "cuda:0";
+  return p;
+}
+
 class TorchModel : public Model {
  public:
-  TorchModel(torch::jit::Module module, const Config& config, ClassMap classes)
-      : module_(std::move(module)), config_(config), mapping_(mapping_matrix(classes)) {
+  TorchModel(torch::jit::Module module, const Config& config, ClassMap classes, const Placement& placement,
+             int input_size)
+      : module_(std::move(module)), config_(config), mapping_(mapping_matrix(classes)),
+        device_tensor_(placement.device), dtype_(placement.dtype) {
     classes_ = std::move(classes);
-    const bool cuda = torch::cuda::is_available();
-    device_tensor_ = cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
-    half_ = cuda && config.processing.fp16;
-    module_.eval();
-    module_.to(device_tensor_);
-    if (half_) module_.to(torch::kHalf);
-    device_ = cuda ? (half_ ? "cuda:0 (fp16)" : "cuda:0") : "cpu";
+    device_ = placement.name;
+    input_size_ = input_size;
+    batch_size_ = config.processing.batch_size;
   }
 
-  /// Runs one batch [n, 3, S, S] float32 on the model's device; returns the float32 CPU output.
+  /// Runs one batch [n, 3, S, S] float32 on the model's device, in its dtype; returns the
+  /// float32 CPU output.
   torch::Tensor forward(const torch::Tensor& batch) {
-    torch::Tensor x = batch.to(device_tensor_, half_ ? torch::kHalf : torch::kFloat);
+    torch::Tensor x = batch.to(device_tensor_, dtype_);
     torch::Tensor y = first_tensor(module_.forward({x}));
     return y.to(torch::kCPU, torch::kFloat).contiguous();
   }
 
-  /// One forward on zeros of one input's shape: the warm-up, and the check of the output shape.
-  void check_output_shape() {
+  /// The warm-up, on zeros of the real batch shape [processing.batch_size, 3, S, S], which also
+  /// checks the output's shape. A model that refuses that batch but takes the batch it was
+  /// exported at (config.txt "batch") runs at that, with a warning; a model that takes any
+  /// batch keeps processing.batch_size (every default Ultralytics export says "batch": 1).
+  void warm_up(const ExportMetadata& meta) {
     c10::InferenceMode guard;
-    const int64_t s = config_.model.input_size;
-    const torch::Tensor y = forward(torch::zeros({1, 3, s, s}));
-    if (!fits(y)) {
-      throw Error(ExitCode::model_load,
-                  fmt::format("{}: model output shape {} does not fit model.type {} with {} classes (expected {})",
-                              config_.model.path.string(), shape_of(y), to_string(config_.model.type),
-                              classes_.model.size(), expected_shape()));
+    const int want = config_.processing.batch_size;
+    std::string refused;
+    if (try_batch(want, refused)) return;
+    if (meta.batch > 0 && meta.batch != want) {
+      std::string again;
+      if (try_batch(meta.batch, again)) {
+        print_warning(fmt::format("{}: the model refused a batch of {} at warm-up ({}); it takes the batch it was "
+                                  "exported at (config.txt \"batch\": {}), so batches of {} are run. Set "
+                                  "processing.batch_size: {}, or export the model with dynamic=True",
+                                  config_.model.path.string(), want, refused, meta.batch, meta.batch, meta.batch));
+        return;
+      }
     }
+    throw Error(ExitCode::model_load, warm_up_failure(want, meta, refused));
   }
 
  protected:
   virtual bool fits(const torch::Tensor& y) const = 0;
-  virtual std::string expected_shape() const = 0;
+  /// The output shape model.type and the classes call for, for a batch of `rows`.
+  virtual std::string expected_shape(int64_t rows) const = 0;
+
+  /// One warm-up forward of `n` rows: true when the model takes it and gives `n` rows (the
+  /// batch size is then `n`); else false with LibTorch's message in `why`. Throws lv::Error when
+  /// the output does not fit model.type and the classes, which no input shape mends.
+  bool try_batch(int n, std::string& why) {
+    torch::Tensor y;
+    try {
+      y = forward(torch::zeros({n, 3, input_size_, input_size_}));
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      why = torch_message(e);
+      return false;
+    }
+    if (!fits(y))
+      throw Error(ExitCode::model_load,
+                  fmt::format("{}: model output shape {} for a warm-up batch of {} does not fit model.type {} with {} "
+                              "classes (expected {})",
+                              config_.model.path.string(), shape_of(y), n, to_string(config_.model.type),
+                              classes_.model.size(), expected_shape(n)));
+    if (y.size(0) != n) {
+      why = fmt::format("its output {} does not have {} rows", shape_of(y), n);
+      return false;
+    }
+    batch_size_ = n;
+    return true;
+  }
+
+  /// The message of a failed warm-up: the input shape, where its size came from, what to do.
+  std::string warm_up_failure(int batch, const ExportMetadata& meta, const std::string& why) const {
+    const Config::Model& m = config_.model;
+    const std::string source =
+        m.input_size_line > 0 ? fmt::format("set at {}:{}", config_.file.string(), m.input_size_line)
+        : meta.has_imgsz()    ? std::string("auto: the export's imgsz")
+                              : std::string("auto, and the model's config.txt gives no imgsz");
+    const std::string export_batch =
+        meta.batch > 0 && meta.batch != batch ? fmt::format(", nor a batch of {} (the export's)", meta.batch) : "";
+    const std::string advice =
+        m.input_size_line == 0 && !meta.has_imgsz()
+            ? fmt::format("A traced model takes only the input size it was traced at: set model.input_size to it (an "
+                          "Ultralytics export's imgsz), or export the model with dynamic=True; and check model.type "
+                          "({})",
+                          to_string(m.type))
+            : fmt::format("Check that model.input_size, processing.batch_size and model.type ({}) are what the model "
+                          "was made for",
+                          to_string(m.type));
+    return fmt::format("{}: {}: the model failed on its warm-up input [{}, 3, {}, {}] (processing.batch_size {}; "
+                       "model.input_size {}: {}){}: {}. {}",
+                       m.path.string(), kModelConfigMismatch, batch, input_size_, input_size_, batch, input_size_,
+                       source, export_batch, why, advice);
+  }
 
   /// Calls `run(batch, begin, end)` for each batch of at most processing.batch_size rows of all
   /// inputs taken together ([end - begin, 3, S, S], rows begin..end). The rows are written into
   /// one buffer reused from batch to batch, so memory does not grow with the number of crops.
   template <typename Run>
   void for_each_batch(const std::vector<const ModelInput*>& inputs, Run run) const {
-    const int64_t s = config_.model.input_size, batch = config_.processing.batch_size;
+    const int64_t s = input_size_, batch = batch_size_;
     int64_t total = 0;
     for (const ModelInput* in : inputs) total += in->count;
     const torch::Tensor buffer = torch::empty({std::min(batch, total), 3, s, s}, torch::kFloat);
@@ -111,7 +273,7 @@ class TorchModel : public Model {
   const Config config_;  // a copy, so the model does not depend on the caller's lifetime
   torch::Tensor mapping_;  // [model classes, dataset classes]
   torch::Device device_tensor_{torch::kCPU};
-  bool half_ = false;
+  torch::ScalarType dtype_ = torch::kFloat;  // of the inputs: the weights' (place())
 };
 
 class ClassifierModel : public TorchModel {
@@ -143,14 +305,17 @@ class ClassifierModel : public TorchModel {
   bool fits(const torch::Tensor& y) const override {
     return y.dim() == 2 && y.size(1) == static_cast<int64_t>(classes_.model.size());
   }
-  std::string expected_shape() const override { return fmt::format("[1, {}]", classes_.model.size()); }
+  std::string expected_shape(int64_t rows) const override {
+    return fmt::format("[{}, {}]", rows, classes_.model.size());
+  }
 };
 
 /// yolov8 ([B, 4+nc, A], no objectness) and yolov5 ([B, N, 5+nc], score = objectness x class).
 class DetectorModel : public TorchModel {
  public:
-  DetectorModel(torch::jit::Module module, const Config& config, ClassMap classes, bool v5)
-      : TorchModel(std::move(module), config, std::move(classes)), v5_(v5) {}
+  DetectorModel(torch::jit::Module module, const Config& config, ClassMap classes, const Placement& placement,
+                int input_size, bool v5)
+      : TorchModel(std::move(module), config, std::move(classes), placement, input_size), v5_(v5) {}
 
   std::vector<ModelOutput> infer(const std::vector<const ModelInput*>& inputs) override {
     c10::InferenceMode guard;
@@ -175,9 +340,10 @@ class DetectorModel : public TorchModel {
     const int64_t nc = static_cast<int64_t>(classes_.model.size());
     return y.dim() == 3 && (v5_ ? y.size(2) == 5 + nc : y.size(1) == 4 + nc);
   }
-  std::string expected_shape() const override {
+  std::string expected_shape(int64_t rows) const override {
     const size_t nc = classes_.model.size();
-    return v5_ ? fmt::format("[1, N, {}] (5 + {} classes)", 5 + nc, nc) : fmt::format("[1, {}, A] (4 + {} classes)", 4 + nc, nc);
+    return v5_ ? fmt::format("[{}, N, {}] (5 + {} classes)", rows, 5 + nc, nc)
+               : fmt::format("[{}, {}, A] (4 + {} classes)", rows, 4 + nc, nc);
   }
 
  private:
@@ -231,17 +397,12 @@ class DetectorModel : public TorchModel {
 /// model.type text: token ids and mask in, class scores or document vectors out.
 class TorchTextModel : public TextModel {
  public:
-  TorchTextModel(torch::jit::Module module, const Config& config, ClassMap classes)
-      : module_(std::move(module)), config_(config), embed_(config.task == Task::embed) {
+  TorchTextModel(torch::jit::Module module, const Config& config, ClassMap classes, const Placement& placement)
+      : module_(std::move(module)), config_(config), embed_(config.task == Task::embed),
+        device_tensor_(placement.device) {
     classes_ = std::move(classes);
     if (!embed_) mapping_ = mapping_matrix(classes_);
-    const bool cuda = torch::cuda::is_available();
-    device_tensor_ = cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
-    half_ = cuda && config.processing.fp16;
-    module_.eval();
-    module_.to(device_tensor_);
-    if (half_) module_.to(torch::kHalf);
-    device_ = cuda ? (half_ ? "cuda:0 (fp16)" : "cuda:0") : "cpu";
+    device_ = placement.name;
     if (!embed_) width_ = static_cast<int64_t>(classes_.dataset.size());
   }
 
@@ -308,15 +469,7 @@ class TorchTextModel : public TextModel {
   const bool embed_;
   torch::Tensor mapping_;
   torch::Device device_tensor_{torch::kCPU};
-  bool half_ = false;
 };
-
-/// The message of a LibTorch exception without the C++ backtrace it may carry.
-std::string torch_message(const std::exception& e) {
-  std::string what = e.what();
-  if (const size_t cut = what.find("\nException raised from"); cut != std::string::npos) what.resize(cut);
-  return what;
-}
 
 }  // namespace
 
@@ -327,45 +480,35 @@ void set_model_threads(int threads) {
 std::unique_ptr<Model> load_model(const Config& config, const std::vector<std::string>& dataset_classes,
                                   const std::function<void(const char*)>& on_phase) {
   const std::string path = config.model.path.string();
-  torch::jit::ExtraFilesMap extra{{"config.txt", ""}};
-  torch::jit::Module module;
-  try {
-    module = torch::jit::load(path, torch::Device(torch::kCPU), extra);
-  } catch (const std::exception& e) {
-    std::string what = e.what();
-    // LibTorch appends a C++ backtrace to some messages; the first lines say what went wrong.
-    if (const size_t cut = what.find("\nException raised from"); cut != std::string::npos) what.resize(cut);
-    throw Error(ExitCode::model_load, fmt::format("{}: model.path: cannot load the TorchScript model: {}", path, what));
-  }
+  if (config.model.type == ModelType::text)
+    throw usage_error(fmt::format("{}: model.type text reads documents: it is doc_worker's (load_text_model)", path));
+  const torch::Device device = pick_device();
+  std::string config_txt;
+  torch::jit::Module module = load_module(path, device, config_txt);
+
+  // What the export says about its input, against the config: before any image is read.
+  const ExportMetadata meta = parse_export_metadata(config_txt, config.model.path);
+  const int input_size = resolve_input_size(config, meta);
 
   std::vector<std::string> model_classes = config.model.class_names;
-  if (model_classes.empty()) model_classes = class_names_from_model_config(extra["config.txt"]);
+  if (model_classes.empty()) model_classes = class_names_from_model_config(config_txt);
   if (model_classes.empty()) model_classes = dataset_classes;
   ClassMap classes = build_class_map(dataset_classes, model_classes, config.model.aliases);
 
+  const Placement placement = place(module, device, config.processing.fp16, path);
   std::unique_ptr<TorchModel> model;
+  if (config.model.type == ModelType::classifier)
+    model = std::make_unique<ClassifierModel>(std::move(module), config, std::move(classes), placement, input_size);
+  else
+    model = std::make_unique<DetectorModel>(std::move(module), config, std::move(classes), placement, input_size,
+                                            config.model.type == ModelType::yolov5);
+  if (on_phase) on_phase("warm-up");
   try {
-    switch (config.model.type) {
-      case ModelType::classifier:
-        model = std::make_unique<ClassifierModel>(std::move(module), config, std::move(classes));
-        break;
-      case ModelType::yolov8:
-      case ModelType::yolov5:
-        model = std::make_unique<DetectorModel>(std::move(module), config, std::move(classes),
-                                                config.model.type == ModelType::yolov5);
-        break;
-      case ModelType::text:
-        throw usage_error(fmt::format("{}: model.type text reads documents: it is doc_worker's (load_text_model)", path));
-    }
-    if (on_phase) on_phase("warm-up");
-    model->check_output_shape();
+    model->warm_up(meta);
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
-    std::string what = e.what();
-    if (const size_t cut = what.find("\nException raised from"); cut != std::string::npos) what.resize(cut);
-    throw Error(ExitCode::model_load, fmt::format("{}: the model failed on a {}x{} warm-up input: {}", path,
-                                                  config.model.input_size, config.model.input_size, what));
+    throw Error(ExitCode::model_load, fmt::format("{}: the model failed at warm-up: {}", path, torch_message(e)));
   }
   return model;
 }
@@ -373,18 +516,13 @@ std::unique_ptr<Model> load_model(const Config& config, const std::vector<std::s
 std::unique_ptr<TextModel> load_text_model(const Config& config, const std::vector<std::string>& dataset_classes,
                                            int64_t largest_token_id, const std::function<void(const char*)>& on_phase) {
   const std::string path = config.model.path.string();
-  torch::jit::ExtraFilesMap extra{{"config.txt", ""}};
-  torch::jit::Module module;
-  try {
-    module = torch::jit::load(path, torch::Device(torch::kCPU), extra);
-  } catch (const std::exception& e) {
-    throw Error(ExitCode::model_load,
-                fmt::format("{}: model.path: cannot load the TorchScript model: {}", path, torch_message(e)));
-  }
+  const torch::Device device = pick_device();
+  std::string config_txt;
+  torch::jit::Module module = load_module(path, device, config_txt);
   ClassMap classes;
   if (config.task != Task::embed) {
     std::vector<std::string> model_classes = config.model.class_names;
-    if (model_classes.empty()) model_classes = class_names_from_model_config(extra["config.txt"]);
+    if (model_classes.empty()) model_classes = class_names_from_model_config(config_txt);
     std::vector<std::string> dataset = dataset_classes.empty() ? model_classes : dataset_classes;
     if (model_classes.empty()) model_classes = dataset;
     if (model_classes.empty())
@@ -393,7 +531,8 @@ std::unique_ptr<TextModel> load_text_model(const Config& config, const std::vect
                                     config.file.string(), to_string(config.task)));
     classes = build_class_map(dataset, model_classes, config.model.aliases);
   }
-  auto model = std::make_unique<TorchTextModel>(std::move(module), config, std::move(classes));
+  const Placement placement = place(module, device, config.processing.fp16, path);
+  auto model = std::make_unique<TorchTextModel>(std::move(module), config, std::move(classes), placement);
   try {
     if (on_phase) on_phase("warm-up");
     model->check_output_shape(largest_token_id);

@@ -145,10 +145,17 @@ DetectionJudgement judge_detections(const std::vector<Box>& labels, const std::v
     }
   }
 
+  // A prediction's score for a class: its own score for its own class, else that class's
+  // entry of its score vector (a second guess), else 0.
+  const auto score_for = [&](size_t j, int c) -> float {
+    const Detection& d = dets[j];
+    if (d.cls == c) return d.score;
+    return c >= 0 && static_cast<size_t>(c) < d.probs.size() ? d.probs[static_cast<size_t>(c)] : 0.0f;
+  };
   for (size_t i = 0; i < nl; ++i) {
     BoxResult& r = out.boxes[i];
     for (const Overlap& p : overlaps[i])
-      if (dets[p.det].cls == classes[i] && p.iou >= v.iou_threshold) r.label_prob = std::max(r.label_prob, dets[p.det].score);
+      if (p.iou >= v.iou_threshold) r.label_prob = std::max(r.label_prob, score_for(p.det, classes[i]));
     if (duplicate[i]) {
       r.reason = reason::kDuplicate;
       label_done[i] = true;
@@ -190,9 +197,9 @@ DetectionJudgement judge_detections(const std::vector<Box>& labels, const std::v
     }
   };
   const auto full = [&](const Overlap& o) { return o.iou >= v.iou_threshold; };
-  phase([&](size_t i, const Overlap& o) {
-          return full(o) && dets[o.det].cls == classes[i] && dets[o.det].score >= v.correct_threshold;
-        },
+  // The classifier's rule on the prediction on the box: p(label) >= correct_threshold
+  // confirms it, even when another class scores higher there.
+  phase([&](size_t i, const Overlap& o) { return full(o) && score_for(o.det, classes[i]) >= v.correct_threshold; },
         [&](const Overlap& o) { return std::pair<double, double>(o.iou, dets[o.det].score); },
         [](BoxResult& r, const Detection&) {
           r.verdict = Verdict::correct;
@@ -209,7 +216,7 @@ DetectionJudgement judge_detections(const std::vector<Box>& labels, const std::v
         });
   // Partly overlapping, confident, same class: the object is there, the box is not on it.
   phase([&](size_t i, const Overlap& o) {
-          return !full(o) && o.iou >= v.location_min_iou && dets[o.det].cls == classes[i] &&
+          return !full(o) && o.iou > 0 && o.iou >= v.location_min_iou && dets[o.det].cls == classes[i] &&
                  dets[o.det].score >= v.mislabel_threshold;
         },
         [&](const Overlap& o) { return std::pair<double, double>(dets[o.det].score, o.iou); },
@@ -228,9 +235,12 @@ DetectionJudgement judge_detections(const std::vector<Box>& labels, const std::v
   // included) scores background_threshold near it; else the model may just have missed it.
   const auto something_near = [&](size_t i) {
     for (const Overlap& o : overlaps[i])
-      if (o.iou >= v.location_min_iou && dets[o.det].score >= v.background_threshold) return true;
-    for (const Detection& w : weak)
-      if (w.score >= v.background_threshold && iou(labels[i], w.box) >= v.location_min_iou) return true;
+      if (o.iou > 0 && o.iou >= v.location_min_iou && dets[o.det].score >= v.background_threshold) return true;
+    for (const Detection& w : weak) {
+      if (w.score < v.background_threshold) continue;
+      const double overlap = iou(labels[i], w.box);
+      if (overlap > 0 && overlap >= v.location_min_iou) return true;
+    }
     return false;
   };
   for (size_t i = 0; i < nl; ++i) {

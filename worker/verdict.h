@@ -73,18 +73,20 @@ struct DetectionJudgement {
 
 /// Matches label boxes (pixels, dataset classes) to predictions `dets` (score >=
 /// model.conf_threshold), each prediction used once, in phases:
-///  1. same-class predictions with score >= correct_threshold and IoU >= iou_threshold (highest
-///     IoU first) confirm a label (label_confirmed);
+///  1. predictions with IoU >= iou_threshold whose score for the label's class is >=
+///     correct_threshold (their own score when they are of that class, else that class's
+///     entry of their `probs`: the model's second guess) confirm a label (label_confirmed;
+///     highest IoU first);
 ///  2. other-class predictions with score >= mislabel_threshold and IoU >= iou_threshold
 ///     (highest score first) make it mislabeled (other_class, suggested = that class);
 ///  3. same-class predictions with score >= mislabel_threshold whose IoU lies in
-///     [location_min_iou, iou_threshold) (highest score first) make it mislabeled
+///     [location_min_iou, iou_threshold), and above 0, (highest score first) make it mislabeled
 ///     (bad_location, suggested_box = the prediction's box);
 ///  4. any remaining prediction with IoU >= iou_threshold leaves it uncertain (low_confidence);
 ///  5. the rest are spurious (mislabeled, remove) when background_threshold > 0 and no
 ///     prediction of `dets` or `weak` (predictions scoring in [background_threshold,
-///     conf_threshold)) with score >= background_threshold has IoU >= location_min_iou with
-///     it; else not_detected (uncertain).
+///     conf_threshold)) with score >= background_threshold overlaps it (IoU > 0 and >=
+///     location_min_iou); else not_detected (uncertain).
 /// Unused predictions with score >= missing_threshold that overlap no label box at
 /// iou_threshold are missing labels. Boxes flagged in `duplicate` are uncertain (duplicate)
 /// and take no prediction.

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <map>
+#include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
 #include <fmt/core.h>
@@ -39,8 +40,7 @@ std::string fixed(int cls, double cx, double cy) {
 ///   2 its box moved half a quadrant towards the centre, IoU 1/3 (bad_location); 3 an extra
 ///   label on the black quadrant (spurious); 4 the last coloured quadrant unlabelled (missing);
 ///   5 no label file at all (unlabeled).
-struct Scenes {
-  lv::test::TempDir dir;
+struct Scenes : lv::test::RunDir {
   std::vector<std::string> items;
   int count;
 
@@ -102,17 +102,6 @@ struct Scenes {
 
   std::string folder(int i) const { return i % 2 ? "site_b" : "site_a"; }
 
-  std::map<std::string, std::string> env() const {
-    return {{"LV_NVIDIA_SMI", LV_SOURCE_DIR "/tests/fixtures/fake_nvidia_smi"},
-            {"FAKE_GPU_COUNT", "4"},
-            {"LV_ALLOW_CPU_FALLBACK", "1"},
-            {"CUDA_VISIBLE_DEVICES", "\x01unset"}};
-  }
-  lv::test::RunResult orchestrate(std::vector<std::string> args) const {
-    args.insert(args.begin(), {LV_ORCHESTRATOR, "--config", "config.yaml"});
-    return lv::test::run_program(args, env(), dir.path(), std::chrono::seconds(240));
-  }
-  json report() const { return json::parse(read_text(dir / "output/verification_report.json")); }
   const json& record(const json& report, int i) const {
     const std::string path = fmt::format("{}/images/img_{:03d}.png", folder(i), i);
     for (const json& r : report["images"])
@@ -224,6 +213,39 @@ TEST_CASE("autolabel on 4 fake GPUs: labels from predictions, existing label fil
   CHECK(rec["source"] == "predicted");
   CHECK(rec["labels"].size() == 3);
   CHECK(s.record(report, 10)["source"] == "existing");
+  CHECK_FALSE(fs::exists(s.dir / "output/debug_images"));  // debug_images: none
+}
+
+TEST_CASE("autolabel draws the boxes it writes when debug images are asked for", "[pipeline][detector][autolabel]") {
+  Scenes s(6, 0, "autolabel");
+  std::string config = read_text(s.dir / "config.yaml");
+  config.replace(config.find("debug_images: none"), 18, "debug_images: all");
+  write_text(s.dir / "config.yaml", config);
+  const auto r = s.orchestrate({"--num-gpus", "2"});
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  // Pixels far from the source (more than JPEG's blur at these flat quadrants): box lines.
+  const auto changed = [&](int i) {
+    const std::string rel = fmt::format("{}/images/img_{:03d}.png", s.folder(i), i);
+    const cv::Mat drawn = cv::imread((s.dir / "output/debug_images" / (rel + ".jpg")).string());
+    const cv::Mat source = cv::imread((s.dir / "data" / rel).string());
+    REQUIRE(drawn.size() == source.size());
+    cv::Mat diff;
+    cv::absdiff(drawn, source, diff);
+    int far = 0;
+    for (int y = 0; y < diff.rows; ++y)
+      for (int x = 0; x < diff.cols; ++x) {
+        const cv::Vec3b d = diff.at<cv::Vec3b>(y, x);
+        if (d[0] + d[1] + d[2] > 300) ++far;
+      }
+    return far;
+  };
+  // Image 5 has no label file: its three boxes are drawn (green lines across blue and red
+  // quadrants). Image 0 keeps its own labels: nothing of the model's is drawn.
+  CHECK(changed(5) >= 30);
+  CHECK(changed(0) < 10);
+  for (int i = 0; i < 6; ++i)
+    CHECK(fs::exists(s.dir / "output/debug_images" / s.folder(i) / "images" / fmt::format("img_{:03d}.png.jpg", i)));
 }
 
 TEST_CASE("detector verify and autolabel: a worker killed mid-shard, then --retry-failed, equals a clean run",

@@ -83,8 +83,7 @@ std::vector<Doc> make_docs() {
   return docs;
 }
 
-struct DocPipeline {
-  lv::test::TempDir dir;
+struct DocPipeline : lv::test::RunDir {
   std::vector<Doc> docs = make_docs();
 
   DocPipeline(const std::string& task, int spin) {
@@ -114,16 +113,6 @@ struct DocPipeline {
                    "orchestrator:\n  stop_grace_s: 2\n  status_interval_s: 0.5\n");
   }
 
-  std::map<std::string, std::string> env() const {
-    return {{"LV_NVIDIA_SMI", LV_SOURCE_DIR "/tests/fixtures/fake_nvidia_smi"},
-            {"FAKE_GPU_COUNT", "4"},
-            {"CUDA_VISIBLE_DEVICES", "\x01unset"}};
-  }
-  lv::test::RunResult orchestrate(std::vector<std::string> args) const {
-    args.insert(args.begin(), {LV_ORCHESTRATOR, "--config", "config.yaml"});
-    return lv::test::run_program(args, env(), dir.path(), std::chrono::seconds(240));
-  }
-  json report() const { return json::parse(read_text(dir / "output/verification_report.json")); }
 
   /// The docs that are items (every line but blank ones), in input order.
   std::vector<const Doc*> items() const {

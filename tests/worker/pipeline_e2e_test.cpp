@@ -32,8 +32,7 @@ const char* const kFolders[] = {"indoor/day", "indoor/night", "outdoor/day"};
 
 /// Image i: left half colour i%3, right half colour (i+1)%3 (red, green, blue). Box 0 (left)
 /// is labelled right; box 1 (right) is labelled with the left colour when i%5 == 0 (wrong).
-struct Pipeline {
-  lv::test::TempDir dir;
+struct Pipeline : lv::test::RunDir {
   std::vector<std::string> items;
   int count;
 
@@ -63,16 +62,6 @@ struct Pipeline {
                "orchestrator:\n  stop_grace_s: 2\n  status_interval_s: 0.5\n");
   }
 
-  std::map<std::string, std::string> env() const {
-    return {{"LV_NVIDIA_SMI", LV_SOURCE_DIR "/tests/fixtures/fake_nvidia_smi"},
-            {"FAKE_GPU_COUNT", "4"},
-            {"CUDA_VISIBLE_DEVICES", "\x01unset"}};
-  }
-  lv::test::RunResult orchestrate(std::vector<std::string> args) const {
-    args.insert(args.begin(), {LV_ORCHESTRATOR, "--config", "config.yaml"});
-    return lv::test::run_program(args, env(), dir.path(), std::chrono::seconds(240));
-  }
-  json report() const { return json::parse(read_text(dir / "output/verification_report.json")); }
 };
 
 }  // namespace
@@ -103,6 +92,32 @@ TEST_CASE("orchestrator + image_worker on 4 fake GPUs: merged tree and report as
   CHECK(fs::exists(p.dir / "output/correct/indoor/night/JPEGImages/img_101.png"));
   CHECK(fs::exists(p.dir / "output/correct/indoor/night/labels/img_101.txt"));
   for (int s = 0; s < 4; ++s) CHECK_FALSE(fs::exists(p.dir / ("output_gpu" + std::to_string(s))));
+}
+
+TEST_CASE("a model that does not take the configured input fails every shard once, as a model/config mismatch",
+          "[pipeline]") {
+  Pipeline p(8, 0);
+  // Traced at 32 with no imgsz in its config.txt; the config leaves model.input_size out (64).
+  lv::test::save_ultralytics_like_detector(p.dir / "model.pt", 32, R"({"names": ["red", "green", "blue"]})");
+  std::string config = read_text(p.dir / "config.yaml");
+  const std::string classifier = "  type: classifier\n  input_size: 16\n";
+  REQUIRE(config.find(classifier) != std::string::npos);
+  config.replace(config.find(classifier), classifier.size(), "  type: yolov8\n");
+  write_text(p.dir / "config.yaml", config + "  max_retries: 2\n");
+  const auto r = p.orchestrate({"--num-gpus", "4"});
+  INFO(r.output);
+  CHECK(r.code == 3);  // every shard failed with the model exit code
+  for (int s = 0; s < 4; ++s) {
+    CHECK(r.output.find(fmt::format("FAILED shard {} (GPU {}) exit code 3 (model/config mismatch), 1 attempt(s)", s, s)) !=
+          std::string::npos);
+    CHECK(read_text(p.dir / fmt::format("gpu{}.log", s)).find("model/config mismatch: the model failed on its warm-up "
+                                                              "input [2, 3, 64, 64]") != std::string::npos);
+  }
+  CHECK(r.output.find("hint: the model does not take the input the config gives it: change model.input_size") !=
+        std::string::npos);
+  CHECK(r.output.find("retrying, resuming") == std::string::npos);
+  const json state = json::parse(read_text(p.dir / "run_state.json"));
+  for (const auto& s : state["shards"]) CHECK(s["attempts"] == 1);
 }
 
 TEST_CASE("a worker killed mid-shard is retried to the same tree and report as a clean run", "[pipeline]") {

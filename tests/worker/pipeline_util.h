@@ -7,8 +7,10 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <chrono>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -36,6 +38,28 @@ inline nlohmann::json comparable_report(nlohmann::json report) {
     for (const char* k : {"seconds", "items_per_s", "attempts", "log"}) s.erase(k);
   return report;
 }
+
+/// A run's folder (config.yaml, data, output, logs) for the real orchestrator on 4 GPUs posed
+/// by the fake nvidia-smi; the pipeline tests' fixtures derive from it.
+struct RunDir {
+  TempDir dir;
+
+  /// The fake GPUs are not there for LibTorch: without LV_ALLOW_CPU_FALLBACK each worker,
+  /// given CUDA_VISIBLE_DEVICES=N, would refuse to run on the CPU.
+  std::map<std::string, std::string> env() const {
+    return {{"LV_NVIDIA_SMI", LV_SOURCE_DIR "/tests/fixtures/fake_nvidia_smi"},
+            {"FAKE_GPU_COUNT", "4"},
+            {"CUDA_VISIBLE_DEVICES", "\x01unset"},
+            {"LV_ALLOW_CPU_FALLBACK", "1"}};
+  }
+  /// `orchestrator --config config.yaml <args>` in the folder.
+  RunResult orchestrate(std::vector<std::string> args) const {
+    args.insert(args.begin(), {LV_ORCHESTRATOR, "--config", "config.yaml"});
+    return run_program(args, env(), dir.path(), std::chrono::seconds(240));
+  }
+  /// The merged report.
+  nlohmann::json report() const { return nlohmann::json::parse(read_text(dir / "output/verification_report.json")); }
+};
 
 /// The pid of the `program` (e.g. "doc_worker") running shard `shard` under `dir`, or 0.
 inline pid_t worker_pid(const std::string& program, const std::filesystem::path& dir, int shard) {

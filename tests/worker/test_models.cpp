@@ -88,6 +88,53 @@ void save_two_class_yolov8(const std::filesystem::path& file) {
   save_constant_detector(file, v, 6, 4, R"({"stride": 32, "names": {"0": "cat", "1": "dog"}})");
 }
 
+void save_ultralytics_like_detector(const std::filesystem::path& file, int size, const std::string& config_txt,
+                                    bool batch_one_only) {
+  const int64_t a = static_cast<int64_t>(size / 8) * (size / 8);
+  torch::Tensor anchors = torch::zeros({1, 6, a});
+  const double s = size;
+  const double first[] = {s / 2, s / 2, s / 2, s / 4, 0.9, 0.05};  // cx cy w h cat dog
+  for (int64_t r = 0; r < 6; ++r) anchors[0][r][0] = first[r];
+  torch::jit::Module m("UltralyticsLike");
+  m.register_attribute("anchors", c10::TensorType::get(), anchors, /*is_param=*/false, /*is_buffer=*/false);
+  m.register_attribute("numel", c10::IntType::get(), int64_t{3} * size * size);
+  m.define(std::string(R"(
+def forward(self, x):
+)") + (batch_one_only ? "    x = x.reshape([1, self.numel]).reshape([1, 3, -1, x.size(3)])\n" : "") + R"(
+    g = torch.avg_pool2d(x, [8, 8]).mean(1, keepdim=True).flatten(2)
+    return g * 0.0 + self.anchors
+)");
+  torch::jit::ExtraFilesMap extra;
+  if (!config_txt.empty()) extra["config.txt"] = config_txt;
+  m.save(file.string(), extra);
+}
+
+void save_dynamic_detector(const std::filesystem::path& file, const std::string& config_txt) {
+  torch::jit::Module m("DynamicDetector");
+  m.define(R"(
+def forward(self, x):
+    s = float(x.size(2))
+    row = torch.tensor([s / 2.0, s / 2.0, 10.0, 10.0, 0.9, 0.05], dtype=x.dtype, device=x.device)
+    return row.reshape([1, 6, 1]).expand([x.size(0), 6, 1]) + x.mean() * 0.0
+)");
+  torch::jit::ExtraFilesMap extra;
+  if (!config_txt.empty()) extra["config.txt"] = config_txt;
+  m.save(file.string(), extra);
+}
+
+void save_half_conv_classifier(const std::filesystem::path& file, const std::string& config_txt) {
+  torch::jit::Module m("HalfConv");
+  m.register_parameter("w", (torch::eye(3) * 10).reshape({3, 3, 1, 1}).to(torch::kHalf), false);
+  m.register_parameter("b", torch::tensor({0.0, 1.0, 2.0}).to(torch::kHalf), false);
+  m.define(R"(
+def forward(self, x):
+    return torch.conv2d(x, self.w, self.b).mean([2, 3])
+)");
+  torch::jit::ExtraFilesMap extra;
+  if (!config_txt.empty()) extra["config.txt"] = config_txt;
+  m.save(file.string(), extra);
+}
+
 void save_keyword_text_model(const std::filesystem::path& file, int vocab,
                              const std::vector<std::vector<int64_t>>& class_ids, const std::string& names_json,
                              bool embed, int spin) {

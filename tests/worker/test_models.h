@@ -31,6 +31,27 @@ void save_constant_detector(const std::filesystem::path& file, const std::vector
 /// below); names in config.txt.
 void save_two_class_yolov8(const std::filesystem::path& file);
 
+/// A detector shaped like an Ultralytics YOLOv8 export traced at `size` (two classes, cat and
+/// dog): output [B, 6, A] with A = (size / 8)^2 anchors, added to a plain tensor attribute
+/// `anchors` [1, 6, A] (neither parameter nor buffer: what a traced export keeps as a constant,
+/// and Module::to() does not move). Any batch size is taken, but any other input size fails
+/// with LibTorch's "The size of tensor a (...) must match the size of tensor b (...)". Anchor 0
+/// holds a cat (0.9; dog 0.05) at input pixels (S/4, 3S/8)-(3S/4, 5S/8); the others score 0.
+/// With `batch_one_only` the forward reshapes its input to one row, as a graph traced with a
+/// fixed view does, so only batches of 1 are taken. `config_txt` (when not empty) is stored as
+/// config.txt.
+void save_ultralytics_like_detector(const std::filesystem::path& file, int size, const std::string& config_txt,
+                                    bool batch_one_only = false);
+
+/// A detector of any input size S (as a dynamic=True export): output [B, 6, 1], one cat (0.9;
+/// dog 0.05) of 10 x 10 input pixels centred in the input. `config_txt` as above.
+void save_dynamic_detector(const std::filesystem::path& file, const std::string& config_txt);
+
+/// A classifier with fp16 weights (as an export with half=True): a 1x1 convolution with weight
+/// 10 x identity [3, 3, 1, 1] and bias (0, 1, 2), both torch.half, then the mean over the
+/// crop: logits 10 x (channel means) + (0, 1, 2). `config_txt` as above.
+void save_half_conv_classifier(const std::filesystem::path& file, const std::string& config_txt);
+
 /// A yolov8-layout detector for 32 x 32 inputs (model.input_size 32) that finds colour in
 /// each quadrant: one anchor per 16 x 16 cell (row by row: top-left, top-right, bottom-left,
 /// bottom-right), its box the cell, its scores for red, green, blue the cell's mean R, G, B in

@@ -241,8 +241,8 @@ TEST_CASE("image_worker exit codes: config 2, model 3, input 4", "[worker][e2e]"
   lv::test::save_fixed_width_classifier(ds.dir / "five.pt", 5);
   ds.write_config("", "five.pt");
   CHECK(lv::test::run_program(ds.args(), log) == 3);
-  CHECK(read_text(log).find("model output shape [1, 5] does not fit model.type classifier with 3 classes") !=
-        std::string::npos);
+  CHECK(read_text(log).find("model output shape [4, 5] for a warm-up batch of 4 does not fit model.type classifier "
+                            "with 3 classes") != std::string::npos);
 
   ds.write_config("");
   auto args = ds.args();
@@ -540,4 +540,85 @@ TEST_CASE("an image that is a FIFO, a device link or a dangling link is an image
   CHECK(s.record("set/images/dangling.png")["error"] == "image: dangling symlink");
   CHECK(s.record("set/images/folder.png")["error"] == "image: not a regular file (directory)");
   CHECK(s.record("set/images/ok.png")["verdict"] == "correct");
+}
+
+namespace {
+
+/// One correct image, the mean-colour classifier and a config; `model_section` replaces the
+/// model keys.
+struct OneImage {
+  lv::test::TempDir dir;
+
+  explicit OneImage(const std::string& model_section = "  path: model.pt\n  type: classifier\n  input_size: 16\n",
+                    const std::string& processing = "  batch_size: 4\n") {
+    lv::test::save_mean_colour_classifier(dir / "model.pt", 10.0, true);
+    write_image(dir / "data/images/a.png", red_green());
+    write_text(dir / "data/labels/a.txt", "0 0.25 0.5 0.5 1\n");
+    write_text(dir / "split.txt", "images/a.png\n");
+    write_text(dir / "config.yaml", "input:\n  images: data\n  classes: [red, green, blue]\noutput:\n  debug_images: none\n"
+                                    "model:\n" + model_section + "processing:\n" + processing);
+  }
+  lv::test::RunResult run(const std::map<std::string, std::string>& env) const {
+    return lv::test::run_program({LV_IMAGE_WORKER, "--config", (dir / "config.yaml").string(), "--items",
+                                  (dir / "split.txt").string(), "--output-dir", (dir / "out").string(), "--shard", "0"},
+                                 env, dir.path(), std::chrono::seconds(60));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("image_worker given a GPU it cannot use fails loudly (exit 3) unless LV_ALLOW_CPU_FALLBACK=1",
+          "[worker][e2e][device]") {
+  OneImage w;
+  // No GPU 99 anywhere: a CPU-only LibTorch has no CUDA, a CUDA one finds no device.
+  const auto refused = w.run({{"CUDA_VISIBLE_DEVICES", "99"}, {"LV_ALLOW_CPU_FALLBACK", "\x01unset"}});
+  INFO(refused.output);
+  CHECK(refused.code == 3);
+  CHECK(refused.output.find("CUDA_VISIBLE_DEVICES=99 gives this worker a GPU, but it has no usable CUDA") !=
+        std::string::npos);
+  CHECK(refused.output.find("LV_ALLOW_CPU_FALLBACK=1") != std::string::npos);
+  CHECK_FALSE(fs::exists(w.dir / "out/verification_report.json"));
+
+  const auto allowed = w.run({{"CUDA_VISIBLE_DEVICES", "99"}, {"LV_ALLOW_CPU_FALLBACK", "1"}});
+  INFO(allowed.output);
+  CHECK(allowed.code == 0);
+  CHECK(allowed.output.find("warning: CUDA_VISIBLE_DEVICES=99 gives this worker a GPU") != std::string::npos);
+  CHECK(allowed.output.find("Running on the CPU, as LV_ALLOW_CPU_FALLBACK=1 allows") != std::string::npos);
+  CHECK(allowed.output.find(") on cpu") != std::string::npos);
+
+  // A CPU worker (the orchestrator's --gpus cpu gives an empty CUDA_VISIBLE_DEVICES) needs no escape.
+  const auto cpu = w.run({{"CUDA_VISIBLE_DEVICES", ""}, {"LV_ALLOW_CPU_FALLBACK", "\x01unset"}});
+  INFO(cpu.output);
+  CHECK(cpu.code == 0);
+  CHECK(cpu.output.find("warning") == std::string::npos);
+}
+
+TEST_CASE("image_worker runs a model that refuses processing.batch_size at its export's batch, with a warning",
+          "[worker][e2e][export]") {
+  OneImage w("  path: b1.pt\n  type: yolov8\n", "  batch_size: 4\n");
+  lv::test::save_ultralytics_like_detector(w.dir / "b1.pt", 32,
+                                           R"({"stride": 32, "task": "detect", "batch": 1, "imgsz": [32, 32], )"
+                                           R"("names": {"0": "red", "1": "green"}})",
+                                           /*batch_one_only=*/true);
+  const auto r = w.run({{"CUDA_VISIBLE_DEVICES", ""}});
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  CHECK(r.output.find("warning: " + (w.dir / "b1.pt").string() + ": the model refused a batch of 4 at warm-up") !=
+        std::string::npos);
+  CHECK(r.output.find("config.txt \"batch\": 1), so batches of 1 are run") != std::string::npos);
+  // model.input_size left out: the export's imgsz.
+  CHECK(r.output.find("input 32x32, batch 1) on cpu") != std::string::npos);
+}
+
+TEST_CASE("image_worker with a traced export and the default input size fails at warm-up naming model.input_size",
+          "[worker][e2e][export]") {
+  OneImage w("  path: traced.pt\n  type: yolov8\n", "  batch_size: 2\n");
+  lv::test::save_ultralytics_like_detector(w.dir / "traced.pt", 32, R"({"names": ["red", "green"]})");
+  const auto r = w.run({{"CUDA_VISIBLE_DEVICES", ""}});
+  INFO(r.output);
+  CHECK(r.code == 3);
+  CHECK(r.output.find("model/config mismatch: the model failed on its warm-up input [2, 3, 64, 64]") !=
+        std::string::npos);
+  CHECK(r.output.find("set model.input_size to it") != std::string::npos);
+  CHECK_FALSE(fs::exists(w.dir / "out/.journal.jsonl"));
 }

@@ -229,6 +229,72 @@ TEST_CASE("gpu: yolov8 and yolov5 constant detectors give the CPU's detections o
   }
 }
 
+TEST_CASE("gpu: Ultralytics-like exports (a tensor attribute, a dynamic graph) load onto cuda:0 whole", "[gpu]") {
+  if (!gpu::cuda_available()) {
+    WARN("no CUDA device: skipped");
+    return;
+  }
+  test::TempDir dir;
+  // Anchors as a plain tensor attribute, as a traced export keeps its constants: Module::to()
+  // would leave them on the CPU ("Expected all tensors to be on the same device").
+  test::save_ultralytics_like_detector(dir / "traced.pt", 32,
+                                       R"({"stride": 32, "task": "detect", "batch": 1, "imgsz": [32, 32], )"
+                                       R"("names": {"0": "cat", "1": "dog"}})");
+  test::save_dynamic_detector(dir / "dynamic.pt", R"({"imgsz": 32, "args": {"dynamic": true}, "names": ["cat", "dog"]})");
+  ModelInput in;  // a black 200 x 100 image letterboxed into 32 (scale 0.16, 8 px above)
+  in.count = 1;
+  in.data.assign(3 * 32 * 32, 0.0f);
+  in.letterbox = compute_letterbox(200, 100, 32);
+  in.image_w = 200;
+  in.image_h = 100;
+  for (bool fp16 : {false, true}) {
+    INFO("fp16 " << fp16);
+    const double score_tol = fp16 ? 2e-3 : 1e-5, box_tol = fp16 ? 0.2 : 1e-3;
+    double worst_score = 0, worst_box = 0;
+    for (const char* name : {"traced.pt", "dynamic.pt"}) {
+      INFO(name);
+      Config c = classifier_config(dir / name, 64, fp16);  // input_size left out: the export's imgsz, 32
+      c.model.type = ModelType::yolov8;
+      c.processing.batch_size = 4;
+      const auto m = load_or_fail(c, {"cat", "dog"});
+      CHECK(m->device() == (fp16 ? "cuda:0 (fp16)" : "cuda:0"));
+      CHECK(m->input_size() == 32);
+      CHECK(m->batch_size() == 4);
+      const auto out = m->infer({&in, &in, &in, &in, &in});
+      REQUIRE(out.size() == 5);
+      // traced: input (8, 12)-(24, 20); dynamic: a 10 px box at the centre, (11, 11)-(21, 21).
+      const ExpectedDetection want = std::string(name) == "traced.pt" ? ExpectedDetection{0, 0.9, {50, 25, 150, 75}}
+                                                                      : ExpectedDetection{0, 0.9, {68.75, 18.75, 131.25, 81.25}};
+      for (const auto& o : out) check_detections(o.detections, {want}, score_tol, box_tol, worst_score, worst_box);
+    }
+    std::cout << "[gpu] Ultralytics-like exports on cuda:0" << (fp16 ? " (fp16)" : "") << ": max |score - hand| = "
+              << worst_score << ", max |box - hand| = " << worst_box << " px\n";
+  }
+}
+
+TEST_CASE("gpu: fp16 weights (an export with half=True) run in fp16 on cuda:0 even with processing.fp16 false",
+          "[gpu]") {
+  if (!gpu::cuda_available()) {
+    WARN("no CUDA device: skipped");
+    return;
+  }
+  test::TempDir dir;
+  test::save_half_conv_classifier(dir / "half.pt", R"({"args": {"half": true}, "names": ["red", "green", "blue"]})");
+  const ModelInput in = colour_crops(2, 32, 1);  // pure red; left half red, right half green
+  // Logits 10 x channel means + (0, 1, 2): (10, 1, 2) and (5, 6, 2).
+  const std::vector<std::vector<double>> want = {softmax({10, 1, 2}), softmax({5, 6, 2})};
+  for (bool fp16 : {false, true}) {
+    INFO("fp16 " << fp16);
+    const auto model = load_or_fail(classifier_config(dir / "half.pt", 32, fp16), {"red", "green", "blue"});
+    CHECK(model->device() == "cuda:0 (fp16)");
+    const auto out = model->infer({&in});
+    REQUIRE(out[0].box_scores.size() == 2);
+    const double diff = max_abs_diff(out[0].box_scores, want);
+    std::cout << "[gpu] fp16-weight classifier, processing.fp16 " << fp16 << ": max |CUDA - hand| = " << diff << "\n";
+    CHECK(diff <= 1e-2);
+  }
+}
+
 TEST_CASE("gpu: conv classifier at batch 32, CUDA against CPU, and forward timings", "[gpu]") {
   if (!gpu::cuda_available()) {
     WARN("no CUDA device: skipped");

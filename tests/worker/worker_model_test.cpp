@@ -177,15 +177,16 @@ TEST_CASE("model load failures exit 3 naming the file and the shapes", "[worker]
   test::save_fixed_width_classifier(dir / "five.pt", 5);
   std::tie(code, msg) = load_error(classifier_config(dir / "five.pt"), {"a", "b", "c"});
   CHECK(code == ExitCode::model_load);
-  CHECK(msg.find("model output shape [1, 5] does not fit model.type classifier with 3 classes (expected [1, 3])") !=
-        std::string::npos);
+  // The warm-up runs at the real batch shape (processing.batch_size 32).
+  CHECK(msg.find("model output shape [32, 5] for a warm-up batch of 32 does not fit model.type classifier with 3 "
+                 "classes (expected [32, 3])") != std::string::npos);
 
   Config v8 = classifier_config(dir / "five.pt");
   v8.model.type = ModelType::yolov8;
   std::tie(code, msg) = load_error(v8, {"a", "b", "c"});
   CHECK(code == ExitCode::model_load);
-  CHECK(msg.find("[1, 5] does not fit model.type yolov8 with 3 classes (expected [1, 7, A] (4 + 3 classes))") !=
-        std::string::npos);
+  CHECK(msg.find("[32, 5] for a warm-up batch of 32 does not fit model.type yolov8 with 3 classes (expected [32, 7, "
+                 "A] (4 + 3 classes))") != std::string::npos);
 }
 
 TEST_CASE("yolov8: letterbox inverted, class-aware NMS, verdicts by hand", "[worker][model]") {
@@ -259,4 +260,161 @@ TEST_CASE("yolov8: aliases sum class scores per anchor before NMS", "[worker][mo
   CHECK(d[0].score == Approx(0.98f));   // anchor 3: 0.01 + 0.97
   CHECK(d[1].score == Approx(0.97f));   // anchor 2: 0.02 + 0.95
   CHECK(d[2].score == Approx(0.95f));   // anchor 0: 0.9 + 0.05 (anchor 1, 0.95, suppressed)
+}
+
+namespace {
+
+/// The lv::Error load_model throws (code and message), or ExitCode::ok and "" when it loads.
+std::pair<ExitCode, std::string> load_failure(const Config& c, const std::vector<std::string>& classes) {
+  try {
+    load_model(c, classes);
+  } catch (const Error& e) {
+    return {e.code(), e.what()};
+  }
+  return {ExitCode::ok, ""};
+}
+
+bool has(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
+
+// config.txt as Ultralytics 8.0.81 writes it, for a model traced at 32.
+const char* const kExport32 =
+    R"({"description": "Ultralytics YOLOv8n model", "author": "Ultralytics", "version": "8.0.81", "stride": 32, )"
+    R"("task": "detect", "batch": 1, "imgsz": [32, 32], "names": {"0": "cat", "1": "dog"}})";
+
+/// A yolov8 config for `model` as a config file that leaves model.input_size out would give.
+Config detector_config(const fs::path& model, int batch) {
+  Config c = classifier_config(model);
+  c.file = model.parent_path() / "config.yaml";
+  c.model.type = ModelType::yolov8;
+  c.model.input_size = 64;  // the default
+  c.model.input_size_line = 0;
+  c.processing.batch_size = batch;
+  return c;
+}
+
+/// A black 200 x 100 image letterboxed into `size`.
+ModelInput black_200x100(int size) { return prepare_letterbox(cv::Mat(100, 200, CV_8UC3, cv::Scalar(0, 0, 0)), size); }
+
+/// One detection, class `cls`, at (x1, y1)-(x2, y2) in the original image's pixels.
+void check_one(const ModelOutput& out, int cls, double score, double x1, double y1, double x2, double y2) {
+  REQUIRE(out.detections.size() == 1);
+  const Detection& d = out.detections[0];
+  CHECK(d.cls == cls);
+  CHECK(d.score == Approx(score));
+  CHECK(d.box.x1 == Approx(x1));
+  CHECK(d.box.y1 == Approx(y1));
+  CHECK(d.box.x2 == Approx(x2));
+  CHECK(d.box.y2 == Approx(y2));
+}
+
+}  // namespace
+
+TEST_CASE("ultralytics export: model.input_size left out is the export's imgsz; a tensor attribute rides along",
+          "[worker][model][export]") {
+  test::TempDir dir;
+  test::save_ultralytics_like_detector(dir / "v8.pt", 32, kExport32);
+  const auto model = load_model(detector_config(dir / "v8.pt", 4), {"cat", "dog"});
+  CHECK(model->input_size() == 32);
+  CHECK(model->batch_size() == 4);  // "batch": 1 in the metadata, but the model takes 4: not shrunk
+  CHECK(model->device() == "cpu");
+  const ModelInput in = black_200x100(model->input_size());
+  const auto out = model->infer({&in, &in, &in, &in, &in});  // a batch of 4, then 1
+  REQUIRE(out.size() == 5);
+  // Anchor 0: input (8, 12)-(24, 20) in 32 (scale 0.16, 8 px above) -> (50, 25)-(150, 75).
+  for (const auto& o : out) check_one(o, 0, 0.9, 50, 25, 150, 75);
+}
+
+TEST_CASE("ultralytics export: an explicit model.input_size contradicting imgsz is exit 2 naming both, at load",
+          "[worker][model][export]") {
+  test::TempDir dir;
+  test::save_ultralytics_like_detector(dir / "v8.pt", 32, kExport32);
+  Config c = detector_config(dir / "v8.pt", 4);
+  c.model.input_size = 64;
+  c.model.input_size_line = 9;
+  const auto [code, msg] = load_failure(c, {"cat", "dog"});
+  CHECK(code == ExitCode::usage);
+  CHECK(has(msg, (dir / "config.yaml").string() + ":9: model.input_size: "));
+  CHECK(has(msg, "the config says 64"));
+  CHECK(has(msg, (dir / "v8.pt").string() + " was exported for imgsz 32"));
+  c.model.input_size = 32;  // the same size, said in the config
+  CHECK(load_model(c, {"cat", "dog"})->input_size() == 32);
+}
+
+TEST_CASE("ultralytics export: without imgsz the default input size fails the warm-up, naming model.input_size",
+          "[worker][model][export]") {
+  test::TempDir dir;
+  test::save_ultralytics_like_detector(dir / "v8.pt", 32, R"({"names": {"0": "cat", "1": "dog"}})");
+  const auto [code, msg] = load_failure(detector_config(dir / "v8.pt", 4), {"cat", "dog"});
+  CHECK(code == ExitCode::model_load);
+  CHECK(has(msg, (dir / "v8.pt").string() + ": model/config mismatch: "));
+  CHECK(has(msg, "warm-up input [4, 3, 64, 64]"));
+  CHECK(has(msg, "model.input_size 64: auto, and the model's config.txt gives no imgsz"));
+  CHECK(has(msg, "set model.input_size to it"));
+  // LibTorch's own words: 64 / 8 squared anchors against the 16 baked in.
+  CHECK(has(msg, "The size of tensor a (64) must match the size of tensor b (16) at non-singleton dimension 2"));
+  CHECK_FALSE(has(msg, "Exception raised from"));
+}
+
+TEST_CASE("ultralytics export: a dynamic export takes the configured size, else its imgsz", "[worker][model][export]") {
+  test::TempDir dir;
+  test::save_dynamic_detector(dir / "dyn.pt", R"({"imgsz": 32, "batch": 1, "args": {"batch": 1, "dynamic": true}, )"
+                                              R"("names": {"0": "cat", "1": "dog"}})");
+  Config c = detector_config(dir / "dyn.pt", 4);
+  const auto own = load_model(c, {"cat", "dog"});
+  CHECK(own->input_size() == 32);
+  // A 10 x 10 box at the centre of the input: in 32 (scale 0.16, 8 px above) (11, 11)-(21, 21).
+  const ModelInput in32 = black_200x100(32);
+  check_one(own->infer({&in32})[0], 0, 0.9, 68.75, 18.75, 131.25, 81.25);
+
+  c.model.input_size = 48;
+  c.model.input_size_line = 7;
+  const auto set = load_model(c, {"cat", "dog"});
+  CHECK(set->input_size() == 48);
+  // In 48 (scale 0.24, 12 px above): (19, 19)-(29, 29) -> x / 0.24, (y - 12) / 0.24.
+  const ModelInput in48 = black_200x100(48);
+  check_one(set->infer({&in48})[0], 0, 0.9, 19 / 0.24, 7 / 0.24, 29 / 0.24, 17 / 0.24);
+}
+
+TEST_CASE("ultralytics export: a model that refuses the batch size runs at the export's batch",
+          "[worker][model][export]") {
+  test::TempDir dir;
+  test::save_ultralytics_like_detector(dir / "b1.pt", 32, kExport32, /*batch_one_only=*/true);
+  const auto model = load_model(detector_config(dir / "b1.pt", 4), {"cat", "dog"});
+  CHECK(model->batch_size() == 1);
+  const ModelInput in = black_200x100(32);
+  const auto out = model->infer({&in, &in, &in});
+  REQUIRE(out.size() == 3);
+  for (const auto& o : out) check_one(o, 0, 0.9, 50, 25, 150, 75);
+
+  // Without a batch in the metadata there is nothing to fall back to: the message names the batch.
+  test::save_ultralytics_like_detector(dir / "b1_bare.pt", 32, R"({"imgsz": [32, 32], "names": ["cat", "dog"]})", true);
+  const auto [code, msg] = load_failure(detector_config(dir / "b1_bare.pt", 4), {"cat", "dog"});
+  CHECK(code == ExitCode::model_load);
+  CHECK(has(msg, "model/config mismatch"));
+  CHECK(has(msg, "warm-up input [4, 3, 32, 32] (processing.batch_size 4; model.input_size 32: auto: the export's "
+                 "imgsz)"));
+  CHECK(has(msg, "processing.batch_size"));
+}
+
+TEST_CASE("fp16 weights (an export with half=True) run as float32 on the CPU", "[worker][model][export]") {
+  test::TempDir dir;
+  test::save_half_conv_classifier(dir / "half.pt", R"({"imgsz": 32, "args": {"half": true}, "names": ["red", "green", "blue"]})");
+  for (bool fp16 : {false, true}) {  // processing.fp16 is for CUDA: the CPU runs float32 either way
+    INFO("processing.fp16 " << fp16);
+    Config c = classifier_config(dir / "half.pt");
+    c.processing.fp16 = fp16;
+    const auto model = load_model(c, {"red", "green", "blue"});
+    CHECK(model->device() == "cpu");
+    const ModelInput in = prepare_crops(red_green(), {box(0, 0.25, 0.5, 0.5, 1.0), box(0, 0.5, 0.5, 0.5, 1.0)}, 32, 0.0,
+                                        {0, 0, 0}, {1, 1, 1});
+    const auto out = model->infer({&in});
+    REQUIRE(out[0].box_scores.size() == 2);
+    // Logits 10 x means + (0, 1, 2). Red crop: (10, 1, 2). Half red, half green: (5, 6, 2).
+    const double e1 = 2.718281828, e2 = 7.389056099, e5 = 148.4131591, e6 = 403.4287935, e10 = 22026.46579;
+    CHECK(out[0].box_scores[0][0] == Approx(e10 / (e10 + e1 + e2)).epsilon(1e-4));
+    CHECK(out[0].box_scores[0][2] == Approx(e2 / (e10 + e1 + e2)).epsilon(1e-2));
+    CHECK(out[0].box_scores[1][0] == Approx(e5 / (e5 + e6 + e2)).epsilon(1e-3));
+    CHECK(out[0].box_scores[1][1] == Approx(e6 / (e5 + e6 + e2)).epsilon(1e-3));
+    CHECK(out[0].box_scores[1][2] == Approx(e2 / (e5 + e6 + e2)).epsilon(1e-2));
+  }
 }

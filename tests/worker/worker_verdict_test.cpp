@@ -256,6 +256,27 @@ TEST_CASE("detectors: bad location, spurious and not detected, by hand", "[worke
   const auto strict = judge_detections(labels, classes, std::vector<bool>(labels.size(), false), dets, weak, kAll, v);
   CHECK(strict.boxes[0].reason == "spurious");
   CHECK(strict.boxes[0].verdict == Verdict::mislabeled);
+  // location_min_iou 0: a prediction must still touch the box. G's prediction (IoU 1/19)
+  // moves it; C, with nothing on it, stays spurious rather than taking a far-away box.
+  v.location_min_iou = 0;
+  const auto any = judge_detections(labels, classes, std::vector<bool>(labels.size(), false), dets, weak, kAll, v);
+  CHECK(any.boxes[6].reason == "bad_location");
+  CHECK(any.boxes[2].reason == "spurious");
+}
+
+TEST_CASE("detectors: the label class as the model's second guess confirms a box, as for a classifier",
+          "[worker][verdict]") {
+  // One prediction on the box, argmax class 1 at 0.9; its score vector holds the label's class 0.
+  const Detection second_guess{{0, 0, 10, 10}, 1, 0.9f, {0.6f, 0.9f, 0.1f}};
+  const auto confirmed = judge_detections({{0, 0, 10, 10}}, {0}, {false}, {second_guess}, kNoWeak, kAll, thresholds());
+  CHECK(confirmed.boxes[0].verdict == Verdict::correct);  // p(label) 0.6 >= correct 0.5
+  CHECK(confirmed.boxes[0].label_prob == 0.6f);
+  CHECK(confirmed.boxes[0].predicted == 1);
+  const Detection sure{{0, 0, 10, 10}, 1, 0.9f, {0.3f, 0.9f, 0.1f}};
+  const auto wrong = judge_detections({{0, 0, 10, 10}}, {0}, {false}, {sure}, kNoWeak, kAll, thresholds());
+  CHECK(wrong.boxes[0].verdict == Verdict::mislabeled);  // p(label) 0.3: the other class wins at 0.9
+  CHECK(wrong.boxes[0].label_prob == 0.3f);
+  CHECK(wrong.boxes[0].suggested == 1);
 }
 
 TEST_CASE("detectors: a full-overlap match comes before a partial one", "[worker][verdict]") {
