@@ -255,9 +255,19 @@ DetectionJudgement judge_detections(const std::vector<Box>& labels, const std::v
     }
   }
 
+  // Class-aware NMS keeps one object seen as two classes twice: it is one missing label, the
+  // more confident one. Candidates overlapping a kept one at iou_threshold are dropped.
+  std::vector<size_t> order;
   for (size_t j = 0; j < nd; ++j)
     if (!det_used[j] && dets[j].score >= v.missing_threshold && is_covered(covered, dets[j].cls) && !near_label[j])
-      out.missing.push_back(dets[j]);
+      order.push_back(j);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return dets[a].score > dets[b].score; });
+  for (size_t j : order) {
+    const bool seen = std::any_of(out.missing.begin(), out.missing.end(), [&](const Detection& m) {
+      return iou(m.box, dets[j].box) >= std::max(v.iou_threshold, 1e-9);
+    });
+    if (!seen) out.missing.push_back(dets[j]);
+  }
   return out;
 }
 

@@ -88,7 +88,8 @@ struct DetectionJudgement {
 ///     conf_threshold)) with score >= background_threshold overlaps it (IoU > 0 and >=
 ///     location_min_iou); else not_detected (uncertain).
 /// Unused predictions with score >= missing_threshold that overlap no label box at
-/// iou_threshold are missing labels. Boxes flagged in `duplicate` are uncertain (duplicate)
+/// iou_threshold are missing labels, highest score first; one overlapping a missing label
+/// already listed at iou_threshold (the same object under another class) is left out. Boxes flagged in `duplicate` are uncertain (duplicate)
 /// and take no prediction.
 DetectionJudgement judge_detections(const std::vector<Box>& labels, const std::vector<int>& classes,
                                     const std::vector<bool>& duplicate, const std::vector<Detection>& dets,

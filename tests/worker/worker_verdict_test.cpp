@@ -279,6 +279,20 @@ TEST_CASE("detectors: the label class as the model's second guess confirms a box
   CHECK(wrong.boxes[0].suggested == 1);
 }
 
+TEST_CASE("detectors: an unlabelled object seen as two classes is one missing label", "[worker][verdict]") {
+  const std::vector<Detection> dets = {
+      {{0, 0, 10, 10}, 1, 0.92f, {}},   // the same object as the next, class 1
+      {{0, 0, 10, 11}, 2, 0.95f, {}},   // class 2, more confident: kept (IoU 100/110 = 0.91)
+      {{20, 0, 30, 10}, 1, 0.91f, {}},  // another object: kept
+      {{24, 0, 34, 10}, 1, 0.93f, {}},  // overlaps the previous at 6/14 = 0.43 < 0.5: kept too
+  };
+  const auto j = judge_detections({}, {}, {}, dets, kNoWeak, kAll, thresholds());
+  REQUIRE(j.missing.size() == 3);
+  CHECK(j.missing[0].cls == 2);
+  CHECK(j.missing[1].box.x1 == 24.0);
+  CHECK(j.missing[2].box.x1 == 20.0);
+}
+
 TEST_CASE("detectors: a full-overlap match comes before a partial one", "[worker][verdict]") {
   // The label's own object (IoU 1, 0.7) confirms it; a confident partial overlap (IoU 0.33)
   // of the same class is another object, left for a label of its own or reported missing.
