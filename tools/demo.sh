@@ -46,6 +46,22 @@ pick_devices() {
   fi
 }
 
+# Runs the orchestrator on config $1 in a fresh work dir $2 (every GPU, else CPU workers);
+# sets run_status (its exit code) and run_seconds.
+run_orchestrator() {
+  local config=$1 dir=$2 t
+  pick_devices
+  rm -rf "$dir"   # the demo's own results from an earlier demo run
+  mkdir -p "$dir"
+  local cmd=("$bin/orchestrator" --config "$config" --work-dir "$dir" "${devices[@]}")
+  echo "+ ${cmd[*]}"
+  t=$(now)
+  run_status=0
+  "${cmd[@]}" || run_status=$?
+  run_seconds=$(took "$t")
+  echo "orchestrator: exit $run_status in $run_seconds s"
+}
+
 # The text demo: fetch (cached), dataset (cached), model (cached), verify, score, embed, check.
 documents_demo() {
   local docs=demo/docs   # configs/demo_documents*.yaml read the dataset, models and outputs from demo/
@@ -86,29 +102,17 @@ documents_demo() {
   fi
 
   step "Verification of the test documents' topics"
-  pick_devices
-  rm -rf "$run"   # the demo's own results from an earlier demo run
-  mkdir -p "$run"
-  local cmd=("$bin/orchestrator" --config configs/demo_documents.yaml --work-dir "$run" "${devices[@]}")
-  echo "+ ${cmd[*]}"
-  t=$(now)
-  "${cmd[@]}" || status=$?
-  seconds=$(took "$t")
-  echo "orchestrator: exit $status in $seconds s"
+  run_orchestrator configs/demo_documents.yaml "$run"
+  status=$run_status seconds=$run_seconds
 
   step "Quality of the verdicts (against the labels the dataset maker swapped)"
   "$bin/score_doc_verdicts" --report "$run/output/verification_report.json" --truth "$docs/truth.jsonl" --seconds "$seconds" ||
     status=$((status ? status : 1))
 
   step "Embeddings of the same documents (encoder), nearest neighbours against the true topics"
-  rm -rf "$embed_run"
-  mkdir -p "$embed_run"
-  cmd=("$bin/orchestrator" --config configs/demo_documents_embed.yaml --work-dir "$embed_run" "${devices[@]}")
-  echo "+ ${cmd[*]}"
-  t=$(now)
-  "${cmd[@]}" || embed_status=$?
-  embed_seconds=$(took "$t")
-  echo "orchestrator: exit $embed_status in $embed_seconds s ($(per_second "$(wc -l <"$docs/test.jsonl")" "$embed_seconds") docs/s)"
+  run_orchestrator configs/demo_documents_embed.yaml "$embed_run"
+  embed_status=$run_status embed_seconds=$run_seconds
+  echo "$(per_second "$(wc -l <"$docs/test.jsonl")" "$embed_seconds") docs/s"
   "$bin/score_doc_verdicts" --embeddings "$embed_run/output/embeddings.npy" --ids "$embed_run/output/embeddings_ids.txt" \
     --truth "$docs/truth.jsonl" || embed_status=$((embed_status ? embed_status : 1))
   echo
@@ -155,15 +159,8 @@ detector_demo() {
   fi
 
   step "Verification"
-  pick_devices
-  rm -rf "$run"   # the demo's own results from an earlier demo run
-  mkdir -p "$run"
-  local cmd=("$bin/orchestrator" --config configs/demo_detector.yaml --work-dir "$run" "${devices[@]}")
-  echo "+ ${cmd[*]}"
-  t=$(now)
-  "${cmd[@]}" || status=$?
-  seconds=$(took "$t")
-  echo "orchestrator: exit $status in $seconds s"
+  run_orchestrator configs/demo_detector.yaml "$run"
+  status=$run_status seconds=$run_seconds
 
   step "Quality of the verdicts per kind of label noise, and the detector's own mAP"
   "$bin/score_detector_verdicts" --report "$run/output/verification_report.json" --truth "$data/truth.jsonl" \
@@ -215,16 +212,8 @@ else
 fi
 
 step "Verification"
-pick_devices
-rm -rf "$run"   # the demo's own results from an earlier demo run
-mkdir -p "$run"
-cmd=("$bin/orchestrator" --config configs/demo.yaml --work-dir "$run" "${devices[@]}")
-echo "+ ${cmd[*]}"
-t=$(now)
-status=0
-"${cmd[@]}" || status=$?
-seconds=$(took "$t")
-echo "orchestrator: exit $status in $seconds s"
+run_orchestrator configs/demo.yaml "$run"
+status=$run_status seconds=$run_seconds
 
 step "Quality of the verdicts (against the labels the dataset maker changed)"
 "$bin/score_verdicts" --report "$run/output/verification_report.json" --truth "$data/truth.jsonl" --seconds "$seconds"

@@ -38,21 +38,14 @@ int main(int argc, char** argv) {
   return lv::run_guarded([&] {
     // Inputs.
     const auto truth = lv::demo::read_truth(truth_path);
-    const auto report = nlohmann::json::parse(lv::read_file(report_path), nullptr, false);
-    if (report.is_discarded())
-      throw lv::Error(lv::ExitCode::input_unreadable, fmt::format("{}: not valid JSON", report_path));
+    const auto report = lv::demo::read_report_file(report_path);
 
     // Score and print.
     const auto score = lv::demo::score_detector_verdicts(report, truth, report_path, classes);
     lv::demo::Timing timing;
     if (seconds >= 0) timing.seconds = seconds;
-    const std::string json = lv::demo::detector_score_to_json(score, timing).dump(2) + "\n";
-    if (json_path == "-") {
-      std::cout << json;
-    } else {
-      std::cout << lv::demo::format_detector_score(score, timing);
-      if (!json_path.empty()) lv::write_file_atomic(json_path, json);
-    }
+    lv::demo::print_figures(lv::demo::format_detector_score(score, timing),
+                            lv::demo::detector_score_to_json(score, timing), json_path);
     return 0;
   });
 }

@@ -80,19 +80,12 @@ int main(int argc, char** argv) {
     }
 
     // Verify task: verdicts and probabilities against the swaps.
-    const auto report = nlohmann::json::parse(lv::read_file(report_path), nullptr, false);
-    if (report.is_discarded())
-      throw lv::Error(lv::ExitCode::input_unreadable, fmt::format("{}: not valid JSON", report_path));
+    const auto report = lv::demo::read_report_file(report_path);
     const auto score = lv::demo::score_doc_verdicts(report, truth, report_path);
     std::optional<double> run_seconds;
     if (seconds >= 0) run_seconds = seconds;
-    const std::string json = lv::demo::doc_score_to_json(score, run_seconds).dump(2) + "\n";
-    if (json_path == "-") {
-      std::cout << json;
-    } else {
-      std::cout << lv::demo::format_doc_score(score, run_seconds);
-      if (!json_path.empty()) lv::write_file_atomic(json_path, json);
-    }
+    lv::demo::print_figures(lv::demo::format_doc_score(score, run_seconds),
+                            lv::demo::doc_score_to_json(score, run_seconds), json_path);
     return 0;
   });
 }

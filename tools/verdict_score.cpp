@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <iostream>
 #include <limits>
 #include <map>
 #include <utility>
@@ -9,6 +10,7 @@
 #include <fmt/core.h>
 
 #include "byte_text.h"
+#include "atomic_file.h"
 #include "error.h"
 
 namespace lv::demo {
@@ -322,6 +324,22 @@ json score_to_json(const VerdictScore& s, const Timing& timing) {
   j["targets"] = {{"precision", kTargetPrecision}, {"recall", kTargetRecall},
                   {"suggested_accuracy", kTargetSuggested}, {"uncertain_share", kTargetUncertain}};
   return j;
+}
+
+nlohmann::json read_report_file(const std::string& path) {
+  nlohmann::json report = nlohmann::json::parse(read_file(path), nullptr, false);
+  if (report.is_discarded()) throw Error(ExitCode::input_unreadable, fmt::format("{}: not valid JSON", path));
+  return report;
+}
+
+void print_figures(const std::string& text, const nlohmann::json& json, const std::string& json_path) {
+  const std::string dumped = json.dump(2) + "\n";
+  if (json_path == "-") {
+    std::cout << dumped;
+    return;
+  }
+  std::cout << text;
+  if (!json_path.empty()) write_file_atomic(json_path, dumped);
 }
 
 }  // namespace lv::demo

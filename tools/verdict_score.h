@@ -95,6 +95,14 @@ struct Timing {
 /// text demo print the same columns).
 std::string format_target_row(std::string_view name, double value, std::string_view target, bool ok);
 
+/// A report file (verification_report.json) parsed. Throws lv::Error (input_unreadable) naming
+/// the file when it cannot be read or is not JSON.
+nlohmann::json read_report_file(const std::string& path);
+
+/// What a scorer prints: `text` on stdout, and `json` to the file `json_path` when it is set;
+/// `json_path` "-" prints `json` on stdout instead of the text.
+void print_figures(const std::string& text, const nlohmann::json& json, const std::string& json_path);
+
 /// The human-readable summary, with the demo's targets beside each figure.
 std::string format_score(const VerdictScore& score, const Timing& timing);
 
