@@ -1,5 +1,6 @@
 #include "plan.h"
 
+#include <algorithm>
 #include <set>
 
 #include <boost/algorithm/string.hpp>
@@ -29,10 +30,25 @@ ItemList list_image_folders(const Config& config) {
   for (size_t i = 0; i < config.input.image_folders.size(); ++i) {
     const fs::path& folder = config.input.image_folders[i];
     std::error_code ec;
+    if (!fs::exists(folder, ec))
+      throw Error(ExitCode::input_unreadable, fmt::format("{}: input.images[{}]: no such folder", folder.string(), i));
     if (!fs::is_directory(folder, ec))
       throw Error(ExitCode::input_unreadable,
                   fmt::format("{}: input.images[{}]: not a folder (a list of input.images names folders only)",
                               folder.string(), i));
+    // The config compared the names; a symlink can still make two entries one folder.
+    for (size_t k = 0; k < i; ++k) {
+      const fs::path a = fs::canonical(folder, ec), b = fs::canonical(config.input.image_folders[k], ec);
+      if (ec) break;
+      const auto [end, rest] = std::mismatch(b.begin(), b.end(), a.begin(), a.end());
+      const auto [end2, rest2] = std::mismatch(a.begin(), a.end(), b.begin(), b.end());
+      if (end == b.end() || end2 == a.end())
+        throw Error(ExitCode::usage,
+                    fmt::format("{}: input.images[{}] and input.images[{}] ({}) are the same folder or one holds the "
+                                "other once links are followed ({} and {}): its images would be listed twice",
+                                config.file.string(), i, k, config.input.image_folders[k].string(), a.string(),
+                                b.string()));
+    }
     ItemList one = scan_folder(folder, has_image_extension);
     const fs::path prefix = folder.lexically_relative(all.root);
     const auto named = [&](const std::string& item) {

@@ -252,12 +252,15 @@ class ShardRun {
       std::vector<LabelFix> fixes;
       for (size_t i = 0; i < r.labels.boxes.size(); ++i) {
         const BoxResult& br = r.results[i];
-        if (br.verdict != Verdict::mislabeled) continue;
+        // A duplicated line goes with the corrections, or a dropped spurious box or a moved box
+        // would come back through its copy.
+        const bool duplicate = br.reason == reason::kDuplicate;
+        if (br.verdict != Verdict::mislabeled && !duplicate) continue;
         const auto line = static_cast<size_t>(r.labels.boxes[i].line);
         if (fixes.size() < line) fixes.resize(line);
         LabelFix& fix = fixes[line - 1];
         fix.cls = br.suggested;
-        fix.remove = br.remove;
+        fix.remove = br.remove || duplicate;
         if (br.suggested_box) {
           const std::vector<double> b = to_yolo(*br.suggested_box, r.width, r.height);
           fix.box = std::array<double, 4>{b[0], b[1], b[2], b[3]};
@@ -299,7 +302,10 @@ class ShardRun {
     std::error_code ec;
     if (config_.output.link_mode == LinkMode::hardlink) {
       fs::remove(to, ec);
-      fs::create_hard_link(from, to, ec);
+      // Linux links a symlink itself, not its target: an output tree must hold files only (the
+      // merge refuses links), so link what it points to (decode() checked it is inside the root).
+      const fs::path target = fs::canonical(from, ec);
+      if (!ec) fs::create_hard_link(target, to, ec);
       if (!ec) return;
       // Another file system, or links not allowed: a copy keeps the tree complete.
       std::call_once(link_warning_, [&] {

@@ -223,6 +223,7 @@ DetectionJudgement judge_detections(const std::vector<Box>& labels, const std::v
         [](BoxResult& r, const Detection& d) {
           r.verdict = Verdict::mislabeled;
           r.reason = reason::kBadLocation;
+          r.label_prob = d.score;  // the labelled class, found beside the box
           r.suggested_box = d.box;
         });
   phase([&](size_t, const Overlap& o) { return full(o); },

@@ -298,4 +298,41 @@ TEST_CASE("input.images as a list of folders: one plan, items named from their c
   // Images 0, 2, 4, 6 of each copy: kinds 0, 2, 4, 0.
   CHECK(report["summary"]["images_by_verdict"]["correct"] == 4);
   CHECK(report["summary"]["images_by_verdict"]["mislabeled"] == 2);
+
+  // The same folder through a link is the same folder: refused, not listed twice.
+  fs::create_symlink(s.dir / "data/site_a", s.dir / "alias");
+  const auto swap = [&](const std::string& from, const std::string& to) { config.replace(config.find(from), from.size(), to); };
+  swap("images: [data/site_a, more/site_a]", "images: [data/site_a, alias]");
+  write_text(s.dir / "config.yaml", config);
+  const auto twice = s.orchestrate({"--num-gpus", "4", "--restart"});
+  INFO(twice.output);
+  CHECK(twice.code == 2);
+  CHECK(twice.output.find("input.images[1] and input.images[0] (" + (s.dir / "data/site_a").string() +
+                          ") are the same folder or one holds the other once links are followed") != std::string::npos);
+  swap("images: [data/site_a, alias]", "images: [data/site_a, nowhere]");
+  write_text(s.dir / "config.yaml", config);
+  const auto missing = s.orchestrate({"--num-gpus", "4", "--restart"});
+  CHECK(missing.code == 4);
+  CHECK(missing.output.find("input.images[1]: no such folder") != std::string::npos);
+}
+
+TEST_CASE("a duplicated spurious line goes with its twin; a symlinked image is hard-linked as its target",
+          "[pipeline][detector]") {
+  Scenes s(6, 0, "verify");
+  // Image 3 (kind 3) ends with a spurious red box on its black quadrant: written twice now.
+  const fs::path labels = s.dir / "data/site_b/labels/img_003.txt";
+  write_text(labels, read_text(labels) + line(0, kCx[Scenes::black(3)], kCy[Scenes::black(3)]));
+  // A link to image 0 inside the tree, with its own labels.
+  fs::create_symlink("img_000.png", s.dir / "data/site_a/images/link.png");
+  write_text(s.dir / "data/site_a/labels/link.txt", Scenes::labels(0));
+  std::string config = read_text(s.dir / "config.yaml");
+  config.replace(config.find("debug_images: none"), 18, "debug_images: none\n  link_mode: hardlink");
+  write_text(s.dir / "config.yaml", config);
+  const auto r = s.orchestrate({"--num-gpus", "2"});
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  CHECK(read_text(s.dir / "output/mislabeled/site_b/labels/img_003.txt") == Scenes::truth(3));
+  const fs::path linked = s.dir / "output/correct/site_a/images/link.png";
+  CHECK(fs::symlink_status(linked).type() == fs::file_type::regular);
+  CHECK(read_text(linked) == read_text(s.dir / "data/site_a/images/img_000.png"));
 }

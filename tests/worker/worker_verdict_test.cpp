@@ -227,6 +227,7 @@ TEST_CASE("detectors: bad location, spurious and not detected, by hand", "[worke
   CHECK(j.boxes[0].suggested_box->x1 == 5.0);
   CHECK(j.boxes[0].suggested_box->x2 == 15.0);
   CHECK(j.boxes[0].suggested == -1);
+  CHECK(j.boxes[0].label_prob == 0.9f);
   CHECK_FALSE(j.boxes[0].remove);
   CHECK(j.boxes[1].verdict == Verdict::uncertain);
   CHECK(j.boxes[1].reason == "not_detected");
