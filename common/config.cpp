@@ -490,6 +490,11 @@ Config parse_config(const std::string& text, const fs::path& file) {
                 fmt::format("task {} needs input.documents (images: verify or autolabel)", to_string(c.task)));
   if (documents && c.task == Task::autolabel)
     top.fail_at(at({"task"}), "task", "task autolabel reads input.images (documents: verify, classify or embed)");
+  if (c.task == Task::autolabel && c.autolabel.conf_threshold < c.model.conf_threshold)
+    top.fail_at(at({"autolabel", "conf_threshold"}), "autolabel.conf_threshold",
+                fmt::format("{} is below model.conf_threshold {}: the model's predictions under that are dropped "
+                            "before any is written; lower model.conf_threshold too",
+                            c.autolabel.conf_threshold, c.model.conf_threshold));
   if (c.task == Task::autolabel && c.model.type == ModelType::classifier)
     top.fail_at(at({"model", "type"}), "model.type",
                 "task autolabel needs a detector (yolov8 or yolov5): a classifier only judges boxes it is given");

@@ -713,6 +713,9 @@ TEST_CASE("config: task autolabel reads images with a detector", "[config][autol
                  "config.yaml:1: task: task autolabel reads input.images"));
   CHECK(contains(config_error("input:\n  images: data\nautolabel:\n  conf_threshold: 1.5\n"),
                  "config.yaml:4: autolabel.conf_threshold: expected a number in [0, 1], got 1.5"));
+  CHECK(contains(config_error("task: autolabel\ninput:\n  images: data\nmodel:\n  type: yolov8\n  conf_threshold: 0.3\n"
+                              "autolabel:\n  conf_threshold: 0.2\n"),
+                 "config.yaml:8: autolabel.conf_threshold: 0.2 is below model.conf_threshold 0.3"));
 }
 
 TEST_CASE("config: input.images as a list of folders names items from their common folder", "[config]") {
