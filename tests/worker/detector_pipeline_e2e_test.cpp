@@ -102,6 +102,14 @@ struct Scenes : lv::test::RunDir {
 
   std::string folder(int i) const { return i % 2 ? "site_b" : "site_a"; }
 
+  /// config.yaml with its text `from` replaced by `to`.
+  void edit_config(const std::string& from, const std::string& to) const {
+    std::string config = read_text(dir / "config.yaml");
+    const size_t at = config.find(from);
+    REQUIRE(at != std::string::npos);
+    write_text(dir / "config.yaml", config.replace(at, from.size(), to));
+  }
+
   const json& record(const json& report, int i) const {
     const std::string path = fmt::format("{}/images/img_{:03d}.png", folder(i), i);
     for (const json& r : report["images"])
@@ -218,9 +226,7 @@ TEST_CASE("autolabel on 4 fake GPUs: labels from predictions, existing label fil
 
 TEST_CASE("autolabel draws the boxes it writes when debug images are asked for", "[pipeline][detector][autolabel]") {
   Scenes s(6, 0, "autolabel");
-  std::string config = read_text(s.dir / "config.yaml");
-  config.replace(config.find("debug_images: none"), 18, "debug_images: all");
-  write_text(s.dir / "config.yaml", config);
+  s.edit_config("debug_images: none", "debug_images: all");
   const auto r = s.orchestrate({"--num-gpus", "2"});
   INFO(r.output);
   REQUIRE(r.code == 0);
@@ -280,9 +286,7 @@ TEST_CASE("input.images as a list of folders: one plan, items named from their c
   // Two sites that share file names: listed as two folders, they stay two sets of items.
   fs::create_directories(s.dir / "more");
   fs::copy(s.dir / "data/site_a", s.dir / "more/site_a", fs::copy_options::recursive);
-  std::string config = read_text(s.dir / "config.yaml");
-  config.replace(config.find("images: data"), 12, "images: [data/site_a, more/site_a]");
-  write_text(s.dir / "config.yaml", config);
+  s.edit_config("images: data", "images: [data/site_a, more/site_a]");
   const auto r = s.orchestrate({"--num-gpus", "4", "--dry-run"});
   INFO(r.output);
   REQUIRE(r.code == 0);
@@ -301,16 +305,13 @@ TEST_CASE("input.images as a list of folders: one plan, items named from their c
 
   // The same folder through a link is the same folder: refused, not listed twice.
   fs::create_symlink(s.dir / "data/site_a", s.dir / "alias");
-  const auto swap = [&](const std::string& from, const std::string& to) { config.replace(config.find(from), from.size(), to); };
-  swap("images: [data/site_a, more/site_a]", "images: [data/site_a, alias]");
-  write_text(s.dir / "config.yaml", config);
+  s.edit_config("images: [data/site_a, more/site_a]", "images: [data/site_a, alias]");
   const auto twice = s.orchestrate({"--num-gpus", "4", "--restart"});
   INFO(twice.output);
   CHECK(twice.code == 2);
   CHECK(twice.output.find("input.images[1] and input.images[0] (" + (s.dir / "data/site_a").string() +
                           ") are the same folder or one holds the other once links are followed") != std::string::npos);
-  swap("images: [data/site_a, alias]", "images: [data/site_a, nowhere]");
-  write_text(s.dir / "config.yaml", config);
+  s.edit_config("images: [data/site_a, alias]", "images: [data/site_a, nowhere]");
   const auto missing = s.orchestrate({"--num-gpus", "4", "--restart"});
   CHECK(missing.code == 4);
   CHECK(missing.output.find("input.images[1]: no such folder") != std::string::npos);
@@ -325,9 +326,7 @@ TEST_CASE("a duplicated spurious line goes with its twin; a symlinked image is h
   // A link to image 0 inside the tree, with its own labels.
   fs::create_symlink("img_000.png", s.dir / "data/site_a/images/link.png");
   write_text(s.dir / "data/site_a/labels/link.txt", Scenes::labels(0));
-  std::string config = read_text(s.dir / "config.yaml");
-  config.replace(config.find("debug_images: none"), 18, "debug_images: none\n  link_mode: hardlink");
-  write_text(s.dir / "config.yaml", config);
+  s.edit_config("debug_images: none", "debug_images: none\n  link_mode: hardlink");
   const auto r = s.orchestrate({"--num-gpus", "2"});
   INFO(r.output);
   REQUIRE(r.code == 0);
