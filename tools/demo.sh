@@ -62,6 +62,17 @@ run_orchestrator() {
   echo "orchestrator: exit $run_status in $run_seconds s"
 }
 
+# Installs what is missing and builds the given targets (Release).
+build_targets() {
+  local t
+  step "Packages and build (tools/setup.sh, cmake)"
+  t=$(now)
+  tools/setup.sh
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build build -j"$(nproc)" --target "$@"
+  echo "build: $(took "$t") s"
+}
+
 # The text demo: fetch (cached), dataset (cached), model (cached), verify, score, embed, check.
 documents_demo() {
   local docs=demo/docs   # configs/demo_documents*.yaml read the dataset, models and outputs from demo/
@@ -70,12 +81,7 @@ documents_demo() {
   local dataset_params="seed 7 noise 0.10"
   local t status=0 embed_status=0 seconds embed_seconds
 
-  step "Packages and build (tools/setup.sh, cmake)"
-  t=$(now)
-  tools/setup.sh
-  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build build -j"$(nproc)" --target orchestrator doc_worker make_doc_dataset train_doc_model score_doc_verdicts
-  echo "build: $(took "$t") s"
+  build_targets orchestrator doc_worker make_doc_dataset train_doc_model score_doc_verdicts
 
   step "Corpus: Debian package descriptions, fetched by apt-get update into $docs/apt (once)"
   t=$(now)
@@ -130,12 +136,7 @@ detector_demo() {
   local model_params="seed 1"
   local t status=0 seconds
 
-  step "Packages and build (tools/setup.sh, cmake)"
-  t=$(now)
-  tools/setup.sh
-  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build build -j"$(nproc)" --target orchestrator image_worker make_demo_dataset train_demo_detector score_detector_verdicts
-  echo "build: $(took "$t") s"
+  build_targets orchestrator image_worker make_demo_dataset train_demo_detector score_detector_verdicts
 
   step "Dataset: $scenes scenes of Fashion-MNIST test-split garments, 5 % of labels broken in each of five ways ($data)"
   if [ -f "$data/truth.jsonl" ] && [ "$(cat "$data/.demo_params" 2>/dev/null)" = "$dataset_params" ]; then
@@ -184,12 +185,7 @@ if [ "$mode" = documents ]; then
   exit "$status"
 fi
 
-step "Packages and build (tools/setup.sh, cmake)"
-t=$(now)
-tools/setup.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j"$(nproc)" --target orchestrator image_worker make_demo_dataset train_demo_model score_verdicts
-echo "build: $(took "$t") s"
+build_targets orchestrator image_worker make_demo_dataset train_demo_model score_verdicts
 
 step "Dataset: $scenes scenes of Fashion-MNIST test-split garments, 10 % of labels swapped ($data)"
 if [ -f "$data/truth.jsonl" ] && [ "$(cat "$data/.demo_scenes" 2>/dev/null)" = "$scenes" ]; then
