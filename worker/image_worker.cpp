@@ -104,6 +104,12 @@ class ShardRun {
         p.result.labels = parse_labels(p.label_text, static_cast<int>(model_.classes().dataset.size()));
       }
       p.keep_label_extension = stems_.shares_label(item);
+      // Two images whose label files would be one in the output: the second would replace the
+      // first's (one shard) or fail the merge (two). Neither gets outputs; both say why.
+      if (const auto other = stems_.output_clash(item))
+        return fail(std::move(p), fmt::format("its output label file (labels/ or labels_original/) would be "
+                                              "{}'s too: rename one of the two",
+                                              *other));
       LoadedImage image = load_image(p.source, config_.processing.max_image_pixels);
       if (image.error) return fail(std::move(p), *image.error);
       p.result.width = image.bgr.cols;

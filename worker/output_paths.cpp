@@ -1,5 +1,7 @@
 #include "output_paths.h"
 
+#include <algorithm>
+
 #include "item_list.h"
 #include "labels.h"
 
@@ -21,21 +23,25 @@ fs::path label_name(fs::path label, const fs::path& image, bool keep_extension) 
   return label;
 }
 
+/// An image's output label file and labels_original file, relative to the verdict folder.
+std::vector<fs::path> label_files(const fs::path& rel, bool keep_extension) {
+  return {output_label_rel(rel.string(), keep_extension), original_label_rel(rel.string(), keep_extension)};
+}
+
 }  // namespace
 
 fs::path output_image_path(const fs::path& dir, std::string_view folder, const std::string& item) {
   return dir / folder / fs::path(item);
 }
 
-fs::path output_label_path(const fs::path& dir, std::string_view folder, const std::string& item, bool keep_extension) {
+fs::path output_label_rel(const std::string& item, bool keep_extension) {
   const fs::path rel(item);
-  return dir / folder / label_name(label_rel(rel), rel, keep_extension);
+  return label_name(label_rel(rel), rel, keep_extension);
 }
 
-fs::path original_label_path(const fs::path& dir, std::string_view folder, const std::string& item,
-                             bool keep_extension) {
+fs::path original_label_rel(const std::string& item, bool keep_extension) {
   const fs::path rel(item);
-  if (const auto yolo = yolo_label_path(rel)) {
+  if (yolo_label_path(rel)) {
     // yolo_label_path replaced the last images/JPEGImages component with "labels".
     std::vector<fs::path> parts(rel.begin(), rel.end());
     for (size_t i = parts.size() - 1; i-- > 0;) {
@@ -46,10 +52,18 @@ fs::path original_label_path(const fs::path& dir, std::string_view folder, const
     }
     fs::path out;
     for (const auto& p : parts) out /= p;
-    return dir / folder / label_name(out.replace_extension(".txt"), rel, keep_extension);
+    return label_name(out.replace_extension(".txt"), rel, keep_extension);
   }
-  return dir / folder / rel.parent_path() / "labels_original" /
-         label_name(rel.filename().replace_extension(".txt"), rel, keep_extension);
+  return rel.parent_path() / "labels_original" / label_name(rel.filename().replace_extension(".txt"), rel, keep_extension);
+}
+
+fs::path output_label_path(const fs::path& dir, std::string_view folder, const std::string& item, bool keep_extension) {
+  return dir / folder / output_label_rel(item, keep_extension);
+}
+
+fs::path original_label_path(const fs::path& dir, std::string_view folder, const std::string& item,
+                             bool keep_extension) {
+  return dir / folder / original_label_rel(item, keep_extension);
 }
 
 fs::path debug_image_path(const fs::path& dir, const std::string& item) {
@@ -69,38 +83,87 @@ const StemIndex::Listing& StemIndex::listing(const fs::path& folder) {
   return it->second;
 }
 
-bool StemIndex::shares_label(const std::string& item) {
-  const fs::path rel(item);
-  const fs::path mine = label_rel(rel);
-  // Where another image with this label path can lie: this folder, or one whose images /
-  // JPEGImages / labels component is swapped for another of the three (the YOLO rule maps
-  // images/ and JPEGImages/ to labels/; the sibling rule keeps labels/). Each candidate
-  // found is checked with the rule itself, so the list only needs to be wide enough.
-  const fs::path folder = rel.parent_path();
-  std::vector<fs::path> candidates{folder};
+std::vector<fs::path> StemIndex::neighbour_folders(const fs::path& folder) {
+  // Where another image with one of this item's output label paths can lie:
+  //  - this folder (two stems, or a stem that is another image's name: a.jpg.png and a.jpg);
+  //  - one with an images / JPEGImages / labels / labels_original component swapped for
+  //    another of the four (the YOLO rule maps images/ and JPEGImages/ to labels/ and
+  //    labels_original/; the sibling rule keeps the folder);
+  //  - its images/ and JPEGImages/ subfolders and, for such a folder, its parent (a flat
+  //    image keeps its original in labels_original/ beside it, where the YOLO rule puts the
+  //    original of the image of the same name in images/).
+  // Each image found is checked with the rules themselves, so the list only needs to be wide
+  // enough.
+  static const char* const kSwappable[] = {"images", "JPEGImages", "labels", "labels_original"};
+  const auto swappable = [](const fs::path& part) {
+    return std::any_of(std::begin(kSwappable), std::end(kSwappable), [&](const char* s) { return part == s; });
+  };
+  std::vector<fs::path> out{folder, folder / "images", folder / "JPEGImages"};
+  if (folder.filename() == "images" || folder.filename() == "JPEGImages") out.push_back(folder.parent_path());
   const std::vector<fs::path> parts(folder.begin(), folder.end());
-  static const char* const kSwappable[] = {"images", "JPEGImages", "labels"};
   for (size_t i = 0; i < parts.size(); ++i) {
-    if (parts[i] != kSwappable[0] && parts[i] != kSwappable[1] && parts[i] != kSwappable[2]) continue;
+    if (!swappable(parts[i])) continue;
     for (const char* other : kSwappable) {
       if (parts[i] == other) continue;
       fs::path swapped;
       for (size_t k = 0; k < parts.size(); ++k) swapped /= k == i ? fs::path(other) : parts[k];
-      candidates.push_back(swapped);
+      out.push_back(swapped);
     }
   }
-  const std::string stem = rel.stem().string();
-  std::lock_guard<std::mutex> lock(mutex_);
-  for (const fs::path& candidate : candidates) {
-    const Listing& images = listing(candidate);
-    const auto same_stem = images.find(stem);
-    if (same_stem == images.end()) continue;
-    for (const std::string& name : same_stem->second) {
-      const fs::path other = candidate / name;
-      if (other != rel && label_rel(other) == mine) return true;
+  return out;
+}
+
+template <typename Visit>
+bool StemIndex::any_neighbour(const fs::path& rel, const std::vector<std::string>& stems, Visit visit) {
+  for (const fs::path& folder : neighbour_folders(rel.parent_path())) {
+    const Listing& images = listing(folder);
+    for (const std::string& stem : stems) {
+      const auto found = images.find(stem);
+      if (found == images.end()) continue;
+      for (const std::string& name : found->second) {
+        const fs::path other = folder / name;
+        if (other != rel && visit(other)) return true;
+      }
     }
   }
   return false;
+}
+
+bool StemIndex::shares_label_locked(const fs::path& rel) {
+  const std::string stem = rel.stem().string();
+  const std::vector<fs::path> mine = label_files(rel, false);
+  // Another image with one of these paths (same stem), or one whose own name is this stem
+  // (a.jpg beside a.jpg.png): its name kept in its label names would give this one's.
+  return any_neighbour(rel, {stem, fs::path(stem).stem().string()}, [&](const fs::path& other) {
+    for (const bool keep : {false, true})
+      for (const fs::path& theirs : label_files(other, keep))
+        if (std::find(mine.begin(), mine.end(), theirs) != mine.end()) return true;
+    return false;
+  });
+}
+
+bool StemIndex::shares_label(const std::string& item) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return shares_label_locked(fs::path(item));
+}
+
+std::optional<std::string> StemIndex::output_clash(const std::string& item) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const fs::path rel(item);
+  const std::vector<fs::path> mine = label_files(rel, shares_label_locked(rel));
+  // An output name is `<stem>.txt` or `<name>.txt`: another image's equals one of this one's
+  // only when its stem is this stem, this name, or its name is this stem.
+  const std::string stem = rel.stem().string();
+  std::optional<std::string> clash;
+  any_neighbour(rel, {stem, rel.filename().string(), fs::path(stem).stem().string()}, [&](const fs::path& other) {
+    for (const fs::path& theirs : label_files(other, shares_label_locked(other)))
+      if (std::find(mine.begin(), mine.end(), theirs) != mine.end()) {
+        clash = other.generic_string();
+        return true;
+      }
+    return false;
+  });
+  return clash;
 }
 
 }  // namespace lv

@@ -3,6 +3,7 @@
 /// from the item's path relative to the input root, so two items never share an output path.
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -27,6 +28,10 @@ std::filesystem::path output_image_path(const std::filesystem::path& dir, std::s
 std::filesystem::path output_label_path(const std::filesystem::path& dir, std::string_view folder,
                                         const std::string& item, bool keep_extension = false);
 
+/// output_label_path() and original_label_path() relative to `<dir>/<folder>`.
+std::filesystem::path output_label_rel(const std::string& item, bool keep_extension);
+std::filesystem::path original_label_rel(const std::string& item, bool keep_extension);
+
 /// Where a mislabeled image's original label file goes: as output_label_path with `labels`
 /// replaced by `labels_original`, or `labels_original/<stem>.txt` beside the image
 /// (`<name>.txt` with `keep_extension`).
@@ -38,23 +43,38 @@ std::filesystem::path original_label_path(const std::filesystem::path& dir, std:
 std::filesystem::path debug_image_path(const std::filesystem::path& dir, const std::string& item);
 
 /// Which items share their output label file with another image of the input tree: two
-/// images of one folder with one stem (`scene_1.jpg`, `scene_1.png`), or of sibling
-/// `images/` and `JPEGImages/` folders (both map to `labels/`). Decided from the input tree
-/// alone (folder listings: names with an image extension, has_image_extension), never from
-/// the items one worker was given, so every shard agrees. Each folder is listed once;
-/// thread-safe.
+/// images of one folder with one stem (`scene_1.jpg`, `scene_1.png`), an image whose stem is
+/// another's name (`a.jpg.png` beside `a.jpg`), or images of sibling `images/` and
+/// `JPEGImages/` folders (both map to `labels/`). Decided from the input tree alone (folder
+/// listings: names with an image extension, has_image_extension), never from the items one
+/// worker was given, so every shard agrees. Each folder is listed once; thread-safe.
 class StemIndex {
  public:
   explicit StemIndex(std::filesystem::path root) : root_(std::move(root)) {}
 
-  /// True when another image under the root has the label path output_label_path() gives
-  /// `item` (relative to the root). A folder that cannot be listed holds no images.
+  /// True when `item` (relative to the root) keeps its extension in its label names: another
+  /// image under the root has the label or labels_original path output_label_path() or
+  /// original_label_path() give it, or would have it with its own extension kept. A folder
+  /// that cannot be listed holds no images.
   bool shares_label(const std::string& item);
+
+  /// Another image under the root whose output label or labels_original file is one of
+  /// `item`'s even with extensions kept: images of one name in sibling `images/` and
+  /// `JPEGImages/` (both `labels/x.jpg.txt`), or a flat `x.jpg` beside `JPEGImages/x.jpg`
+  /// (both `labels_original/x.jpg.txt`). Such an item cannot be given outputs of its own;
+  /// nullopt when none.
+  std::optional<std::string> output_clash(const std::string& item);
 
  private:
   /// folder (relative to the root) -> stem -> names of its images with that stem
   using Listing = std::unordered_map<std::string, std::vector<std::string>>;
   const Listing& listing(const std::filesystem::path& folder);
+  static std::vector<std::filesystem::path> neighbour_folders(const std::filesystem::path& folder);
+  /// Calls `visit(other)` for every other image with one of `stems` in a neighbour folder
+  /// of `rel`, until it returns true; returns whether one did.
+  template <typename Visit>
+  bool any_neighbour(const std::filesystem::path& rel, const std::vector<std::string>& stems, Visit visit);
+  bool shares_label_locked(const std::filesystem::path& rel);
 
   const std::filesystem::path root_;
   std::mutex mutex_;

@@ -405,6 +405,31 @@ TEST_CASE("two images with one stem both keep their label file, also when listed
   CHECK(read_text(s.out("correct/set/labels/scene_1.png.txt")) == "0 0.25 0.5 0.5 1\n");
 }
 
+TEST_CASE("images whose output label files would be one are errors naming each other; the rest are kept",
+          "[worker][e2e]") {
+  Small s;
+  // cam/images/x.png and cam/JPEGImages/x.png both read cam/labels/x.txt and would both
+  // write labels/x.png.txt: before, the second silently replaced the first's.
+  s.image("cam/images/x.png", "cam/labels/x.txt");
+  s.image("cam/JPEGImages/x.png");
+  // a.png, a.jpg and a.png.jpg: a.png.jpg's plain name a.png.txt is a.png's kept name.
+  s.image("f/a.png", "f/a.txt", "1 0.25 0.5 0.5 1\n");
+  s.image("f/a.jpg");
+  s.image("f/a.png.jpg", "f/a.png.txt", "0 0.25 0.5 0.5 1\n");
+  REQUIRE(s.run({"cam/images/x.png", "cam/JPEGImages/x.png", "f/a.png", "f/a.jpg", "f/a.png.jpg"}) == 0);
+  INFO(s.log());
+  CHECK(s.report()["summary"]["errors"] == 2);
+  const json x = s.record("cam/images/x.png");
+  CHECK(x["verdict"] == "error");
+  CHECK(x["error"].get<std::string>().find("cam/JPEGImages/x.png's too: rename one of the two") != std::string::npos);
+  CHECK(s.record("cam/JPEGImages/x.png")["error"].get<std::string>().find("cam/images/x.png") != std::string::npos);
+  CHECK_FALSE(fs::exists(s.out("correct/cam/labels")));
+  // Three images, three label files (a.png and a.jpg read f/a.txt, a.png.jpg its own).
+  CHECK(read_text(s.out("mislabeled/f/labels_original/a.png.txt")) == "1 0.25 0.5 0.5 1\n");
+  CHECK(read_text(s.out("mislabeled/f/labels_original/a.jpg.txt")) == "1 0.25 0.5 0.5 1\n");
+  CHECK(read_text(s.out("correct/f/a.png.jpg.txt")) == "0 0.25 0.5 0.5 1\n");
+}
+
 TEST_CASE("image_worker removes leftover temporaries of a killed run on --resume and says how many",
           "[worker][e2e]") {
   Small s;

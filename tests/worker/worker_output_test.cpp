@@ -1,4 +1,7 @@
 // Output tree paths (DESIGN §7) and image records (common/report.h).
+#include <optional>
+#include <set>
+
 #include "worker_catch.h"
 #include "image_record.h"
 #include "output_paths.h"
@@ -116,6 +119,55 @@ TEST_CASE("the stem index finds the images that share a label path, from the inp
   CHECK(index.shares_label("mix/labels/d.jpg"));
   CHECK(index.shares_label("mix/images/d.png"));
   CHECK_FALSE(index.shares_label("missing/a.jpg"));
+}
+
+TEST_CASE("an image whose stem is another image's name keeps its extension too", "[worker][output]") {
+  lv::test::TempDir dir;
+  for (const char* name : {"f/a.jpg", "f/a.png", "f/a.jpg.png", "g/b.jpg", "g/b.jpg.png"})
+    lv::test::write_text(dir / name, "x");
+  StemIndex index(dir.path());
+  // a.jpg and a.png share a.txt: a.jpg.txt and a.png.txt. a.jpg.png's plain name is
+  // a.jpg.txt, a.jpg's kept name, so it keeps its own: a.jpg.png.txt.
+  CHECK(index.shares_label("f/a.jpg"));
+  CHECK(index.shares_label("f/a.png"));
+  CHECK(index.shares_label("f/a.jpg.png"));
+  // b.jpg alone keeps b.txt; b.jpg.png still steps aside from the name b.jpg would keep.
+  CHECK_FALSE(index.shares_label("g/b.jpg"));
+  CHECK(index.shares_label("g/b.jpg.png"));
+  std::set<fs::path> names;
+  for (const char* item : {"f/a.jpg", "f/a.png", "f/a.jpg.png", "g/b.jpg", "g/b.jpg.png"}) {
+    CHECK_FALSE(index.output_clash(item));
+    CHECK(names.insert(output_label_rel(item, index.shares_label(item))).second);
+    CHECK(names.insert(original_label_rel(item, index.shares_label(item))).second);
+  }
+  CHECK(names.count("f/a.jpg.png.txt") == 1);
+}
+
+TEST_CASE("images whose label files would be one even with extensions kept are found", "[worker][output]") {
+  lv::test::TempDir dir;
+  for (const char* name : {"cam/JPEGImages/x.jpg", "cam/images/x.jpg", "cam/JPEGImages/y.jpg", "flat/z.jpg",
+                           "flat/JPEGImages/z.jpg", "flat/JPEGImages/w.jpg", "flat/w.png"})
+    lv::test::write_text(dir / name, "x");
+  StemIndex index(dir.path());
+  // Both map to cam/labels/x.txt, and both kept names are cam/labels/x.jpg.txt.
+  CHECK(output_label_rel("cam/JPEGImages/x.jpg", true) == output_label_rel("cam/images/x.jpg", true));
+  CHECK(index.output_clash("cam/JPEGImages/x.jpg") == std::optional<std::string>("cam/images/x.jpg"));
+  CHECK(index.output_clash("cam/images/x.jpg") == std::optional<std::string>("cam/JPEGImages/x.jpg"));
+  CHECK_FALSE(index.output_clash("cam/JPEGImages/y.jpg"));
+  // flat/z.txt and flat/labels/z.txt differ, but both originals are flat/labels_original/z.txt,
+  // and z.jpg.txt with extensions kept.
+  CHECK(original_label_rel("flat/z.jpg", true) == original_label_rel("flat/JPEGImages/z.jpg", true));
+  CHECK(index.shares_label("flat/z.jpg"));
+  CHECK(index.output_clash("flat/z.jpg") == std::optional<std::string>("flat/JPEGImages/z.jpg"));
+  CHECK(index.output_clash("flat/JPEGImages/z.jpg") == std::optional<std::string>("flat/z.jpg"));
+  // w.png and JPEGImages/w.jpg share labels_original/w.txt too, but keeping the extension
+  // parts them: w.png.txt and w.jpg.txt.
+  CHECK(index.shares_label("flat/w.png"));
+  CHECK(index.shares_label("flat/JPEGImages/w.jpg"));
+  CHECK(original_label_rel("flat/w.png", true) == fs::path("flat/labels_original/w.png.txt"));
+  CHECK_FALSE(index.output_clash("flat/w.png"));
+  CHECK_FALSE(index.output_clash("flat/JPEGImages/w.jpg"));
+  CHECK_FALSE(index.output_clash("missing/q.jpg"));
 }
 
 TEST_CASE("a record of a file name that is not UTF-8 escapes it and always dumps", "[worker][output][bytes]") {
