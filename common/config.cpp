@@ -45,6 +45,7 @@ std::string_view to_string(Task v) {
 }
 std::string_view to_string(Tokenizer v) { return v == Tokenizer::wordpiece ? "wordpiece" : "hashed"; }
 std::string_view to_string(Pooling v) { return v == Pooling::mean ? "mean" : "cls"; }
+std::string_view to_string(Policy v) { return v == Policy::fixed ? "fixed" : "adaptive"; }
 
 namespace {
 
@@ -415,6 +416,7 @@ Config parse_config(const std::string& text, const fs::path& file) {
     s.get_double("missing_threshold", c.verification.missing_threshold, 0.0, 1.0);
     s.get_double("location_min_iou", c.verification.location_min_iou, 0.0, 1.0);
     s.get_double("background_threshold", c.verification.background_threshold, 0.0, 1.0);
+    s.get_enum("policy", c.verification.policy, {Policy::fixed, Policy::adaptive});
     s.finish();
   }
   {
@@ -498,6 +500,10 @@ Config parse_config(const std::string& text, const fs::path& file) {
   if (c.task == Task::autolabel && c.model.type == ModelType::classifier)
     top.fail_at(at({"model", "type"}), "model.type",
                 "task autolabel needs a detector (yolov8 or yolov5): a classifier only judges boxes it is given");
+  if (c.verification.policy == Policy::adaptive && (c.model.type != ModelType::classifier || c.task != Task::verify))
+    top.fail_at(at({"verification", "policy"}), "verification.policy",
+                "adaptive judges the class scores of a crop classifier (model.type classifier, task verify); "
+                "detectors and documents use the fixed rules");
   if (documents && c.model.tokenizer == Tokenizer::wordpiece && c.model.vocab.empty())
     top.fail_at(at({"model"}), "model.vocab", "required with model.tokenizer wordpiece: the model's vocab.txt");
   if (c.output.dir.empty()) c.output.dir = (file.parent_path() / "output").lexically_normal();

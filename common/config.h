@@ -17,6 +17,7 @@ enum class ModelType { classifier, yolov8, yolov5, text };
 enum class Task { verify, classify, embed, autolabel };
 enum class Tokenizer { wordpiece, hashed };
 enum class Pooling { mean, cls };
+enum class Policy { fixed, adaptive };
 
 std::string_view to_string(DebugImages v);
 std::string_view to_string(LinkMode v);
@@ -24,6 +25,7 @@ std::string_view to_string(ModelType v);
 std::string_view to_string(Task v);
 std::string_view to_string(Tokenizer v);
 std::string_view to_string(Pooling v);
+std::string_view to_string(Policy v);
 
 struct Config {
   std::filesystem::path file;  ///< the file this was loaded from (absolute); empty for defaults
@@ -76,6 +78,7 @@ struct Config {
     double missing_threshold = 0.9;
     double location_min_iou = 0.1;       ///< detectors: partial overlap from here up to iou_threshold can be bad_location
     double background_threshold = 0.05; ///< detectors: no prediction this strong near a label box makes it spurious; 0: never
+    Policy policy = Policy::fixed;       ///< adaptive: per-class thresholds from the run's own scores too (classifiers; image_worker --finalize)
   } verification;
 
   struct Autolabel {

@@ -45,6 +45,7 @@ std::map<std::string, std::string> flatten_config(const Config& c) {
       {"verification.location_min_iou", text(c.verification.location_min_iou)},
       {"verification.background_threshold", text(c.verification.background_threshold)},
       {"verification.missing_threshold", text(c.verification.missing_threshold)},
+      {"verification.policy", std::string(to_string(c.verification.policy))},
       {"autolabel.conf_threshold", text(c.autolabel.conf_threshold)},
       {"processing.batch_size", text(c.processing.batch_size)},
       {"processing.num_threads", text(c.processing.num_threads)},

@@ -1,6 +1,7 @@
 #include "session.h"
 
 #include <algorithm>
+#include <fstream>
 #include <set>
 #include <system_error>
 
@@ -621,10 +622,48 @@ int Session::merge(const RunState& state, bool* complete) {
   status_.on(MergeDone{merged.files.files, merged.files.already_present, merged.files.temporaries_skipped,
                        merged.removed_shard_trees,
                        merged.already_merged, state.output_dir, merged.concatenated});
-  status_.on(Summary{merged.report.value("summary", nlohmann::json::object()),
-                     merged.report.value("unprocessed_count", int64_t{0}), state.output_dir / kReportFileName});
-  *complete = merged.complete;
-  return merged.complete ? 0 : to_int(ExitCode::failed);
+  nlohmann::json header = merged.report;
+  bool finalized = true;
+  if (merged.complete && header.value("finalize", false)) {
+    finalized = finalize(state);
+    header = read_report_header(state.output_dir / kReportFileName);
+  }
+  status_.on(Summary{header.value("summary", nlohmann::json::object()), header.value("unprocessed_count", int64_t{0}),
+                     state.output_dir / kReportFileName});
+  if (!finalized) status_.on(FollowUp{FollowUp::Kind::merge_only, commands_.merge_only()});
+  *complete = merged.complete && finalized;
+  return *complete ? 0 : to_int(ExitCode::failed);
+}
+
+namespace {
+
+/// The last `n` lines of a log file (read from its last 64 KiB).
+std::vector<std::string> log_tail(const fs::path& log, size_t n) {
+  std::ifstream in(log, std::ios::binary);
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  if (size <= 0) return {};
+  in.seekg(std::max<std::streamoff>(0, size - 65536));
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(printable(line));
+  if (lines.size() > n) lines.erase(lines.begin(), lines.end() - static_cast<std::ptrdiff_t>(n));
+  return lines;
+}
+
+}  // namespace
+
+bool Session::finalize(const RunState& state) {
+  // The pass reads the merged report and the output tree only: no model, no GPU.
+  LaunchSpec spec;
+  spec.argv = {state.worker.string(), "--finalize", "--config", state.config_path.string(), "--output-dir",
+               state.output_dir.string()};
+  for (const auto& a : config_.worker.args) spec.argv.push_back(a);
+  spec.env = {{"CUDA_VISIBLE_DEVICES", ""}};
+  spec.log = work_dir_ / "finalize.log";
+  spec.log_header = fmt::format("==== orchestrator: finalize pass at {} ====\n", now_iso8601());
+  const ExitStatus exit = system_.run_to_end(spec);
+  status_.on(Finalized{exit, spec.log, exit.ok() ? std::vector<std::string>{} : log_tail(spec.log, 10)});
+  return exit.ok();
 }
 
 }  // namespace lv

@@ -44,6 +44,9 @@ class SessionSystem {
   /// Runs `runner` to the end: start(), then tick() it and `status` a few times a second until
   /// finished(); SIGINT/SIGTERM become runner.interrupt() (and an InterruptRequested event).
   virtual void drive(Runner& runner, Status& status) = 0;
+  /// Runs one process to its end (the worker's finalize pass), its output to `spec.log`;
+  /// SIGINT/SIGTERM are passed on to it. Throws lv::Error when it cannot be started.
+  virtual ExitStatus run_to_end(const LaunchSpec& spec) = 0;
 };
 
 /// Why the Session refused to go on. The message says what is wrong; `way_out` is the full
@@ -93,6 +96,9 @@ class Session {
   int dry_run();
   int execute(RunState& state, const std::vector<int>& selected);
   int merge(const RunState& state, bool* complete);
+  /// After a complete merge whose report asks for it ("finalize": true): runs
+  /// `<worker> --finalize --config C --output-dir OUT` and waits (DESIGN §6).
+  bool finalize(const RunState& state);
 
   /// Pre-flight (before anything is written): output path, model file, classes.
   void preflight();

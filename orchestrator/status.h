@@ -138,6 +138,12 @@ struct MergeDone {
   std::filesystem::path output_dir;
   int64_t concatenated = 0;  ///< files joined from the shards' concat/ folders
 };
+/// The worker's finalize pass after the merge (its report asked for it: "finalize": true).
+struct Finalized {
+  ExitStatus exit;
+  std::filesystem::path log;
+  std::vector<std::string> tail;  ///< the log's last lines when it failed
+};
 struct Summary {
   nlohmann::json counts;      ///< the merged report's "summary" block, whatever the worker counts
   int64_t unprocessed = 0;
@@ -163,7 +169,7 @@ struct FollowUp {
 
 using Event = std::variant<PlanReady, Notice, ShardStarted, ShardPhase, ShardProgress, ShardCouldNotStart,
                            ShardStopping, ShardKilled, ShardRetrying, ShardFailed, ShardStopped, ShardDone,
-                           InterruptRequested, MergeDone, Summary, FailureBlock, FollowUp>;
+                           InterruptRequested, MergeDone, Finalized, Summary, FailureBlock, FollowUp>;
 
 /// Receives events; the printer shows them, tests record them.
 class Status {

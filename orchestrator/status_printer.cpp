@@ -246,6 +246,14 @@ std::string format_event(const Event& event) {
                 m.temporaries_skipped ? fmt::format(" ({} stray temporary file(s) left out)", m.temporaries_skipped) : "",
                 m.removed_shard_trees ? "; per-GPU trees removed (keep them with --keep-gpu-outputs)" : "");
           },
+          [](const Finalized& f) {
+            if (f.exit.ok()) return fmt::format("Finalized the verdicts (worker --finalize); log: {}", f.log.string());
+            std::string text = fmt::format("\nFAILED: the worker's finalize pass ended with {}; the report holds the "
+                                           "shards' own verdicts until it succeeds. Log: {}",
+                                           how_it_ended(f.exit), f.log.string());
+            for (const auto& line : f.tail) text += "\n  | " + line;
+            return text;
+          },
           [](const Summary& s) {
             std::string text = "\nSummary: " + summary_sentence(s.counts);
             if (s.unprocessed > 0)

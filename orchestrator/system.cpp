@@ -76,6 +76,34 @@ class RealSystem : public SessionSystem {
     io.run();
   }
 
+  ExitStatus run_to_end(const LaunchSpec& spec) override {
+    const JobId job = launcher_->start(spec);
+    boost::asio::io_context io;
+    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+    boost::asio::steady_timer timer(io);
+    std::optional<ExitStatus> exit;
+    std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec,
+                                                                               int sig) {
+      if (ec) return;
+      launcher_->signal(job, sig);  // the worker finishes its step and exits (interrupted)
+      signals.async_wait(on_signal);
+    };
+    signals.async_wait(on_signal);
+    std::function<void(const boost::system::error_code&)> on_tick = [&](const boost::system::error_code& ec) {
+      if (ec) return;
+      if ((exit = launcher_->poll(job))) {
+        signals.cancel();
+        return;
+      }
+      timer.expires_after(std::chrono::milliseconds(100));
+      timer.async_wait(on_tick);
+    };
+    timer.expires_after(std::chrono::milliseconds(0));
+    timer.async_wait(on_tick);
+    io.run();
+    return *exit;
+  }
+
  private:
   std::unique_ptr<Launcher> launcher_;
   SteadyClock clock_;

@@ -64,8 +64,16 @@ class FakeSystem : public SessionSystem {
     }
   }
 
+  ExitStatus run_to_end(const LaunchSpec& spec) override {
+    finalize_runs.push_back(spec);
+    return finalize_exit;
+  }
+
   int gpus = 4;
   std::optional<uint64_t> free;
+  bool ask_finalize = false;              ///< shard reports say "finalize": true
+  std::vector<LaunchSpec> finalize_runs;  ///< run_to_end calls (the finalize pass)
+  ExitStatus finalize_exit;               ///< what each returns
   std::optional<int> interrupt_at_step;
   std::map<int, std::vector<Act>> script;  ///< per shard, one act per attempt (default: succeed)
   std::vector<std::vector<std::string>> launches;
@@ -108,7 +116,8 @@ class FakeSystem : public SessionSystem {
       job.exit = ExitStatus{true, 0, 9};
       return;
     }
-    write_shard_report(out / kReportFileName, out / kJournalFileName, shard, "fake", items, 1.0, image_report_layout());
+    write_shard_report(out / kReportFileName, out / kJournalFileName, shard, "fake", items, 1.0, image_report_layout(),
+                       ask_finalize ? json{{"finalize", true}} : json::object());
     if (a == Act::succeed_but_remove_tree) fs::remove_all(out);
     job.exit = ExitStatus{false, 0, 0};
   }
@@ -437,6 +446,48 @@ TEST_CASE("session: --merge-only merges what succeeded without running anything"
   CHECK(w.system.launches.size() == 4);
   CHECK(w.report().at("status") == "partial");
   CHECK(fs::exists(w.dir / "out" / "correct"));
+}
+
+TEST_CASE("session: a report asking for it gets the worker's finalize pass after a complete merge only", "[session]") {
+  World w;
+  w.system.ask_finalize = true;
+  w.system.script[1] = {Act::crash_midway};
+  REQUIRE(w.run(w.options()) == 1);
+  CHECK(w.system.finalize_runs.empty());  // partial: the verdicts are not the run's yet
+
+  Options retry = w.options();
+  retry.retry_failed = true;
+  w.status.events.clear();
+  REQUIRE(w.run(retry) == 0);
+  REQUIRE(w.system.finalize_runs.size() == 1);
+  const LaunchSpec& pass = w.system.finalize_runs[0];
+  const auto abs = [](const fs::path& p) { return fs::weakly_canonical(p).string(); };
+  CHECK(pass.argv == std::vector<std::string>{"/bin/true", "--finalize", "--config", abs(w.dir / "config.yaml"),
+                                              "--output-dir", abs(w.dir / "out")});
+  CHECK(pass.log == w.work() / "finalize.log");
+  CHECK(w.status.of<Finalized>().size() == 1);
+  CHECK(w.status.of<FollowUp>().empty());
+
+  // A failed pass fails the invocation and offers --merge-only, which runs it again.
+  w.system.finalize_exit = ExitStatus{false, 4, 0};
+  w.status.events.clear();
+  Options merge = w.options();
+  merge.merge_only = true;
+  CHECK(w.run(merge) == 1);
+  CHECK(w.system.finalize_runs.size() == 2);
+  const auto follow = w.status.of<FollowUp>();
+  REQUIRE(follow.size() == 1);
+  CHECK(follow[0].kind == FollowUp::Kind::merge_only);
+  w.system.finalize_exit = ExitStatus{};
+  CHECK(w.run(merge) == 0);
+  CHECK(w.system.finalize_runs.size() == 3);
+}
+
+TEST_CASE("session: a report that does not ask for it gets no finalize pass", "[session]") {
+  World w;
+  REQUIRE(w.run(w.options()) == 0);
+  CHECK(w.system.finalize_runs.empty());
+  CHECK(w.status.of<Finalized>().empty());
 }
 
 TEST_CASE("session: low free space is a warning with the estimate, not an error", "[session]") {
