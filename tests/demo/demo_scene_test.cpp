@@ -329,3 +329,25 @@ TEST_CASE("noise rates that cannot all hold are refused", "[scene]") {
     CHECK_THAT(e.what(), Catch::Contains("add up to 1.1"));
   }
 }
+
+TEST_CASE("the default scenes are planned as they were before the shift options", "[scene]") {
+  // Label text written by the maker before --background, --min-side/--max-side and --box-fit.
+  SceneOptions o;
+  o.noise_missing = o.noise_location = o.noise_duplicate = o.noise_spurious = 0.15;
+  std::string text;
+  for (int i = 0; i < 3; ++i) text += "---\n" + lv::demo::yolo_label_text(plan_scene(o, striped_split(), i), o.geometry.scene_size);
+  CHECK(text ==
+        "---\n"
+        "5 0.671875 0.387500 0.350000 0.466667\n"
+        "5 0.271875 0.600000 0.281250 0.375000\n"
+        "---\n"
+        "9 0.678125 0.445833 0.250000 0.333333\n"
+        "2 0.390625 0.112500 0.150000 0.200000\n"
+        "---\n"
+        "8 0.187500 0.891667 0.125000 0.166667\n"
+        "3 0.365625 0.237500 0.350000 0.466667\n"
+        "3 0.365625 0.237500 0.350000 0.466667\n"
+        "5 0.142187 0.750000 0.159375 0.133333\n"
+        "2 0.745313 0.735417 0.315625 0.420833\n"
+        "0 0.335938 0.806250 0.115625 0.154167\n");
+}
