@@ -21,6 +21,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr int kPlaceAttempts = 60;
+constexpr int kMinSide = 8;  // the smallest garment tile (and badly placed box) side, pixels
 constexpr int kNumClasses = static_cast<int>(kFashionClassNames.size());
 
 // Each scene draws from two streams of the seed: 2i plans it, 2i + 1 draws it. The noise kinds
@@ -54,6 +55,18 @@ void check_rates(const SceneOptions& o) {
                                   per_garment));
 }
 
+/// The garment side range must be usable: at least kMinSide, not reversed, inside the scene.
+void check_sides(const SceneGeometry& g) {
+  if (g.min_side < kMinSide)
+    throw usage_error(fmt::format("--min-side is {}; a garment needs at least {} px a side", g.min_side, kMinSide));
+  if (g.min_side > g.max_side)
+    throw usage_error(fmt::format("--min-side {} is above --max-side {}", g.min_side, g.max_side));
+  const int room = std::min(g.scene_size.width, g.scene_size.height);
+  if (g.max_side > room)
+    throw usage_error(fmt::format("--max-side {} does not fit the {} x {} scene (at most {})", g.max_side,
+                                  g.scene_size.width, g.scene_size.height, room));
+}
+
 /// A box that overlaps `garment` with IoU in [kLocationMinIou, kLocationMaxIou] (moved and
 /// resized, inside the scene, at least 8 px a side) and every other garment of `plan` less
 /// than kOtherGarmentIou; nothing when none was found.
@@ -66,7 +79,7 @@ std::optional<LabelLine> misplaced(Rng& rng, const ScenePlan& plan, int garment,
     const cv::Rect box = cv::Rect(static_cast<int>(std::lround(cx - w / 2)), static_cast<int>(std::lround(cy - h / 2)),
                                   static_cast<int>(std::lround(w)), static_cast<int>(std::lround(h))) &
                          cv::Rect(0, 0, scene.width, scene.height);
-    if (box.width < 8 || box.height < 8) continue;
+    if (box.width < kMinSide || box.height < kMinSide) continue;
     const double o = rect_iou(box, t);
     if (o < kLocationMinIou || o > kLocationMaxIou) continue;
     bool clear = true;
@@ -234,8 +247,13 @@ nlohmann::json missing_truth_line(const std::string& rel, const PlacedGarment& p
 
 }  // namespace
 
-ScenePlan plan_scene(const SceneOptions& options, const FashionSplit& split, int index) {
+void check_scene_options(const SceneOptions& options) {
   check_rates(options);
+  check_sides(options.geometry);
+}
+
+ScenePlan plan_scene(const SceneOptions& options, const FashionSplit& split, int index) {
+  check_scene_options(options);
   Rng rng = plan_rng(options, index);
   const SceneGeometry& g = options.geometry;
   ScenePlan plan;
@@ -293,6 +311,7 @@ std::string yolo_label_text(const ScenePlan& plan, cv::Size size) {
 
 DatasetSummary write_demo_dataset(const SceneOptions& options, const FashionSplit& split, int scenes,
                                   const fs::path& out, bool overwrite, const std::function<void(int, int)>& progress) {
+  check_scene_options(options);
   std::error_code ec;
   if (fs::exists(out, ec) && !fs::is_empty(out, ec)) {
     if (!overwrite)

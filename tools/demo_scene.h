@@ -66,12 +66,16 @@ struct ScenePlan {
   std::vector<LabelLine> labels;
 };
 
+/// Throws lv::Error (usage) when the noise probabilities are outside [0, 1] or together
+/// exceed 1, or when the garment side range is below 8 px, reversed or larger than the scene
+/// (the message names the option at fault).
+void check_scene_options(const SceneOptions& options);
+
 /// Plans scene `index` from its own random stream of `options.seed` (so any scene can be
 /// planned alone): kind, 1..max garments drawn from `split`, non-overlapping tiles, class
 /// swaps; then, from a second stream of the seed, the other kinds of noise. A garment or a
 /// spurious box that finds no place after many tries is left out (a scene keeps >= 1 garment).
-/// Throws lv::Error (usage) when the noise probabilities are outside [0, 1] or together
-/// exceed 1.
+/// Throws as check_scene_options does.
 ScenePlan plan_scene(const SceneOptions& options, const FashionSplit& split, int index);
 
 /// A drawn scene: the background alone and with the garments pasted on it.
@@ -98,10 +102,11 @@ struct DatasetSummary {
   int missing = 0, location = 0, spurious = 0, duplicate = 0;  ///< the other kinds of noise
 };
 
-/// Writes `scenes` scenes into `out` (layout above). Refuses (lv::Error, usage) when `out`
-/// holds anything unless `overwrite`, which first removes only what this tool writes. Files
-/// are byte-identical for the same options and split. `progress(done, total)` is called
-/// now and then when set.
+/// Writes `scenes` scenes into `out` (layout above). Refuses (lv::Error, usage), before
+/// writing anything, options that check_scene_options refuses, and an `out` that holds
+/// anything unless `overwrite`, which first removes only what this tool writes. Files are
+/// byte-identical for the same options and split. `progress(done, total)` is called now and
+/// then when set.
 DatasetSummary write_demo_dataset(const SceneOptions& options, const FashionSplit& split, int scenes,
                                   const std::filesystem::path& out, bool overwrite,
                                   const std::function<void(int, int)>& progress = {});

@@ -58,6 +58,11 @@ int main(int argc, char** argv) {
   app.add_option("--height", options.geometry.scene_size.height, "scene height in pixels")
       ->capture_default_str()
       ->check(CLI::Range(112, 8192));
+  app.add_option("--min-side", options.geometry.min_side, "smallest garment tile side in pixels (at least 8)")
+      ->capture_default_str();
+  app.add_option("--max-side", options.geometry.max_side,
+                 "largest garment tile side in pixels (at least --min-side, at most the scene's width and height)")
+      ->capture_default_str();
   app.add_option("--max-garments", options.max_garments, "garments per scene: 1 to this")
       ->capture_default_str()
       ->check(CLI::Range(1, 50));

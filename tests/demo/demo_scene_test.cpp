@@ -351,3 +351,51 @@ TEST_CASE("the default scenes are planned as they were before the shift options"
         "2 0.745313 0.735417 0.315625 0.420833\n"
         "0 0.335938 0.806250 0.115625 0.154167\n");
 }
+
+TEST_CASE("every garment's tile side lies in the asked range", "[scene][shift]") {
+  SceneOptions o;
+  o.geometry.min_side = 60;
+  o.geometry.max_side = 90;
+  int smallest = 1000, largest = 0;
+  for (int i = 0; i < 300; ++i)
+    for (const auto& g : plan_scene(o, striped_split(), i).garments) {
+      CHECK(g.box.width == g.box.height);
+      smallest = std::min(smallest, g.box.width);
+      largest = std::max(largest, g.box.width);
+    }
+  CHECK(smallest >= 60);
+  CHECK(smallest <= 62);  // the whole range is drawn
+  CHECK(largest <= 90);
+  CHECK(largest >= 88);
+}
+
+TEST_CASE("a garment side range that cannot hold is refused, naming the option", "[scene][shift]") {
+  const auto refused = [](int min_side, int max_side, const std::string& why) {
+    SceneOptions o;
+    o.geometry.min_side = min_side;
+    o.geometry.max_side = max_side;
+    INFO(min_side << ".." << max_side);
+    try {
+      plan_scene(o, striped_split(), 0);
+      FAIL("no error");
+    } catch (const lv::Error& e) {
+      CHECK(e.code() == lv::ExitCode::usage);
+      CHECK_THAT(e.what(), Catch::Contains(why));
+    }
+  };
+  refused(7, 112, "--min-side is 7");
+  refused(0, 112, "--min-side is 0");
+  refused(60, 50, "--min-side 60 is above --max-side 50");
+  refused(28, 241, "--max-side 241 does not fit the 320 x 240 scene");
+  SceneOptions edge;
+  edge.geometry.min_side = 8;
+  edge.geometry.max_side = 240;
+  CHECK(!plan_scene(edge, striped_split(), 0).garments.empty());
+
+  // Nothing is written for refused options.
+  TempDir dir;
+  SceneOptions o;
+  o.geometry.min_side = 4;
+  CHECK_THROWS_AS(lv::demo::write_demo_dataset(o, striped_split(), 2, dir / "d", false), lv::Error);
+  CHECK(!fs::exists(dir / "d"));
+}
