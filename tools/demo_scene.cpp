@@ -286,7 +286,7 @@ ScenePlan plan_scene(const SceneOptions& options, const FashionSplit& split, int
 RenderedScene render_scene(const SceneOptions& options, const FashionSplit& split, const ScenePlan& plan, int index) {
   Rng rng = render_rng(options, index);
   RenderedScene out;
-  out.background = make_background(rng, options.geometry.scene_size, plan.kind);
+  out.background = make_background(rng, options.geometry.scene_size, plan.kind, options.background);
   out.image = out.background.clone();
   for (const auto& pg : plan.garments) {
     paste_garment(out.image, split.images.image(pg.source), split.images.rows, split.images.cols, pg.box,
@@ -361,8 +361,8 @@ DatasetSummary write_demo_dataset(const SceneOptions& options, const FashionSpli
     if (progress && ((i + 1) % 100 == 0 || i + 1 == scenes)) progress(i + 1, scenes);
   }
 
-  // The other kinds' rates and counts are recorded only when asked for: without them, the
-  // file is the one written before they existed.
+  // The other kinds' rates and counts, and the shift options, are recorded only when they
+  // differ from the default make: without them, the file is the one written before they existed.
   const bool other_noise = options.noise_missing > 0 || options.noise_location > 0 || options.noise_duplicate > 0 ||
                            options.noise_spurious > 0;
   nlohmann::json meta = {
@@ -390,6 +390,7 @@ DatasetSummary write_demo_dataset(const SceneOptions& options, const FashionSpli
     meta["duplicate"] = summary.duplicate;
     meta["spurious"] = summary.spurious;
   }
+  if (options.background != BackgroundStyle::textured) meta["background"] = std::string(to_string(options.background));
   write_file_atomic(out / "demo_dataset.json", meta.dump(2) + "\n");
   // Last: its presence marks a complete dataset.
   write_file_atomic(out / "truth.jsonl", truth);

@@ -34,6 +34,8 @@ struct SceneOptions {
   double noise_location = 0;   ///< its box is moved and resized to IoU 0.2-0.5 with the garment
   double noise_duplicate = 0;  ///< its line is written twice (the copy exact or 1 px off, IoU > 0.9)
   double noise_spurious = 0;   ///< a box on background (no garment under it) is added to the scene
+  /// How backgrounds are drawn; textured is the default make, the others shift away from it.
+  BackgroundStyle background = BackgroundStyle::textured;
   uint64_t seed = 1;
   int jpeg_quality = 92;
 };

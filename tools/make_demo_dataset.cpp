@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
@@ -20,6 +21,20 @@
 #include "fashion_mnist.h"
 #include "message.h"
 #include "program.h"
+
+/// Adds option `name`, which takes one of the spellings (to_string) of `all` into `value`.
+template <class E, size_t N>
+CLI::Option* add_choice(CLI::App& app, const std::string& name, E& value, const E (&all)[N], const std::string& help) {
+  std::vector<std::string> spellings;
+  for (const E e : all) spellings.emplace_back(lv::demo::to_string(e));
+  const auto set = [&value, &all](const std::string& s) {
+    for (const E e : all)
+      if (lv::demo::to_string(e) == s) value = e;
+  };
+  return app.add_option_function<std::string>(name, set, help)
+      ->check(CLI::IsMember(spellings))
+      ->default_str(std::string(lv::demo::to_string(value)));
+}
 
 int main(int argc, char** argv) {
   lv::set_program_name("make_demo_dataset");
@@ -66,6 +81,9 @@ int main(int argc, char** argv) {
   app.add_option("--max-garments", options.max_garments, "garments per scene: 1 to this")
       ->capture_default_str()
       ->check(CLI::Range(1, 50));
+  add_choice(app, "--background", options.background, lv::demo::kBackgroundStyles,
+             "scene backgrounds: textured (the default make), plain (one flat grey a scene) or busy "
+             "(high-contrast stripes, lines and rectangles)");
   app.add_option("--fashion-dir", fashion_dir, "folder with Fashion-MNIST's idx .gz files")->capture_default_str();
   app.add_flag("--force", force, "replace a dataset already in --out (removes only what this tool writes)");
   if (const auto code = lv::parse_command_line(app, argc, argv)) return *code;

@@ -399,3 +399,58 @@ TEST_CASE("a garment side range that cannot hold is refused, naming the option",
   CHECK_THROWS_AS(lv::demo::write_demo_dataset(o, striped_split(), 2, dir / "d", false), lv::Error);
   CHECK(!fs::exists(dir / "d"));
 }
+
+namespace {
+
+bool same_image(const cv::Mat& a, const cv::Mat& b) {
+  return a.size() == b.size() && a.type() == b.type() && cv::norm(a, b, cv::NORM_INF) == 0;
+}
+
+/// The share of horizontally neighbouring pixel pairs that differ by more than 60 in a channel.
+double sharp_edge_share(const cv::Mat& image) {
+  int sharp = 0;
+  for (int y = 0; y < image.rows; ++y)
+    for (int x = 1; x < image.cols; ++x) {
+      const auto a = image.at<cv::Vec3b>(y, x - 1), b = image.at<cv::Vec3b>(y, x);
+      sharp += std::abs(a[0] - b[0]) > 60 || std::abs(a[1] - b[1]) > 60 || std::abs(a[2] - b[2]) > 60;
+    }
+  return static_cast<double>(sharp) / (image.rows * (image.cols - 1));
+}
+
+}  // namespace
+
+TEST_CASE("plain and busy backgrounds come from the seed and are unlike textured ones", "[scene][shift]") {
+  using lv::demo::BackgroundStyle;
+  using lv::demo::render_scene;
+  SceneOptions textured;
+  textured.seed = 4;
+  for (const BackgroundStyle style : {BackgroundStyle::plain, BackgroundStyle::busy}) {
+    SceneOptions o = textured, reseeded = textured;
+    o.background = reseeded.background = style;
+    reseeded.seed = 5;
+    for (int i = 0; i < 6; ++i) {
+      INFO(lv::demo::to_string(style) << " scene " << i);
+      const auto plan = plan_scene(o, striped_split(), i);
+      // The background changes the picture, not the plan.
+      CHECK(lv::demo::yolo_label_text(plan, o.geometry.scene_size) ==
+            lv::demo::yolo_label_text(plan_scene(textured, striped_split(), i), o.geometry.scene_size));
+      const auto scene = render_scene(o, striped_split(), plan, i);
+      CHECK(same_image(scene.image, render_scene(o, striped_split(), plan, i).image));
+      CHECK(!same_image(scene.background, render_scene(textured, striped_split(), plan, i).background));
+      CHECK(!same_image(scene.background, render_scene(reseeded, striped_split(), plan, i).background));
+      cv::Scalar mean, sd;
+      cv::meanStdDev(scene.background, mean, sd);
+      if (style == BackgroundStyle::plain) {
+        for (int c = 0; c < 3; ++c) {
+          CHECK(sd[c] < 3);
+          CHECK(mean[c] > 80);
+          CHECK(mean[c] < 190);
+        }
+      } else {
+        CHECK(sd[0] + sd[1] + sd[2] > 3 * 35);
+        CHECK(sharp_edge_share(scene.background) > 0.02);
+      }
+      CHECK(sharp_edge_share(render_scene(textured, striped_split(), plan, i).background) < 0.001);
+    }
+  }
+}
