@@ -21,6 +21,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr int kPlaceAttempts = 60;
+constexpr double kLooseMargin = 0.2;  // a loose box grows the tile by this share of its side on each side
 constexpr int kMinSide = 8;  // the smallest garment tile (and badly placed box) side, pixels
 constexpr int kNumClasses = static_cast<int>(kFashionClassNames.size());
 
@@ -67,11 +68,25 @@ void check_sides(const SceneGeometry& g) {
                                   g.scene_size.width, g.scene_size.height, room));
 }
 
+/// The box a correct label gives garment `source` of `split` drawn in `tile`, under `o.box_fit`.
+cv::Rect fitted_box(const SceneOptions& o, const FashionSplit& split, int source, cv::Rect tile) {
+  switch (o.box_fit) {
+    case BoxFit::tile: break;
+    case BoxFit::tight: return visible_box(split.images.image(source), split.images.rows, split.images.cols, tile);
+    case BoxFit::loose: {
+      const int margin = static_cast<int>(std::lround(kLooseMargin * tile.width));
+      const cv::Rect grown(tile.x - margin, tile.y - margin, tile.width + 2 * margin, tile.height + 2 * margin);
+      return grown & cv::Rect(cv::Point(0, 0), o.geometry.scene_size);
+    }
+  }
+  return tile;
+}
+
 /// A box that overlaps `garment` with IoU in [kLocationMinIou, kLocationMaxIou] (moved and
 /// resized, inside the scene, at least 8 px a side) and every other garment of `plan` less
 /// than kOtherGarmentIou; nothing when none was found.
 std::optional<LabelLine> misplaced(Rng& rng, const ScenePlan& plan, int garment, cv::Size scene) {
-  const cv::Rect t = plan.garments[static_cast<size_t>(garment)].box;
+  const cv::Rect t = plan.garments[static_cast<size_t>(garment)].label_box;
   for (int attempt = 0; attempt < kNoiseAttempts; ++attempt) {
     const double w = t.width * rng.uniform(0.5, 1.6), h = t.height * rng.uniform(0.5, 1.6);
     const double cx = t.x + t.width / 2.0 + t.width * rng.uniform(-0.6, 0.6);
@@ -84,7 +99,7 @@ std::optional<LabelLine> misplaced(Rng& rng, const ScenePlan& plan, int garment,
     if (o < kLocationMinIou || o > kLocationMaxIou) continue;
     bool clear = true;
     for (size_t g = 0; g < plan.garments.size(); ++g)
-      clear = clear && (static_cast<int>(g) == garment || rect_iou(box, plan.garments[g].box) < kOtherGarmentIou);
+      clear = clear && (static_cast<int>(g) == garment || rect_iou(box, plan.garments[g].label_box) < kOtherGarmentIou);
     if (!clear) continue;
     LabelLine line;
     line.box = box;
@@ -114,7 +129,8 @@ std::optional<cv::Rect> background_box(Rng& rng, const ScenePlan& plan, const Sc
     const cv::Rect box(rng.uniform_int(0, g.scene_size.width - side), rng.uniform_int(0, g.scene_size.height - side),
                        side, side);
     bool free = true;
-    for (const auto& garment : plan.garments) free = free && (box & garment.box).area() == 0;
+    for (const auto& garment : plan.garments)
+      free = free && (box & garment.box).area() == 0 && (box & garment.label_box).area() == 0;
     for (const auto& line : plan.labels) free = free && (box & line.box).area() == 0;
     if (free) return box;
   }
@@ -132,7 +148,7 @@ void plan_labels(const SceneOptions& o, ScenePlan& plan, Rng& rng) {
   for (size_t g = 0; g < plan.garments.size(); ++g) {
     PlacedGarment& pg = plan.garments[g];
     LabelLine line;
-    line.box = pg.box;
+    line.box = pg.label_box;
     line.cls = pg.written_class;
     line.garment = static_cast<int>(g);
     if (pg.written_class != pg.true_class) {
@@ -161,7 +177,7 @@ void plan_labels(const SceneOptions& o, ScenePlan& plan, Rng& rng) {
       pg.noise = LabelNoise::duplicate;
       LabelLine copy = line;
       copy.box = near_copy(rng, line.box, scene);
-      copy.iou = rect_iou(copy.box, pg.box);
+      copy.iou = rect_iou(copy.box, pg.label_box);
       copy.noise = LabelNoise::duplicate;
       copy.copy_of = static_cast<int>(plan.labels.size()) - 1;
       plan.labels.push_back(copy);
@@ -195,7 +211,7 @@ std::vector<fs::path> owned_entries(const fs::path& out) {
 }
 
 /// The truth of label line `b`. A right or class-swapped line has the fields it had before
-/// the other kinds existed ("box_px" = the garment's tile = the box written); the other kinds
+/// the other kinds existed ("box_px" = the garment's label box = the box written); the other kinds
 /// add "noise", and "written_px" where the box written is not the tile; a spurious line has
 /// null for the garment's fields.
 nlohmann::json truth_line(const std::string& rel, const ScenePlan& plan, int b) {
@@ -213,7 +229,7 @@ nlohmann::json truth_line(const std::string& rel, const ScenePlan& plan, int b) 
     j["true_name"] = kFashionClassNames[static_cast<size_t>(pg.true_class)];
     j["changed"] = pg.true_class != line.cls;
     j["source_index"] = pg.source;
-    j["box_px"] = px(pg.box);
+    j["box_px"] = px(pg.label_box);
   } else {
     j["true_class"] = nullptr;
     j["true_name"] = nullptr;
@@ -241,7 +257,7 @@ nlohmann::json missing_truth_line(const std::string& rel, const PlacedGarment& p
       {"true_name", kFashionClassNames[static_cast<size_t>(pg.true_class)]},
       {"changed", false},
       {"source_index", pg.source},
-      {"box_px", {pg.box.x, pg.box.y, pg.box.width, pg.box.height}},
+      {"box_px", {pg.label_box.x, pg.label_box.y, pg.label_box.width, pg.label_box.height}},
   };
 }
 
@@ -270,6 +286,7 @@ ScenePlan plan_scene(const SceneOptions& options, const FashionSplit& split, int
       PlacedGarment pg;
       pg.box = box;
       pg.source = rng.uniform_int(0, split.images.count - 1);
+      pg.label_box = fitted_box(options, split, pg.source, box);
       pg.true_class = split.labels[static_cast<size_t>(pg.source)];
       pg.written_class = pg.true_class;
       // Swap noise: any other class, each equally likely.
@@ -391,6 +408,7 @@ DatasetSummary write_demo_dataset(const SceneOptions& options, const FashionSpli
     meta["spurious"] = summary.spurious;
   }
   if (options.background != BackgroundStyle::textured) meta["background"] = std::string(to_string(options.background));
+  if (options.box_fit != BoxFit::tile) meta["box_fit"] = std::string(to_string(options.box_fit));
   write_file_atomic(out / "demo_dataset.json", meta.dump(2) + "\n");
   // Last: its presence marks a complete dataset.
   write_file_atomic(out / "truth.jsonl", truth);

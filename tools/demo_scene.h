@@ -1,6 +1,7 @@
 #pragma once
 /// The demo dataset: scenes of Fashion-MNIST garments on textured backgrounds, YOLO labels
 /// with injected label noise, and the truth file that records which labels were changed.
+/// Shifted variants draw other backgrounds, garment sizes or label boxes (SceneOptions).
 ///
 ///   <out>/classes.txt                          the ten class names, one a line
 ///   <out>/{indoor/day,indoor/night,outdoor/day}/JPEGImages/scene_NNNNN.jpg
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -21,6 +23,24 @@
 #include "label_noise.h"
 
 namespace lv::demo {
+
+/// Which box a correct label gives a garment.
+enum class BoxFit {
+  tile,   ///< its square tile (the default make)
+  tight,  ///< the bounding box of its visible pixels in the tile (garment_compose.h visible_box)
+  loose,  ///< the tile grown by 20 % of its side on each side, clipped to the scene
+};
+inline constexpr BoxFit kBoxFits[] = {BoxFit::tile, BoxFit::tight, BoxFit::loose};
+
+/// The option's spelling: "tile", "tight", "loose".
+inline std::string_view to_string(BoxFit fit) {
+  switch (fit) {
+    case BoxFit::tile: return "tile";
+    case BoxFit::tight: return "tight";
+    case BoxFit::loose: return "loose";
+  }
+  return "tile";
+}
 
 /// What to make.
 struct SceneOptions {
@@ -36,13 +56,17 @@ struct SceneOptions {
   double noise_spurious = 0;   ///< a box on background (no garment under it) is added to the scene
   /// How backgrounds are drawn; textured is the default make, the others shift away from it.
   BackgroundStyle background = BackgroundStyle::textured;
+  /// The box of a correct label; the noise kinds are applied to it, and the truth file's
+  /// "box_px" is it. tile is the default make.
+  BoxFit box_fit = BoxFit::tile;
   uint64_t seed = 1;
   int jpeg_quality = 92;
 };
 
-/// One garment in a scene. The box is the garment's square tile in pixels.
+/// One garment in a scene.
 struct PlacedGarment {
-  cv::Rect box;
+  cv::Rect box;        ///< its square tile in pixels, where it is drawn
+  cv::Rect label_box;  ///< the box a correct label gives it under SceneOptions::box_fit (the tile by default)
   int source = 0;         ///< index of the garment image in the split
   int true_class = 0;     ///< the split's label of that image
   int written_class = 0;  ///< the class in the label file (differs when noise was injected)
@@ -55,7 +79,7 @@ struct LabelLine {
   int cls = 0;        ///< the class written
   int garment = -1;   ///< index of the garment it labels; -1 for a spurious box
   LabelNoise noise = LabelNoise::none;
-  double iou = 1.0;   ///< IoU of `box` with the garment's tile (0 for a spurious box)
+  double iou = 1.0;   ///< IoU of `box` with the garment's label_box (0 for a spurious box)
   int copy_of = -1;   ///< a duplicate: the index of the line it repeats
 };
 

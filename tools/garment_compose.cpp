@@ -43,6 +43,16 @@ Gradient random_gradient(Rng& rng, SceneKind kind) {
   return g;
 }
 
+/// A grey garment scaled to `size` as it is drawn (INTER_LINEAR); the bytes themselves when
+/// `size` is theirs.
+cv::Mat scaled_garment(const uint8_t* garment, int rows, int cols, cv::Size size) {
+  const cv::Mat grey(rows, cols, CV_8UC1, const_cast<uint8_t*>(garment));
+  if (size == grey.size()) return grey;
+  cv::Mat scaled;
+  cv::resize(grey, scaled, size, 0, 0, cv::INTER_LINEAR);
+  return scaled;
+}
+
 /// A random colour, each channel anywhere in [0, 255].
 cv::Scalar any_colour(Rng& rng) { return cv::Scalar(rng.uniform_int(0, 255), rng.uniform_int(0, 255), rng.uniform_int(0, 255)); }
 
@@ -166,12 +176,7 @@ GarmentLook random_look(Rng& rng, SceneKind kind) {
 void paste_garment(cv::Mat& scene, const uint8_t* garment, int rows, int cols, cv::Rect tile,
                    const GarmentLook& look) {
   CV_Assert(scene.type() == CV_8UC3 && (tile & cv::Rect(0, 0, scene.cols, scene.rows)) == tile);
-  const cv::Mat grey(rows, cols, CV_8UC1, const_cast<uint8_t*>(garment));
-  cv::Mat scaled;
-  if (tile.width == cols && tile.height == rows)
-    scaled = grey;
-  else
-    cv::resize(grey, scaled, tile.size(), 0, 0, cv::INTER_LINEAR);
+  const cv::Mat scaled = scaled_garment(garment, rows, cols, tile.size());
   for (int y = 0; y < tile.height; ++y) {
     const uint8_t* g = scaled.ptr<uint8_t>(y);
     auto* px = scene.ptr<cv::Vec3b>(tile.y + y) + tile.x;
@@ -185,6 +190,12 @@ void paste_garment(cv::Mat& scene, const uint8_t* garment, int rows, int cols, c
       }
     }
   }
+}
+
+cv::Rect visible_box(const uint8_t* garment, int rows, int cols, cv::Rect tile) {
+  const cv::Mat opaque = scaled_garment(garment, rows, cols, tile.size()) >= kOpaqueLevel;
+  const cv::Rect box = cv::boundingRect(opaque);
+  return box.empty() ? tile : box + tile.tl();
 }
 
 BackgroundPool make_background_pool(Rng& rng, int count, const SceneGeometry& geometry) {

@@ -70,6 +70,10 @@ inline constexpr float kOpaqueLevel = 24.0f;
 void paste_garment(cv::Mat& scene, const uint8_t* garment, int rows, int cols, cv::Rect tile,
                    const GarmentLook& look);
 
+/// The bounding box, in scene pixels, of a garment's visible pixels (grey >= kOpaqueLevel once
+/// scaled to `tile` as paste_garment scales it); the whole tile when no pixel is that light.
+cv::Rect visible_box(const uint8_t* garment, int rows, int cols, cv::Rect tile);
+
 /// Scene geometry, shared so the trainer's crops match the dataset's scenes.
 struct SceneGeometry {
   cv::Size scene_size{320, 240};

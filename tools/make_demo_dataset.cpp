@@ -84,6 +84,9 @@ int main(int argc, char** argv) {
   add_choice(app, "--background", options.background, lv::demo::kBackgroundStyles,
              "scene backgrounds: textured (the default make), plain (one flat grey a scene) or busy "
              "(high-contrast stripes, lines and rectangles)");
+  add_choice(app, "--box-fit", options.box_fit, lv::demo::kBoxFits,
+             "a correct label's box: tile (the garment's square tile), tight (its visible pixels) or loose (the "
+             "tile grown by 20 % of its side on each side); the noise kinds move that box");
   app.add_option("--fashion-dir", fashion_dir, "folder with Fashion-MNIST's idx .gz files")->capture_default_str();
   app.add_flag("--force", force, "replace a dataset already in --out (removes only what this tool writes)");
   if (const auto code = lv::parse_command_line(app, argc, argv)) return *code;

@@ -236,8 +236,12 @@ double px_iou(const nlohmann::json& a, const nlohmann::json& b) {
 }  // namespace
 
 TEST_CASE("every kind of label noise is written as the truth file says", "[scene]") {
+  // Under each box fit: "box_px" is the fitted box, and the noise kinds are placed against it.
+  const auto fit = GENERATE(lv::demo::BoxFit::tile, lv::demo::BoxFit::tight, lv::demo::BoxFit::loose);
+  INFO("box fit " << lv::demo::to_string(fit));
   TempDir dir;
   SceneOptions o;
+  o.box_fit = fit;
   o.noise = 0.1;
   o.noise_missing = 0.15;
   o.noise_location = 0.15;
@@ -453,4 +457,85 @@ TEST_CASE("plain and busy backgrounds come from the seed and are unlike textured
       CHECK(sharp_edge_share(render_scene(textured, striped_split(), plan, i).background) < 0.001);
     }
   }
+}
+
+TEST_CASE("a tight box is the garment's visible pixels, inside its tile", "[scene][shift]") {
+  SceneOptions o;
+  o.box_fit = lv::demo::BoxFit::tight;
+  const SceneOptions tiles;
+  int narrower = 0;
+  for (int i = 0; i < 100; ++i) {
+    const auto plan = plan_scene(o, striped_split(), i);
+    // The fit changes the boxes only: the same tiles, and the same pictures.
+    const auto tile_plan = plan_scene(tiles, striped_split(), i);
+    REQUIRE(plan.garments.size() == tile_plan.garments.size());
+    for (size_t n = 0; n < plan.garments.size(); ++n) {
+      const auto& g = plan.garments[n];
+      INFO("scene " << i << " class " << g.true_class << " tile " << g.box);
+      CHECK(g.box == tile_plan.garments[n].box);
+      CHECK((g.label_box & g.box) == g.label_box);
+      CHECK(plan.labels[n].box == g.label_box);  // no noise but class swaps: one line per garment
+      // The striped garment of class k lights columns [0, garment_width(k)) of 28, full height.
+      const double lit = lv::test::garment_width(g.true_class) * g.box.width / 28.0;
+      CHECK(g.label_box.x == g.box.x);
+      CHECK(g.label_box.y == g.box.y);
+      CHECK(g.label_box.height == g.box.height);
+      CHECK(std::abs(g.label_box.width - lit) <= 2);
+      if (g.true_class < 9) {
+        CHECK(g.label_box.width < g.box.width);
+        ++narrower;
+      } else {
+        CHECK(g.label_box == g.box);
+      }
+    }
+    if (i < 5)
+      CHECK(same_image(lv::demo::render_scene(o, striped_split(), plan, i).image,
+                       lv::demo::render_scene(tiles, striped_split(), tile_plan, i).image));
+  }
+  CHECK(narrower > 100);
+}
+
+TEST_CASE("a loose box holds the tile and a margin of a fifth of its side, inside the scene", "[scene][shift]") {
+  SceneOptions o;
+  o.box_fit = lv::demo::BoxFit::loose;
+  const cv::Rect scene(cv::Point(0, 0), o.geometry.scene_size);
+  int clipped = 0, whole = 0;
+  for (int i = 0; i < 100; ++i) {
+    const auto plan = plan_scene(o, striped_split(), i);
+    for (size_t n = 0; n < plan.garments.size(); ++n) {
+      const auto& g = plan.garments[n];
+      INFO("scene " << i << " tile " << g.box << " box " << g.label_box);
+      CHECK(plan.labels[n].box == g.label_box);
+      CHECK((g.label_box & g.box) == g.box);
+      CHECK((g.label_box & scene) == g.label_box);
+      const int margin = static_cast<int>(std::lround(0.2 * g.box.width));
+      const cv::Rect grown(g.box.x - margin, g.box.y - margin, g.box.width + 2 * margin, g.box.height + 2 * margin);
+      CHECK(g.label_box == (grown & scene));
+      (grown == g.label_box ? whole : clipped) += 1;
+    }
+  }
+  CHECK(whole > 50);
+  CHECK(clipped > 10);
+}
+
+TEST_CASE("demo_dataset.json records the shift options that differ from the default make", "[scene][shift]") {
+  TempDir dir;
+  SceneOptions o;
+  lv::demo::write_demo_dataset(o, striped_split(), 2, dir / "default", false);
+  const auto plain = nlohmann::json::parse(lv::test::read_text(dir / "default" / "demo_dataset.json"));
+  CHECK(!plain.contains("background"));
+  CHECK(!plain.contains("box_fit"));
+  CHECK(plain["min_side"] == 28);
+  CHECK(plain["max_side"] == 112);
+
+  o.background = lv::demo::BackgroundStyle::busy;
+  o.box_fit = lv::demo::BoxFit::tight;
+  o.geometry.min_side = 40;
+  o.geometry.max_side = 50;
+  lv::demo::write_demo_dataset(o, striped_split(), 2, dir / "shifted", false);
+  const auto shifted = nlohmann::json::parse(lv::test::read_text(dir / "shifted" / "demo_dataset.json"));
+  CHECK(shifted["background"] == "busy");
+  CHECK(shifted["box_fit"] == "tight");
+  CHECK(shifted["min_side"] == 40);
+  CHECK(shifted["max_side"] == 50);
 }
