@@ -211,9 +211,9 @@ std::vector<fs::path> owned_entries(const fs::path& out) {
 }
 
 /// The truth of label line `b`. A right or class-swapped line has the fields it had before
-/// the other kinds existed ("box_px" = the garment's label box = the box written); the other kinds
-/// add "noise", and "written_px" where the box written is not the tile; a spurious line has
-/// null for the garment's fields.
+/// the other kinds existed ("box_px" = the garment's label box = the box written); the other
+/// kinds add "noise", and "written_px" where the box written is not the label box; a spurious
+/// line has null for the garment's fields.
 nlohmann::json truth_line(const std::string& rel, const ScenePlan& plan, int b) {
   const LabelLine& line = plan.labels[static_cast<size_t>(b)];
   const auto px = [](const cv::Rect& r) { return nlohmann::json{r.x, r.y, r.width, r.height}; };

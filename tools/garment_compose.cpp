@@ -54,7 +54,9 @@ cv::Mat scaled_garment(const uint8_t* garment, int rows, int cols, cv::Size size
 }
 
 /// A random colour, each channel anywhere in [0, 255].
-cv::Scalar any_colour(Rng& rng) { return cv::Scalar(rng.uniform_int(0, 255), rng.uniform_int(0, 255), rng.uniform_int(0, 255)); }
+cv::Scalar any_colour(Rng& rng) {
+  return cv::Scalar(rng.uniform_int(0, 255), rng.uniform_int(0, 255), rng.uniform_int(0, 255));
+}
 
 cv::Mat make_plain_background(Rng& rng, cv::Size size) {
   const double level = rng.uniform(90, 170);

@@ -339,7 +339,8 @@ TEST_CASE("the default scenes are planned as they were before the shift options"
   SceneOptions o;
   o.noise_missing = o.noise_location = o.noise_duplicate = o.noise_spurious = 0.15;
   std::string text;
-  for (int i = 0; i < 3; ++i) text += "---\n" + lv::demo::yolo_label_text(plan_scene(o, striped_split(), i), o.geometry.scene_size);
+  for (int i = 0; i < 3; ++i)
+    text += "---\n" + lv::demo::yolo_label_text(plan_scene(o, striped_split(), i), o.geometry.scene_size);
   CHECK(text ==
         "---\n"
         "5 0.671875 0.387500 0.350000 0.466667\n"
