@@ -21,6 +21,8 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr int kPlaceAttempts = 60;
+constexpr double kLooseMargin = 0.2;  // a loose box grows the tile by this share of its side on each side
+constexpr int kMinSide = 8;  // the smallest garment tile (and badly placed box) side, pixels
 constexpr int kNumClasses = static_cast<int>(kFashionClassNames.size());
 
 // Each scene draws from two streams of the seed: 2i plans it, 2i + 1 draws it. The noise kinds
@@ -54,11 +56,37 @@ void check_rates(const SceneOptions& o) {
                                   per_garment));
 }
 
+/// The garment side range must be usable: at least kMinSide, not reversed, inside the scene.
+void check_sides(const SceneGeometry& g) {
+  if (g.min_side < kMinSide)
+    throw usage_error(fmt::format("--min-side is {}; a garment needs at least {} px a side", g.min_side, kMinSide));
+  if (g.min_side > g.max_side)
+    throw usage_error(fmt::format("--min-side {} is above --max-side {}", g.min_side, g.max_side));
+  const int room = std::min(g.scene_size.width, g.scene_size.height);
+  if (g.max_side > room)
+    throw usage_error(fmt::format("--max-side {} does not fit the {} x {} scene (at most {})", g.max_side,
+                                  g.scene_size.width, g.scene_size.height, room));
+}
+
+/// The box a correct label gives garment `source` of `split` drawn in `tile`, under `o.box_fit`.
+cv::Rect fitted_box(const SceneOptions& o, const FashionSplit& split, int source, cv::Rect tile) {
+  switch (o.box_fit) {
+    case BoxFit::tile: break;
+    case BoxFit::tight: return visible_box(split.images.image(source), split.images.rows, split.images.cols, tile);
+    case BoxFit::loose: {
+      const int margin = static_cast<int>(std::lround(kLooseMargin * tile.width));
+      const cv::Rect grown(tile.x - margin, tile.y - margin, tile.width + 2 * margin, tile.height + 2 * margin);
+      return grown & cv::Rect(cv::Point(0, 0), o.geometry.scene_size);
+    }
+  }
+  return tile;
+}
+
 /// A box that overlaps `garment` with IoU in [kLocationMinIou, kLocationMaxIou] (moved and
 /// resized, inside the scene, at least 8 px a side) and every other garment of `plan` less
 /// than kOtherGarmentIou; nothing when none was found.
 std::optional<LabelLine> misplaced(Rng& rng, const ScenePlan& plan, int garment, cv::Size scene) {
-  const cv::Rect t = plan.garments[static_cast<size_t>(garment)].box;
+  const cv::Rect t = plan.garments[static_cast<size_t>(garment)].label_box;
   for (int attempt = 0; attempt < kNoiseAttempts; ++attempt) {
     const double w = t.width * rng.uniform(0.5, 1.6), h = t.height * rng.uniform(0.5, 1.6);
     const double cx = t.x + t.width / 2.0 + t.width * rng.uniform(-0.6, 0.6);
@@ -66,12 +94,12 @@ std::optional<LabelLine> misplaced(Rng& rng, const ScenePlan& plan, int garment,
     const cv::Rect box = cv::Rect(static_cast<int>(std::lround(cx - w / 2)), static_cast<int>(std::lround(cy - h / 2)),
                                   static_cast<int>(std::lround(w)), static_cast<int>(std::lround(h))) &
                          cv::Rect(0, 0, scene.width, scene.height);
-    if (box.width < 8 || box.height < 8) continue;
+    if (box.width < kMinSide || box.height < kMinSide) continue;
     const double o = rect_iou(box, t);
     if (o < kLocationMinIou || o > kLocationMaxIou) continue;
     bool clear = true;
     for (size_t g = 0; g < plan.garments.size(); ++g)
-      clear = clear && (static_cast<int>(g) == garment || rect_iou(box, plan.garments[g].box) < kOtherGarmentIou);
+      clear = clear && (static_cast<int>(g) == garment || rect_iou(box, plan.garments[g].label_box) < kOtherGarmentIou);
     if (!clear) continue;
     LabelLine line;
     line.box = box;
@@ -101,7 +129,8 @@ std::optional<cv::Rect> background_box(Rng& rng, const ScenePlan& plan, const Sc
     const cv::Rect box(rng.uniform_int(0, g.scene_size.width - side), rng.uniform_int(0, g.scene_size.height - side),
                        side, side);
     bool free = true;
-    for (const auto& garment : plan.garments) free = free && (box & garment.box).area() == 0;
+    for (const auto& garment : plan.garments)
+      free = free && (box & garment.box).area() == 0 && (box & garment.label_box).area() == 0;
     for (const auto& line : plan.labels) free = free && (box & line.box).area() == 0;
     if (free) return box;
   }
@@ -119,7 +148,7 @@ void plan_labels(const SceneOptions& o, ScenePlan& plan, Rng& rng) {
   for (size_t g = 0; g < plan.garments.size(); ++g) {
     PlacedGarment& pg = plan.garments[g];
     LabelLine line;
-    line.box = pg.box;
+    line.box = pg.label_box;
     line.cls = pg.written_class;
     line.garment = static_cast<int>(g);
     if (pg.written_class != pg.true_class) {
@@ -148,7 +177,7 @@ void plan_labels(const SceneOptions& o, ScenePlan& plan, Rng& rng) {
       pg.noise = LabelNoise::duplicate;
       LabelLine copy = line;
       copy.box = near_copy(rng, line.box, scene);
-      copy.iou = rect_iou(copy.box, pg.box);
+      copy.iou = rect_iou(copy.box, pg.label_box);
       copy.noise = LabelNoise::duplicate;
       copy.copy_of = static_cast<int>(plan.labels.size()) - 1;
       plan.labels.push_back(copy);
@@ -182,9 +211,9 @@ std::vector<fs::path> owned_entries(const fs::path& out) {
 }
 
 /// The truth of label line `b`. A right or class-swapped line has the fields it had before
-/// the other kinds existed ("box_px" = the garment's tile = the box written); the other kinds
-/// add "noise", and "written_px" where the box written is not the tile; a spurious line has
-/// null for the garment's fields.
+/// the other kinds existed ("box_px" = the garment's label box = the box written); the other
+/// kinds add "noise", and "written_px" where the box written is not the label box; a spurious
+/// line has null for the garment's fields.
 nlohmann::json truth_line(const std::string& rel, const ScenePlan& plan, int b) {
   const LabelLine& line = plan.labels[static_cast<size_t>(b)];
   const auto px = [](const cv::Rect& r) { return nlohmann::json{r.x, r.y, r.width, r.height}; };
@@ -200,7 +229,7 @@ nlohmann::json truth_line(const std::string& rel, const ScenePlan& plan, int b) 
     j["true_name"] = kFashionClassNames[static_cast<size_t>(pg.true_class)];
     j["changed"] = pg.true_class != line.cls;
     j["source_index"] = pg.source;
-    j["box_px"] = px(pg.box);
+    j["box_px"] = px(pg.label_box);
   } else {
     j["true_class"] = nullptr;
     j["true_name"] = nullptr;
@@ -228,14 +257,19 @@ nlohmann::json missing_truth_line(const std::string& rel, const PlacedGarment& p
       {"true_name", kFashionClassNames[static_cast<size_t>(pg.true_class)]},
       {"changed", false},
       {"source_index", pg.source},
-      {"box_px", {pg.box.x, pg.box.y, pg.box.width, pg.box.height}},
+      {"box_px", {pg.label_box.x, pg.label_box.y, pg.label_box.width, pg.label_box.height}},
   };
 }
 
 }  // namespace
 
-ScenePlan plan_scene(const SceneOptions& options, const FashionSplit& split, int index) {
+void check_scene_options(const SceneOptions& options) {
   check_rates(options);
+  check_sides(options.geometry);
+}
+
+ScenePlan plan_scene(const SceneOptions& options, const FashionSplit& split, int index) {
+  check_scene_options(options);
   Rng rng = plan_rng(options, index);
   const SceneGeometry& g = options.geometry;
   ScenePlan plan;
@@ -252,6 +286,7 @@ ScenePlan plan_scene(const SceneOptions& options, const FashionSplit& split, int
       PlacedGarment pg;
       pg.box = box;
       pg.source = rng.uniform_int(0, split.images.count - 1);
+      pg.label_box = fitted_box(options, split, pg.source, box);
       pg.true_class = split.labels[static_cast<size_t>(pg.source)];
       pg.written_class = pg.true_class;
       // Swap noise: any other class, each equally likely.
@@ -268,7 +303,7 @@ ScenePlan plan_scene(const SceneOptions& options, const FashionSplit& split, int
 RenderedScene render_scene(const SceneOptions& options, const FashionSplit& split, const ScenePlan& plan, int index) {
   Rng rng = render_rng(options, index);
   RenderedScene out;
-  out.background = make_background(rng, options.geometry.scene_size, plan.kind);
+  out.background = make_background(rng, options.geometry.scene_size, plan.kind, options.background);
   out.image = out.background.clone();
   for (const auto& pg : plan.garments) {
     paste_garment(out.image, split.images.image(pg.source), split.images.rows, split.images.cols, pg.box,
@@ -293,6 +328,7 @@ std::string yolo_label_text(const ScenePlan& plan, cv::Size size) {
 
 DatasetSummary write_demo_dataset(const SceneOptions& options, const FashionSplit& split, int scenes,
                                   const fs::path& out, bool overwrite, const std::function<void(int, int)>& progress) {
+  check_scene_options(options);
   std::error_code ec;
   if (fs::exists(out, ec) && !fs::is_empty(out, ec)) {
     if (!overwrite)
@@ -342,8 +378,8 @@ DatasetSummary write_demo_dataset(const SceneOptions& options, const FashionSpli
     if (progress && ((i + 1) % 100 == 0 || i + 1 == scenes)) progress(i + 1, scenes);
   }
 
-  // The other kinds' rates and counts are recorded only when asked for: without them, the
-  // file is the one written before they existed.
+  // The other kinds' rates and counts, and the shift options, are recorded only when they
+  // differ from the default make: without them, the file is the one written before they existed.
   const bool other_noise = options.noise_missing > 0 || options.noise_location > 0 || options.noise_duplicate > 0 ||
                            options.noise_spurious > 0;
   nlohmann::json meta = {
@@ -371,6 +407,8 @@ DatasetSummary write_demo_dataset(const SceneOptions& options, const FashionSpli
     meta["duplicate"] = summary.duplicate;
     meta["spurious"] = summary.spurious;
   }
+  if (options.background != BackgroundStyle::textured) meta["background"] = std::string(to_string(options.background));
+  if (options.box_fit != BoxFit::tile) meta["box_fit"] = std::string(to_string(options.box_fit));
   write_file_atomic(out / "demo_dataset.json", meta.dump(2) + "\n");
   // Last: its presence marks a complete dataset.
   write_file_atomic(out / "truth.jsonl", truth);

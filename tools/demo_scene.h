@@ -1,6 +1,7 @@
 #pragma once
 /// The demo dataset: scenes of Fashion-MNIST garments on textured backgrounds, YOLO labels
 /// with injected label noise, and the truth file that records which labels were changed.
+/// Shifted variants draw other backgrounds, garment sizes or label boxes (SceneOptions).
 ///
 ///   <out>/classes.txt                          the ten class names, one a line
 ///   <out>/{indoor/day,indoor/night,outdoor/day}/JPEGImages/scene_NNNNN.jpg
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -21,6 +23,24 @@
 #include "label_noise.h"
 
 namespace lv::demo {
+
+/// Which box a correct label gives a garment.
+enum class BoxFit {
+  tile,   ///< its square tile (the default make)
+  tight,  ///< the bounding box of its visible pixels in the tile (garment_compose.h visible_box)
+  loose,  ///< the tile grown by 20 % of its side on each side, clipped to the scene
+};
+inline constexpr BoxFit kBoxFits[] = {BoxFit::tile, BoxFit::tight, BoxFit::loose};
+
+/// The option's spelling: "tile", "tight", "loose".
+inline std::string_view to_string(BoxFit fit) {
+  switch (fit) {
+    case BoxFit::tile: return "tile";
+    case BoxFit::tight: return "tight";
+    case BoxFit::loose: return "loose";
+  }
+  return "tile";
+}
 
 /// What to make.
 struct SceneOptions {
@@ -34,13 +54,19 @@ struct SceneOptions {
   double noise_location = 0;   ///< its box is moved and resized to IoU 0.2-0.5 with the garment
   double noise_duplicate = 0;  ///< its line is written twice (the copy exact or 1 px off, IoU > 0.9)
   double noise_spurious = 0;   ///< a box on background (no garment under it) is added to the scene
+  /// How backgrounds are drawn; textured is the default make, the others shift away from it.
+  BackgroundStyle background = BackgroundStyle::textured;
+  /// The box of a correct label; the noise kinds are applied to it, and the truth file's
+  /// "box_px" is it. tile is the default make.
+  BoxFit box_fit = BoxFit::tile;
   uint64_t seed = 1;
   int jpeg_quality = 92;
 };
 
-/// One garment in a scene. The box is the garment's square tile in pixels.
+/// One garment in a scene.
 struct PlacedGarment {
-  cv::Rect box;
+  cv::Rect box;        ///< its square tile in pixels, where it is drawn
+  cv::Rect label_box;  ///< the box a correct label gives it under SceneOptions::box_fit (the tile by default)
   int source = 0;         ///< index of the garment image in the split
   int true_class = 0;     ///< the split's label of that image
   int written_class = 0;  ///< the class in the label file (differs when noise was injected)
@@ -53,7 +79,7 @@ struct LabelLine {
   int cls = 0;        ///< the class written
   int garment = -1;   ///< index of the garment it labels; -1 for a spurious box
   LabelNoise noise = LabelNoise::none;
-  double iou = 1.0;   ///< IoU of `box` with the garment's tile (0 for a spurious box)
+  double iou = 1.0;   ///< IoU of `box` with the garment's label_box (0 for a spurious box)
   int copy_of = -1;   ///< a duplicate: the index of the line it repeats
 };
 
@@ -66,12 +92,16 @@ struct ScenePlan {
   std::vector<LabelLine> labels;
 };
 
+/// Throws lv::Error (usage) when the noise probabilities are outside [0, 1] or together
+/// exceed 1, or when the garment side range is below 8 px, reversed or larger than the scene
+/// (the message names the option at fault).
+void check_scene_options(const SceneOptions& options);
+
 /// Plans scene `index` from its own random stream of `options.seed` (so any scene can be
 /// planned alone): kind, 1..max garments drawn from `split`, non-overlapping tiles, class
 /// swaps; then, from a second stream of the seed, the other kinds of noise. A garment or a
 /// spurious box that finds no place after many tries is left out (a scene keeps >= 1 garment).
-/// Throws lv::Error (usage) when the noise probabilities are outside [0, 1] or together
-/// exceed 1.
+/// Throws as check_scene_options does.
 ScenePlan plan_scene(const SceneOptions& options, const FashionSplit& split, int index);
 
 /// A drawn scene: the background alone and with the garments pasted on it.
@@ -98,10 +128,11 @@ struct DatasetSummary {
   int missing = 0, location = 0, spurious = 0, duplicate = 0;  ///< the other kinds of noise
 };
 
-/// Writes `scenes` scenes into `out` (layout above). Refuses (lv::Error, usage) when `out`
-/// holds anything unless `overwrite`, which first removes only what this tool writes. Files
-/// are byte-identical for the same options and split. `progress(done, total)` is called
-/// now and then when set.
+/// Writes `scenes` scenes into `out` (layout above). Refuses (lv::Error, usage), before
+/// writing anything, options that check_scene_options refuses, and an `out` that holds
+/// anything unless `overwrite`, which first removes only what this tool writes. Files are
+/// byte-identical for the same options and split. `progress(done, total)` is called now and
+/// then when set.
 DatasetSummary write_demo_dataset(const SceneOptions& options, const FashionSplit& split, int scenes,
                                   const std::filesystem::path& out, bool overwrite,
                                   const std::function<void(int, int)>& progress = {});

@@ -43,6 +43,64 @@ Gradient random_gradient(Rng& rng, SceneKind kind) {
   return g;
 }
 
+/// A grey garment scaled to `size` as it is drawn (INTER_LINEAR); the bytes themselves when
+/// `size` is theirs.
+cv::Mat scaled_garment(const uint8_t* garment, int rows, int cols, cv::Size size) {
+  const cv::Mat grey(rows, cols, CV_8UC1, const_cast<uint8_t*>(garment));
+  if (size == grey.size()) return grey;
+  cv::Mat scaled;
+  cv::resize(grey, scaled, size, 0, 0, cv::INTER_LINEAR);
+  return scaled;
+}
+
+/// A random colour, each channel anywhere in [0, 255].
+cv::Scalar any_colour(Rng& rng) {
+  return cv::Scalar(rng.uniform_int(0, 255), rng.uniform_int(0, 255), rng.uniform_int(0, 255));
+}
+
+cv::Mat make_plain_background(Rng& rng, cv::Size size) {
+  const double level = rng.uniform(90, 170);
+  cv::Vec3f flat;
+  for (int c = 0; c < 3; ++c) flat[c] = static_cast<float>(level * rng.uniform(0.92, 1.08));
+  cv::Mat out(size, CV_8UC3);
+  for (int y = 0; y < size.height; ++y) {
+    auto* row = out.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < size.width; ++x)
+      for (int c = 0; c < 3; ++c) row[x][c] = cv::saturate_cast<uint8_t>(flat[c] + 2.0 * rng.normal());
+  }
+  return out;
+}
+
+/// Parallel stripes of one colour across `area` of `image`: random direction, period and width.
+void draw_stripes(cv::Mat& image, cv::Rect area, Rng& rng) {
+  cv::Mat patch = image(area);
+  const cv::Scalar colour = any_colour(rng);
+  const double angle = rng.uniform(0, kPi);
+  const int period = rng.uniform_int(6, 24), width = rng.uniform_int(2, period / 2 + 1);
+  const cv::Point2d along(std::cos(angle), std::sin(angle)), across(-along.y, along.x);
+  const double reach = std::hypot(area.width, area.height);
+  const cv::Point2d centre(area.width / 2.0, area.height / 2.0);
+  for (double offset = -reach / 2; offset <= reach / 2; offset += period) {
+    const cv::Point2d mid = centre + across * offset;
+    cv::line(patch, mid - along * reach, mid + along * reach, colour, width);
+  }
+}
+
+cv::Mat make_busy_background(Rng& rng, cv::Size size) {
+  cv::Mat out(size, CV_8UC3, any_colour(rng));
+  const int shapes = rng.uniform_int(25, 45);
+  for (int i = 0; i < shapes; ++i) {
+    const cv::Point a(rng.uniform_int(0, size.width - 1), rng.uniform_int(0, size.height - 1));
+    const cv::Point b(rng.uniform_int(0, size.width - 1), rng.uniform_int(0, size.height - 1));
+    switch (rng.uniform_int(0, 2)) {
+      case 0: cv::rectangle(out, a, b, any_colour(rng), cv::FILLED); break;
+      case 1: cv::line(out, a, b, any_colour(rng), rng.uniform_int(1, 6)); break;
+      case 2: draw_stripes(out, cv::Rect(a, b) | cv::Rect(a, cv::Size(1, 1)), rng); break;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string scene_folder(SceneKind kind) {
@@ -99,6 +157,15 @@ cv::Mat make_background(Rng& rng, cv::Size size, SceneKind kind) {
   return out;
 }
 
+cv::Mat make_background(Rng& rng, cv::Size size, SceneKind kind, BackgroundStyle style) {
+  switch (style) {
+    case BackgroundStyle::textured: break;
+    case BackgroundStyle::plain: return make_plain_background(rng, size);
+    case BackgroundStyle::busy: return make_busy_background(rng, size);
+  }
+  return make_background(rng, size, kind);
+}
+
 GarmentLook random_look(Rng& rng, SceneKind kind) {
   GarmentLook look;
   look.gain = static_cast<float>(kind == SceneKind::indoor_night ? rng.uniform(0.55, 0.75) : rng.uniform(0.85, 1.1));
@@ -111,12 +178,7 @@ GarmentLook random_look(Rng& rng, SceneKind kind) {
 void paste_garment(cv::Mat& scene, const uint8_t* garment, int rows, int cols, cv::Rect tile,
                    const GarmentLook& look) {
   CV_Assert(scene.type() == CV_8UC3 && (tile & cv::Rect(0, 0, scene.cols, scene.rows)) == tile);
-  const cv::Mat grey(rows, cols, CV_8UC1, const_cast<uint8_t*>(garment));
-  cv::Mat scaled;
-  if (tile.width == cols && tile.height == rows)
-    scaled = grey;
-  else
-    cv::resize(grey, scaled, tile.size(), 0, 0, cv::INTER_LINEAR);
+  const cv::Mat scaled = scaled_garment(garment, rows, cols, tile.size());
   for (int y = 0; y < tile.height; ++y) {
     const uint8_t* g = scaled.ptr<uint8_t>(y);
     auto* px = scene.ptr<cv::Vec3b>(tile.y + y) + tile.x;
@@ -130,6 +192,12 @@ void paste_garment(cv::Mat& scene, const uint8_t* garment, int rows, int cols, c
       }
     }
   }
+}
+
+cv::Rect visible_box(const uint8_t* garment, int rows, int cols, cv::Rect tile) {
+  const cv::Mat opaque = scaled_garment(garment, rows, cols, tile.size()) >= kOpaqueLevel;
+  const cv::Rect box = cv::boundingRect(opaque);
+  return box.empty() ? tile : box + tile.tl();
 }
 
 BackgroundPool make_background_pool(Rng& rng, int count, const SceneGeometry& geometry) {

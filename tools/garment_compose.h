@@ -5,6 +5,7 @@
 /// OpenCV only; images are 8-bit BGR like cv::imread's.
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -24,6 +25,29 @@ std::string scene_folder(SceneKind kind);
 /// A textured background of `size`: a two-colour gradient in a random direction, smooth
 /// blotches and pixel noise, in the colours of `kind` (night: dark; outdoor: sky to ground).
 cv::Mat make_background(Rng& rng, cv::Size size, SceneKind kind);
+
+/// How a scene's background is drawn: the default make, or a shift away from it.
+enum class BackgroundStyle {
+  textured,  ///< make_background: a gradient, blotches and noise in the colours of the scene's kind
+  plain,     ///< one flat mid-grey colour per scene, slightly tinted, with faint pixel noise
+  busy,      ///< high-contrast clutter unlike textured: rectangles, lines and patches of stripes in random colours
+};
+inline constexpr BackgroundStyle kBackgroundStyles[] = {BackgroundStyle::textured, BackgroundStyle::plain,
+                                                        BackgroundStyle::busy};
+
+/// The option's spelling: "textured", "plain", "busy".
+inline std::string_view to_string(BackgroundStyle style) {
+  switch (style) {
+    case BackgroundStyle::textured: return "textured";
+    case BackgroundStyle::plain: return "plain";
+    case BackgroundStyle::busy: return "busy";
+  }
+  return "textured";
+}
+
+/// A background of `size` in `style`, drawn from `rng`: textured is make_background (the same
+/// draws); plain and busy do not depend on `kind`.
+cv::Mat make_background(Rng& rng, cv::Size size, SceneKind kind, BackgroundStyle style);
 
 /// The colouring of one pasted garment: its grey level is multiplied by `gain` and by the
 /// per-channel (BGR) `tint`.
@@ -45,6 +69,10 @@ inline constexpr float kOpaqueLevel = 24.0f;
 /// `tile` must lie inside `scene`.
 void paste_garment(cv::Mat& scene, const uint8_t* garment, int rows, int cols, cv::Rect tile,
                    const GarmentLook& look);
+
+/// The bounding box, in scene pixels, of a garment's visible pixels (grey >= kOpaqueLevel once
+/// scaled to `tile` as paste_garment scales it); the whole tile when no pixel is that light.
+cv::Rect visible_box(const uint8_t* garment, int rows, int cols, cv::Rect tile);
 
 /// Scene geometry, shared so the trainer's crops match the dataset's scenes.
 struct SceneGeometry {

@@ -6,10 +6,12 @@
 //   make_demo_dataset --out demo/data --scenes 2000 --noise 0.10 --seed 1
 //   make_demo_dataset --out demo/detector_data --noise-class 0.05 --noise-missing 0.05 \
 //       --noise-location 0.05 --noise-duplicate 0.05 --noise-spurious 0.05 --seed 7
+//   make_demo_dataset --out demo/shifted --background busy --min-side 20 --max-side 60 --box-fit tight
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
@@ -20,6 +22,20 @@
 #include "fashion_mnist.h"
 #include "message.h"
 #include "program.h"
+
+/// Adds option `name`, which takes one of the spellings (to_string) of `all` into `value`.
+template <class E, size_t N>
+CLI::Option* add_choice(CLI::App& app, const std::string& name, E& value, const E (&all)[N], const std::string& help) {
+  std::vector<std::string> spellings;
+  for (const E e : all) spellings.emplace_back(lv::demo::to_string(e));
+  const auto set = [&value, &all](const std::string& s) {
+    for (const E e : all)
+      if (lv::demo::to_string(e) == s) value = e;
+  };
+  return app.add_option_function<std::string>(name, set, help)
+      ->check(CLI::IsMember(spellings))
+      ->default_str(std::string(lv::demo::to_string(value)));
+}
 
 int main(int argc, char** argv) {
   lv::set_program_name("make_demo_dataset");
@@ -58,9 +74,20 @@ int main(int argc, char** argv) {
   app.add_option("--height", options.geometry.scene_size.height, "scene height in pixels")
       ->capture_default_str()
       ->check(CLI::Range(112, 8192));
+  app.add_option("--min-side", options.geometry.min_side, "smallest garment tile side in pixels (at least 8)")
+      ->capture_default_str();
+  app.add_option("--max-side", options.geometry.max_side,
+                 "largest garment tile side in pixels (at least --min-side, at most the scene's width and height)")
+      ->capture_default_str();
   app.add_option("--max-garments", options.max_garments, "garments per scene: 1 to this")
       ->capture_default_str()
       ->check(CLI::Range(1, 50));
+  add_choice(app, "--background", options.background, lv::demo::kBackgroundStyles,
+             "scene backgrounds: textured (the default make), plain (one flat grey a scene) or busy "
+             "(high-contrast stripes, lines and rectangles)");
+  add_choice(app, "--box-fit", options.box_fit, lv::demo::kBoxFits,
+             "a correct label's box: tile (the garment's square tile), tight (its visible pixels) or loose (the "
+             "tile grown by 20 % of its side on each side); the noise kinds move that box");
   app.add_option("--fashion-dir", fashion_dir, "folder with Fashion-MNIST's idx .gz files")->capture_default_str();
   app.add_flag("--force", force, "replace a dataset already in --out (removes only what this tool writes)");
   if (const auto code = lv::parse_command_line(app, argc, argv)) return *code;

@@ -236,8 +236,12 @@ double px_iou(const nlohmann::json& a, const nlohmann::json& b) {
 }  // namespace
 
 TEST_CASE("every kind of label noise is written as the truth file says", "[scene]") {
+  // Under each box fit: "box_px" is the fitted box, and the noise kinds are placed against it.
+  const auto fit = GENERATE(lv::demo::BoxFit::tile, lv::demo::BoxFit::tight, lv::demo::BoxFit::loose);
+  INFO("box fit " << lv::demo::to_string(fit));
   TempDir dir;
   SceneOptions o;
+  o.box_fit = fit;
   o.noise = 0.1;
   o.noise_missing = 0.15;
   o.noise_location = 0.15;
@@ -328,4 +332,211 @@ TEST_CASE("noise rates that cannot all hold are refused", "[scene]") {
     CHECK(e.code() == lv::ExitCode::usage);
     CHECK_THAT(e.what(), Catch::Contains("add up to 1.1"));
   }
+}
+
+TEST_CASE("the default scenes are planned as they were before the shift options", "[scene]") {
+  // Label text written by the maker before --background, --min-side/--max-side and --box-fit.
+  SceneOptions o;
+  o.noise_missing = o.noise_location = o.noise_duplicate = o.noise_spurious = 0.15;
+  std::string text;
+  for (int i = 0; i < 3; ++i)
+    text += "---\n" + lv::demo::yolo_label_text(plan_scene(o, striped_split(), i), o.geometry.scene_size);
+  CHECK(text ==
+        "---\n"
+        "5 0.671875 0.387500 0.350000 0.466667\n"
+        "5 0.271875 0.600000 0.281250 0.375000\n"
+        "---\n"
+        "9 0.678125 0.445833 0.250000 0.333333\n"
+        "2 0.390625 0.112500 0.150000 0.200000\n"
+        "---\n"
+        "8 0.187500 0.891667 0.125000 0.166667\n"
+        "3 0.365625 0.237500 0.350000 0.466667\n"
+        "3 0.365625 0.237500 0.350000 0.466667\n"
+        "5 0.142187 0.750000 0.159375 0.133333\n"
+        "2 0.745313 0.735417 0.315625 0.420833\n"
+        "0 0.335938 0.806250 0.115625 0.154167\n");
+}
+
+TEST_CASE("every garment's tile side lies in the asked range", "[scene][shift]") {
+  SceneOptions o;
+  o.geometry.min_side = 60;
+  o.geometry.max_side = 90;
+  int smallest = 1000, largest = 0;
+  for (int i = 0; i < 300; ++i)
+    for (const auto& g : plan_scene(o, striped_split(), i).garments) {
+      CHECK(g.box.width == g.box.height);
+      smallest = std::min(smallest, g.box.width);
+      largest = std::max(largest, g.box.width);
+    }
+  CHECK(smallest >= 60);
+  CHECK(smallest <= 62);  // the whole range is drawn
+  CHECK(largest <= 90);
+  CHECK(largest >= 88);
+}
+
+TEST_CASE("a garment side range that cannot hold is refused, naming the option", "[scene][shift]") {
+  const auto refused = [](int min_side, int max_side, const std::string& why) {
+    SceneOptions o;
+    o.geometry.min_side = min_side;
+    o.geometry.max_side = max_side;
+    INFO(min_side << ".." << max_side);
+    try {
+      plan_scene(o, striped_split(), 0);
+      FAIL("no error");
+    } catch (const lv::Error& e) {
+      CHECK(e.code() == lv::ExitCode::usage);
+      CHECK_THAT(e.what(), Catch::Contains(why));
+    }
+  };
+  refused(7, 112, "--min-side is 7");
+  refused(0, 112, "--min-side is 0");
+  refused(60, 50, "--min-side 60 is above --max-side 50");
+  refused(28, 241, "--max-side 241 does not fit the 320 x 240 scene");
+  SceneOptions edge;
+  edge.geometry.min_side = 8;
+  edge.geometry.max_side = 240;
+  CHECK(!plan_scene(edge, striped_split(), 0).garments.empty());
+
+  // Nothing is written for refused options.
+  TempDir dir;
+  SceneOptions o;
+  o.geometry.min_side = 4;
+  CHECK_THROWS_AS(lv::demo::write_demo_dataset(o, striped_split(), 2, dir / "d", false), lv::Error);
+  CHECK(!fs::exists(dir / "d"));
+}
+
+namespace {
+
+bool same_image(const cv::Mat& a, const cv::Mat& b) {
+  return a.size() == b.size() && a.type() == b.type() && cv::norm(a, b, cv::NORM_INF) == 0;
+}
+
+/// The share of horizontally neighbouring pixel pairs that differ by more than 60 in a channel.
+double sharp_edge_share(const cv::Mat& image) {
+  int sharp = 0;
+  for (int y = 0; y < image.rows; ++y)
+    for (int x = 1; x < image.cols; ++x) {
+      const auto a = image.at<cv::Vec3b>(y, x - 1), b = image.at<cv::Vec3b>(y, x);
+      sharp += std::abs(a[0] - b[0]) > 60 || std::abs(a[1] - b[1]) > 60 || std::abs(a[2] - b[2]) > 60;
+    }
+  return static_cast<double>(sharp) / (image.rows * (image.cols - 1));
+}
+
+}  // namespace
+
+TEST_CASE("plain and busy backgrounds come from the seed and are unlike textured ones", "[scene][shift]") {
+  using lv::demo::BackgroundStyle;
+  using lv::demo::render_scene;
+  SceneOptions textured;
+  textured.seed = 4;
+  for (const BackgroundStyle style : {BackgroundStyle::plain, BackgroundStyle::busy}) {
+    SceneOptions o = textured, reseeded = textured;
+    o.background = reseeded.background = style;
+    reseeded.seed = 5;
+    for (int i = 0; i < 6; ++i) {
+      INFO(lv::demo::to_string(style) << " scene " << i);
+      const auto plan = plan_scene(o, striped_split(), i);
+      // The background changes the picture, not the plan.
+      CHECK(lv::demo::yolo_label_text(plan, o.geometry.scene_size) ==
+            lv::demo::yolo_label_text(plan_scene(textured, striped_split(), i), o.geometry.scene_size));
+      const auto scene = render_scene(o, striped_split(), plan, i);
+      CHECK(same_image(scene.image, render_scene(o, striped_split(), plan, i).image));
+      CHECK(!same_image(scene.background, render_scene(textured, striped_split(), plan, i).background));
+      CHECK(!same_image(scene.background, render_scene(reseeded, striped_split(), plan, i).background));
+      cv::Scalar mean, sd;
+      cv::meanStdDev(scene.background, mean, sd);
+      if (style == BackgroundStyle::plain) {
+        for (int c = 0; c < 3; ++c) {
+          CHECK(sd[c] < 3);
+          CHECK(mean[c] > 80);
+          CHECK(mean[c] < 190);
+        }
+      } else {
+        CHECK(sd[0] + sd[1] + sd[2] > 3 * 35);
+        CHECK(sharp_edge_share(scene.background) > 0.02);
+      }
+      CHECK(sharp_edge_share(render_scene(textured, striped_split(), plan, i).background) < 0.001);
+    }
+  }
+}
+
+TEST_CASE("a tight box is the garment's visible pixels, inside its tile", "[scene][shift]") {
+  SceneOptions o;
+  o.box_fit = lv::demo::BoxFit::tight;
+  const SceneOptions tiles;
+  int narrower = 0;
+  for (int i = 0; i < 100; ++i) {
+    const auto plan = plan_scene(o, striped_split(), i);
+    // The fit changes the boxes only: the same tiles, and the same pictures.
+    const auto tile_plan = plan_scene(tiles, striped_split(), i);
+    REQUIRE(plan.garments.size() == tile_plan.garments.size());
+    for (size_t n = 0; n < plan.garments.size(); ++n) {
+      const auto& g = plan.garments[n];
+      INFO("scene " << i << " class " << g.true_class << " tile " << g.box);
+      CHECK(g.box == tile_plan.garments[n].box);
+      CHECK((g.label_box & g.box) == g.label_box);
+      CHECK(plan.labels[n].box == g.label_box);  // no noise but class swaps: one line per garment
+      // The striped garment of class k lights columns [0, garment_width(k)) of 28, full height.
+      const double lit = lv::test::garment_width(g.true_class) * g.box.width / 28.0;
+      CHECK(g.label_box.x == g.box.x);
+      CHECK(g.label_box.y == g.box.y);
+      CHECK(g.label_box.height == g.box.height);
+      CHECK(std::abs(g.label_box.width - lit) <= 2);
+      if (g.true_class < 9) {
+        CHECK(g.label_box.width < g.box.width);
+        ++narrower;
+      } else {
+        CHECK(g.label_box == g.box);
+      }
+    }
+    if (i < 5)
+      CHECK(same_image(lv::demo::render_scene(o, striped_split(), plan, i).image,
+                       lv::demo::render_scene(tiles, striped_split(), tile_plan, i).image));
+  }
+  CHECK(narrower > 100);
+}
+
+TEST_CASE("a loose box holds the tile and a margin of a fifth of its side, inside the scene", "[scene][shift]") {
+  SceneOptions o;
+  o.box_fit = lv::demo::BoxFit::loose;
+  const cv::Rect scene(cv::Point(0, 0), o.geometry.scene_size);
+  int clipped = 0, whole = 0;
+  for (int i = 0; i < 100; ++i) {
+    const auto plan = plan_scene(o, striped_split(), i);
+    for (size_t n = 0; n < plan.garments.size(); ++n) {
+      const auto& g = plan.garments[n];
+      INFO("scene " << i << " tile " << g.box << " box " << g.label_box);
+      CHECK(plan.labels[n].box == g.label_box);
+      CHECK((g.label_box & g.box) == g.box);
+      CHECK((g.label_box & scene) == g.label_box);
+      const int margin = static_cast<int>(std::lround(0.2 * g.box.width));
+      const cv::Rect grown(g.box.x - margin, g.box.y - margin, g.box.width + 2 * margin, g.box.height + 2 * margin);
+      CHECK(g.label_box == (grown & scene));
+      (grown == g.label_box ? whole : clipped) += 1;
+    }
+  }
+  CHECK(whole > 50);
+  CHECK(clipped > 10);
+}
+
+TEST_CASE("demo_dataset.json records the shift options that differ from the default make", "[scene][shift]") {
+  TempDir dir;
+  SceneOptions o;
+  lv::demo::write_demo_dataset(o, striped_split(), 2, dir / "default", false);
+  const auto plain = nlohmann::json::parse(lv::test::read_text(dir / "default" / "demo_dataset.json"));
+  CHECK(!plain.contains("background"));
+  CHECK(!plain.contains("box_fit"));
+  CHECK(plain["min_side"] == 28);
+  CHECK(plain["max_side"] == 112);
+
+  o.background = lv::demo::BackgroundStyle::busy;
+  o.box_fit = lv::demo::BoxFit::tight;
+  o.geometry.min_side = 40;
+  o.geometry.max_side = 50;
+  lv::demo::write_demo_dataset(o, striped_split(), 2, dir / "shifted", false);
+  const auto shifted = nlohmann::json::parse(lv::test::read_text(dir / "shifted" / "demo_dataset.json"));
+  CHECK(shifted["background"] == "busy");
+  CHECK(shifted["box_fit"] == "tight");
+  CHECK(shifted["min_side"] == 40);
+  CHECK(shifted["max_side"] == 50);
 }
