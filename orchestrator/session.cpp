@@ -657,7 +657,6 @@ bool Session::finalize(const RunState& state) {
   LaunchSpec spec;
   spec.argv = {state.worker.string(), "--finalize", "--config", state.config_path.string(), "--output-dir",
                state.output_dir.string()};
-  for (const auto& a : config_.worker.args) spec.argv.push_back(a);
   spec.env = {{"CUDA_VISIBLE_DEVICES", ""}};
   spec.log = work_dir_ / "finalize.log";
   spec.log_header = fmt::format("==== orchestrator: finalize pass at {} ====\n", now_iso8601());

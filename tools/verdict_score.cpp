@@ -9,8 +9,9 @@
 
 #include <fmt/core.h>
 
-#include "byte_text.h"
+#include "adaptive.h"
 #include "atomic_file.h"
+#include "byte_text.h"
 #include "error.h"
 
 namespace lv::demo {
@@ -132,16 +133,7 @@ std::vector<TruthBox> read_truth(const std::filesystem::path& file) {
 std::vector<bool> confident_learning_issues(const std::vector<std::vector<double>>& probs, const std::vector<int>& labels,
                                             std::vector<double>* thresholds) {
   const size_t k = probs.empty() ? 0 : probs[0].size();
-  std::vector<double> sum(k, 0.0);
-  std::vector<int64_t> count(k, 0);
-  for (size_t i = 0; i < probs.size(); ++i) {
-    const auto j = static_cast<size_t>(labels[i]);
-    sum[j] += probs[i][j];
-    ++count[j];
-  }
-  std::vector<double> t(k, std::numeric_limits<double>::quiet_NaN());
-  for (size_t j = 0; j < k; ++j)
-    if (count[j] > 0) t[j] = sum[j] / static_cast<double>(count[j]);
+  std::vector<double> t = lv::class_thresholds(probs, labels, k);
 
   std::vector<bool> issues(probs.size(), false);
   for (size_t i = 0; i < probs.size(); ++i) {
@@ -165,6 +157,9 @@ VerdictScore score_verdicts(const json& report, const std::vector<TruthBox>& tru
 
   VerdictScore s;
   s.has_probabilities = true;
+  const auto policy = report.find("policy");
+  const bool adaptive = policy != report.end() && policy->is_object() && policy->value("name", "") == "adaptive";
+  if (adaptive) s.fixed_rule.emplace();
   std::vector<std::vector<double>> probs;
   std::vector<int> labels;
   std::vector<bool> changed;
@@ -193,6 +188,16 @@ VerdictScore score_verdicts(const json& report, const std::vector<TruthBox>& tru
                                     "datasets?)", where, label, t.written_class));
       const std::string verdict = box.value("verdict", "");
       const bool flagged = verdict == "mislabeled";
+      if (adaptive) {
+        // The fixed rule's verdict on the same scores: "fixed" where the policy changed it.
+        const auto fixed = box.find("fixed");
+        const bool fixed_flagged =
+            fixed != box.end() && fixed->is_object() ? fixed->value("verdict", "") == "mislabeled" : flagged;
+        DetectionScore& f = *s.fixed_rule;
+        if (fixed_flagged && t.changed) ++f.true_positives;
+        else if (fixed_flagged) ++f.false_positives;
+        else if (t.changed) ++f.false_negatives;
+      }
       if (verdict == "correct") ++s.correct;
       else if (flagged) ++s.mislabeled;
       else if (verdict == "uncertain") ++s.uncertain;
@@ -279,6 +284,12 @@ std::string format_score(const VerdictScore& s, const Timing& timing) {
       s.uncertain_share() <= kTargetUncertain);
   out += fmt::format("  counts: {} found, {} false alarms, {} missed ({} left uncertain, {} called correct)\n",
                      v.true_positives, v.false_positives, v.false_negatives, s.changed_uncertain, s.changed_correct);
+  if (s.fixed_rule) {
+    const auto& f = *s.fixed_rule;
+    out += fmt::format("policy adaptive; the fixed rule on the same run: precision {:.3f}, recall {:.3f}, F1 {:.3f} "
+                       "({} found, {} false alarms, {} missed)\n",
+                       f.precision(), f.recall(), f.f1(), f.true_positives, f.false_positives, f.false_negatives);
+  }
   if (s.has_probabilities) {
     const auto& c = s.confident_learning;
     out += fmt::format("baseline, confident learning on the same probabilities: precision {:.3f}, recall {:.3f}, "
@@ -317,6 +328,8 @@ json score_to_json(const VerdictScore& s, const Timing& timing) {
   } else {
     j["confident_learning"] = nullptr;
   }
+  j["policy"] = s.fixed_rule ? "adaptive" : "fixed";
+  if (s.fixed_rule) j["fixed_rule"] = detection(*s.fixed_rule);
   if (timing.seconds) {
     j["seconds"] = *timing.seconds;
     j["images_per_s"] = *timing.seconds > 0 ? static_cast<double>(s.images) / *timing.seconds : 0.0;

@@ -65,6 +65,10 @@ struct VerdictScore {
   /// Of the changed boxes: flagged mislabeled, left uncertain, called correct.
   int64_t changed_uncertain = 0, changed_correct = 0;
 
+  /// A report of verification.policy adaptive: the fixed rule's flags on the same run (a box's
+  /// "fixed" verdict where the policy changed it, else its verdict).
+  std::optional<DetectionScore> fixed_rule;
+
   bool has_probabilities = false;  ///< every scored box had "probabilities"
   DetectionScore confident_learning;
   std::vector<double> cl_thresholds;  ///< t_j per class (NaN when no box is labelled j)

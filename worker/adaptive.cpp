@@ -6,11 +6,10 @@
 namespace lv {
 
 bool judged_on_scores(std::string_view r) {
-  return r == reason::kConfirmed || r == reason::kOtherClass || r == reason::kLowConfidence ||
-         r == reason::kBelowClassThreshold;
+  return r == reason::kConfirmed || r == reason::kOtherClass || r == reason::kLowConfidence;
 }
 
-std::vector<double> class_thresholds(const std::vector<std::vector<float>>& probs, const std::vector<int>& labels,
+std::vector<double> class_thresholds(const std::vector<std::vector<double>>& probs, const std::vector<int>& labels,
                                      size_t classes) {
   std::vector<double> sum(classes, 0.0);
   std::vector<int64_t> count(classes, 0);
@@ -28,24 +27,20 @@ std::vector<double> class_thresholds(const std::vector<std::vector<float>>& prob
 
 BoxResult judge_adaptive(const std::vector<float>& probs, int label, const std::vector<bool>& covered,
                          const Config::Verification& v, const std::vector<double>& thresholds) {
-  BoxResult r = judge_classification(probs, label, covered, v);
-  if (!judged_on_scores(r.reason) || r.verdict == Verdict::mislabeled) return r;
-  const auto passes = [&](size_t j) { return j < thresholds.size() && probs[j] >= thresholds[j]; };  // NaN: false
-  int confident = -1;
-  for (size_t j = 0; j < probs.size(); ++j)
-    if (j < covered.size() && covered[j] && passes(j) &&
-        (confident < 0 || probs[j] > probs[static_cast<size_t>(confident)]))
-      confident = static_cast<int>(j);
-  const auto l = static_cast<size_t>(label);  // judged_on_scores: the label is covered, in range
-  if (confident >= 0 && confident != label && !passes(l)) {
-    r.verdict = Verdict::mislabeled;
-    r.reason = reason::kBelowClassThreshold;
-    r.suggested = confident;
-  } else if (r.verdict != Verdict::correct && l < thresholds.size() && r.label_prob >= thresholds[l]) {
-    r.verdict = Verdict::correct;
-    r.reason = reason::kConfirmed;
-  }
-  return r;
+  const auto scale = [&](int c) {
+    const double t = c >= 0 && static_cast<size_t>(c) < thresholds.size() ? thresholds[static_cast<size_t>(c)] : NAN;
+    return std::isnan(t) ? 1.0 : t;
+  };
+  // The other class the rule would suggest: the most likely covered one (as judge_classification).
+  int other = -1;
+  for (int c = 0; c < static_cast<int>(probs.size()); ++c)
+    if (c != label && static_cast<size_t>(c) < covered.size() && covered[static_cast<size_t>(c)] &&
+        (other < 0 || probs[static_cast<size_t>(c)] > probs[static_cast<size_t>(other)]))
+      other = c;
+  Config::Verification scaled = v;
+  scaled.correct_threshold = v.correct_threshold * scale(label);
+  scaled.mislabel_threshold = v.mislabel_threshold * scale(other);
+  return judge_classification(probs, label, covered, scaled);
 }
 
 }  // namespace lv

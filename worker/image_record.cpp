@@ -101,6 +101,25 @@ json to_autolabel_record(const ImageResult& r, const ClassMap& classes) {
   return record;
 }
 
+std::vector<LabelFix> label_fixes(const ImageResult& r) {
+  std::vector<LabelFix> fixes;
+  for (size_t i = 0; i < r.labels.boxes.size() && i < r.results.size(); ++i) {
+    const BoxResult& br = r.results[i];
+    const bool duplicate = br.reason == reason::kDuplicate;
+    if (br.verdict != Verdict::mislabeled && !duplicate) continue;
+    const auto line = static_cast<size_t>(r.labels.boxes[i].line);
+    if (fixes.size() < line) fixes.resize(line);
+    LabelFix& fix = fixes[line - 1];
+    fix.cls = br.suggested;
+    fix.remove = br.remove || duplicate;
+    if (br.suggested_box) {
+      const std::vector<double> b = to_yolo(*br.suggested_box, r.width, r.height);
+      fix.box = std::array<double, 4>{b[0], b[1], b[2], b[3]};
+    }
+  }
+  return fixes;
+}
+
 ImageResult error_result(const std::string& path, int shard, std::string why) {
   ImageResult r;
   r.path = path;

@@ -43,6 +43,11 @@ nlohmann::json to_record(const ImageResult& r, const ClassMap& classes, bool inc
 /// labels [{class, class_name, confidence, box}], error (path and label_file as in to_record).
 nlohmann::json to_autolabel_record(const ImageResult& r, const ClassMap& classes);
 
+/// The fixes of a mislabeled image's label lines (fix_label_text): a mislabeled box's line
+/// gets its suggested class and box, or goes (spurious); a duplicate line goes too, or a
+/// dropped or moved box would come back through its copy.
+std::vector<LabelFix> label_fixes(const ImageResult& r);
+
 /// An image that could not be processed at all.
 ImageResult error_result(const std::string& path, int shard, std::string why);
 

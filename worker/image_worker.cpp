@@ -204,7 +204,10 @@ class ShardRun {
       ImageResult failed = error_result(r.path, r.shard, fmt::format("cannot write the outputs: {}", e.what()));
       return to_record(failed, model_.classes(), false);
     }
-    return to_record(r, model_.classes(), config_.report.include_probabilities, config_.report.include_predictions);
+    // The adaptive policy judges again from every box's scores after the merge.
+    const bool probabilities =
+        config_.report.include_probabilities || config_.verification.policy == Policy::adaptive;
+    return to_record(r, model_.classes(), probabilities, config_.report.include_predictions);
   }
 
  private:
@@ -255,24 +258,7 @@ class ShardRun {
     // a mislabeled image's fixes, or the labels suggested for an unlabeled one.
     std::string corrected;
     if (r.verdict == Verdict::mislabeled) {
-      std::vector<LabelFix> fixes;
-      for (size_t i = 0; i < r.labels.boxes.size(); ++i) {
-        const BoxResult& br = r.results[i];
-        // A duplicated line goes with the corrections, or a dropped spurious box or a moved box
-        // would come back through its copy.
-        const bool duplicate = br.reason == reason::kDuplicate;
-        if (br.verdict != Verdict::mislabeled && !duplicate) continue;
-        const auto line = static_cast<size_t>(r.labels.boxes[i].line);
-        if (fixes.size() < line) fixes.resize(line);
-        LabelFix& fix = fixes[line - 1];
-        fix.cls = br.suggested;
-        fix.remove = br.remove || duplicate;
-        if (br.suggested_box) {
-          const std::vector<double> b = to_yolo(*br.suggested_box, r.width, r.height);
-          fix.box = std::array<double, 4>{b[0], b[1], b[2], b[3]};
-        }
-      }
-      corrected = fix_label_text(p.label_text, fixes);
+      corrected = fix_label_text(p.label_text, label_fixes(r));
     } else if (r.verdict == Verdict::unlabeled && !r.missing.empty()) {
       corrected = fix_label_text("", {}, yolo_lines(r.missing, r.width, r.height));
     } else if (!r.label_file) {
@@ -448,9 +434,15 @@ ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const st
       }
     }
   }
+  json fields{{"task", to_string(config.task)}};
+  if (config.verification.policy == Policy::adaptive) {
+    // The verdicts are final only once the whole run's scores are known: the orchestrator
+    // calls `image_worker --finalize` after the merge (finalize.h), which needs these.
+    fields["finalize"] = true;
+    fields["judgeable_classes"] = model->covered();
+  }
   return finish_shard(args, journal, items, "image_worker", started, interrupted,
-                      config.task == Task::autolabel ? autolabel_report_layout() : image_report_layout(),
-                      nlohmann::json{{"task", to_string(config.task)}});
+                      config.task == Task::autolabel ? autolabel_report_layout() : image_report_layout(), fields);
 }
 
 }  // namespace lv
