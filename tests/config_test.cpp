@@ -696,6 +696,20 @@ TEST_CASE("config: mixing images and documents keys is refused naming the key an
                  "model.max_length: expected an integer in [2,"));
 }
 
+TEST_CASE("config: verification.policy is fixed or adaptive, adaptive for a classifier verifying images only",
+          "[config][adaptive]") {
+  CHECK(lv::parse_config("input:\n  images: data\n", kFile).verification.policy == lv::Policy::fixed);
+  CHECK(lv::parse_config("input:\n  images: data\nverification:\n  policy: adaptive\n", kFile).verification.policy ==
+        lv::Policy::adaptive);
+  CHECK(contains(config_error("input:\n  images: data\nverification:\n  policy: clever\n"),
+                 "config.yaml:4: verification.policy: expected one of fixed | adaptive, got 'clever'"));
+  CHECK(contains(config_error("input:\n  images: data\nmodel:\n  type: yolov8\nverification:\n  policy: adaptive\n"),
+                 "config.yaml:6: verification.policy: adaptive judges the class scores of a crop classifier"));
+  CHECK(contains(config_error("input:\n  documents: c.jsonl\nmodel:\n  type: text\n  vocab: v.txt\n"
+                              "verification:\n  policy: adaptive\n"),
+                 "verification.policy: adaptive judges the class scores of a crop classifier"));
+}
+
 TEST_CASE("config: task autolabel reads images with a detector", "[config][autolabel]") {
   const lv::Config c = lv::parse_config(
       "task: autolabel\ninput:\n  images: data\nmodel:\n  type: yolov8\nautolabel:\n  conf_threshold: 0.4\n"

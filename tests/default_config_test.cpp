@@ -31,6 +31,7 @@ TEST_CASE("configs/default.yaml loads and matches the built-in defaults", "[conf
   CHECK(c.verification.missing_threshold == d.verification.missing_threshold);
   CHECK(c.verification.location_min_iou == d.verification.location_min_iou);
   CHECK(c.verification.background_threshold == d.verification.background_threshold);
+  CHECK(c.verification.policy == d.verification.policy);
   CHECK(c.autolabel.conf_threshold == d.autolabel.conf_threshold);
   CHECK(c.report.include_predictions == d.report.include_predictions);
   CHECK(c.input.image_folders.empty());

@@ -339,6 +339,37 @@ json score_to_json(const VerdictScore& s, const Timing& timing) {
   return j;
 }
 
+PolicyScores policy_scores(const std::string& name, const VerdictScore& score) {
+  if (!score.fixed_rule)
+    throw Error(ExitCode::usage, fmt::format("{}: the report is not of verification.policy adaptive: it holds the "
+                                             "fixed rule's verdicts only",
+                                             name));
+  return PolicyScores{name, score.verifier, *score.fixed_rule};
+}
+
+std::string format_policy_table(const std::vector<PolicyScores>& rows) {
+  const auto cells = [](const DetectionScore& d) {
+    return fmt::format("{:>6.3f} {:>6.3f} {:>6.3f}", d.precision(), d.recall(), d.f1());
+  };
+  std::string out = fmt::format("  {:<26} {:^20}   {:^20}\n", "", "fixed rule", "adaptive");
+  out += fmt::format("  {:<26} {:>6} {:>6} {:>6}   {:>6} {:>6} {:>6}\n", "dataset", "P", "R", "F1", "P", "R", "F1");
+  for (const PolicyScores& r : rows) out += fmt::format("  {:<26} {}   {}\n", r.name, cells(r.fixed), cells(r.adaptive));
+  if (rows.size() < 2) return out;
+  const auto worst = [&](DetectionScore PolicyScores::*policy) {
+    const PolicyScores* w = &rows[1];
+    for (size_t i = 2; i < rows.size(); ++i)
+      if ((rows[i].*policy).f1() < (w->*policy).f1()) w = &rows[i];
+    return w;
+  };
+  const PolicyScores* wf = worst(&PolicyScores::fixed);
+  const PolicyScores* wa = worst(&PolicyScores::adaptive);
+  out += fmt::format("  {:<26} {}   {}\n", "worst shifted case", cells(wf->fixed), cells(wa->adaptive));
+  out += fmt::format("  (worst: fixed rule on {}, adaptive on {}; the demo's own scenes: fixed F1 {:.3f}, adaptive "
+                     "F1 {:.3f})\n",
+                     wf->name, wa->name, rows[0].fixed.f1(), rows[0].adaptive.f1());
+  return out;
+}
+
 nlohmann::json read_report_file(const std::string& path) {
   nlohmann::json report = nlohmann::json::parse(read_file(path), nullptr, false);
   if (report.is_discarded()) throw Error(ExitCode::input_unreadable, fmt::format("{}: not valid JSON", path));

@@ -90,6 +90,21 @@ VerdictScore score_verdicts(const nlohmann::json& report, const std::vector<Trut
 std::vector<bool> confident_learning_issues(const std::vector<std::vector<double>>& probs,
                                             const std::vector<int>& labels, std::vector<double>* thresholds = nullptr);
 
+/// One dataset's flags under both policies, from one report of verification.policy adaptive.
+struct PolicyScores {
+  std::string name;          ///< "demo", "busy background", ...
+  DetectionScore adaptive;   ///< the report's verdicts
+  DetectionScore fixed;      ///< the fixed rule's on the same run (VerdictScore::fixed_rule)
+};
+
+/// PolicyScores of a scored report. Throws lv::Error (usage) when the report is not of
+/// verification.policy adaptive (it holds one policy's verdicts only).
+PolicyScores policy_scores(const std::string& name, const VerdictScore& score);
+
+/// The table of both policies' precision, recall and F1 per dataset (the first is the demo's
+/// own), then the worst case of the others (lowest F1) under each policy beside the demo's.
+std::string format_policy_table(const std::vector<PolicyScores>& rows);
+
 /// Run time figures, when known.
 struct Timing {
   std::optional<double> seconds;  ///< wall time of the run that made the report

@@ -47,7 +47,8 @@ std::vector<float> box_scores(const json& box, size_t classes, const std::string
   return p->get<std::vector<float>>();
 }
 
-/// Removes `dir` and its parents up to (not including) `stop` while they are empty.
+/// Removes `dir` and its parents up to (not including) `stop` while they are empty: a verdict
+/// folder left without images goes, as a run without such verdicts never makes it.
 void remove_empty_folders(fs::path dir, const fs::path& stop) {
   std::error_code ec;
   while (dir != stop && dir.native().size() > stop.native().size() && fs::is_empty(dir, ec) && !ec) {
@@ -164,8 +165,11 @@ class Finalizer {
       std::error_code ec;
       if (fs::exists(old_image, ec)) {
         fs::create_directories(new_image.parent_path());
-        fs::rename(old_image, new_image);
-        remove_empty_folders(old_image.parent_path(), out_ / from);
+        // rename() of two links to one file (a merge again of kept shard trees links the image
+        // back) does nothing: the old name must go by itself.
+        if (fs::exists(new_image, ec)) fs::remove(old_image);
+        else fs::rename(old_image, new_image);
+        remove_empty_folders(old_image.parent_path(), out_);
       } else if (!fs::exists(new_image, ec)) {
         throw Error(ExitCode::failed, fmt::format("{}: the image is in neither {}/ nor {}/ of {}", printable(item), from,
                                                   to, printable(out_.string())));
@@ -179,11 +183,11 @@ class Finalizer {
       fs::create_directories(debug.parent_path());
       write_jpeg(debug, draw_debug(image.bgr, r, classes_));
     } else {
-      remove_if_there(debug, out_ / "debug_images");
+      remove_if_there(debug, out_);
     }
     if (from != to) {
-      remove_if_there(output_label_path(out_, from, item, keep), out_ / from);
-      remove_if_there(original_label_path(out_, from, item, keep), out_ / from);
+      remove_if_there(output_label_path(out_, from, item, keep), out_);
+      remove_if_there(original_label_path(out_, from, item, keep), out_);
     }
   }
 

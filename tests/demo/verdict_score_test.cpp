@@ -230,3 +230,49 @@ TEST_CASE("the truth file is read line by line with clear errors", "[score]") {
   lv::test::write_text(dir / "lie.jsonl", "{\"image\":\"a\",\"box\":0,\"true_class\":1,\"written_class\":1,\"changed\":true}\n");
   CHECK_THAT(error_text([&] { read_truth(dir / "lie.jsonl"); }), Catch::Contains("\"changed\" is true but the true and written classes are 1 and 1"));
 }
+
+TEST_CASE("a report of the adaptive policy is also scored under the fixed rule, from the boxes' \"fixed\"",
+          "[score][adaptive]") {
+  json report = report_of(kRows, true);
+  // Without "policy": one policy's verdicts, no fixed-rule figures.
+  CHECK_FALSE(score_verdicts(report, truth_of(kRows), "r.json").fixed_rule);
+  report["policy"] = {{"name", "adaptive"}, {"thresholds", {0.5, 0.5, 0.5}}};
+  // Say the fixed rule had left a3 uncertain and flagged b4 (the policy cleared it): under the
+  // fixed rule a1, a2, b0 and b4 are flagged: TP 2 (a1, b0), FP 2 (a2, b4), FN 2 (a3, b2).
+  report["images"][1]["boxes"][4]["fixed"] = {{"verdict", "mislabeled"}, {"reason", "other_class"}, {"suggested", 1}};
+  report["images"][0]["boxes"][3]["fixed"] = {{"verdict", "uncertain"}, {"reason", "low_confidence"}, {"suggested", nullptr}};
+  const auto s = score_verdicts(report, truth_of(kRows), "r.json");
+  REQUIRE(s.fixed_rule);
+  CHECK(s.fixed_rule->true_positives == 2);
+  CHECK(s.fixed_rule->false_positives == 2);
+  CHECK(s.fixed_rule->false_negatives == 2);
+  CHECK(s.verifier.true_positives == 2);  // the report's own verdicts, as in the hand-worked example
+  CHECK(s.verifier.false_positives == 1);
+  CHECK(lv::demo::format_score(s, {}).find("the fixed rule on the same run: precision 0.500, recall 0.500") !=
+        std::string::npos);
+  CHECK(lv::demo::score_to_json(s, {})["fixed_rule"]["precision"] == 0.5);
+}
+
+TEST_CASE("the policy table puts the worst shifted case of each policy beside the demo's own", "[score][adaptive]") {
+  const auto score = [](int tp, int fp, int fn) {
+    lv::demo::DetectionScore d;
+    d.true_positives = tp;
+    d.false_positives = fp;
+    d.false_negatives = fn;
+    return d;
+  };
+  // F1: demo fixed 0.8 / adaptive 0.9; "busy" 0.5 / 0.85; "tight" 0.6 / 0.7. Worst: busy
+  // under the fixed rule, tight under adaptive.
+  const std::vector<lv::demo::PolicyScores> rows = {{"demo", score(9, 1, 1), score(8, 2, 2)},
+                                                    {"busy", score(17, 3, 3), score(5, 5, 5)},
+                                                    {"tight", score(7, 3, 3), score(6, 4, 4)}};
+  const std::string table = lv::demo::format_policy_table(rows);
+  INFO(table);
+  CHECK(table.find("worst: fixed rule on busy, adaptive on tight; the demo's own scenes: fixed F1 0.800, adaptive "
+                   "F1 0.900") != std::string::npos);
+  const size_t worst = table.find("worst shifted case");
+  REQUIRE(worst != std::string::npos);
+  CHECK(table.find("0.500  0.500  0.500    0.700  0.700  0.700", worst) < table.find('\n', worst));
+  lv::demo::VerdictScore fixed_only;
+  CHECK_THROWS_AS(lv::demo::policy_scores("x", fixed_only), lv::Error);
+}
