@@ -21,4 +21,11 @@ if(LV_BUILD_TESTS)
     target_link_libraries(lv_catch2 INTERFACE Catch2::Catch2)
   endif()
   add_library(lv::catch2 ALIAS lv_catch2)
+
+  # catch_discover_tests, and a test whose name matches no test case fails instead of passing
+  # with "No tests ran" (a ';' in a name once split it into two such ctest entries unnoticed).
+  include(Catch)
+  function(lv_discover_tests target)
+    catch_discover_tests(${target} EXTRA_ARGS --warn NoTests ${ARGN})
+  endfunction()
 endif()

@@ -91,7 +91,7 @@ TEST_CASE("export metadata: a key that is there but malformed is exit 3 naming t
   }
 }
 
-TEST_CASE("config: model.input_size remembers the line that sets it; auto or left out, line 0",
+TEST_CASE("config: model.input_size remembers the line that sets it, auto or left out, line 0",
           "[export_metadata][config]") {
   CHECK(config_from("").model.input_size_line == 0);
   CHECK(config_from("").model.input_size == 64);
@@ -110,7 +110,7 @@ TEST_CASE("config: model.input_size remembers the line that sets it; auto or lef
 }
 
 
-TEST_CASE("input size: left out, it is the export's imgsz; without one, model.input_size's default",
+TEST_CASE("input size: left out, it is the export's imgsz, without one, model.input_size's default",
           "[export_metadata]") {
   const ExportMetadata meta = parse_export_metadata(k8081, "m.pt");
   CHECK(resolve_input_size(config_from(""), meta) == 640);

@@ -171,7 +171,7 @@ TEST_CASE("CPU workers get an empty CUDA_VISIBLE_DEVICES", "[integration]") {
   CHECK(s.report()["shards"][1]["device"] == "CPU 1");
 }
 
-TEST_CASE("a crash in shard 2 gives a partial report; --retry-failed resumes it and equals a clean run",
+TEST_CASE("a crash in shard 2 gives a partial report, --retry-failed resumes it and equals a clean run",
           "[integration]") {
   Scenario clean(40);
   const RunResult c = clean.orchestrate({"--num-gpus", "4"});
@@ -228,7 +228,7 @@ TEST_CASE("a worker that ignores SIGTERM is killed after the grace period", "[in
   CHECK(processes_mentioning(s.dir.path().string()).empty());
 }
 
-TEST_CASE("Ctrl-C stops every worker, saves the state and exits 130; --retry-failed then completes",
+TEST_CASE("Ctrl-C stops every worker, saves the state and exits 130, --retry-failed then completes",
           "[integration]") {
   Scenario s(40);
   auto child = s.start({"--num-gpus", "4"}, {{"FAKE_WORKER_FAULT", "slow_ms=150"}});
@@ -386,7 +386,7 @@ TEST_CASE("a dry run prints the plan and the commands, and runs nothing", "[inte
   CHECK_FALSE(fs::exists(s.dir / "gpu0.log"));
 }
 
-TEST_CASE("workers do not outlive an orchestrator killed with SIGKILL; --retry-failed recovers", "[integration]") {
+TEST_CASE("workers do not outlive an orchestrator killed with SIGKILL, --retry-failed recovers", "[integration]") {
   Scenario s(40);
   auto child = s.start({"--num-gpus", "4"}, {{"FAKE_WORKER_FAULT", "slow_ms=150"}});
   REQUIRE(wait_until([&] { return all_logs_progressed(s, 4); }));

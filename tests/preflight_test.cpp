@@ -78,7 +78,7 @@ TEST_CASE("preflight: model.input_size against the export's imgsz, before any wo
   CHECK(model_archive_config_text(dir / "m.pt").find(R"("imgsz": [640, 640])") != std::string::npos);
 }
 
-TEST_CASE("preflight: dataset classes nothing maps to are listed; aliases make them judgeable", "[preflight]") {
+TEST_CASE("preflight: dataset classes nothing maps to are listed, aliases make them judgeable", "[preflight]") {
   TempDir dir;
   write_zip(dir / "m.pt", {{"m/data.pkl", "x"}, {"m/extra/config.txt", R"({"names": ["person", "car", "dog"]})"}});
   const std::string base = "input:\n  images: data\n  classes: [pedestrian, car, bicycle]\nmodel:\n  path: m.pt\n";

@@ -97,7 +97,7 @@ TEST_CASE("progress: malformed lines are rejected", "[progress]") {
   }
 }
 
-TEST_CASE("a phase line names the worker's start-up step; other lines are not phases", "[progress]") {
+TEST_CASE("a phase line names the worker's start-up step, other lines are not phases", "[progress]") {
   CHECK(lv::format_phase("loading model") == "[phase] loading model");
   CHECK(lv::parse_phase_line("[phase] loading model") == std::optional<std::string>("loading model"));
   CHECK(lv::parse_phase_line("2026-12-02 [phase] warm-up \r") == std::optional<std::string>("warm-up"));

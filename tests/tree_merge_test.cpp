@@ -175,7 +175,7 @@ TEST_CASE("move mode merges nested shard trees and skips root reports and journa
   }
 }
 
-TEST_CASE("link mode keeps the sources and hard-links; a second run is a no-op", "[tree_merge]") {
+TEST_CASE("link mode keeps the sources and hard-links, a second run is a no-op", "[tree_merge]") {
   Fixture f;
   const lv::TreeMergeStats first = f.merge(lv::TreeMergeMode::link);
   CHECK(first.files == 8);

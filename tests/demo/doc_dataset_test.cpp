@@ -153,7 +153,7 @@ std::vector<DebianPackage> generated_packages(int sources) {
 
 }  // namespace
 
-TEST_CASE("Debian sections fold into the twelve topics; form-only sections are dropped", "[doc_dataset]") {
+TEST_CASE("Debian sections fold into the twelve topics, form-only sections are dropped", "[doc_dataset]") {
   auto topic = [](const char* section) {
     const auto t = topic_of_section(section);
     return t ? std::string(kDocTopics[static_cast<size_t>(*t)]) : std::string("dropped");

@@ -139,7 +139,7 @@ TEST_CASE("adaptive policy: after the merge the finalize pass gives the construc
   CHECK(lv::test::comparable_report(m.report()) == lv::test::comparable_report(report));
 }
 
-TEST_CASE("adaptive policy: a label file edited after the run fails the pass, naming it; --merge-only then works",
+TEST_CASE("adaptive policy: a label file edited after the run fails the pass, naming it, and --merge-only then works",
           "[pipeline][adaptive]") {
   Muddy m;
   REQUIRE(m.orchestrate({}).code == 0);

@@ -317,7 +317,7 @@ TEST_CASE("input.images as a list of folders: one plan, items named from their c
   CHECK(missing.output.find("input.images[1]: no such folder") != std::string::npos);
 }
 
-TEST_CASE("a duplicated spurious line goes with its twin; a symlinked image is hard-linked as its target",
+TEST_CASE("a duplicated spurious line goes with its twin, a symlinked image is hard-linked as its target",
           "[pipeline][detector]") {
   Scenes s(6, 0, "verify");
   // Image 3 (kind 3) ends with a spurious red box on its black quadrant: written twice now.

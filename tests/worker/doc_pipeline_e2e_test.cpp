@@ -257,7 +257,7 @@ TEST_CASE("documents, task verify, 4 fake GPUs: verdicts, bad lines, per-verdict
   CHECK(retry.output.find("(its content changed)") != std::string::npos);
 }
 
-TEST_CASE("documents, task classify: top-k labels per document in input order; --merge-only rebuilds them",
+TEST_CASE("documents, task classify: top-k labels per document in input order, --merge-only rebuilds them",
           "[docs]") {
   DocPipeline p("classify", 0);
   const auto r = p.orchestrate({"--num-gpus", "4", "--keep-gpu-outputs"});

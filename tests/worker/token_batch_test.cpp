@@ -61,7 +61,7 @@ TEST_CASE("each window is ordered longest first, equal lengths in input order", 
   CHECK(length_sorted_order(lengths, 4) == Order{1, 3, 0, 2, 5, 6, 4});
 }
 
-TEST_CASE("a window of one keeps the input order; one covering everything sorts it all", "[text][batch]") {
+TEST_CASE("a window of one keeps the input order, one covering everything sorts it all", "[text][batch]") {
   const std::vector<size_t> lengths{2, 9, 2, 5, 1};
   CHECK(length_sorted_order(lengths, 1) == Order{0, 1, 2, 3, 4});
   CHECK(length_sorted_order(lengths, 5) == Order{1, 3, 0, 2, 4});

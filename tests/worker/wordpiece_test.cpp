@@ -181,7 +181,7 @@ TEST_CASE("encode refuses a max_length below 2", "[text][wordpiece]") {
   error_of([&] { t.encode("hello", 0); }, ExitCode::usage);
 }
 
-TEST_CASE("control characters are dropped without splitting; whitespace splits", "[text][wordpiece]") {
+TEST_CASE("control characters are dropped without splitting, whitespace splits", "[text][wordpiece]") {
   const WordPieceTokenizer t(kVocab);
   CHECK(t.tokenize(std::string("hel\x01lo wor\x7f") + "ld") == Tokens{"hello", "world"});
   CHECK(t.tokenize("hel\vlo") == Tokens{"hello"});                    // \v is Cc, not whitespace

@@ -405,7 +405,7 @@ TEST_CASE("two images with one stem both keep their label file, also when listed
   CHECK(read_text(s.out("correct/set/labels/scene_1.png.txt")) == "0 0.25 0.5 0.5 1\n");
 }
 
-TEST_CASE("images whose output label files would be one are errors naming each other; the rest are kept",
+TEST_CASE("images whose output label files would be one are errors naming each other, the rest are kept",
           "[worker][e2e]") {
   Small s;
   // cam/images/x.png and cam/JPEGImages/x.png both read cam/labels/x.txt and would both

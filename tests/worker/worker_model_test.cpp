@@ -126,7 +126,7 @@ TEST_CASE("classifier: crops are made on demand, any range of them, the same as 
   CHECK(std::equal(middle.begin(), middle.end(), all.begin() + static_cast<std::ptrdiff_t>(per)));
 }
 
-TEST_CASE("aliases sum model classes; unmapped classes are never suggested", "[worker][model]") {
+TEST_CASE("aliases sum model classes, unmapped classes are never suggested", "[worker][model]") {
   test::TempDir dir;
   test::save_mean_colour_classifier(dir / "m.pt", 10.0, true);
   Config c = classifier_config(dir / "m.pt");
@@ -309,7 +309,7 @@ void check_one(const ModelOutput& out, int cls, double score, double x1, double 
 
 }  // namespace
 
-TEST_CASE("ultralytics export: model.input_size left out is the export's imgsz; a tensor attribute rides along",
+TEST_CASE("ultralytics export: model.input_size left out is the export's imgsz, a tensor attribute rides along",
           "[worker][model][export]") {
   test::TempDir dir;
   test::save_ultralytics_like_detector(dir / "v8.pt", 32, kExport32);
