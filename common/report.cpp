@@ -164,6 +164,53 @@ class MemoryLines : public RecordLines {
   std::vector<std::string> lines_;
 };
 
+/// The records of a report stream_report wrote: one record a line between `"images": [` (or
+/// "items") and `]`, each but the last ending in ','.
+class ReportRecordLines : public RecordLines {
+ public:
+  explicit ReportRecordLines(std::filesystem::path path) : path_(std::move(path)) {}
+
+  void scan(const std::function<void(int64_t, std::string_view)>& fn) override {
+    std::ifstream in(path_, std::ios::binary);
+    if (!in) throw Error(ExitCode::failed, fmt::format("{}: cannot read: {}", path_.string(), std::strerror(errno)));
+    std::string line;
+    int64_t offset = 0;
+    bool inside = false;
+    while (std::getline(in, line)) {
+      const int64_t here = offset;
+      offset += static_cast<int64_t>(line.size()) + 1;
+      if (!inside) {
+        inside = line == "\"images\": [" || line == "\"items\": [";
+        continue;
+      }
+      if (line.rfind(']', 0) == 0) return;
+      fn(here, strip(line));
+    }
+    throw Error(ExitCode::failed, fmt::format("{}: not a report as stream_report writes one: no end of its records",
+                                              path_.string()));
+  }
+
+  std::string line_at(int64_t key) override {
+    if (!reader_.is_open()) reader_.open(path_, std::ios::binary);
+    reader_.clear();
+    reader_.seekg(key);
+    std::string line;
+    if (!std::getline(reader_, line))
+      throw Error(ExitCode::failed, fmt::format("{}: changed while being read (offset {})", path_.string(), key));
+    return std::string(strip(line));
+  }
+
+  std::string name() const override { return path_.string(); }
+
+ private:
+  static std::string_view strip(std::string_view line) {
+    if (!line.empty() && line.back() == ',') line.remove_suffix(1);
+    return line;
+  }
+  std::filesystem::path path_;
+  std::ifstream reader_;
+};
+
 /// For an error message: which part of the plan an item belongs to.
 std::string owner_of(const std::string& path, const std::vector<std::string>& items, const std::vector<ReportPart>& parts) {
   for (const ReportPart& p : parts)
@@ -194,6 +241,25 @@ std::unique_ptr<RecordLines> journal_lines(const std::filesystem::path& journal)
 
 std::unique_ptr<RecordLines> memory_lines(std::vector<std::string> lines) {
   return std::make_unique<MemoryLines>(std::move(lines));
+}
+
+std::unique_ptr<RecordLines> report_records(const std::filesystem::path& report_file) {
+  std::string records_key;
+  read_report_header(report_file, &records_key);
+  std::ifstream in(report_file, std::ios::binary);
+  for (std::string line; std::getline(in, line);)
+    if (line == fmt::format("\"{}\": [", records_key)) return std::make_unique<ReportRecordLines>(report_file);
+  // Written by someone else (one line, other spacing): parsed whole, its records held.
+  json whole;
+  try {
+    whole = json::parse(read_file(report_file));
+  } catch (const json::exception& e) {
+    throw Error(ExitCode::failed, fmt::format("{}: not a report: {}", report_file.string(), e.what()));
+  }
+  std::vector<std::string> lines;
+  if (whole.is_object() && whole.contains(records_key) && whole[records_key].is_array())
+    for (const json& record : whole[records_key]) lines.push_back(record.dump());
+  return memory_lines(std::move(lines));
 }
 
 json stream_report(std::ostream& out, const std::vector<std::string>& items, const std::vector<ReportPart>& parts,

@@ -119,6 +119,10 @@ class RecordLines {
 std::unique_ptr<RecordLines> journal_lines(const std::filesystem::path& journal);
 /// Lines held in memory (each a JSON object).
 std::unique_ptr<RecordLines> memory_lines(std::vector<std::string> lines);
+/// The records of a report file, read line by line from the file when stream_report wrote it
+/// (memory stays flat), else parsed whole. Throws lv::Error naming the file when it cannot be
+/// read or is not a report.
+std::unique_ptr<RecordLines> report_records(const std::filesystem::path& report_file);
 
 /// One part of a streamed report: the items [begin, end) of one shard and where their
 /// records come from (nullptr: the shard did not succeed, its items are unprocessed).

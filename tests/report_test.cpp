@@ -204,6 +204,38 @@ TEST_CASE("write_shard_report streams the journal with the worker's counts, fiel
   CHECK(head.at("summary") == r.at("summary"));
 }
 
+TEST_CASE("report_records reads a streamed report's records a line at a time, any other report whole", "[report]") {
+  lv::test::TempDir dir;
+  const json b = image("b.jpg", "mislabeled", {box(1, "dog", "mislabeled")});
+  const json a = image("a.jpg", "correct", {box(0, "cat", "correct")});
+  {
+    lv::JournalWriter journal(dir.path() / "j.jsonl", true);
+    journal.append(b);
+    journal.append(a);
+  }
+  lv::write_shard_report(dir.path() / "r.json", dir.path() / "j.jsonl", 0, "image_worker", {"a.jpg", "b.jpg"}, 1.0,
+                         lv::image_report_layout());
+  const auto read = [](lv::RecordLines& lines) {
+    std::vector<json> out;
+    std::vector<int64_t> keys;
+    lines.scan([&](int64_t key, std::string_view line) {
+      out.push_back(json::parse(line));
+      keys.push_back(key);
+    });
+    for (size_t i = 0; i < keys.size(); ++i) CHECK(json::parse(lines.line_at(keys[i])) == out[i]);
+    return out;
+  };
+  const auto streamed = lv::report_records(dir.path() / "r.json");
+  CHECK(read(*streamed) == std::vector<json>{a, b});  // report order: the items' order
+  // The same report on one line (written by another tool): parsed whole.
+  lv::test::write_text(dir.path() / "one.json", json::parse(lv::test::read_text(dir.path() / "r.json")).dump());
+  CHECK(read(*lv::report_records(dir.path() / "one.json")) == std::vector<json>{a, b});
+  // No records at all.
+  lv::write_shard_report(dir.path() / "e.json", dir.path() / "none.jsonl", 0, "image_worker", {}, 1.0,
+                         lv::image_report_layout());
+  CHECK(read(*lv::report_records(dir.path() / "e.json")).empty());
+}
+
 TEST_CASE("add_counts sums numbers at any depth and keeps keys of either side", "[report]") {
   json into = {{"items", 2}, {"seconds", 1.5}, {"by", {{"a", 1}}}, {"task", "verify"}};
   lv::add_counts(into, json{{"items", 3}, {"seconds", 0.25}, {"by", {{"a", 2}, {"b", 5}}}, {"task", "other"},

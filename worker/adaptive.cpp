@@ -9,20 +9,18 @@ bool judged_on_scores(std::string_view r) {
   return r == reason::kConfirmed || r == reason::kOtherClass || r == reason::kLowConfidence;
 }
 
+std::vector<double> ClassMeans::thresholds() const {
+  std::vector<double> t(sum_.size(), std::numeric_limits<double>::quiet_NaN());
+  for (size_t j = 0; j < sum_.size(); ++j)
+    if (count_[j] > 0) t[j] = sum_[j] / static_cast<double>(count_[j]);
+  return t;
+}
+
 std::vector<double> class_thresholds(const std::vector<std::vector<double>>& probs, const std::vector<int>& labels,
                                      size_t classes) {
-  std::vector<double> sum(classes, 0.0);
-  std::vector<int64_t> count(classes, 0);
-  for (size_t i = 0; i < probs.size() && i < labels.size(); ++i) {
-    const int j = labels[i];
-    if (j < 0 || static_cast<size_t>(j) >= classes || static_cast<size_t>(j) >= probs[i].size()) continue;
-    sum[static_cast<size_t>(j)] += probs[i][static_cast<size_t>(j)];
-    ++count[static_cast<size_t>(j)];
-  }
-  std::vector<double> t(classes, std::numeric_limits<double>::quiet_NaN());
-  for (size_t j = 0; j < classes; ++j)
-    if (count[j] > 0) t[j] = sum[j] / static_cast<double>(count[j]);
-  return t;
+  ClassMeans means(classes);
+  for (size_t i = 0; i < probs.size() && i < labels.size(); ++i) means.add(probs[i], labels[i]);
+  return means.thresholds();
 }
 
 BoxResult judge_adaptive(const std::vector<float>& probs, int label, const std::vector<bool>& covered,

@@ -5,6 +5,7 @@
 /// 2021); a class the model finds hard in this data (t_j low: other backgrounds, other box
 /// fits) needs proportionally less to be confirmed or suggested. Torch-free; it needs the
 /// whole run's boxes, so the worker applies it after the merge (image_worker --finalize).
+#include <cstdint>
 #include <string_view>
 #include <vector>
 
@@ -17,6 +18,26 @@ namespace lv {
 /// other_class, low_confidence), so the adaptive policy judges it again. Duplicates, NaN
 /// scores and labels no model class covers keep their verdict.
 bool judged_on_scores(std::string_view reason);
+
+/// t_j accumulated one box at a time (a run's boxes need not be held).
+class ClassMeans {
+ public:
+  explicit ClassMeans(size_t classes) : sum_(classes, 0.0), count_(classes, 0) {}
+  /// One box: its scores, one per dataset class, and its label. A label out of range of
+  /// either is left out.
+  template <typename Scores>
+  void add(const Scores& probs, int label) {
+    if (label < 0 || static_cast<size_t>(label) >= sum_.size() || static_cast<size_t>(label) >= probs.size()) return;
+    sum_[static_cast<size_t>(label)] += probs[static_cast<size_t>(label)];
+    ++count_[static_cast<size_t>(label)];
+  }
+  /// t_j per class; NaN for a class no box was labelled with.
+  std::vector<double> thresholds() const;
+
+ private:
+  std::vector<double> sum_;
+  std::vector<int64_t> count_;
+};
 
 /// t_j = the mean of p_j over the boxes labelled j (`probs[i]` one score per dataset class,
 /// `labels[i]` its label); NaN for a class no box is labelled with. Boxes whose label is out

@@ -14,6 +14,7 @@
 #include "image_io.h"
 #include "image_record.h"
 #include "image_worker.h"
+#include "journal.h"
 #include "message.h"
 #include "output_paths.h"
 #include "report.h"
@@ -24,6 +25,9 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
+
+/// The judged records between the passes, under a temporary name in the output dir.
+constexpr const char* kJudgedRecords = ".finalize_records.jsonl";
 
 Verdict verdict_named(const std::string& name, const std::string& where) {
   for (Verdict v : {Verdict::correct, Verdict::mislabeled, Verdict::uncertain, Verdict::unlabeled, Verdict::error})
@@ -202,64 +206,81 @@ class Finalizer {
 }  // namespace
 
 ExitCode finalize_run(const Config& config, const fs::path& output_dir, const std::atomic<bool>& stop) {
+  // The report is read twice, a record at a time, and never held whole: a million images
+  // are a gigabyte of JSON.
   const fs::path report_file = output_dir / kReportFileName;
-  json report;
-  try {
-    report = json::parse(read_file(report_file));
-  } catch (const json::exception& e) {
-    throw Error(ExitCode::input_unreadable, fmt::format("{}: not JSON: {}", report_file.string(), e.what()));
-  }
-  if (!report.value("finalize", false) || !report.contains("images") || !report["images"].is_array() ||
-      !report.contains("judgeable_classes"))
+  std::string records_key;
+  json header = read_report_header(report_file, &records_key);
+  if (!header.value("finalize", false) || records_key != "images" || !header.contains("judgeable_classes"))
     throw Error(ExitCode::input_unreadable,
                 fmt::format("{}: not a report of a run with verification.policy adaptive (no \"finalize\": true)",
                             report_file.string()));
-  if (report.value("status", "") != "complete")
+  if (header.value("status", "") != "complete")
     throw Error(ExitCode::failed, fmt::format("{}: status '{}': the policy needs the whole run's scores; retry the "
                                               "failed shards first",
-                                              report_file.string(), report.value("status", "")));
+                                              report_file.string(), header.value("status", "")));
   if (config.verification.policy != Policy::adaptive)
     throw usage_error(fmt::format("{}: verification.policy is {}: nothing to finalize", config.file.string(),
                                   to_string(config.verification.policy)));
-  const std::vector<bool> covered = report["judgeable_classes"].get<std::vector<bool>>();
+  const std::vector<bool> covered = header["judgeable_classes"].get<std::vector<bool>>();
   Finalizer finalizer(config, output_dir);
   const size_t classes = dataset_class_names(config).size();
+  const std::unique_ptr<RecordLines> records = report_records(report_file);
+  const auto parse = [&](std::string_view line) {
+    json record = json::parse(line, nullptr, false);
+    if (!record.is_object())
+      throw Error(ExitCode::input_unreadable, fmt::format("{}: a record that is not a JSON object", report_file.string()));
+    return record;
+  };
 
-  // t_j from every box judged on its scores.
-  std::vector<std::vector<double>> probs;
-  std::vector<int> labels;
-  for (const json& record : report["images"])
-    for (const json& b : record.value("boxes", json::array()))
-      if (judged_on_scores(b.value("reason", ""))) {
-        const std::vector<float> p =
-            box_scores(b, classes, fmt::format("{}: {}", kReportFileName, printable(get_bytes_field(record, "path"))));
-        probs.emplace_back(p.begin(), p.end());
-        labels.push_back(b.value("label", -1));
-      }
-  const std::vector<double> thresholds = class_thresholds(probs, labels, classes);
-
-  int64_t changed = 0, images = 0;
-  std::vector<std::string> items, lines;
-  for (json& record : report["images"]) {
-    if (stop) return ExitCode::interrupted;  // files moved so far match their new verdicts; run again
-    const std::string before = record.value("verdict", "");
-    changed += finalizer.apply(record, covered, thresholds);
-    images += record.value("verdict", "") != before;
+  // Pass 1: t_j from every box judged on its scores, and the item list.
+  ClassMeans means(classes);
+  std::vector<std::string> items;
+  records->scan([&](int64_t, std::string_view line) {
+    const json record = parse(line);
     items.push_back(get_bytes_field(record, "path"));
-    lines.push_back(record.dump());
+    for (const json& b : record.value("boxes", json::array()))
+      if (judged_on_scores(b.value("reason", "")))
+        means.add(box_scores(b, classes, fmt::format("{}: {}", kReportFileName, printable(items.back()))),
+                  b.value("label", -1));
+  });
+  const std::vector<double> thresholds = means.thresholds();
+
+  // Pass 2: judge, move, and keep the new records in a temporary file beside the report (a
+  // temporary name: a kill leaves nothing the merge or a later pass would take for output).
+  const fs::path judged = temporary_path(output_dir / kJudgedRecords);
+  for (const auto& entry : fs::directory_iterator(output_dir))  // a killed pass's
+    if (entry.path().filename().string().rfind(std::string(kJudgedRecords) + ".tmp.", 0) == 0) fs::remove(entry.path());
+  int64_t changed = 0, images = 0;
+  bool interrupted = false;
+  {
+    JournalWriter out(judged, true);
+    records->scan([&](int64_t, std::string_view line) {
+      if (interrupted || (interrupted = stop)) return;  // moved so far: consistent; run again
+      json record = parse(line);
+      const std::string before = record.value("verdict", "");
+      changed += finalizer.apply(record, covered, thresholds);
+      images += record.value("verdict", "") != before;
+      out.append(record, false);
+    });
+    out.flush();
+  }
+  if (interrupted) {
+    fs::remove(judged);
+    return ExitCode::interrupted;
   }
 
   // The report last: until it is written, a second run starts from the shards' verdicts again.
-  json header = report;
-  for (const char* key : {"images", "unprocessed", "status", "summary", "per_class"}) header.erase(key);
+  for (const char* key : {"status", "summary", "per_class", "unprocessed_count"}) header.erase(key);
   json t = json::array();
   for (double x : thresholds) t.push_back(std::isnan(x) ? json(nullptr) : json(x));
   header["policy"] = {{"name", "adaptive"}, {"thresholds", t}};
-  const std::unique_ptr<RecordLines> records = memory_lines(std::move(lines));
-  const ReportPart part{0, 0, static_cast<int64_t>(items.size()), records.get(), false, json::object()};
+  const std::unique_ptr<RecordLines> lines = journal_lines(judged);
+  const ReportPart part{0, 0, static_cast<int64_t>(items.size()), lines.get(), false, json::object()};
   write_file_atomic(report_file, [&](std::ostream& out) {
     stream_report(out, items, {part}, header, image_report_layout());
   });
+  fs::remove(judged);
   print_note(fmt::format("adaptive policy: thresholds {}; {} box(es) and {} image(s) changed verdict; report {}",
                          t.dump(), changed, images, report_file.string()));
   return ExitCode::ok;
