@@ -137,6 +137,14 @@ RunMergeResult merge_run(const RunState& state, const fs::path& work_dir, bool k
     result.already_merged = true;
     return result;
   }
+  if (all_succeeded && !trees_present && !state.shards.empty())
+    // Merging nothing would write a report calling every item unprocessed, as if no shard had
+    // run: say what happened instead, and write nothing.
+    throw Error(ExitCode::failed,
+                fmt::format("nothing to merge: every shard succeeded, but their per-GPU trees were removed by the "
+                            "complete merge into {} and its {} is gone (was the output dir deleted?). The results "
+                            "are not recoverable from this work dir: run again with --restart",
+                            state.output_dir.string(), kReportFileName));
   // A fixed temporary name: an orchestrator killed while writing leaves one, which the next
   // merge replaces, never a stray file in output/ (one merge at a time: the run lock).
   layout.unique_field = carried.value("unique_field", "");

@@ -155,6 +155,19 @@ void Session::check_locations(const Config& config) {
                                 what, dir.string(), root.string()),
                     CommandBuilder(program_for_commands(system_), moved, system_.current_dir()).fresh());
     }
+    // The other way round: the images would sit among the results, the output could never be
+    // empty for a fresh run, and --restart (which removes partial output) would not help.
+    if (lies_inside(root, output_dir_)) {
+      Options moved = options_;
+      const fs::path beside = output_dir_.parent_path() / (output_dir_.filename().string() + "_verified");
+      std::error_code ec;
+      moved.output = fs::exists(beside, ec) ? unused_sibling(beside) : beside;
+      throw Refusal(RefusalKind::output_inside_input,
+                    fmt::format("output dir '{}' holds the input folder '{}': the results would be written among "
+                                "the images. Put it beside them, e.g.",
+                                output_dir_.string(), root.string()),
+                    CommandBuilder(program_for_commands(system_), moved, system_.current_dir()).fresh());
+    }
   }
 }
 

@@ -382,6 +382,19 @@ TEST_CASE("session: an output dir inside the scanned input folder is refused, wi
   CHECK_FALSE(fs::exists(w.dir / "data/cam0/work"));  // nothing created inside the input
 }
 
+TEST_CASE("session: an output dir that holds the scanned input folder is refused, with one beside it offered",
+          "[session]") {
+  World w;
+  Options o = w.options();
+  o.output = ".";  // holds data/
+  const Refusal r = w.refused(o);
+  CHECK(r.kind() == RefusalKind::output_inside_input);
+  CHECK(std::string(r.what()).find("holds the input folder") != std::string::npos);
+  // Not --restart, which a run in this state used to offer, and which was refused in turn.
+  const fs::path beside = w.dir.path().parent_path() / (w.dir.path().filename().string() + "_verified");
+  CHECK(r.way_out().find("--output " + beside.string()) != std::string::npos);
+}
+
 TEST_CASE("session: dataset classes no model class can judge are named before the run", "[session]") {
   World w;
   w.config("model:\n  class_names: [a, zebra]\n");
@@ -446,6 +459,24 @@ TEST_CASE("session: --merge-only merges what succeeded without running anything"
   CHECK(w.system.launches.size() == 4);
   CHECK(w.report().at("status") == "partial");
   CHECK(fs::exists(w.dir / "out" / "correct"));
+}
+
+TEST_CASE("session: --merge-only after the output dir of a complete run was deleted says so and writes nothing",
+          "[session]") {
+  World w;
+  REQUIRE(w.run(w.options()) == 0);  // complete: the per-GPU trees are removed
+  fs::remove_all(w.dir / "out");
+  Options merge = w.options();
+  merge.merge_only = true;
+  std::string message;
+  try {
+    w.run(merge);
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  CHECK(message.find("nothing to merge: every shard succeeded") != std::string::npos);
+  CHECK(message.find("--restart") != std::string::npos);
+  CHECK_FALSE(fs::exists(w.dir / "out" / kReportFileName));  // not a report of 12 unprocessed items
 }
 
 TEST_CASE("session: a report asking for it gets the worker's finalize pass after a complete merge only", "[session]") {
