@@ -16,6 +16,7 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -33,6 +34,7 @@
 #include "config.h"
 #include "image_io.h"
 #include "image_worker.h"
+#include "item_list.h"
 #include "model.h"
 #include "test_models.h"
 
@@ -310,6 +312,66 @@ int bench_box_counts(const fs::path& dir, const std::vector<int>& counts, const 
 
 }  // namespace
 
+/// Detector mode: the worker in process against the backend alone (letterboxed input
+/// prepared beforehand; forward, output decoding and NMS timed) over the first `images`
+/// images of a real dataset, as `config_file` sets it up, debug images off.
+int bench_detector(const fs::path& dir, const fs::path& config_file, int images, int threads) {
+  lv::Config config = lv::load_config(config_file);
+  config.output.debug_images = lv::DebugImages::none;
+  config.processing.num_threads = threads;
+  const fs::path root = config.input.images;
+  std::vector<std::string> items;
+  for (const auto& e : fs::recursive_directory_iterator(root))
+    if (e.is_regular_file() && lv::has_image_extension(e.path())) items.push_back(e.path().lexically_relative(root).string());
+  std::sort(items.begin(), items.end());
+  if (items.size() > static_cast<size_t>(images)) items.resize(static_cast<size_t>(images));
+  fs::create_directories(dir);
+  {
+    std::ofstream list(dir / "detector_items.txt");
+    for (const auto& i : items) list << i << "\n";
+  }
+  lv::set_model_threads(threads);
+  cv::setNumThreads(1);
+  const auto model = lv::load_model(config, lv::dataset_class_names(config));
+  const int size = model->input_size();
+
+  // 1. The backend alone on the same images, letterboxed beforehand (not timed).
+  std::vector<lv::ModelInput> inputs;
+  for (const auto& item : items) {
+    const auto loaded = lv::load_image(root / item, config.processing.max_image_pixels);
+    inputs.push_back(lv::prepare_letterbox(loaded.bgr, size));
+    materialise(inputs.back(), size);
+  }
+  std::vector<const lv::ModelInput*> all;
+  for (const auto& in : inputs) all.push_back(&in);
+  const size_t batch = static_cast<size_t>(config.processing.batch_size);
+  const auto forward_all = [&] {
+    for (size_t i = 0; i < all.size(); i += batch)
+      model->infer({all.begin() + static_cast<std::ptrdiff_t>(i),
+                    all.begin() + static_cast<std::ptrdiff_t>(std::min(all.size(), i + batch))});
+  };
+  forward_all();  // warm-up: the first forwards of a process cost more
+  auto t = std::chrono::steady_clock::now();
+  forward_all();
+  const double forward_s = seconds_since(t);
+
+  // 2. The full worker in process (decode, letterbox, forward, verdicts, output tree, report).
+  std::atomic<bool> stop{false};
+  lv::WorkerArgs args{config.file, dir / "detector_items.txt", dir / "out_detector", 0, false};
+  fs::remove_all(args.output_dir);
+  t = std::chrono::steady_clock::now();
+  lv::run_image_worker(config, args, stop);
+  const double full_s = seconds_since(t);
+
+  const double n = static_cast<double>(items.size());
+  fmt::print("\n{} images of {}, {}x{} letterbox, batch {}, {} model threads, {} decode threads, debug images off\n",
+             items.size(), root.string(), size, size, batch, threads, config.processing.decode_threads);
+  fmt::print("backend alone:  {:8.1f} images/s ({:.2f} s: forward, decoding, NMS)\n", n / forward_s, forward_s);
+  fmt::print("full worker:    {:8.1f} images/s ({:.2f} s)  ratio to the backend {:.2f}\n", n / full_s, full_s,
+             forward_s / full_s);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"Benchmarks image_worker on generated images (CPU)."};
   int images = 1000, large = 10000, boxes = 3, threads = 2;
@@ -338,7 +400,12 @@ int main(int argc, char** argv) {
   app.add_option("--repeat", repeat, "many-box mode: runs of each, the fastest kept")->capture_default_str()->check(CLI::Range(1, 100));
   app.add_flag("--cnn", cnn, "many-box mode, classifier: a CNN of the demo's shape (random weights, 32-px crops) "
                              "instead of the trivial mean-colour model");
+  std::string detector_config;
+  app.add_option("--detector-config", detector_config,
+                 "detector mode: a config of a yolov8/yolov5 model and its dataset (e.g. configs/demo_detector.yaml); "
+                 "the worker against the backend alone on its first --images images");
   CLI11_PARSE(app, argc, argv);
+  if (!detector_config.empty()) return bench_detector(fs::path(dir_arg) / "detector", detector_config, images, threads);
   if (!box_counts.empty()) return bench_box_counts(fs::path(dir_arg) / "boxes", box_counts, type, cnn, threads, repeat);
   const fs::path dir = dir_arg;
   fs::create_directories(dir / "data/images");
