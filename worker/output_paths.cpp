@@ -86,14 +86,15 @@ const StemIndex::Listing& StemIndex::listing(const fs::path& folder) {
 std::vector<fs::path> StemIndex::neighbour_folders(const fs::path& folder) {
   // Where another image with one of this item's output label paths can lie:
   //  - this folder (two stems, or a stem that is another image's name: a.jpg.png and a.jpg);
-  //  - one with an images / JPEGImages / labels / labels_original component swapped for
-  //    another of the four (the YOLO rule maps images/ and JPEGImages/ to labels/ and
-  //    labels_original/; the sibling rule keeps the folder);
+  //  - one with any of its images / JPEGImages / labels / labels_original components swapped
+  //    for another of the four (the YOLO rule maps the last images/ or JPEGImages/ to labels/
+  //    and labels_original/, the sibling rule keeps the folder: images/labels/x.jpg and
+  //    labels/images/x.jpg both give labels/labels/x.txt);
   //  - its images/ and JPEGImages/ subfolders and, for such a folder, its parent (a flat
   //    image keeps its original in labels_original/ beside it, where the YOLO rule puts the
   //    original of the image of the same name in images/).
   // Each image found is checked with the rules themselves, so the list only needs to be wide
-  // enough.
+  // enough. Past 4 such components (4^4 folders) only one at a time is swapped.
   static const char* const kSwappable[] = {"images", "JPEGImages", "labels", "labels_original"};
   const auto swappable = [](const fs::path& part) {
     return std::any_of(std::begin(kSwappable), std::end(kSwappable), [&](const char* s) { return part == s; });
@@ -101,14 +102,38 @@ std::vector<fs::path> StemIndex::neighbour_folders(const fs::path& folder) {
   std::vector<fs::path> out{folder, folder / "images", folder / "JPEGImages"};
   if (folder.filename() == "images" || folder.filename() == "JPEGImages") out.push_back(folder.parent_path());
   const std::vector<fs::path> parts(folder.begin(), folder.end());
-  for (size_t i = 0; i < parts.size(); ++i) {
-    if (!swappable(parts[i])) continue;
-    for (const char* other : kSwappable) {
-      if (parts[i] == other) continue;
-      fs::path swapped;
-      for (size_t k = 0; k < parts.size(); ++k) swapped /= k == i ? fs::path(other) : parts[k];
-      out.push_back(swapped);
+  std::vector<size_t> at;
+  for (size_t i = 0; i < parts.size(); ++i)
+    if (swappable(parts[i])) at.push_back(i);
+  const auto with = [&](const std::vector<size_t>& choice) {  // choice[k]: the name at at[k]
+    std::vector<fs::path> p = parts;
+    for (size_t k = 0; k < at.size(); ++k) p[at[k]] = kSwappable[choice[k]];
+    fs::path f;
+    for (const auto& c : p) f /= c;
+    return f;
+  };
+  std::vector<size_t> choice(at.size());
+  for (size_t k = 0; k < at.size(); ++k)
+    choice[k] = static_cast<size_t>(std::find_if(std::begin(kSwappable), std::end(kSwappable),
+                                                 [&](const char* s) { return parts[at[k]] == s; }) -
+                                    std::begin(kSwappable));
+  if (at.size() <= 4) {
+    // Every combination: count in base 4 over the swappable components.
+    std::vector<size_t> c(at.size(), 0);
+    for (;;) {
+      if (c != choice) out.push_back(with(c));
+      size_t k = 0;
+      while (k < c.size() && ++c[k] == 4) c[k++] = 0;
+      if (k == c.size()) break;
     }
+  } else {
+    for (size_t k = 0; k < at.size(); ++k)
+      for (size_t n = 0; n < 4; ++n) {
+        if (n == choice[k]) continue;
+        std::vector<size_t> c = choice;
+        c[k] = n;
+        out.push_back(with(c));
+      }
   }
   return out;
 }

@@ -170,6 +170,18 @@ TEST_CASE("images whose label files would be one even with extensions kept are f
   CHECK_FALSE(index.output_clash("missing/q.jpg"));
 }
 
+TEST_CASE("images two folder names apart whose label files would be one are found too", "[worker][output]") {
+  lv::test::TempDir dir;
+  // The YOLO rule replaces the last images/ of each: both give cam/labels/labels/x.txt.
+  for (const char* name : {"cam/images/labels/x.jpg", "cam/labels/images/x.jpg", "cam/labels/images/y.jpg"})
+    lv::test::write_text(dir / name, "x");
+  StemIndex index(dir.path());
+  CHECK(output_label_rel("cam/images/labels/x.jpg", true) == output_label_rel("cam/labels/images/x.jpg", true));
+  CHECK(index.output_clash("cam/images/labels/x.jpg") == std::optional<std::string>("cam/labels/images/x.jpg"));
+  CHECK(index.output_clash("cam/labels/images/x.jpg") == std::optional<std::string>("cam/images/labels/x.jpg"));
+  CHECK_FALSE(index.output_clash("cam/labels/images/y.jpg"));
+}
+
 TEST_CASE("a record of a file name that is not UTF-8 escapes it and always dumps", "[worker][output][bytes]") {
   const ClassMap classes = build_class_map({"caf\xe9", "dog"}, {"caf\xe9", "dog"}, {});
   ImageResult r = error_result("set/\xff\xfe.jpg", 0, "cannot read set/\xff\xfe.jpg: gone");
