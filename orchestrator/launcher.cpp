@@ -24,6 +24,10 @@ namespace lv {
 namespace bp = boost::process;
 namespace fs = std::filesystem;
 
+bool ExitStatus::interrupted() const {
+  return signaled ? signal == SIGINT || signal == SIGTERM : code == to_int(ExitCode::interrupted);
+}
+
 std::string ExitStatus::describe() const {
   if (!signaled) return fmt::format("exit code {}", code);
   const char* name = sigabbrev_np(signal);

@@ -28,6 +28,8 @@ struct ExitStatus {
   int code = 0;    ///< exit code when !signaled
   int signal = 0;  ///< terminating signal when signaled
   bool ok() const { return !signaled && code == 0; }
+  /// Stopped on request: SIGINT or SIGTERM, or exit 130 (a worker that caught one).
+  bool interrupted() const;
   /// "exit=1", "exit=137 (killed)"-style text: "exit code 1" or "signal 9 (SIGKILL)".
   std::string describe() const;
 };

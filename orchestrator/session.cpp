@@ -401,12 +401,18 @@ int Session::fresh(std::optional<RunState> earlier) {
   return execute(state, selected);
 }
 
+ConfigChanges Session::changes_since_plan(const RunState& state) const {
+  ConfigChanges changes = diff_configs(parse_config(state.config_text, state.config_path), config_);
+  if (!state.classes_hash.empty() && classes_hash() != state.classes_hash)
+    changes.result.push_back("input.classes (the content of " + config_.input.classes_file.string() + ")");
+  return changes;
+}
+
 int Session::retry(RunState state) {
   // What may differ since the plan: keys that cannot change results. Anything else would mix
   // results of two different runs in one report.
   if (!state.config_text.empty()) {
-    const Config planned = parse_config(state.config_text, state.config_path);
-    ConfigChanges changes = diff_configs(planned, config_);
+    ConfigChanges changes = changes_since_plan(state);
     // When no shard produced anything yet (every worker failed at start, e.g. a wrong
     // model.path), there are no results to mix: the fix is taken as the plan's config.
     bool produced = false;
@@ -414,8 +420,6 @@ int Session::retry(RunState state) {
       std::error_code ec;
       produced |= s.status == ShardStatus::succeeded || fs::exists(shard_output_dir(state.output_dir, s.index), ec);
     }
-    if (!state.classes_hash.empty() && classes_hash() != state.classes_hash)
-      changes.result.push_back("input.classes (the content of " + config_.input.classes_file.string() + ")");
     if (!produced && !changes.result.empty()) {
       status_.on(Notice{Notice::Kind::config_keys_changed, "nothing produced yet", changes.result});
       state.config_text = config_text_;
@@ -479,6 +483,17 @@ int Session::merge_only(const RunState& state) {
   const auto output_lock = lock_output(state.output_dir, commands_.merge_only());
   output_dir_ = state.output_dir;
   check_ownership(&state);
+  // The merge copies what the shards judged, but a worker's finalize pass judges again with the
+  // config as it is now: one report must come from one config.
+  if (!state.config_text.empty()) {
+    const ConfigChanges changes = changes_since_plan(state);
+    if (!changes.result.empty())
+      throw Refusal(RefusalKind::config_changed,
+                    fmt::format("cannot merge: {} changed since the plan in key(s) that change results: {}. The "
+                                "report would mix results of two configs. Undo the change, or start over with:",
+                                state.config_path.string(), fmt::join(changes.result, ", ")),
+                    commands_.restart());
+  }
   if (!state.run_id.empty() && !read_output_owner(output_dir_))
     write_output_owner(output_dir_, OutputOwner{state.run_id, work_dir_, state.created_at});
   bool complete = false;
@@ -636,16 +651,20 @@ int Session::merge(const RunState& state, bool* complete) {
                        merged.removed_shard_trees,
                        merged.already_merged, state.output_dir, merged.concatenated});
   nlohmann::json header = merged.report;
-  bool finalized = true;
+  std::optional<ExitStatus> pass;
   if (merged.complete && header.value("finalize", false)) {
-    finalized = finalize(state);
+    pass = finalize(state);
     header = read_report_header(state.output_dir / kReportFileName);
   }
   status_.on(Summary{header.value("summary", nlohmann::json::object()), header.value("unprocessed_count", int64_t{0}),
                      state.output_dir / kReportFileName});
-  if (!finalized) status_.on(FollowUp{FollowUp::Kind::merge_only, commands_.merge_only()});
-  *complete = merged.complete && finalized;
-  return *complete ? 0 : to_int(ExitCode::failed);
+  *complete = merged.complete && (!pass || pass->ok());
+  if (!pass || pass->ok()) return *complete ? 0 : to_int(ExitCode::failed);
+  // The pass stopped: the report holds the shards' verdicts until --merge-only runs it again.
+  const bool interrupted = pass->interrupted();
+  status_.on(FollowUp{interrupted ? FollowUp::Kind::resume_interrupted : FollowUp::Kind::finalize,
+                      commands_.merge_only()});
+  return to_int(interrupted ? ExitCode::interrupted : ExitCode::failed);
 }
 
 namespace {
@@ -665,7 +684,7 @@ std::vector<std::string> log_tail(const fs::path& log, size_t n) {
 
 }  // namespace
 
-bool Session::finalize(const RunState& state) {
+ExitStatus Session::finalize(const RunState& state) {
   // The pass reads the merged report and the output tree only: no model, no GPU.
   LaunchSpec spec;
   spec.argv = {state.worker.string(), "--finalize", "--config", state.config_path.string(), "--output-dir",
@@ -675,7 +694,7 @@ bool Session::finalize(const RunState& state) {
   spec.log_header = fmt::format("==== orchestrator: finalize pass at {} ====\n", now_iso8601());
   const ExitStatus exit = system_.run_to_end(spec);
   status_.on(Finalized{exit, spec.log, exit.ok() ? std::vector<std::string>{} : log_tail(spec.log, 10)});
-  return exit.ok();
+  return exit;
 }
 
 }  // namespace lv

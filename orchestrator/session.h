@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "config.h"
+#include "config_diff.h"
 #include "devices.h"
 #include "error.h"
 #include "gpu_discovery.h"
@@ -92,13 +93,15 @@ class Session {
   int fresh(std::optional<RunState> earlier);
   int retry(RunState state);
   int merge_only(const RunState& state);
+  /// The config keys (and the classes file) that differ from the plan's.
+  ConfigChanges changes_since_plan(const RunState& state) const;
   void restart(const RunState& state);
   int dry_run();
   int execute(RunState& state, const std::vector<int>& selected);
   int merge(const RunState& state, bool* complete);
   /// After a complete merge whose report asks for it ("finalize": true): runs
-  /// `<worker> --finalize --config C --output-dir OUT` and waits (DESIGN §6).
-  bool finalize(const RunState& state);
+  /// `<worker> --finalize --config C --output-dir OUT` and waits (DESIGN §6); how it ended.
+  ExitStatus finalize(const RunState& state);
 
   /// Pre-flight (before anything is written): output path, model file, classes.
   void preflight();

@@ -162,7 +162,7 @@ struct FailureBlock {
 };
 /// A command the user can paste to go on (retry, merge, restart, move a shard).
 struct FollowUp {
-  enum class Kind { retry, resume_interrupted, merge_only, restart, move_shard };
+  enum class Kind { retry, resume_interrupted, merge_only, restart, move_shard, finalize };
   Kind kind;
   std::string command;  ///< quoted for a POSIX shell
 };

@@ -115,6 +115,9 @@ std::string format_follow_up(const FollowUp& f) {
                          f.command);
     case FollowUp::Kind::resume_interrupted: return fmt::format("Resume with:\n  {}", f.command);
     case FollowUp::Kind::merge_only: return fmt::format("Merge what succeeded so far:\n  {}", f.command);
+    case FollowUp::Kind::finalize:
+      return fmt::format("\nFix the cause, then finish the run (the merge and the worker's finalize pass again):\n  {}",
+                         f.command);
     case FollowUp::Kind::restart:
       return fmt::format("Or discard this run's plan and partial outputs and start over:\n  {}", f.command);
     case FollowUp::Kind::move_shard:
@@ -248,6 +251,10 @@ std::string format_event(const Event& event) {
           },
           [](const Finalized& f) {
             if (f.exit.ok()) return fmt::format("Finalized the verdicts (worker --finalize); log: {}", f.log.string());
+            if (f.exit.interrupted())
+              return fmt::format("\nInterrupted: the worker's finalize pass stopped ({}); the report holds the "
+                                 "shards' own verdicts until it runs again. Log: {}",
+                                 how_it_ended(f.exit), f.log.string());
             std::string text = fmt::format("\nFAILED: the worker's finalize pass ended with {}; the report holds the "
                                            "shards' own verdicts until it succeeds. Log: {}",
                                            how_it_ended(f.exit), f.log.string());

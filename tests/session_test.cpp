@@ -506,12 +506,37 @@ TEST_CASE("session: a report asking for it gets the worker's finalize pass after
   merge.merge_only = true;
   CHECK(w.run(merge) == 1);
   CHECK(w.system.finalize_runs.size() == 2);
-  const auto follow = w.status.of<FollowUp>();
+  auto follow = w.status.of<FollowUp>();
   REQUIRE(follow.size() == 1);
-  CHECK(follow[0].kind == FollowUp::Kind::merge_only);
+  CHECK(follow[0].kind == FollowUp::Kind::finalize);
+  CHECK(follow[0].command.find("--merge-only") != std::string::npos);
+  // Interrupted (Ctrl-C reaches the pass too): exit 130 and the command to resume.
+  w.system.finalize_exit = ExitStatus{false, 130, 0};
+  w.status.events.clear();
+  CHECK(w.run(merge) == 130);
+  follow = w.status.of<FollowUp>();
+  REQUIRE(follow.size() == 1);
+  CHECK(follow[0].kind == FollowUp::Kind::resume_interrupted);
+  CHECK(follow[0].command.find("--merge-only") != std::string::npos);
   w.system.finalize_exit = ExitStatus{};
   CHECK(w.run(merge) == 0);
-  CHECK(w.system.finalize_runs.size() == 3);
+  CHECK(w.system.finalize_runs.size() == 4);
+}
+
+TEST_CASE("session: --merge-only refuses a config changed in a key that changes results, naming it", "[session]") {
+  World w;
+  w.system.ask_finalize = true;
+  REQUIRE(w.run(w.options()) == 0);
+  w.config("verification:\n  correct_threshold: 0.3\n");
+  Options merge = w.options();
+  merge.merge_only = true;
+  const Refusal r = w.refused(merge);
+  CHECK(r.kind() == RefusalKind::config_changed);
+  CHECK(std::string(r.what()).find("verification.correct_threshold") != std::string::npos);
+  CHECK(r.way_out().find("--restart") != std::string::npos);
+  CHECK(w.system.finalize_runs.size() == 1);  // the first run's only
+  w.config("processing:\n  batch_size: 8\n");  // cannot change results
+  CHECK(w.run(merge) == 0);
 }
 
 TEST_CASE("session: a report that does not ask for it gets no finalize pass", "[session]") {

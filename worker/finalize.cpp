@@ -1,6 +1,8 @@
 #include "finalize.h"
 
 #include <cmath>
+#include <optional>
+#include <string_view>
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
@@ -68,6 +70,23 @@ void remove_if_there(const fs::path& file, const fs::path& top) {
   remove_empty_folders(file.parent_path(), top);
 }
 
+/// The record's boxes against a label file's: the same lines, classes and boxes (the report
+/// rounds coordinates to 6 digits).
+bool same_boxes(const LabelFile& labels, const json& recorded) {
+  if (labels.boxes.size() != recorded.size()) return false;
+  for (size_t i = 0; i < recorded.size(); ++i) {
+    const LabelBox& b = labels.boxes[i];
+    const json& r = recorded[i];
+    if (r.value("line", 0) != b.line || r.value("label", -1) != b.cls) return false;
+    const std::vector<double> box = r.value("box", std::vector<double>{});
+    const double mine[] = {b.cx, b.cy, b.w, b.h};
+    if (box.size() != 4) return false;
+    for (size_t k = 0; k < 4; ++k)
+      if (std::abs(box[k] - mine[k]) > 2e-6) return false;
+  }
+  return true;
+}
+
 class Finalizer {
  public:
   Finalizer(const Config& config, fs::path output_dir)
@@ -75,8 +94,7 @@ class Finalizer {
         out_(std::move(output_dir)),
         root_(input_root(config)),
         names_(dataset_class_names(config)),
-        classes_(build_class_map(names_, names_, {})),
-        stems_(root_) {}
+        classes_(build_class_map(names_, names_, {})) {}
 
   /// Gives `record` (an image judged on its scores) its new verdicts, and its files their
   /// places. Returns how many of its boxes changed verdict.
@@ -86,6 +104,7 @@ class Finalizer {
     const Verdict before = verdict_named(record.value("verdict", ""), where);
     if (before == Verdict::error || before == Verdict::unlabeled) return 0;
     int changed = 0;
+    bool touched = false;  // a box changed verdict or suggestion
     std::vector<BoxResult> boxes;
     for (json& b : record["boxes"]) {
       BoxResult now;
@@ -99,7 +118,7 @@ class Finalizer {
         const BoxResult next = judge_adaptive(box_scores(b, names_.size(), where), b.value("label", -1), covered,
                                               config_.verification, thresholds);
         changed += next.verdict != now.verdict;
-        if (next.verdict != now.verdict || next.suggested != now.suggested) touched_ = true;
+        touched |= next.verdict != now.verdict || next.suggested != now.suggested;
         now.verdict = next.verdict;
         now.reason = next.reason;
         now.suggested = next.suggested;
@@ -117,90 +136,120 @@ class Finalizer {
     const Verdict after = image_verdict(boxes, !record.value("missing", json::array()).empty(),
                                         !record.value("label_errors", json::array()).empty());
     record["verdict"] = to_string(after);
-    if (after != before || (after == Verdict::mislabeled && touched_)) place(record, item, before, after, boxes);
-    touched_ = false;
+    settle(record, item, before, after, boxes, after != before || touched);
     return changed;
   }
 
  private:
-  /// Moves the image from its `before` folder to its `after` folder and writes its label
-  /// files there (new files first, old ones removed last, so a kill leaves a state the next
-  /// run completes).
-  void place(const json& record, const std::string& item, Verdict before, Verdict after,
-             std::vector<BoxResult>& boxes) {
-    const std::string label_file = get_bytes_field(record, "label_file");
-    const std::string text = read_file(root_ / fs::path(label_file));
+  /// Makes the tree hold the image in its `after` folder only, with the label files and debug
+  /// image that verdict calls for, whatever an earlier pass, a kill or a merge again of kept
+  /// shard trees left (new files first, old ones removed last). `rewrite`: the verdicts
+  /// changed since the report, so its label files and debug image are made again. Everything
+  /// is read from the output tree (the files the run verified), not from the input.
+  void settle(const json& record, const std::string& item, Verdict before, Verdict after,
+              std::vector<BoxResult>& boxes, bool rewrite) {
+    const bool keep = record.value("keep_extension", false);
+    const std::string_view to = folder_of(after);
+    static constexpr std::string_view kFolders[] = {"correct", "mislabeled", "uncertain"};
+    const auto labels_in = [&](std::string_view f) { return output_label_path(out_, f, item, keep); };
+    const auto original_in = [&](std::string_view f) { return original_label_path(out_, f, item, keep); };
+    std::error_code ec;
+
+    // The image, in its folder.
+    const fs::path image = output_image_path(out_, to, item);
+    if (!fs::exists(image, ec)) {
+      fs::path found;
+      for (std::string_view f : kFolders)
+        if (f != to && fs::exists(output_image_path(out_, f, item), ec)) found = output_image_path(out_, f, item);
+      if (found.empty())
+        throw Error(ExitCode::failed, fmt::format("{}: the image is in none of the verdict folders of {}",
+                                                  printable(item), printable(out_.string())));
+      fs::create_directories(image.parent_path());
+      fs::rename(found, image);
+    }
+
+    // Its label files: the label file as the run read it is the mislabeled folder's original
+    // or another folder's labels/ copy.
+    const bool labels_missing = !fs::exists(labels_in(to), ec) ||
+                                (after == Verdict::mislabeled && !fs::exists(original_in(to), ec));
+    if (record["label_file"].is_string() && (rewrite || labels_missing)) {
+      std::optional<std::string> text;
+      std::vector<std::string_view> order{folder_of(before), to};
+      for (std::string_view f : kFolders) order.push_back(f);
+      for (std::string_view f : order) {
+        const fs::path copy = f == "mislabeled" ? original_in(f) : labels_in(f);
+        if (fs::exists(copy, ec)) {
+          text = read_file(copy);
+          break;
+        }
+      }
+      if (!text)
+        throw Error(ExitCode::failed, fmt::format("{}: its label file is in none of the verdict folders of {}",
+                                                  printable(item), printable(out_.string())));
+      ImageResult r = result_of(record, item, after, *text, boxes);
+      if (after == Verdict::mislabeled) {
+        write_beside(labels_in(to), fix_label_text(*text, label_fixes(r)));
+        write_beside(original_in(to), *text);
+      } else {
+        write_beside(labels_in(to), *text);
+      }
+      const DebugImages mode = config_.output.debug_images;
+      if (mode == DebugImages::all || (mode == DebugImages::issues && after != Verdict::correct)) {
+        // Drawn on the output's copy of the image: the input may have moved on since the run.
+        LoadedImage loaded = load_image(image, config_.processing.max_image_pixels);
+        if (loaded.error) throw Error(ExitCode::failed, fmt::format("{}: {}", printable(item), *loaded.error));
+        const fs::path debug = debug_image_path(out_, item);
+        fs::create_directories(debug.parent_path());
+        write_jpeg(debug, draw_debug(loaded.bgr, r, classes_));
+      }
+    }
+    if (config_.output.debug_images == DebugImages::issues && after == Verdict::correct)
+      remove_if_there(debug_image_path(out_, item), out_);
+
+    // What other folders hold of it: a copy the merge linked back, or what a verdict left.
+    for (std::string_view f : kFolders) {
+      if (f == to) continue;
+      remove_if_there(output_image_path(out_, f, item), out_);
+      remove_if_there(labels_in(f), out_);
+      remove_if_there(original_in(f), out_);
+    }
+  }
+
+  /// The image as draw_debug and label_fixes need it: its label file parsed, checked against
+  /// the report's boxes, with `boxes`' verdicts and the recorded scores.
+  ImageResult result_of(const json& record, const std::string& item, Verdict after, const std::string& text,
+                        std::vector<BoxResult>& boxes) const {
     ImageResult r;
     r.path = item;
     r.verdict = after;
     r.width = record.value("width", 0);
     r.height = record.value("height", 0);
-    r.label_file = label_file;
+    r.label_file = get_bytes_field(record, "label_file");
     r.labels = parse_labels(text, static_cast<int>(names_.size()));
     const json& recorded = record["boxes"];
-    bool same = r.labels.boxes.size() == recorded.size();
-    for (size_t i = 0; same && i < recorded.size(); ++i) same = recorded[i].value("line", 0) == r.labels.boxes[i].line;
-    if (!same)
-      throw Error(ExitCode::input_unreadable,
-                  fmt::format("{}: the label file changed since the run (its boxes are not the report's): run the "
-                              "verification again",
-                              printable((root_ / fs::path(label_file)).string())));
+    if (!same_boxes(r.labels, recorded))
+      throw Error(ExitCode::failed,
+                  fmt::format("{}: its label file in {} is not the one the report judged (edited since the run?): "
+                              "run the verification again",
+                              printable(item), printable(out_.string())));
     for (size_t i = 0; i < boxes.size(); ++i) {
       boxes[i].predicted = recorded[i]["predicted"].is_number() ? recorded[i]["predicted"].get<int>() : -1;
       boxes[i].confidence = recorded[i].value("confidence", 0.0f);
       boxes[i].label_prob = recorded[i].value("label_prob", 0.0f);
     }
     r.results = boxes;
+    return r;
+  }
 
-    const std::string_view from = folder_of(before), to = folder_of(after);
-    const bool keep = stems_.shares_label(item);
-    const fs::path labels = output_label_path(out_, to, item, keep);
-    fs::create_directories(labels.parent_path());
-    if (after == Verdict::mislabeled) {
-      write_file_atomic(labels, fix_label_text(text, label_fixes(r)));
-      const fs::path original = original_label_path(out_, to, item, keep);
-      fs::create_directories(original.parent_path());
-      write_file_atomic(original, text);
-    } else {
-      write_file_atomic(labels, text);
-    }
-    if (from != to) {
-      const fs::path old_image = output_image_path(out_, from, item), new_image = output_image_path(out_, to, item);
-      std::error_code ec;
-      if (fs::exists(old_image, ec)) {
-        fs::create_directories(new_image.parent_path());
-        // rename() of two links to one file (a merge again of kept shard trees links the image
-        // back) does nothing: the old name must go by itself.
-        if (fs::exists(new_image, ec)) fs::remove(old_image);
-        else fs::rename(old_image, new_image);
-        remove_empty_folders(old_image.parent_path(), out_);
-      } else if (!fs::exists(new_image, ec)) {
-        throw Error(ExitCode::failed, fmt::format("{}: the image is in neither {}/ nor {}/ of {}", printable(item), from,
-                                                  to, printable(out_.string())));
-      }
-    }
-    const fs::path debug = debug_image_path(out_, item);
-    const DebugImages mode = config_.output.debug_images;
-    if (mode == DebugImages::all || (mode == DebugImages::issues && after != Verdict::correct)) {
-      LoadedImage image = load_image(root_ / fs::path(item), config_.processing.max_image_pixels);
-      if (image.error) throw Error(ExitCode::input_unreadable, fmt::format("{}: {}", printable(item), *image.error));
-      fs::create_directories(debug.parent_path());
-      write_jpeg(debug, draw_debug(image.bgr, r, classes_));
-    } else {
-      remove_if_there(debug, out_);
-    }
-    if (from != to) {
-      remove_if_there(output_label_path(out_, from, item, keep), out_);
-      remove_if_there(original_label_path(out_, from, item, keep), out_);
-    }
+  static void write_beside(const fs::path& file, std::string_view text) {
+    fs::create_directories(file.parent_path());
+    write_file_atomic(file, text);
   }
 
   const Config& config_;
   const fs::path out_, root_;
   const std::vector<std::string> names_;
   const ClassMap classes_;
-  StemIndex stems_;
-  bool touched_ = false;  ///< a box of the image being judged changed verdict or suggestion
 };
 
 }  // namespace
@@ -223,6 +272,9 @@ ExitCode finalize_run(const Config& config, const fs::path& output_dir, const st
     throw usage_error(fmt::format("{}: verification.policy is {}: nothing to finalize", config.file.string(),
                                   to_string(config.verification.policy)));
   const std::vector<bool> covered = header["judgeable_classes"].get<std::vector<bool>>();
+  // What a killed pass (or merge) left under temporary names: never results.
+  if (const int64_t removed = remove_temporaries(output_dir))
+    print_note(fmt::format("removed {} leftover temporary file(s) under {}", removed, output_dir.string()));
   Finalizer finalizer(config, output_dir);
   const size_t classes = dataset_class_names(config).size();
   const std::unique_ptr<RecordLines> records = report_records(report_file);
@@ -249,8 +301,6 @@ ExitCode finalize_run(const Config& config, const fs::path& output_dir, const st
   // Pass 2: judge, move, and keep the new records in a temporary file beside the report (a
   // temporary name: a kill leaves nothing the merge or a later pass would take for output).
   const fs::path judged = temporary_path(output_dir / kJudgedRecords);
-  for (const auto& entry : fs::directory_iterator(output_dir))  // a killed pass's
-    if (entry.path().filename().string().rfind(std::string(kJudgedRecords) + ".tmp.", 0) == 0) fs::remove(entry.path());
   int64_t changed = 0, images = 0;
   bool interrupted = false;
   {

@@ -90,6 +90,7 @@ json to_record(const ImageResult& r, const ClassMap& classes, bool include_proba
   if (include_predictions) record["predictions"] = detection_list(r.predictions, classes, r.width, r.height);
   record["label_errors"] = std::move(label_errors);
   record["error"] = r.error ? json(printable(*r.error)) : json(nullptr);
+  if (r.keep_extension) record["keep_extension"] = true;
   return record;
 }
 

@@ -26,13 +26,15 @@ struct ImageResult {
   std::vector<Detection> missing;   ///< confident predictions no label box covers; for an unlabeled image, its suggested labels
   std::vector<Detection> autolabeled;  ///< task autolabel: the predictions written as its labels
   std::optional<std::string> error; ///< why the image could not be processed
+  bool keep_extension = false;      ///< its output label names keep its extension (StemIndex::shares_label)
 };
 
 /// The image record: path, verdict, shard, width, height, label_file, boxes [{index, line,
 /// label, label_name, verdict, reason, predicted, predicted_name, confidence, label_prob,
 /// suggested, suggested_name, box, suggested_box? (bad_location), probabilities?}], missing
 /// [{class, class_name, confidence, box}], predictions? (with `include_predictions`, same
-/// fields as missing), label_errors [{line, reason}], error. Boxes are normalised [cx, cy, w, h].
+/// fields as missing), label_errors [{line, reason}], error, keep_extension? (true only: its
+/// output label names keep the image's extension, as decided when it was judged). Boxes are normalised [cx, cy, w, h].
 /// `path` and `label_file` are written with set_bytes_field() (`path_escaped: true` when the
 /// name is not UTF-8); every other string is made printable(), so the record always dumps.
 nlohmann::json to_record(const ImageResult& r, const ClassMap& classes, bool include_probabilities,

@@ -64,7 +64,6 @@ struct Pending {
   ModelInput input;
   std::string label_text;    ///< the label file's text, for the output tree
   fs::path source;           ///< the image file
-  bool keep_label_extension = false;  ///< another image has its label path (StemIndex)
 };
 
 class ShardRun {
@@ -103,7 +102,7 @@ class ShardRun {
         }
         p.result.labels = parse_labels(p.label_text, static_cast<int>(model_.classes().dataset.size()));
       }
-      p.keep_label_extension = stems_.shares_label(item);
+      p.result.keep_extension = stems_.shares_label(item);
       // Two images whose label files would be one in the output: the second would replace the
       // first's (one shard) or fail the merge (two). Neither gets outputs; both say why.
       if (const auto other = stems_.output_clash(item))
@@ -264,15 +263,15 @@ class ShardRun {
     } else if (!r.label_file) {
       return;
     } else {
-      const fs::path label_out = output_label_path(args_.output_dir, folder, r.path, p.keep_label_extension);
+      const fs::path label_out = output_label_path(args_.output_dir, folder, r.path, r.keep_extension);
       fs::create_directories(label_out.parent_path());
       write_file_atomic(label_out, p.label_text);
       return;
     }
-    const fs::path label_out = output_label_path(args_.output_dir, folder, r.path, p.keep_label_extension);
+    const fs::path label_out = output_label_path(args_.output_dir, folder, r.path, r.keep_extension);
     fs::create_directories(label_out.parent_path());
     write_file_atomic(label_out, corrected);
-    const fs::path original = original_label_path(args_.output_dir, folder, r.path, p.keep_label_extension);
+    const fs::path original = original_label_path(args_.output_dir, folder, r.path, r.keep_extension);
     fs::create_directories(original.parent_path());
     write_file_atomic(original, p.label_text);
   }
@@ -284,7 +283,7 @@ class ShardRun {
     const fs::path image_out = output_image_path(args_.output_dir, kAutolabelFolder, r.path);
     fs::create_directories(image_out.parent_path());
     place_image(p.source, image_out);
-    const fs::path label_out = output_label_path(args_.output_dir, kAutolabelFolder, r.path, p.keep_label_extension);
+    const fs::path label_out = output_label_path(args_.output_dir, kAutolabelFolder, r.path, r.keep_extension);
     fs::create_directories(label_out.parent_path());
     write_file_atomic(label_out, r.label_file ? p.label_text
                                               : fix_label_text("", {}, yolo_lines(r.autolabeled, r.width, r.height)));

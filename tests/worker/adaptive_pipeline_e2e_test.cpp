@@ -139,13 +139,14 @@ TEST_CASE("adaptive policy: after the merge the finalize pass gives the construc
   CHECK(lv::test::comparable_report(m.report()) == lv::test::comparable_report(report));
 }
 
-TEST_CASE("adaptive policy: a label file edited after the run fails the pass, naming it, and --merge-only then works",
+TEST_CASE("adaptive policy: a label file in the output edited since the run fails the pass, naming the image",
           "[pipeline][adaptive]") {
   Muddy m;
   REQUIRE(m.orchestrate({}).code == 0);
-  // The pass reads an image's label file again when it moves the image: turn one verdict back
-  // to the fixed rule's in the report (as a kill before the report was written leaves it), so
-  // that the next pass moves that image, and edit its label file.
+  // The pass reads an image's label file from the output tree when it moves the image: turn
+  // one verdict back to the fixed rule's in the report (as a kill before the report was
+  // written leaves it), so that the next pass moves that image, and change a class in the
+  // copy it reads (the same number of lines).
   json report = m.report();
   json& record = report["images"][1];
   const std::string item = record["path"];
@@ -154,18 +155,19 @@ TEST_CASE("adaptive policy: a label file edited after the run fails the pass, na
   record["boxes"][1]["verdict"] = "uncertain";
   record["boxes"][1]["reason"] = "low_confidence";
   write_text(m.out("verification_report.json"), report.dump());
-  const fs::path label = m.dir / "data" / Muddy::label_path(item, "labels");
-  const std::string text = read_text(label);
-  write_text(label, text + "2 0.5 0.5 0.1 0.1\n");
+  const fs::path copy = m.out("correct/" + Muddy::label_path(item, "labels"));
+  const std::string text = read_text(copy);
+  write_text(copy, "2" + text.substr(1));
 
   const auto failed = m.orchestrate({"--merge-only"});
   INFO(failed.output);
   CHECK(failed.code == 1);
   CHECK(failed.output.find("FAILED: the worker's finalize pass") != std::string::npos);
-  CHECK(failed.output.find("the label file changed since the run") != std::string::npos);
+  CHECK(failed.output.find(item + ": its label file in") != std::string::npos);
+  CHECK(failed.output.find("is not the one the report judged") != std::string::npos);
   CHECK(failed.output.find("--merge-only") != std::string::npos);
 
-  write_text(label, text);
+  write_text(copy, text);
   REQUIRE(m.orchestrate({"--merge-only"}).code == 0);
   m.check_finalized();
 }
