@@ -37,6 +37,7 @@
 #include "item_list.h"
 #include "model.h"
 #include "test_models.h"
+#include "worker_kit.h"
 
 namespace fs = std::filesystem;
 
@@ -316,6 +317,7 @@ int bench_box_counts(const fs::path& dir, const std::vector<int>& counts, const 
 /// prepared beforehand; forward, output decoding and NMS timed) over the first `images`
 /// images of a real dataset, as `config_file` sets it up, debug images off.
 int bench_detector(const fs::path& dir, const fs::path& config_file, int images, int threads) {
+  lv::tune_allocator_for_batches();  // as image_worker's main() does: both sides alike
   lv::Config config = lv::load_config(config_file);
   config.output.debug_images = lv::DebugImages::none;
   config.processing.num_threads = threads;
