@@ -15,7 +15,6 @@
 #include "image_counts.h"
 #include "image_io.h"
 #include "image_record.h"
-#include "image_worker.h"
 #include "journal.h"
 #include "message.h"
 #include "output_paths.h"
@@ -92,7 +91,6 @@ class Finalizer {
   Finalizer(const Config& config, fs::path output_dir)
       : config_(config),
         out_(std::move(output_dir)),
-        root_(input_root(config)),
         names_(dataset_class_names(config)),
         classes_(build_class_map(names_, names_, {})) {}
 
@@ -247,7 +245,7 @@ class Finalizer {
   }
 
   const Config& config_;
-  const fs::path out_, root_;
+  const fs::path out_;
   const std::vector<std::string> names_;
   const ClassMap classes_;
 };
