@@ -100,6 +100,7 @@ json merged_header(const std::vector<ShardSummary>& shard_summaries, const std::
         {"items_per_s", rate(s.items, s.seconds)},
     };
     set_bytes_field(entry, "log", s.log);  // the work dir's name is bytes too
+    if (s.batch_size) entry["batch_size"] = *s.batch_size;
     shard_list.push_back(std::move(entry));
   }
   json header = json::object();

@@ -67,6 +67,7 @@ struct ShardSummary {
   int attempts = 0;
   double seconds = 0;
   std::string log;          ///< path of gpuN.log
+  std::optional<int> batch_size;  ///< the batch size it ran at when an out-of-memory retry changed it
 };
 
 /// One shard's range of items, as planned.

@@ -61,7 +61,8 @@ json shard_to_json(const ShardState& s) {
               {"started_at", s.started_at},
               {"ended_at", s.ended_at},
               {"seconds", s.seconds},
-              {"done", s.done}};
+              {"done", s.done},
+              {"batch_size", optional_int(s.batch_size)}};
 }
 
 ShardState shard_from_json(const json& j) {
@@ -85,6 +86,7 @@ ShardState shard_from_json(const json& j) {
   s.ended_at = j.value("ended_at", "");
   s.seconds = j.value("seconds", 0.0);
   s.done = j.value("done", int64_t{0});
+  if (j.contains("batch_size") && !j.at("batch_size").is_null()) s.batch_size = j.at("batch_size").get<int>();
   return s;
 }
 

@@ -29,6 +29,9 @@ struct ShardState {
   std::string started_at, ended_at;  ///< ISO 8601 UTC, of the last attempt
   double seconds = 0;                ///< summed over attempts
   int64_t done = 0;                  ///< items done per the last progress line seen
+  /// processing.batch_size for its next attempts, halved after each CUDA out-of-memory
+  /// failure (passed as --batch-size); unset: the config's.
+  std::optional<int> batch_size;
 };
 
 struct RunState {

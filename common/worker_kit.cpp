@@ -49,6 +49,16 @@ void add_worker_options(CLI::App& app, WorkerArgs& args) {
       ->required()
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--resume", args.resume, "skip items already in the journal and keep their records");
+  app.add_option("--batch-size", args.batch_size,
+                 "use this processing.batch_size instead of the config's (the orchestrator halves it after an "
+                 "out-of-memory failure)")
+      ->check(CLI::Range(1, 65536));
+}
+
+Config load_worker_config(const WorkerArgs& args) {
+  Config config = load_config(args.config);
+  if (args.batch_size) config.processing.batch_size = *args.batch_size;
+  return config;
 }
 
 const std::atomic<bool>& install_stop_signals() {

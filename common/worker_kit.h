@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -18,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config.h"
 #include "exit_code.h"
 #include "journal.h"
 #include "report.h"
@@ -35,10 +37,14 @@ struct WorkerArgs {
   std::filesystem::path output_dir;  ///< output_gpuN/
   int shard = 0;
   bool resume = false;               ///< skip items already in the journal
+  std::optional<int> batch_size;     ///< --batch-size: overrides processing.batch_size (the orchestrator's out-of-memory retry)
 };
 
-/// Adds the protocol's options to `app`, all required but --resume.
+/// Adds the protocol's options to `app`, all required but --resume and --batch-size.
 void add_worker_options(CLI::App& app, WorkerArgs& args);
+
+/// The run's config (load_config) with the command line's overrides: --batch-size.
+Config load_worker_config(const WorkerArgs& args);
 
 /// Sets glibc's allocator for a worker that decodes on helper threads and runs batches of
 /// megabyte-sized tensors: two arenas (not one per thread, which grew the heap with the

@@ -124,6 +124,7 @@ RunMergeResult merge_run(const RunState& state, const fs::path& work_dir, bool k
     if (s.exit_code) summary.exit_code = *s.exit_code;
     else if (s.signal) summary.exit_code = 128 + *s.signal;
     summary.attempts = s.attempts;
+    summary.batch_size = s.batch_size;
     summary.seconds = s.seconds;
     summary.log = (work_dir / log_file(s.index)).string();
     summaries.push_back(summary);

@@ -168,6 +168,16 @@ void Runner::handle_exit(ShardRun& run, const ExitStatus& status) {
     return;
   }
   s.status = ShardStatus::failed;
+  const int batch = s.batch_size.value_or(options_.batch_size);
+  if (run.failure == FailureKind::cuda_oom && interrupts_ == 0 && batch > 1) {
+    s.batch_size = batch / 2;
+    hooks_.save_state();
+    ShardRetrying retry{s.index, s.device, status, run.failure, 0, options_.max_retries};
+    retry.batch_size = std::make_pair(batch, *s.batch_size);
+    status_.on(retry);
+    launch(run);
+    return;
+  }
   hooks_.save_state();
   const int retries_used = s.attempts - 1;
   if (retries_used < options_.max_retries && interrupts_ == 0 && retry_may_help(run.failure)) {

@@ -26,6 +26,9 @@ struct RunnerOptions {
   double timeout_s = 0;          ///< per-shard wall-clock limit per attempt; 0 = none
   double stop_grace_s = 10;      ///< SIGTERM, then SIGKILL after this long
   int max_retries = 0;           ///< automatic re-runs (resuming) of a failed shard
+  /// processing.batch_size: a shard that runs out of GPU memory is re-run at half its batch
+  /// size (ShardState::batch_size), down to 1, apart from max_retries.
+  int batch_size = 32;
   size_t tail_lines = 20;        ///< log lines kept for the failure report
 };
 

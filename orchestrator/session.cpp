@@ -260,6 +260,8 @@ LaunchSpec Session::launch_spec(const RunState& state, const ShardState& s, bool
                "--output-dir", shard_output_dir(state.output_dir, s.index).string(),
                "--shard", std::to_string(s.index)};
   if (resume) spec.argv.push_back("--resume");
+  // Halved after an out-of-memory failure: an override, the user's file stays as it is.
+  if (s.batch_size) spec.argv.insert(spec.argv.end(), {"--batch-size", std::to_string(*s.batch_size)});
   for (const auto& a : config_.worker.args) spec.argv.push_back(a);
   // PCI_BUS_ID: CUDA's default order is fastest-first, but our indices are nvidia-smi's
   // (PCI bus order); on a machine with mixed GPUs they would name different cards.
@@ -554,6 +556,7 @@ int Session::execute(RunState& state, const std::vector<int>& selected) {
   ropts.timeout_s = options_.timeout_s.value_or(0);
   ropts.stop_grace_s = config_.orchestrator.stop_grace_s;
   ropts.max_retries = config_.orchestrator.max_retries;
+  ropts.batch_size = config_.processing.batch_size;
   ShardHooks hooks;
   hooks.launch_spec = [&](const ShardState& s, bool resume) { return launch_spec(state, s, resume, threads); };
   hooks.check_success = [&](const ShardState& s) -> std::string {

@@ -104,6 +104,7 @@ struct ShardRetrying {
   ExitStatus exit;
   FailureKind kind = FailureKind::other;
   int retry = 0, max_retries = 0;
+  std::optional<std::pair<int, int>> batch_size;  ///< out of memory: the batch size from, to
 };
 struct ShardFailed {
   int index = 0;

@@ -218,6 +218,10 @@ std::string format_event(const Event& event) {
             return fmt::format("shard {}: still running {:.0f} s after SIGTERM; sent SIGKILL", e.index, e.grace_s);
           },
           [](const ShardRetrying& e) {
+            if (e.batch_size)
+              return fmt::format("shard {} ({}): {} at processing.batch_size {}; retrying at {}, resuming from its "
+                                 "journal",
+                                 e.index, e.device, to_string(e.kind), e.batch_size->first, e.batch_size->second);
             return fmt::format("shard {} ({}): failed ({}, {}); retrying, resuming from its journal (retry {} of {})",
                                e.index, e.device, how_it_ended(e.exit), to_string(e.kind), e.retry, e.max_retries);
           },

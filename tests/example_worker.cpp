@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
   if (const auto code = lv::parse_command_line(app, argc, argv)) return *code;
   return lv::run_guarded([&] {
     const auto started = std::chrono::steady_clock::now();
-    const lv::Config config = lv::load_config(args.config);
+    const lv::Config config = lv::load_worker_config(args);
     const std::atomic<bool>& stop = lv::install_stop_signals();
     const std::vector<std::string> items = lv::read_shard_items(args.items);
     lv::ShardJournal journal(args, items);  // with --resume: what is already done

@@ -14,6 +14,8 @@
 //     slow_ms=M      sleep M ms per item (progress is then printed after every item)
 //     flood=1        write ~64 KiB of junk lines to stdout and ~64 KiB to stderr per item
 //     oom_at=K       print a CUDA out-of-memory line to stderr and exit 1 at item K
+//     oom_above=B    with oom_at: only while the batch size (--batch-size, else batch=N,
+//                    default 32, the config's default) is above B
 //     model_error=1  print a model load error to stderr and exit 3 before any item
 //     noop=1         write no per-item output files (journal and report only; for benchmarks)
 //     startup_ms=M   print "[phase] loading model", wait M ms, "[phase] warm-up", wait M ms,
@@ -74,7 +76,8 @@ struct Options {
 
 struct Fault {
   std::optional<int> shard;
-  std::optional<int64_t> crash_at, exit_at, hang_at, oom_at;
+  std::optional<int64_t> crash_at, exit_at, hang_at, oom_at, oom_above;
+  int64_t batch = 32;
   int code = 1;
   bool ignore_term = false;
   int64_t slow_ms = 0;
@@ -120,6 +123,8 @@ Fault parse_fault(const char* env) {
     else if (key == "code") f.code = static_cast<int>(v);
     else if (key == "hang_at") f.hang_at = v;
     else if (key == "oom_at") f.oom_at = v;
+    else if (key == "oom_above") f.oom_above = v;
+    else if (key == "batch") f.batch = v;
     else if (key == "ignore_term") f.ignore_term = v != 0;
     else if (key == "slow_ms") f.slow_ms = v;
     else if (key == "flood") f.flood = v != 0;
@@ -305,7 +310,7 @@ int run(int argc, char** argv) {
       std::fprintf(stderr, "fake_worker: injected exit %d at item %zu\n", f.code, i);
       return f.code;
     }
-    if (f.oom_at && *f.oom_at == k) {
+    if (f.oom_at && *f.oom_at == k && (!f.oom_above || args.batch_size.value_or(f.batch) > *f.oom_above)) {
       std::fprintf(stderr, "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB\n");
       return 1;
     }

@@ -87,6 +87,7 @@ json comparable(json report) {
     s.erase("items_per_s");
     s.erase("attempts");
     s.erase("log");
+    s.erase("batch_size");  // an out-of-memory retry's
   }
   return report;
 }
@@ -512,6 +513,30 @@ TEST_CASE("out of memory, then a lower batch size, then the printed --retry-fail
   CHECK(r.output.find("processing.batch_size") != std::string::npos);
   CHECK(comparable(s.report()) == comparable(clean.report()));
   CHECK(tree(s.dir / "output") == tree(clean.dir / "output"));
+}
+
+TEST_CASE("out of GPU memory: the shard is re-run at half the batch size until it fits, and the report says so",
+          "[integration][lifecycle]") {
+  Scenario clean(12);
+  REQUIRE(clean.orchestrate({"--num-gpus", "4"}).code == 0);
+
+  // Shard 1 runs out of memory at its second item while its batch is above 8: 32 -> 16 -> 8.
+  Scenario s(12);
+  const RunResult r = s.orchestrate({"--num-gpus", "4"}, {{"FAKE_WORKER_FAULT", "shard=1,oom_at=1,oom_above=8"}});
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  CHECK(r.output.find("shard 1 (GPU 1): CUDA out of memory at processing.batch_size 32; retrying at 16") !=
+        std::string::npos);
+  CHECK(r.output.find("at processing.batch_size 16; retrying at 8") != std::string::npos);
+  const std::string log = lv::test::read_text(s.dir / "gpu1.log");
+  CHECK(log.find("--batch-size") == std::string::npos);  // the worker's output only, not its argv
+  const json report = s.report();
+  CHECK(report["shards"][1]["batch_size"] == 8);
+  CHECK(report["shards"][1]["attempts"] == 3);
+  CHECK_FALSE(report["shards"][0].contains("batch_size"));
+  CHECK(comparable(report) == comparable(clean.report()));
+  CHECK(tree(s.dir / "output") == tree(clean.dir / "output"));
+  CHECK(lv::test::read_text(s.dir / "config.yaml").find("batch_size") == std::string::npos);  // the user's file
 }
 
 TEST_CASE("a wrong model.path exits 3 before any worker starts, writing no output", "[integration][lifecycle]") {

@@ -225,7 +225,9 @@ TEST_CASE("max_retries does not re-run a model/config mismatch, which fails the 
 
 TEST_CASE("without retries left a failure is final and classified from the log tail", "[runner]") {
   Fixture f;
-  Runner r = f.make({}, {2});
+  RunnerOptions at_one;
+  at_one.batch_size = 1;  // no smaller batch to retry an out-of-memory failure with
+  Runner r = f.make(at_one, {2});
   r.start();
   auto& job = f.launcher.job_for_shard(2);
   job.pending_output = "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB\n";
@@ -239,6 +241,46 @@ TEST_CASE("without retries left a failure is final and classified from the log t
   REQUIRE(failed.size() == 1);
   CHECK(failed[0].index == 2);
   CHECK(failed[0].kind == FailureKind::cuda_oom);
+}
+
+TEST_CASE("out of GPU memory: re-run at half the batch size, resuming, down to 1, apart from max_retries",
+          "[runner]") {
+  Fixture f;
+  RunnerOptions o;
+  o.batch_size = 6;
+  Runner r = f.make(o, {1});
+  r.start();
+  const auto oom = [&] {
+    auto& job = f.launcher.jobs.at(f.launcher.started.back());
+    job.pending_output = "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB\n";
+    job.exit = ExitStatus{false, 1, 0};
+    r.tick();
+  };
+  oom();  // at 6
+  CHECK(f.state.shards[1].batch_size == 3);
+  oom();  // at 3
+  CHECK(f.state.shards[1].batch_size == 1);
+  const auto retries = f.status.of<ShardRetrying>();
+  REQUIRE(retries.size() == 2);
+  CHECK(retries[0].batch_size == std::make_pair(6, 3));
+  CHECK(retries[1].batch_size == std::make_pair(3, 1));
+  CHECK(f.launches == std::vector<std::pair<int, bool>>{{1, false}, {1, true}, {1, true}});
+  oom();  // at 1: nothing smaller
+  CHECK(f.launcher.started.size() == 3);
+  CHECK(f.state.shards[1].status == ShardStatus::failed);
+  CHECK(f.state.shards[1].batch_size == 1);  // the next --retry-failed starts there
+  REQUIRE(f.status.of<ShardFailed>().size() == 1);
+
+  // Another failure is not halved.
+  Fixture g;
+  Runner other = g.make(o, {0});
+  other.start();
+  auto& job = g.launcher.job_for_shard(0);
+  job.pending_output = "Segmentation fault\n";
+  job.exit = ExitStatus{true, 0, 11};
+  other.tick();
+  CHECK_FALSE(g.state.shards[0].batch_size);
+  CHECK(g.launcher.started.size() == 1);
 }
 
 TEST_CASE("the failure tail keeps the last 20 non-progress lines", "[runner]") {

@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
 
   const int code = lv::run_guarded([&] {
     // Config, threads, signals.
-    const lv::Config config = lv::load_config(args.config);
+    const lv::Config config = lv::load_worker_config(args);
     const int threads = lv::model_threads(config);
     lv::set_model_threads(threads);
     lv::print_note(fmt::format("{} model threads", threads));

@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
 
   const int code = lv::run_guarded([&] {
     // Config, threads, signals.
-    const lv::Config config = lv::load_config(args.config);
+    const lv::Config config = lv::load_worker_config(args);
     const int threads = lv::model_threads(config);
     lv::set_model_threads(threads);
     cv::setNumThreads(1);  // decoding runs on our own pool; OpenCV's would compete with the model
