@@ -163,6 +163,20 @@ class TorchModel : public Model {
     return y.to(torch::kCPU, torch::kFloat).contiguous();
   }
 
+  /// forward() on one of the run's batches. A LibTorch error becomes one line without the C++
+  /// backtrace it may carry (an out-of-memory in the copies to or from the GPU does): that
+  /// would push the message out of the log tail the orchestrator classifies and retries by.
+  torch::Tensor run_batch(const torch::Tensor& batch) {
+    try {
+      return forward(batch);
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw Error(ExitCode::failed, fmt::format("{}: the model failed on a batch of {}: {}", config_.model.path.string(),
+                                                batch.size(0), torch_message(e)));
+    }
+  }
+
   /// The warm-up, on zeros of the real batch shape [processing.batch_size, 3, S, S], which also
   /// checks the output's shape. A model that refuses that batch but takes the batch it was
   /// exported at (config.txt "batch") runs at that, with a warning; a model that takes any
@@ -286,7 +300,7 @@ class ClassifierModel : public TorchModel {
     const int64_t d = static_cast<int64_t>(classes_.dataset.size());
     size_t input = 0;
     for_each_batch(inputs, [&](const torch::Tensor& batch, int64_t begin, int64_t end) {
-      torch::Tensor y = forward(batch);  // [n, model classes]
+      torch::Tensor y = run_batch(batch);  // [n, model classes]
       if (!fits(y) || y.size(0) != end - begin)
         throw Error(ExitCode::model_load, fmt::format("model output shape {} for a batch of {} crops", shape_of(y), end - begin));
       // Rows that are already distributions are probabilities; anything else is logits.
@@ -322,7 +336,7 @@ class DetectorModel : public TorchModel {
     std::vector<ModelOutput> out(inputs.size());
     // One row per image ([B, 3, S, S]): row b is inputs[b] (every detector input has count 1).
     for_each_batch(inputs, [&](const torch::Tensor& batch, int64_t begin, int64_t end) {
-      const torch::Tensor y = forward(batch);
+      const torch::Tensor y = run_batch(batch);
       if (!fits(y) || y.size(0) != end - begin)
         throw Error(ExitCode::model_load, fmt::format("model output shape {} for a batch of {} images", shape_of(y), end - begin));
       const torch::Tensor nan_rows = y.isnan().flatten(1).any(1);  // [n] bool: NaN anywhere in an image's output

@@ -24,6 +24,17 @@ def forward(self, x):
   m.save(file.string());
 }
 
+void save_failing_classifier(const std::filesystem::path& file) {
+  torch::jit::Module m("Failing");
+  m.define(R"(
+def forward(self, x):
+    if bool(x.mean() > 0.5):
+        x = x + torch.ones([5])
+    return torch.softmax(x.mean([2, 3]), 1)
+)");
+  m.save(file.string());
+}
+
 void save_conv_classifier(const std::filesystem::path& file, int classes, int width) {
   torch::manual_seed(7);
   torch::jit::Module m("ConvClassifier");

@@ -12,6 +12,11 @@ namespace lv::test {
 /// `spin` extra matrix products per forward make it slow (for interruption tests).
 void save_mean_colour_classifier(const std::filesystem::path& file, double scale, bool probabilities, int spin = 0);
 
+/// A 3-class classifier that takes zeros (its warm-up) but fails in the TorchScript interpreter
+/// on a batch whose mean is above 0.5 (a white crop: "The size of tensor a (S) must match the
+/// size of tensor b (5)"): a failure at inference, as an out-of-memory in a real run.
+void save_failing_classifier(const std::filesystem::path& file);
+
 /// A CNN of the demo classifier's shape (tools/demo_classifier.h) with fixed random weights:
 /// [B, 3, 32, 32] -> conv 5x5/2 (W) -> conv 3x3 + pool (2W) -> conv 3x3 + pool (4W) -> 128 ->
 /// `classes` logits. Its answers mean nothing; its forward costs what a real one does (benchmarks).

@@ -61,6 +61,26 @@ TEST_CASE("classifier: mean-colour model gives hand-computed probabilities", "[w
   }
 }
 
+TEST_CASE("a model failing on a batch is one line naming the model, without traceback or backtrace",
+          "[worker][model]") {
+  test::TempDir dir;
+  const fs::path file = dir / "failing.pt";
+  test::save_failing_classifier(file);
+  const auto model = load_model(classifier_config(file), {"red", "green", "blue"});  // zeros at warm-up: fine
+  const cv::Mat white(40, 40, CV_8UC3, cv::Scalar(255, 255, 255));
+  const ModelInput in = prepare_crops(white, {box(0, 0.5, 0.5, 1.0, 1.0)}, 32, 0.0, {0, 0, 0}, {1, 1, 1});
+  std::string message;
+  try {
+    model->infer({&in});
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  INFO(message);
+  CHECK(message.find(file.string() + ": the model failed on a batch of 1: ") == 0);
+  CHECK(message.find("must match the size of tensor b (5)") != std::string::npos);
+  CHECK(message.find('\n') == std::string::npos);  // the orchestrator reads the log's last lines
+}
+
 TEST_CASE("classifier: crops of many images are batched and split back in order", "[worker][model]") {
   test::TempDir dir;
   test::save_mean_colour_classifier(dir / "m.pt", 10.0, true);
