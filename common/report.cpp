@@ -112,6 +112,19 @@ json merged_header(const std::vector<ShardSummary>& shard_summaries, const std::
 
 namespace {
 
+/// The line starting at byte `key` of `path` (its '\r' dropped), read through `reader`, which
+/// is opened on first use. Throws lv::Error when the file no longer has it.
+std::string read_line_at(std::ifstream& reader, const std::filesystem::path& path, int64_t key) {
+  if (!reader.is_open()) reader.open(path, std::ios::binary);
+  reader.clear();
+  reader.seekg(key);
+  std::string line;
+  if (!std::getline(reader, line))
+    throw Error(ExitCode::failed, fmt::format("{}: changed while being read (offset {})", path.string(), key));
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
 class JournalLines : public RecordLines {
  public:
   explicit JournalLines(std::filesystem::path path) : path_(std::move(path)) {}
@@ -134,16 +147,7 @@ class JournalLines : public RecordLines {
     if (in.bad()) throw Error(ExitCode::failed, fmt::format("{}: read failed", path_.string()));
   }
 
-  std::string line_at(int64_t key) override {
-    if (!reader_.is_open()) reader_.open(path_, std::ios::binary);
-    reader_.clear();
-    reader_.seekg(key);
-    std::string line;
-    if (!std::getline(reader_, line))
-      throw Error(ExitCode::failed, fmt::format("{}: changed while being merged (offset {})", path_.string(), key));
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    return line;
-  }
+  std::string line_at(int64_t key) override { return read_line_at(reader_, path_, key); }
 
   std::string name() const override { return path_.string(); }
 
@@ -191,15 +195,7 @@ class ReportRecordLines : public RecordLines {
                                               path_.string()));
   }
 
-  std::string line_at(int64_t key) override {
-    if (!reader_.is_open()) reader_.open(path_, std::ios::binary);
-    reader_.clear();
-    reader_.seekg(key);
-    std::string line;
-    if (!std::getline(reader_, line))
-      throw Error(ExitCode::failed, fmt::format("{}: changed while being read (offset {})", path_.string(), key));
-    return std::string(strip(line));
-  }
+  std::string line_at(int64_t key) override { return std::string(strip(read_line_at(reader_, path_, key))); }
 
   std::string name() const override { return path_.string(); }
 
