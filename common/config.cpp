@@ -461,6 +461,7 @@ Config parse_config(const std::string& text, const fs::path& file) {
     s.get_double("stop_grace_s", c.orchestrator.stop_grace_s, 0.0, 3600.0);
     s.get_int("max_retries", c.orchestrator.max_retries, 0, 100);
     s.get_double("status_interval_s", c.orchestrator.status_interval_s, 0.1, 86400.0);
+    s.get_bool("balance", c.orchestrator.balance);
     s.finish();
   }
   top.finish();

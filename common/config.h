@@ -111,6 +111,7 @@ struct Config {
     double stop_grace_s = 10;            ///< SIGTERM, then SIGKILL after this long
     int max_retries = 0;
     double status_interval_s = 10;       ///< progress lines when stdout is not a terminal
+    bool balance = true;                 ///< idle GPUs take over the unstarted tail of busy shards
   } orchestrator;
 };
 

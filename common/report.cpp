@@ -101,6 +101,7 @@ json merged_header(const std::vector<ShardSummary>& shard_summaries, const std::
     };
     set_bytes_field(entry, "log", s.log);  // the work dir's name is bytes too
     if (s.batch_size) entry["batch_size"] = *s.batch_size;
+    if (s.split_from) entry["split_from"] = *s.split_from;
     shard_list.push_back(std::move(entry));
   }
   json header = json::object();

@@ -68,6 +68,7 @@ struct ShardSummary {
   double seconds = 0;
   std::string log;          ///< path of gpuN.log
   std::optional<int> batch_size;  ///< the batch size it ran at when an out-of-memory retry changed it
+  std::optional<int> split_from;  ///< balancing: the shard it was split off from
 };
 
 /// One shard's range of items, as planned.

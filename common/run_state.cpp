@@ -1,5 +1,6 @@
 #include "run_state.h"
 
+#include <algorithm>
 #include <fstream>
 
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include "atomic_file.h"
 #include "byte_text.h"
 #include "error.h"
+#include "shard_plan.h"
 
 namespace lv {
 
@@ -62,7 +64,9 @@ json shard_to_json(const ShardState& s) {
               {"ended_at", s.ended_at},
               {"seconds", s.seconds},
               {"done", s.done},
-              {"batch_size", optional_int(s.batch_size)}};
+              {"batch_size", optional_int(s.batch_size)},
+              {"split_from", optional_int(s.split_from)},
+              {"log", shard_log(s).string()}};
 }
 
 ShardState shard_from_json(const json& j) {
@@ -87,10 +91,24 @@ ShardState shard_from_json(const json& j) {
   s.seconds = j.value("seconds", 0.0);
   s.done = j.value("done", int64_t{0});
   if (j.contains("batch_size") && !j.at("batch_size").is_null()) s.batch_size = j.at("batch_size").get<int>();
+  if (j.contains("split_from") && !j.at("split_from").is_null()) s.split_from = j.at("split_from").get<int>();
+  s.log = j.value("log", "");
+  if (s.log == log_file(s.index).string()) s.log.clear();
+  if (fs::path(s.log).is_absolute() || s.log.find("..") != std::string::npos)
+    throw std::invalid_argument(fmt::format("shard {}: log '{}' is not a file name in the work dir", s.index, s.log));
   return s;
 }
 
 }  // namespace
+
+fs::path shard_log(const ShardState& s) { return s.log.empty() ? log_file(s.index) : fs::path(s.log); }
+
+std::vector<const ShardState*> in_input_order(const RunState& state) {
+  std::vector<const ShardState*> out;
+  for (const auto& s : state.shards) out.push_back(&s);
+  std::stable_sort(out.begin(), out.end(), [](const ShardState* a, const ShardState* b) { return a->begin < b->begin; });
+  return out;
+}
 
 void save_run_state(const fs::path& work_dir, const RunState& state) {
   json shards = json::array();

@@ -32,7 +32,13 @@ struct ShardState {
   /// processing.batch_size for its next attempts, halved after each CUDA out-of-memory
   /// failure (passed as --batch-size); unset: the config's.
   std::optional<int> batch_size;
+  /// Balancing (issue 10): the shard whose unstarted tail this shard was split off from.
+  std::optional<int> split_from;
+  /// The log, relative to the work dir, when it is not gpu<index>.log: a shard split off onto a
+  /// GPU appends to that GPU's log, so each GPU keeps one log.
+  std::string log;
 };
+
 
 struct RunState {
   int version = 1;
@@ -50,6 +56,12 @@ struct RunState {
   std::string classes_hash;          ///< content_hash of input.classes' file at plan time ("" = inline list)
   std::vector<ShardState> shards;
 };
+
+/// The shard's log relative to the work dir: `log`, else gpu<index>.log.
+std::filesystem::path shard_log(const ShardState& s);
+
+/// The shards in input order (by first item), which is the merge's order.
+std::vector<const ShardState*> in_input_order(const RunState& state);
 
 inline constexpr const char* kRunStateFile = "run_state.json";
 inline constexpr const char* kItemsFile = "items.txt";

@@ -1,5 +1,7 @@
 #include "shard_plan.h"
 
+#include <algorithm>
+
 #include <fmt/core.h>
 
 namespace lv {
@@ -16,6 +18,18 @@ std::vector<Shard> plan_shards(int64_t item_count, int shard_count) {
     begin += size;
   }
   return shards;
+}
+
+std::vector<Shard> split_remainder(int64_t begin, int64_t end, int64_t kept_until, int parts) {
+  const int64_t left = end - kept_until;
+  const int count = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(parts, left)));
+  std::vector<Shard> out = plan_shards(left, count);
+  for (Shard& s : out) {
+    s.begin += kept_until;
+    s.end += kept_until;
+  }
+  out.front().begin = begin;
+  return out;
 }
 
 std::filesystem::path split_file(int shard_index) {

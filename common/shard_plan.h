@@ -18,6 +18,14 @@ struct Shard {
 /// `item_count % shard_count` shards get one more item. Requires shard_count >= 1.
 std::vector<Shard> plan_shards(int64_t item_count, int shard_count);
 
+/// Balancing: re-splits shard [begin, end) whose worker was stopped with every item before
+/// `kept_until` possibly done (journaled, or in flight). The first range [begin, x) stays with
+/// that shard (it resumes); the items from `kept_until` on are divided into `parts` near-equal
+/// contiguous ranges, the first joining the kept range. Returns fewer ranges when there are
+/// fewer items than parts (a single range: nothing to split). Requires parts >= 1 and
+/// begin <= kept_until <= end.
+std::vector<Shard> split_remainder(int64_t begin, int64_t end, int64_t kept_until, int parts);
+
 /// "splits/split_02.txt" (relative to the work dir).
 std::filesystem::path split_file(int shard_index);
 /// "gpu2.log" (relative to the work dir); N is the shard index.

@@ -41,6 +41,9 @@ ParsedArgs parse_args(int argc, char** argv) {
   app.add_option("--stall-timeout", stall,
                  "kill a worker whose log shows no progress for SEC (default: config orchestrator.stall_timeout_s = 600; "
                  "0 = never)");
+  app.add_flag("--static", o.static_shards,
+               "plain contiguous shards, one per GPU, never split (default: an idle GPU takes over part of the "
+               "busiest shard; config orchestrator.balance)");
   app.add_option("--timeout", timeout, "wall-clock limit per shard attempt in seconds (default: none)");
   app.set_version_flag("--version", std::string("orchestrator ") + LV_VERSION);
   app.footer(

@@ -63,6 +63,7 @@ std::map<std::string, std::string> flatten_config(const Config& c) {
       {"orchestrator.stop_grace_s", text(c.orchestrator.stop_grace_s)},
       {"orchestrator.max_retries", text(c.orchestrator.max_retries)},
       {"orchestrator.status_interval_s", text(c.orchestrator.status_interval_s)},
+      {"orchestrator.balance", text(c.orchestrator.balance)},
   };
 }
 

@@ -30,7 +30,8 @@ FailureKind classify_failure(const ExitStatus& status, StopReason reason, const 
     case StopReason::stalled: return FailureKind::stalled;
     case StopReason::timed_out: return FailureKind::timed_out;
     case StopReason::interrupted: return FailureKind::interrupted;
-    case StopReason::none: break;
+    case StopReason::none:
+    case StopReason::rebalance: break;  // it failed on its own while stopping: as it says
   }
   using boost::algorithm::icontains;
   for (auto it = tail.rbegin(); it != tail.rend(); ++it) {

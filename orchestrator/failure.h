@@ -23,7 +23,8 @@ enum class FailureKind {
 std::string_view to_string(FailureKind kind);
 
 /// Why the orchestrator itself stopped a worker, if it did.
-enum class StopReason { none, stalled, timed_out, interrupted };
+/// `rebalance`: stopped so that its unstarted items can go to idle GPUs (balancing).
+enum class StopReason { none, stalled, timed_out, interrupted, rebalance };
 
 /// Classifies a failed attempt. Our own stop reasons win; then the log tail (out of memory; the
 /// worker protocol's marks for a model/config mismatch and for a GPU without usable CUDA; model

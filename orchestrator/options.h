@@ -23,6 +23,7 @@ struct Options {
   std::optional<std::filesystem::path> worker;
   std::optional<double> stall_timeout_s;
   std::optional<double> timeout_s;   ///< per attempt; not given = none
+  bool static_shards = false;        ///< --static: no balancing (orchestrator.balance false)
 };
 
 }  // namespace lv

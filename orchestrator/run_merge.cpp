@@ -31,7 +31,8 @@ bool is_shard_only_field(const std::string& key) {
 int64_t concat_shard_files(const RunState& state, const fs::path& dest) {
   // Relative paths under any succeeded shard's concat/ folder, each with its shards in order.
   std::map<std::string, std::vector<fs::path>> files;
-  for (const auto& s : state.shards) {
+  for (const ShardState* shard : in_input_order(state)) {
+    const ShardState& s = *shard;
     if (s.status != ShardStatus::succeeded) continue;
     const fs::path dir = shard_output_dir(state.output_dir, s.index) / kConcatDirName;
     std::error_code ec;
@@ -75,8 +76,11 @@ RunMergeResult merge_run(const RunState& state, const fs::path& work_dir, bool k
                                               (work_dir / kItemsFile).string(), items.size(), state.item_count));
 
   // Files first: a collision must stop us before the report claims anything.
+  // In input order: shards split off by balancing come after the others in the state.
+  const std::vector<const ShardState*> ordered = in_input_order(state);
   std::vector<TreeSource> trees;
-  for (const auto& s : state.shards) {
+  for (const ShardState* shard : ordered) {
+    const ShardState& s = *shard;
     const fs::path dir = shard_output_dir(state.output_dir, s.index);
     std::error_code ec;
     if (s.status == ShardStatus::succeeded && fs::is_directory(dir, ec)) trees.push_back({s.index, dir});
@@ -94,7 +98,8 @@ RunMergeResult merge_run(const RunState& state, const fs::path& work_dir, bool k
   ReportLayout layout;  // no counter: the parts' counts are added
   json carried = json::object();
   bool trees_present = false, all_succeeded = true;
-  for (const auto& s : state.shards) {
+  for (const ShardState* shard : ordered) {
+    const ShardState& s = *shard;
     const fs::path dir = shard_output_dir(state.output_dir, s.index);
     ReportPart part{s.index, s.begin, s.end, nullptr, true, json::object()};
     std::error_code ec;
@@ -126,7 +131,8 @@ RunMergeResult merge_run(const RunState& state, const fs::path& work_dir, bool k
     summary.attempts = s.attempts;
     summary.batch_size = s.batch_size;
     summary.seconds = s.seconds;
-    summary.log = (work_dir / log_file(s.index)).string();
+    summary.log = (work_dir / shard_log(s)).string();
+    summary.split_from = s.split_from;
     summaries.push_back(summary);
   }
   const fs::path merged_file = state.output_dir / kReportFileName;

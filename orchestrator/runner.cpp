@@ -1,10 +1,13 @@
 #include "runner.h"
 
+#include <algorithm>
 #include <csignal>
 
 #include <fmt/core.h>
 
 #include "error.h"
+#include "exit_code.h"
+#include "shard_plan.h"
 
 namespace lv {
 
@@ -30,8 +33,23 @@ Runner::Runner(RunState& state, std::vector<int> shard_indices, Launcher& launch
     run.resume = s.attempts > 0;
     run.progress.done = s.done;
     run.progress.total = s.end - s.begin;
+    run.waiting = true;
+    // One lane per device, in the order the shards name them.
+    auto lane = std::find_if(lanes_.begin(), lanes_.end(), [&](const Lane& l) {
+      return l.device == s.device && l.cuda_visible_devices == s.cuda_visible_devices;
+    });
+    if (lane == lanes_.end())
+      lane = lanes_.insert(lanes_.end(),
+                           Lane{s.device, s.is_gpu, s.device_index, s.cuda_visible_devices, shard_log(s).string(), {}});
+    run.lane = static_cast<int>(lane - lanes_.begin());
     runs_.push_back(std::move(run));
   }
+}
+
+size_t Runner::position(const ShardRun& run) const {
+  for (size_t i = 0; i < runs_.size(); ++i)
+    if (&runs_[i] == &run) return i;
+  throw Error(ExitCode::failed, fmt::format("internal: shard {} is not in the run", run.index));
 }
 
 const ShardState& Runner::shard(int index) const {
@@ -42,12 +60,156 @@ const ShardState& Runner::shard(int index) const {
 
 ShardState& Runner::state_of(const ShardRun& run) { return const_cast<ShardState&>(shard(run.index)); }
 
-void Runner::start() {
-  for (auto& run : runs_) launch(run);
+void Runner::start() { dispatch(clock_.now()); }
+
+void Runner::dispatch(Clock::time_point now) {
+  if (interrupts_ > 0) return;
+  for (size_t l = 0; l < lanes_.size(); ++l) {
+    Lane& lane = lanes_[l];
+    if (lane.active) continue;
+    // Its own waiting shards first; with balancing, anyone's.
+    ShardRun* next = nullptr;
+    for (auto& run : runs_)
+      if (run.waiting && run.lane == static_cast<int>(l)) {
+        next = &run;
+        break;
+      }
+    if (!next && options_.balance)
+      for (auto& run : runs_)
+        if (run.waiting) {
+          next = &run;
+          break;
+        }
+    if (!next) continue;
+    if (next->lane != static_cast<int>(l)) {
+      next->lane = static_cast<int>(l);
+      ShardState& s = state_of(*next);
+      s.device = lane.device;
+      s.is_gpu = lane.is_gpu;
+      s.device_index = lane.device_index;
+      s.cuda_visible_devices = lane.cuda_visible_devices;
+    }
+    launch(*next);
+  }
+  consider_split(now);
+}
+
+void Runner::consider_split(Clock::time_point now) {
+  if (!options_.balance || interrupts_ > 0 || splitting_) return;
+  int idle = 0;
+  for (const auto& lane : lanes_) idle += lane.active ? 0 : 1;
+  if (idle == 0) return;
+  for (const auto& run : runs_)
+    if (run.waiting) return;
+  // The shard that would finish last, from its rate since its first progress line (start-up
+  // excluded); only while it advances (a stalled worker is the watchdog's business).
+  std::optional<size_t> victim;
+  double longest = 0;
+  for (size_t i = 0; i < runs_.size(); ++i) {
+    const ShardRun& run = runs_[i];
+    if (!run.job || run.term_sent || !run.first_progress_at) continue;
+    const int64_t left = run.progress.total - run.progress.done;
+    const double window = seconds_between(*run.first_progress_at, now);
+    const int64_t advanced = run.progress.done - run.done_at_first_progress;
+    if (left < 2 || window < 0.5 || advanced <= 0) continue;
+    const double rate = static_cast<double>(advanced) / window;
+    if (seconds_between(run.last_advance, now) > std::max(2.0, 3.0 / rate)) continue;
+    const double remaining = static_cast<double>(left) / rate;
+    if (remaining > longest) {
+      longest = remaining;
+      victim = i;
+    }
+  }
+  if (!victim) return;
+  // Stopping it and starting workers costs about stop + start-up before the parts run.
+  const double parts = idle + 1;
+  if (longest * (1 - 1 / parts) < 2 * (startup_s_ + stop_s_) + options_.min_split_gain_s) return;
+  ShardRun& run = runs_[*victim];
+  splitting_ = *victim;
+  request_stop(run, StopReason::rebalance);
+  status_.on(ShardSplitting{run.index, shard(run.index).device, longest, idle});
+}
+
+void Runner::finish_split(ShardRun& run, bool clean) {
+  const int index = run.index;
+  const std::string device = shard(index).device;
+  const auto resume_alone = [&](const std::string& why) {
+    status_.on(ShardSplit{index, device, shard(index).begin, shard(index).end, {}, why});
+    ++run.free_relaunches;
+    launch(run);
+  };
+  int64_t until = 0;
+  try {
+    until = hooks_.journaled_until(shard(index));
+  } catch (const Error& e) {
+    resume_alone(fmt::format("cannot split it: {}", e.what()));
+    return;
+  }
+  const ShardState& victim = shard(index);
+  until = std::clamp<int64_t>(until, victim.begin, victim.end);
+  if (!clean) until = std::min(victim.end, until + options_.in_flight_margin);
+  std::vector<int> idle;
+  for (size_t l = 0; l < lanes_.size(); ++l)
+    if (!lanes_[l].active && static_cast<int>(l) != run.lane) idle.push_back(static_cast<int>(l));
+  const std::vector<Shard> parts = split_remainder(victim.begin, victim.end, until, static_cast<int>(idle.size()) + 1);
+  if (parts.size() < 2) {
+    resume_alone(idle.empty() ? "no GPU is idle any more" : "too few items left to split");
+    return;
+  }
+  // The new items files first, then the state: state and files agree at every step a crash
+  // may stop us at (a retry rewrites an items file that disagrees with the state).
+  std::vector<ShardState> changed{victim};
+  changed.front().end = parts.front().end;
+  for (size_t k = 1; k < parts.size(); ++k) {
+    const Lane& lane = lanes_[static_cast<size_t>(idle[k - 1])];
+    ShardState s;
+    s.index = static_cast<int>(state_.shards.size() + k - 1);
+    s.begin = parts[k].begin;
+    s.end = parts[k].end;
+    s.device = lane.device;
+    s.is_gpu = lane.is_gpu;
+    s.device_index = lane.device_index;
+    s.cuda_visible_devices = lane.cuda_visible_devices;
+    s.split_from = index;
+    s.batch_size = victim.batch_size;
+    if (lane.log != log_file(s.index).string()) s.log = lane.log;
+    changed.push_back(s);
+  }
+  try {
+    hooks_.write_splits(changed);
+  } catch (const Error& e) {
+    resume_alone(fmt::format("cannot split it: {}", e.what()));
+    return;
+  }
+  state_of(run).end = changed.front().end;
+  run.progress.total = changed.front().end - changed.front().begin;
+  ShardSplit event{index, device, changed.front().begin, changed.front().end, {}, ""};
+  std::vector<size_t> added;
+  for (size_t k = 1; k < changed.size(); ++k) {
+    const ShardState& s = changed[k];
+    state_.shards.push_back(s);
+    ShardRun r;
+    r.index = s.index;
+    r.lane = idle[k - 1];
+    r.progress.total = s.end - s.begin;
+    r.waiting = true;
+    runs_.push_back(std::move(r));
+    added.push_back(runs_.size() - 1);
+    event.added.push_back({s.index, s.device, s.begin, s.end, s.cuda_visible_devices, "", shard_log(s)});
+  }
+  hooks_.save_state();
+  status_.on(event);
+  ++run.free_relaunches;
+  launch(run);
+  for (size_t i : added) launch(runs_[i]);
 }
 
 void Runner::launch(ShardRun& run) {
   ShardState& s = state_of(run);
+  run.waiting = false;
+  run.first_progress_at.reset();
+  Lane& lane = lanes_.at(static_cast<size_t>(run.lane));
+  lane.active = position(run);
   const LaunchSpec spec = hooks_.launch_spec(s, run.resume);
   run.tail.clear();
   run.partial_line.clear();
@@ -73,6 +235,7 @@ void Runner::launch(ShardRun& run) {
     run.job = launcher_.start(spec);
   } catch (const Error& e) {
     run.job.reset();
+    lane.active.reset();
     s.status = ShardStatus::failed;
     s.failure = std::string(to_string(FailureKind::other));
     s.ended_at = now_iso8601();
@@ -99,6 +262,11 @@ void Runner::handle_output(ShardRun& run, const std::string& text) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (const auto p = parse_progress_line(line)) {
       if (p->done > run.progress.done || !run.have_progress) run.last_advance = clock_.now();
+      if (!run.first_progress_at) {
+        run.first_progress_at = clock_.now();
+        run.done_at_first_progress = p->done;
+        startup_s_ = std::max(startup_s_, seconds_between(run.started, *run.first_progress_at));
+      }
       if (!(run.progress == *p) || !run.have_progress) run.emitted_progress = false;
       run.progress = *p;
       run.have_progress = true;
@@ -133,6 +301,9 @@ void Runner::request_stop(ShardRun& run, StopReason reason) {
 void Runner::handle_exit(ShardRun& run, const ExitStatus& status) {
   ShardState& s = state_of(run);
   run.job.reset();
+  lanes_.at(static_cast<size_t>(run.lane)).active.reset();
+  const bool was_splitting = splitting_ && runs_.at(*splitting_).index == run.index;
+  if (was_splitting) splitting_.reset();
   run.last_exit = status;
   s.ended_at = now_iso8601();
   s.seconds += seconds_between(run.started, clock_.now());
@@ -158,6 +329,17 @@ void Runner::handle_exit(ShardRun& run, const ExitStatus& status) {
     return;
   }
 
+  if (was_splitting && run.stop_reason == StopReason::rebalance && interrupts_ == 0) {
+    // Stopped for a split: exit 130 as the protocol says, or killed after ignoring SIGTERM.
+    const bool clean = !status.signaled && status.code == to_int(ExitCode::interrupted);
+    const bool killed = status.signaled && (status.signal == SIGTERM || status.signal == SIGKILL);
+    if (clean || killed) {
+      if (run.term_sent) stop_s_ = std::max(stop_s_, seconds_between(*run.term_sent, clock_.now()));
+      s.status = ShardStatus::interrupted;
+      finish_split(run, clean);
+      return;
+    }
+  }
   run.failure = classify_failure(status, run.stop_reason, {run.tail.begin(), run.tail.end()});
   run.failure_detail = missing;
   s.failure = std::string(to_string(run.failure));
@@ -175,11 +357,12 @@ void Runner::handle_exit(ShardRun& run, const ExitStatus& status) {
     ShardRetrying retry{s.index, s.device, status, run.failure, 0, options_.max_retries};
     retry.batch_size = std::make_pair(batch, *s.batch_size);
     status_.on(retry);
+    ++run.free_relaunches;
     launch(run);
     return;
   }
   hooks_.save_state();
-  const int retries_used = s.attempts - 1;
+  const int retries_used = s.attempts - 1 - run.free_relaunches;
   if (retries_used < options_.max_retries && interrupts_ == 0 && retry_may_help(run.failure)) {
     status_.on(ShardRetrying{s.index, s.device, status, run.failure, retries_used + 1, options_.max_retries});
     launch(run);
@@ -206,7 +389,9 @@ void Runner::check_limits(ShardRun& run, Clock::time_point now) {
 
 void Runner::tick() {
   const auto now = clock_.now();
-  for (auto& run : runs_) {
+  // By index: a split appends shards while we go.
+  for (size_t i = 0; i < runs_.size(); ++i) {
+    ShardRun& run = runs_[i];
     if (!run.job) continue;
     handle_output(run, launcher_.read_output(*run.job));
     if (const auto status = launcher_.poll(*run.job)) {
@@ -232,13 +417,16 @@ void Runner::tick() {
     }
     check_limits(run, now);
   }
+  dispatch(now);
 }
 
 void Runner::interrupt() {
   ++interrupts_;
+  splitting_.reset();
   for (auto& run : runs_) {
     if (!run.job) continue;
     if (interrupts_ == 1) {
+      if (run.term_sent) run.stop_reason = StopReason::interrupted;  // already stopping (a split)
       request_stop(run, StopReason::interrupted);
     } else {
       run.stop_reason = StopReason::interrupted;
@@ -251,6 +439,10 @@ void Runner::interrupt() {
 bool Runner::finished() const {
   for (const auto& run : runs_)
     if (run.job) return false;
+  if (interrupts_ > 0) return true;
+  // A waiting shard starts as soon as its lane is free (dispatch, at the end of every tick).
+  for (const auto& run : runs_)
+    if (run.waiting) return false;
   return true;
 }
 

@@ -3,6 +3,13 @@
 /// timed-out workers (SIGTERM, then SIGKILL after a grace period), retry, and react to Ctrl-C.
 /// Driven by tick() from an event loop; the OS sits behind Launcher and Clock so tests can
 /// drive it with fakes.
+///
+/// Each distinct device of the selected shards is a lane that runs one worker at a time; shards
+/// that share a device wait their turn. With `balance`, a lane left without work takes a waiting
+/// shard of another lane, or splits the unstarted tail of the shard with the most time left:
+/// that worker is stopped (SIGTERM: protocol workers finish the item in flight, flush their
+/// journal and exit 130), keeps what it journaled (and resumes over it), and the rest becomes
+/// new shards on the idle lanes (DESIGN §6 unchanged; README "Balancing").
 #include <deque>
 #include <functional>
 #include <optional>
@@ -30,6 +37,14 @@ struct RunnerOptions {
   /// size (ShardState::batch_size), down to 1, apart from max_retries.
   int batch_size = 32;
   size_t tail_lines = 20;        ///< log lines kept for the failure report
+  /// Split the tail of a busy shard onto idle lanes (see above); false: plain static shards.
+  bool balance = false;
+  /// A split must save at least this many seconds beyond the measured cost of stopping and
+  /// starting workers.
+  double min_split_gain_s = 1.0;
+  /// A worker that had to be killed (it ignored SIGTERM) may have written outputs of items it had
+  /// not journaled yet: this many items after its last journaled one stay with it.
+  int64_t in_flight_margin = 32;
 };
 
 /// What the runner needs from the rest of the program for one shard.
@@ -40,6 +55,13 @@ struct ShardHooks {
   std::function<std::string(const ShardState& shard)> check_success;
   /// Persist the run state (called after every change).
   std::function<void()> save_state;
+  /// Balancing: the position after the shard's last journaled item (its begin when it journaled
+  /// none). Throws lv::Error when the journal cannot be read or names an item not in the shard.
+  std::function<int64_t(const ShardState& shard)> journaled_until;
+  /// Balancing: writes the items files of a split: the split shard with its new (shorter)
+  /// range first, then the shards split off it, before save_state() records their ranges.
+  /// Throws lv::Error when a file cannot be read or written (nothing is split then).
+  std::function<void(const std::vector<ShardState>& shards)> write_splits;
 };
 
 /// The live view of one shard.
@@ -62,6 +84,21 @@ struct ShardRun {
   FailureKind failure = FailureKind::none;
   std::string failure_detail;       ///< e.g. "exited 0 but wrote no report"
   double rate = 0;                  ///< items per second in this attempt
+  std::optional<Clock::time_point> first_progress_at;  ///< this attempt's first progress line
+  int64_t done_at_first_progress = 0;
+  int lane = -1;                    ///< the lane it runs on or waits for
+  bool waiting = false;             ///< selected, not started yet (its lane is busy)
+  int free_relaunches = 0;          ///< relaunches that do not count against max_retries (OOM, split)
+};
+
+/// A device that runs one worker at a time.
+struct Lane {
+  std::string device;               ///< "GPU 2" / "CPU 0"
+  bool is_gpu = false;
+  int device_index = 0;
+  std::string cuda_visible_devices;
+  std::string log;                  ///< the log of its first shard: shards split onto it append there
+  std::optional<size_t> active;     ///< index into runs() of the shard it runs
 };
 
 class Runner {
@@ -81,16 +118,27 @@ class Runner {
   /// True when no selected shard is running any more.
   bool finished() const;
 
-  const std::vector<ShardRun>& runs() const { return runs_; }
+  /// Every shard of this run, the selected ones first, then those split off (a deque: a split
+  /// appends while references are held).
+  const std::deque<ShardRun>& runs() const { return runs_; }
+  const std::vector<Lane>& lanes() const { return lanes_; }
   const ShardState& shard(int index) const;
 
  private:
   void launch(ShardRun& run);
+  /// Starts waiting shards on lanes without work; with balancing, starts a split when a lane
+  /// stays idle.
+  void dispatch(Clock::time_point now);
+  void consider_split(Clock::time_point now);
+  /// The stopped shard of a split exited 130 (or was killed): divide what it had not started.
+  void finish_split(ShardRun& run, bool clean);
+  bool lane_idle(const Lane& lane) const { return !lane.active; }
   void handle_output(ShardRun& run, const std::string& text);
   void handle_exit(ShardRun& run, const ExitStatus& status);
   void request_stop(ShardRun& run, StopReason reason);
   void check_limits(ShardRun& run, Clock::time_point now);
   ShardState& state_of(const ShardRun& run);
+  size_t position(const ShardRun& run) const;
 
   RunState& state_;
   Launcher& launcher_;
@@ -98,7 +146,11 @@ class Runner {
   RunnerOptions options_;
   ShardHooks hooks_;
   Status& status_;
-  std::vector<ShardRun> runs_;
+  std::deque<ShardRun> runs_;
+  std::vector<Lane> lanes_;
+  std::optional<size_t> splitting_;  ///< the run being stopped for a split (one at a time)
+  double startup_s_ = 0;             ///< longest launch-to-first-progress seen in this run
+  double stop_s_ = 0;                ///< longest SIGTERM-to-exit of a split seen in this run
   int interrupts_ = 0;
 };
 

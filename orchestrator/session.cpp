@@ -4,6 +4,7 @@
 #include <fstream>
 #include <set>
 #include <system_error>
+#include <unordered_map>
 
 #include <fmt/core.h>
 #include <fmt/ranges.h>
@@ -13,6 +14,7 @@
 #include "config_diff.h"
 #include "devices.h"
 #include "item_list.h"
+#include "journal.h"
 #include "output_claim.h"
 #include "plan.h"
 #include "preflight.h"
@@ -268,8 +270,9 @@ LaunchSpec Session::launch_spec(const RunState& state, const ShardState& s, bool
   spec.env = {{"CUDA_VISIBLE_DEVICES", s.cuda_visible_devices},
               {"CUDA_DEVICE_ORDER", "PCI_BUS_ID"},
               {"OMP_NUM_THREADS", std::to_string(threads)}};
-  spec.log = work_dir_ / log_file(s.index);
-  spec.append_log = resume;
+  spec.log = work_dir_ / shard_log(s);
+  // A shard split off onto a GPU appends to that GPU's log, as every retry does.
+  spec.append_log = resume || !s.log.empty();
   spec.log_header = fmt::format("==== orchestrator: shard {} attempt {} on {} (CUDA_VISIBLE_DEVICES={}) at {}{} ====\n",
                                 s.index, s.attempts + 1, s.device, s.cuda_visible_devices, now_iso8601(),
                                 resume ? ", resuming" : "");
@@ -477,6 +480,7 @@ int Session::retry(RunState state) {
     bool complete = false;
     return merge(state, &complete);
   }
+  check_split_files(state, selected);
   save_run_state(work_dir_, state);
   return execute(state, selected);
 }
@@ -524,7 +528,9 @@ void Session::restart(const RunState& state) {
   for (const char* name : {kRunStateFile, kItemsFile, "splits", "merge", "rejected_items.txt"})
     if (fs::exists(work_dir_ / name, ec)) remove.push_back(work_dir_ / name);
   for (const auto& s : state.shards)
-    if (fs::exists(work_dir_ / log_file(s.index), ec)) remove.push_back(work_dir_ / log_file(s.index));
+    if (fs::exists(work_dir_ / shard_log(s), ec) &&
+        std::find(remove.begin(), remove.end(), work_dir_ / shard_log(s)) == remove.end())
+      remove.push_back(work_dir_ / shard_log(s));
   Notice n{Notice::Kind::restart_removes};
   n.paths = remove;
   status_.on(n);
@@ -539,13 +545,49 @@ void Session::restart(const RunState& state) {
 
 // --- Running and merging -----------------------------------------------------------------
 
+int64_t Session::journaled_until(const RunState& state, const ShardState& s) const {
+  const fs::path items_file = work_dir_ / split_file(s.index);
+  const std::vector<std::string> lines = read_lines(items_file);
+  std::unordered_map<std::string_view, int64_t> position;
+  for (size_t i = 0; i < lines.size(); ++i) position.emplace(lines[i], static_cast<int64_t>(i));
+  const fs::path journal = shard_output_dir(state.output_dir, s.index) / kJournalFileName;
+  int64_t until = 0;
+  for (const auto& record : read_journal(journal).records) {
+    const auto item = record_item(record);
+    if (!item) continue;
+    const auto found = position.find(*item);
+    if (found == position.end())
+      throw Error(ExitCode::failed, fmt::format("{} names '{}', which is not in {}", journal.string(), printable(*item),
+                                                items_file.string()));
+    until = std::max(until, found->second + 1);
+  }
+  return s.begin + until;
+}
+
+void Session::check_split_files(const RunState& state, const std::vector<int>& selected) const {
+  // A split interrupted between writing the items files and saving the state leaves an items
+  // file that disagrees with the state's range: the state wins, rebuilt from items.txt.
+  std::optional<std::vector<std::string>> items;
+  for (int index : selected) {
+    const ShardState& s = state.shards.at(static_cast<size_t>(index));
+    const fs::path file = work_dir_ / split_file(index);
+    std::error_code ec;
+    if (fs::exists(file, ec) && static_cast<int64_t>(read_lines(file).size()) == s.end - s.begin) continue;
+    if (!items) items = read_lines(work_dir_ / kItemsFile);
+    if (static_cast<int64_t>(items->size()) != state.item_count || s.end > state.item_count)
+      throw Error(ExitCode::failed, fmt::format("{}: holds {} items but the plan has {}",
+                                                (work_dir_ / kItemsFile).string(), items->size(), state.item_count));
+    write_lines_atomic(file, *items, static_cast<size_t>(s.begin), static_cast<size_t>(s.end));
+  }
+}
+
 int Session::execute(RunState& state, const std::vector<int>& selected) {
   const int threads = threads_per_worker(selected.size());
   PlanReady plan{state.item_count, 0, static_cast<int>(state.shards.size()), {}, state.input, state.output_dir,
                  work_dir_, state.worker, false, config_.orchestrator.status_interval_s};
   for (int index : selected) {
     const ShardState& s = state.shards.at(static_cast<size_t>(index));
-    plan.selected.push_back({s.index, s.device, s.begin, s.end, s.cuda_visible_devices, "", work_dir_ / log_file(s.index)});
+    plan.selected.push_back({s.index, s.device, s.begin, s.end, s.cuda_visible_devices, "", work_dir_ / shard_log(s)});
     plan.items_to_run += s.end - s.begin;
   }
   status_.on(plan);
@@ -557,6 +599,8 @@ int Session::execute(RunState& state, const std::vector<int>& selected) {
   ropts.stop_grace_s = config_.orchestrator.stop_grace_s;
   ropts.max_retries = config_.orchestrator.max_retries;
   ropts.batch_size = config_.processing.batch_size;
+  ropts.balance = config_.orchestrator.balance && !options_.static_shards;
+  ropts.in_flight_margin = config_.processing.batch_size;
   ShardHooks hooks;
   hooks.launch_spec = [&](const ShardState& s, bool resume) { return launch_spec(state, s, resume, threads); };
   hooks.check_success = [&](const ShardState& s) -> std::string {
@@ -569,6 +613,21 @@ int Session::execute(RunState& state, const std::vector<int>& selected) {
     return fs::exists(report, ec) ? "" : fmt::format("the worker exited 0 but wrote no {}", report.string());
   };
   hooks.save_state = [&] { save_run_state(work_dir_, state); };
+  hooks.journaled_until = [&](const ShardState& s) { return journaled_until(state, s); };
+  hooks.write_splits = [&](const std::vector<ShardState>& shards) {
+    // The split shard's own items file holds every item the parts take, in order.
+    const ShardState& from = shards.front();
+    const fs::path file = work_dir_ / split_file(from.index);
+    const std::vector<std::string> lines = read_lines(file);
+    const int64_t size = state.shards.at(static_cast<size_t>(from.index)).end - from.begin;
+    if (static_cast<int64_t>(lines.size()) != size)
+      throw Error(ExitCode::failed, fmt::format("{} holds {} items, the run state says {}", file.string(),
+                                                lines.size(), size));
+    for (size_t k = 1; k < shards.size(); ++k)
+      write_lines_atomic(work_dir_ / split_file(shards[k].index), lines, static_cast<size_t>(shards[k].begin - from.begin),
+                         static_cast<size_t>(shards[k].end - from.begin));
+    write_lines_atomic(file, lines, 0, static_cast<size_t>(from.end - from.begin));
+  };
   Runner runner(state, selected, system_.launcher(), system_.clock(), ropts, hooks, status_);
   system_.drive(runner, status_);
   status_.finish_live();
@@ -591,7 +650,7 @@ int Session::execute(RunState& state, const std::vector<int>& selected) {
     const ShardRun* run = nullptr;
     for (const auto& r : runner.runs())
       if (r.index == s.index) run = &r;
-    FailureBlock block{s.index, s.device, std::nullopt, FailureKind::other, "", s.attempts, work_dir_ / log_file(s.index), {}};
+    FailureBlock block{s.index, s.device, std::nullopt, FailureKind::other, "", s.attempts, work_dir_ / shard_log(s), {}};
     if (run) {
       block.exit = run->last_exit;
       block.kind = run->failure;

@@ -98,6 +98,10 @@ class Session {
   void restart(const RunState& state);
   int dry_run();
   int execute(RunState& state, const std::vector<int>& selected);
+  /// Balancing: the position after shard `s`'s last journaled item (ShardHooks::journaled_until).
+  int64_t journaled_until(const RunState& state, const ShardState& s) const;
+  /// Rewrites the items file of any selected shard whose length disagrees with the state.
+  void check_split_files(const RunState& state, const std::vector<int>& selected) const;
   int merge(const RunState& state, bool* complete);
   /// After a complete merge whose report asks for it ("finalize": true): runs
   /// `<worker> --finalize --config C --output-dir OUT` and waits (DESIGN §6); how it ended.

@@ -127,6 +127,23 @@ struct ShardDone {
   double total_seconds = 0;  ///< all attempts
   int attempts = 1;
 };
+/// Balancing: a GPU is idle while this shard has much left; its worker is being stopped
+/// (SIGTERM: it finishes the item in flight and exits 130) so its unstarted items can be split.
+struct ShardSplitting {
+  int index = 0;
+  std::string device;
+  double remaining_s = 0;  ///< the estimated time it had left
+  int idle = 0;            ///< GPUs (or CPU workers) waiting for work
+};
+/// Balancing: shard `index` was split; it resumes over [begin, end) and `added` take the rest.
+/// `added` is empty when nothing was left to split (`why` says so) and the shard just resumes.
+struct ShardSplit {
+  int index = 0;
+  std::string device;
+  int64_t begin = 0, end = 0;
+  std::vector<PlannedShard> added;
+  std::string why;
+};
 /// Ctrl-C or SIGTERM reached the orchestrator.
 struct InterruptRequested {
   int signal = 0;
@@ -169,7 +186,7 @@ struct FollowUp {
 };
 
 using Event = std::variant<PlanReady, Notice, ShardStarted, ShardPhase, ShardProgress, ShardCouldNotStart,
-                           ShardStopping, ShardKilled, ShardRetrying, ShardFailed, ShardStopped, ShardDone,
+                           ShardStopping, ShardKilled, ShardRetrying, ShardSplitting, ShardSplit, ShardFailed, ShardStopped, ShardDone,
                            InterruptRequested, MergeDone, Finalized, Summary, FailureBlock, FollowUp>;
 
 /// Receives events; the printer shows them, tests record them.

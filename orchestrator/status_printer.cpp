@@ -217,6 +217,20 @@ std::string format_event(const Event& event) {
           [](const ShardKilled& e) {
             return fmt::format("shard {}: still running {:.0f} s after SIGTERM; sent SIGKILL", e.index, e.grace_s);
           },
+          [](const ShardSplitting& e) {
+            return fmt::format("balancing: {} GPU(s)/worker(s) idle while shard {} ({}) has ~{:.0f} s left; stopping "
+                               "it to split what it has not started",
+                               e.idle, e.index, e.device, e.remaining_s);
+          },
+          [](const ShardSplit& e) {
+            if (e.added.empty())
+              return fmt::format("balancing: shard {} ({}) resumes unsplit: {}", e.index, e.device, e.why);
+            std::vector<std::string> parts;
+            for (const auto& a : e.added)
+              parts.push_back(fmt::format("shard {} ({}) items {}..{}", a.index, a.device, a.begin, a.end));
+            return fmt::format("balancing: shard {} ({}) keeps items {}..{}; split off: {}", e.index, e.device, e.begin,
+                               e.end, fmt::join(parts, ", "));
+          },
           [](const ShardRetrying& e) {
             if (e.batch_size)
               return fmt::format("shard {} ({}): {} at processing.batch_size {}; retrying at {}, resuming from its "
@@ -344,6 +358,15 @@ void StatusPrinter::on(const Event& event) {
                    if (v.state == ShardView::State::starting) v.state = ShardView::State::running;
                  },
                  [&](const ShardStopping& e) { shards_[e.index].state = ShardView::State::stopping; },
+                 [&](const ShardSplitting& e) { shards_[e.index].state = ShardView::State::stopping; },
+                 [&](const ShardSplit& e) {
+                   shards_[e.index].total = e.end - e.begin;
+                   for (const auto& a : e.added) {
+                     ShardView& v = shards_[a.index];
+                     v.device = a.device;
+                     v.total = a.end - a.begin;
+                   }
+                 },
                  [&](const ShardCouldNotStart& e) {
                    shards_[e.index].state = ShardView::State::failed;
                    shards_[e.index].failure = FailureKind::other;

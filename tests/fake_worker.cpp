@@ -18,6 +18,9 @@
 //                    default 32, the config's default) is above B
 //     model_error=1  print a model load error to stderr and exit 3 before any item
 //     noop=1         write no per-item output files (journal and report only; for benchmarks)
+//     name_ms=1      sleep the milliseconds written after the last '@' of the item's name
+//                    (`a/b@40.jpg`: 40 ms): per-item costs for the balancing tests and benchmark;
+//                    for every shard, whatever shard= says (the other keys' shard)
 //     startup_ms=M   print "[phase] loading model", wait M ms, "[phase] warm-up", wait M ms,
 //                    before the first progress line (image_worker's start-up, issue 7 case 10)
 //   FAKE_WORKER_RECORD=DIR   write DIR/shard_K.env with the CUDA_VISIBLE_DEVICES and
@@ -84,6 +87,7 @@ struct Fault {
   bool flood = false;
   bool model_error = false;
   bool noop = false;
+  bool name_ms = false;
   int64_t startup_ms = 0;
 };
 
@@ -130,6 +134,7 @@ Fault parse_fault(const char* env) {
     else if (key == "flood") f.flood = v != 0;
     else if (key == "model_error") f.model_error = v != 0;
     else if (key == "noop") f.noop = v != 0;
+    else if (key == "name_ms") f.name_ms = v != 0;
     else if (key == "startup_ms") f.startup_ms = v;
     else throw lv::usage_error(fmt::format("FAKE_WORKER_FAULT: unknown key '{}'", key));
   }
@@ -149,6 +154,13 @@ uint64_t fnv1a(std::string_view s) {
     h *= 1099511628211ull;
   }
   return h;
+}
+
+/// name_ms: "dir/x@40.jpg" costs 40 ms; a name without '@' costs nothing.
+int64_t cost_in_name(const std::string& item) {
+  const size_t at = item.rfind('@');
+  if (at == std::string::npos) return 0;
+  return std::strtoll(item.c_str() + at + 1, nullptr, 10);
 }
 
 /// Sleeps `ms` in short slices; returns false as soon as a stop was requested.
@@ -290,7 +302,7 @@ int run(int argc, char** argv) {
 
   const auto start = std::chrono::steady_clock::now();
   const int64_t total = static_cast<int64_t>(items.size());
-  const bool every_item = f.flood || f.slow_ms > 0;
+  const bool every_item = f.flood || f.slow_ms > 0 || fault.name_ms;
   auto last_progress = std::chrono::steady_clock::now();
   int64_t last_printed = journal.done();
   print_progress(journal.done(), total);
@@ -320,6 +332,7 @@ int run(int argc, char** argv) {
       break;
     }
     if (f.slow_ms > 0 && !sleep_unless_stopped(f.slow_ms)) break;
+    if (fault.name_ms && !sleep_unless_stopped(cost_in_name(item))) break;
     if (f.flood) flood_output(item);
 
     json record;

@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
 #include "catch.h"
@@ -619,4 +620,82 @@ TEST_CASE("a worker of a new kind (tests/example_worker.cpp) runs and merges wit
   }
   CHECK_FALSE(report.contains("images"));
   CHECK(r.output.find("Summary: bytes " + std::to_string(bytes) + ", files 24") != std::string::npos);
+}
+
+// --- Balancing (issue 10) ------------------------------------------------------------------
+
+namespace {
+
+/// 48 images: 36 quick ones (5 ms), then one folder of 12 slow ones (400 ms) that static shards
+/// give to GPU 3 alone. The cost is in the name (fake_worker's name_ms).
+std::unique_ptr<Scenario> skewed_scenario() {
+  auto s = std::make_unique<Scenario>(0);
+  for (int i = 0; i < 48; ++i) {
+    const std::string rel = i < 36 ? fmt::format("a_quick/img_{:03d}@5.jpg", i) : fmt::format("z_slow/img_{:03d}@400.jpg", i);
+    write_text(s->dir / "data" / rel, "not really a jpeg");
+    s->items.push_back(rel);
+  }
+  return s;
+}
+
+/// A report without what differs between a static and a balanced run of the same items: the
+/// shard list and the shard each record names.
+json comparable_across_plans(json report) {
+  report.erase("shards");
+  for (auto& image : report["images"]) image.erase("shard");
+  return report;
+}
+
+}  // namespace
+
+TEST_CASE("balancing: idle GPUs take over the slow folder's shard; tree and report equal a static run's",
+          "[integration][balance]") {
+  const auto fixed = skewed_scenario();
+  const RunResult st = fixed->orchestrate({"--num-gpus", "4", "--static"}, {{"FAKE_WORKER_FAULT", "name_ms=1"}});
+  INFO(st.output);
+  REQUIRE(st.code == 0);
+  CHECK(st.output.find("balancing") == std::string::npos);
+  CHECK(json::parse(read_text(fixed->dir / "run_state.json"))["shards"].size() == 4);
+
+  const auto balanced = skewed_scenario();
+  const RunResult r = balanced->orchestrate({"--num-gpus", "4"}, {{"FAKE_WORKER_FAULT", "name_ms=1"}});
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  CHECK(r.output.find("balancing: shard 3 (GPU 3) keeps items") != std::string::npos);
+  const json state = json::parse(read_text(balanced->dir / "run_state.json"));
+  REQUIRE(state["shards"].size() > 4);
+  for (size_t i = 4; i < state["shards"].size(); ++i) {
+    const json& s = state["shards"][i];
+    CHECK(s["status"] == "succeeded");
+    CHECK(s["begin"].get<int>() >= 36);
+    CHECK_FALSE(s["split_from"].is_null());
+    // One log per GPU: a shard split off onto GPU g appends to gpug.log.
+    CHECK(s["log"] == fmt::format("gpu{}.log", s["device_index"].get<int>()));
+    CHECK(read_text(balanced->dir / s["log"].get<std::string>()).find(fmt::format("shard {} attempt 1", i)) !=
+          std::string::npos);
+    CHECK_FALSE(fs::exists(balanced->dir / fmt::format("gpu{}.log", i)));
+  }
+  CHECK(comparable_across_plans(balanced->report()) == comparable_across_plans(fixed->report()));
+  CHECK(image_paths(balanced->report()) == balanced->items);
+  CHECK(tree(balanced->dir / "output") == tree(fixed->dir / "output"));
+  CHECK(balanced->report()["shards"].size() == state["shards"].size());
+}
+
+TEST_CASE("balancing: a shard split off and then killed is resumed by --retry-failed; the result equals a clean run",
+          "[integration][balance]") {
+  const auto clean = skewed_scenario();
+  REQUIRE(clean->orchestrate({"--num-gpus", "4", "--static"}, {{"FAKE_WORKER_FAULT", "name_ms=1"}}).code == 0);
+
+  const auto s = skewed_scenario();
+  // Shard 4 exists only when shard 3 was split; it aborts at its second item.
+  const RunResult r = s->orchestrate({"--num-gpus", "4"}, {{"FAKE_WORKER_FAULT", "name_ms=1,shard=4,crash_at=1"}});
+  INFO(r.output);
+  REQUIRE(r.code == 1);
+  CHECK(r.output.find("FAILED shard 4") != std::string::npos);
+  CHECK(s->report()["status"] == "partial");
+  const RunResult retry = s->orchestrate({"--retry-failed"}, {{"FAKE_WORKER_FAULT", "name_ms=1"}});
+  INFO(retry.output);
+  REQUIRE(retry.code == 0);
+  CHECK(comparable_across_plans(s->report()) == comparable_across_plans(clean->report()));
+  CHECK(tree(s->dir / "output") == tree(clean->dir / "output"));
 }

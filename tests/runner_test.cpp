@@ -3,6 +3,8 @@
 #include <csignal>
 #include <map>
 
+#include <fmt/core.h>
+
 #include "catch.h"
 #include "error.h"
 #include "orchestrator_fakes.h"
@@ -440,4 +442,213 @@ TEST_CASE("a shard done after a retry reports this attempt's time and the total"
   CHECK(done[0].attempts == 2);
   CHECK(done[0].seconds == Approx(3));
   CHECK(done[0].total_seconds == Approx(23));
+}
+
+// --- Balancing (issue 10) ------------------------------------------------------------------
+
+namespace {
+
+/// Three shards of 100 items on GPUs 0..2, balancing on; the split hooks are recorded.
+struct BalanceFixture : Fixture {
+  std::vector<std::vector<ShardState>> splits;  // each write_splits call
+  int64_t journaled = 0;                        // journaled_until returns begin + this
+  bool journal_unreadable = false;
+  BalanceFixture() { state = make_state(3, 100); }
+  Runner make_balanced(RunnerOptions o = {}) {
+    o.balance = true;
+    ShardHooks h = hooks();
+    h.journaled_until = [this](const ShardState& s) {
+      if (journal_unreadable) throw Error(ExitCode::failed, "output_gpu2/.journal.jsonl: cannot read");
+      return s.begin + journaled;
+    };
+    h.write_splits = [this](const std::vector<ShardState>& shards) { splits.push_back(shards); };
+    return Runner(state, {0, 1, 2}, launcher, clock, o, h, status);
+  }
+  /// Shards 0 and 1 finish at once; shard 2 has done `done` of 100 after `seconds`.
+  void skew(Runner& r, int64_t done, double seconds) {
+    launcher.job_for_shard(2).pending_output = "[progress] 0/100 failed=0\n";
+    r.tick();
+    clock.advance(seconds);
+    launcher.job_for_shard(2).pending_output = fmt::format("[progress] {}/100 failed=0\n", done);
+    for (int i = 0; i < 2; ++i) launcher.job_for_shard(i).exit = ExitStatus{false, 0, 0};
+    r.tick();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("balancing: idle GPUs split the unstarted tail of the shard with the most time left", "[runner][balance]") {
+  BalanceFixture f;
+  Runner r = f.make_balanced();
+  r.start();
+  f.skew(r, 10, 2.0);  // 5 items/s: 18 s left while two GPUs idle
+  REQUIRE(f.status.of<ShardSplitting>().size() == 1);
+  CHECK(f.status.of<ShardSplitting>()[0].index == 2);
+  CHECK(f.status.of<ShardSplitting>()[0].idle == 2);
+  CHECK(f.status.of<ShardSplitting>()[0].remaining_s == Approx(18.0));
+  CHECK(f.launcher.job_for_shard(2).signals == std::vector<int>{SIGTERM});
+
+  f.journaled = 12;  // it finished two more items before it exited 130
+  r.tick();
+  REQUIRE(f.splits.size() == 1);
+  const auto& written = f.splits[0];
+  REQUIRE(written.size() == 3);
+  // 88 items left from 212: 30, 29, 29; the first part stays with shard 2, which resumes.
+  CHECK(written[0].index == 2);
+  CHECK(written[0].begin == 200);
+  CHECK(written[0].end == 242);
+  CHECK(written[1].index == 3);
+  CHECK(written[1].begin == 242);
+  CHECK(written[1].end == 271);
+  CHECK(written[2].index == 4);
+  CHECK(written[2].begin == 271);
+  CHECK(written[2].end == 300);
+  REQUIRE(f.state.shards.size() == 5);
+  CHECK(f.state.shards[2].end == 242);
+  CHECK(f.state.shards[3].device == "GPU 0");
+  CHECK(f.state.shards[3].cuda_visible_devices == "0");
+  CHECK(f.state.shards[3].split_from == 2);
+  CHECK(f.state.shards[3].log == "gpu0.log");  // the GPU's own log, appended
+  CHECK(f.state.shards[4].device == "GPU 1");
+  CHECK(f.state.shards[4].log == "gpu1.log");
+  CHECK(f.launches == std::vector<std::pair<int, bool>>{{0, false}, {1, false}, {2, false}, {2, true}, {3, false},
+                                                        {4, false}});
+  const auto split = f.status.of<ShardSplit>();
+  REQUIRE(split.size() == 1);
+  CHECK(split[0].added.size() == 2);
+  CHECK(r.runs()[2].progress.total == 42);
+
+  for (int i = 2; i < 5; ++i) f.launcher.job_for_shard(i).exit = ExitStatus{false, 0, 0};
+  r.tick();
+  CHECK(r.finished());
+  for (const auto& s : f.state.shards) CHECK(s.status == ShardStatus::succeeded);
+  // A split relaunch is not a retry: max_retries 0 did not stop it.
+  CHECK(f.state.shards[2].attempts == 2);
+}
+
+TEST_CASE("balancing: no split when stopping and starting workers costs more than it saves", "[runner][balance]") {
+  BalanceFixture f;
+  Runner r = f.make_balanced();
+  r.start();
+  // Shard 2 took 20 s to start (a big model); then 4 s left: splitting would lose time.
+  f.clock.advance(20);
+  f.skew(r, 50, 4.0);  // 12.5 items/s, 4 s left
+  CHECK(f.status.of<ShardSplitting>().empty());
+  CHECK(f.launcher.job_for_shard(2).signals.empty());
+
+  // Static shards never split, however long the tail.
+  BalanceFixture g;
+  RunnerOptions o;
+  ShardHooks h = g.hooks();
+  Runner plain(g.state, {0, 1, 2}, g.launcher, g.clock, o, h, g.status);
+  plain.start();
+  g.skew(plain, 1, 10.0);
+  CHECK(g.status.of<ShardSplitting>().empty());
+}
+
+TEST_CASE("balancing: a shard that finishes while being stopped for a split just succeeds", "[runner][balance]") {
+  BalanceFixture f;
+  Runner r = f.make_balanced();
+  r.start();
+  f.launcher.job_for_shard(2).exits_on_term = false;
+  f.skew(r, 10, 2.0);
+  REQUIRE(f.status.of<ShardSplitting>().size() == 1);
+  f.launcher.job_for_shard(2).exit = ExitStatus{false, 0, 0};
+  r.tick();
+  CHECK(f.splits.empty());
+  CHECK(f.state.shards.size() == 3);
+  CHECK(f.state.shards[2].status == ShardStatus::succeeded);
+  CHECK(r.finished());
+}
+
+TEST_CASE("balancing: a worker killed after ignoring SIGTERM keeps a margin of items it may have begun",
+          "[runner][balance]") {
+  BalanceFixture f;
+  RunnerOptions o;
+  o.stop_grace_s = 5;
+  o.in_flight_margin = 8;
+  Runner r = f.make_balanced(o);
+  r.start();
+  f.launcher.job_for_shard(2).exits_on_term = false;
+  f.skew(r, 10, 2.0);
+  f.clock.advance(5);
+  r.tick();  // grace over: SIGKILL, which ends it
+  CHECK(f.launcher.job_for_shard(2).signals == std::vector<int>{SIGTERM, SIGKILL});
+  f.journaled = 10;
+  r.tick();
+  REQUIRE(f.splits.size() == 1);
+  // Items 210..217 may have outputs without a journal line: they stay; 82 left from 218.
+  CHECK(f.splits[0][0].end == 218 + 28);
+  CHECK(f.splits[0][1].begin == 246);
+}
+
+TEST_CASE("balancing: Ctrl-C while a shard is being stopped for a split leaves it interrupted, unsplit",
+          "[runner][balance]") {
+  BalanceFixture f;
+  Runner r = f.make_balanced();
+  r.start();
+  f.launcher.job_for_shard(2).exits_on_term = false;
+  f.skew(r, 10, 2.0);
+  REQUIRE(f.status.of<ShardSplitting>().size() == 1);
+  r.interrupt();
+  f.launcher.job_for_shard(2).exit = ExitStatus{false, 130, 0};
+  r.tick();
+  CHECK(f.splits.empty());
+  CHECK(f.state.shards[2].status == ShardStatus::interrupted);
+  CHECK(r.finished());
+}
+
+TEST_CASE("balancing: nothing left to split, or a journal that cannot be read: the shard resumes whole",
+          "[runner][balance]") {
+  for (const bool unreadable : {false, true}) {
+    BalanceFixture f;
+    Runner r = f.make_balanced();
+    r.start();
+    f.skew(r, 10, 2.0);
+    f.journaled = 100;  // everything journaled by the time it stopped
+    f.journal_unreadable = unreadable;
+    r.tick();
+    CHECK(f.splits.empty());
+    CHECK(f.state.shards.size() == 3);
+    const auto split = f.status.of<ShardSplit>();
+    REQUIRE(split.size() == 1);
+    CHECK(split[0].added.empty());
+    CHECK(split[0].why == (unreadable ? "cannot split it: output_gpu2/.journal.jsonl: cannot read"
+                                      : "too few items left to split"));
+    CHECK(f.launches.back() == std::pair<int, bool>{2, true});
+    CHECK(f.state.shards[2].status == ShardStatus::running);
+  }
+}
+
+TEST_CASE("shards that share a device run one after the other; balancing lets an idle device take one",
+          "[runner][balance]") {
+  for (const bool balance : {false, true}) {
+    Fixture f;
+    f.state = make_state(3, 10);
+    // Shards 0 and 2 both on GPU 0.
+    f.state.shards[2].device = "GPU 0";
+    f.state.shards[2].device_index = 0;
+    f.state.shards[2].cuda_visible_devices = "0";
+    RunnerOptions o;
+    o.balance = balance;
+    Runner r = f.make(o);
+    r.start();
+    CHECK(f.launches == std::vector<std::pair<int, bool>>{{0, false}, {1, false}});
+    CHECK(r.lanes().size() == 2);
+    f.launcher.job_for_shard(1).exit = ExitStatus{false, 0, 0};
+    r.tick();
+    if (balance) {
+      // GPU 1 is free: it takes shard 2.
+      CHECK(f.launches.size() == 3);
+      CHECK(f.state.shards[2].device == "GPU 1");
+      CHECK(f.state.shards[2].cuda_visible_devices == "1");
+    } else {
+      CHECK(f.launches.size() == 2);
+      CHECK_FALSE(r.finished());
+      f.launcher.job_for_shard(0).exit = ExitStatus{false, 0, 0};
+      r.tick();
+      CHECK(f.launches.size() == 3);
+      CHECK(f.state.shards[2].device == "GPU 0");
+    }
+  }
 }
