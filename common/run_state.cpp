@@ -129,6 +129,7 @@ void save_run_state(const fs::path& work_dir, const RunState& state) {
   set_bytes_field(j, "worker", state.worker.string());
   set_bytes_field(j, "config_text", state.config_text);
   j["shards"] = shards;
+  j["quarantined"] = state.quarantined;
   // The work dir is locked: one writer, so a fixed temporary name, which the next save replaces
   // when a crash left it behind.
   const std::string text = j.dump(2) + "\n";
@@ -159,6 +160,7 @@ std::optional<RunState> load_run_state(const fs::path& work_dir) {
     s.classes_hash = j.value("classes_hash", "");
     if (j.contains("config_text")) s.config_text = get_bytes_field(j, "config_text");
     for (const auto& sj : j.at("shards")) s.shards.push_back(shard_from_json(sj));
+    if (j.contains("quarantined")) s.quarantined = j.at("quarantined").get<std::vector<std::string>>();
     return s;
   } catch (const Error&) {
     throw;

@@ -55,6 +55,9 @@ struct RunState {
   std::string config_text;           ///< the config file at plan time: a retry diffs it key by key
   std::string classes_hash;          ///< content_hash of input.classes' file at plan time ("" = inline list)
   std::vector<ShardState> shards;
+  /// Devices ("GPU 2") that failed twice in a run in a way that blames the device: a retry
+  /// moves their shards to the other devices unless --gpus names them again.
+  std::vector<std::string> quarantined;
 };
 
 /// The shard's log relative to the work dir: `log`, else gpu<index>.log.

@@ -16,6 +16,7 @@ std::string_view to_string(FailureKind kind) {
     case FailureKind::model_load: return "model load error";
     case FailureKind::model_mismatch: return "model/config mismatch";
     case FailureKind::no_cuda: return "no usable CUDA";
+    case FailureKind::cuda_error: return "CUDA error";
     case FailureKind::killed_by_signal: return "killed by signal";
     case FailureKind::stalled: return "stalled";
     case FailureKind::timed_out: return "timed out";
@@ -51,8 +52,18 @@ FailureKind classify_failure(const ExitStatus& status, StopReason reason, const 
         icontains(line, "PytorchStreamReader failed"))
       return FailureKind::model_load;
   }
+  for (const std::string& line : tail) {
+    if (icontains(line, "CUDA error") || icontains(line, "cudaError") || icontains(line, "illegal memory access") ||
+        icontains(line, "unspecified launch failure") || icontains(line, "uncorrectable ECC") ||
+        icontains(line, "fallen off the bus") || icontains(line, "NVRM: Xid") || icontains(line, "CUDA driver error"))
+      return FailureKind::cuda_error;
+  }
   if (status.signaled) return FailureKind::killed_by_signal;
   return FailureKind::other;
+}
+
+bool blames_device(FailureKind kind) {
+  return kind == FailureKind::cuda_error || kind == FailureKind::killed_by_signal || kind == FailureKind::stalled;
 }
 
 bool retry_may_help(FailureKind kind) {
@@ -63,6 +74,9 @@ std::string failure_hint(FailureKind kind, const ExitStatus& status) {
   switch (kind) {
     case FailureKind::cuda_oom:
       return "the GPU ran out of memory: lower processing.batch_size (or free the GPU), then run --retry-failed";
+    case FailureKind::cuda_error:
+      return "the GPU or its driver reported an error (see the log; `nvidia-smi -q` and `dmesg | grep -i xid` tell "
+             "more); a GPU that fails twice in a run gets no more work, and --retry-failed runs its shards elsewhere";
     case FailureKind::model_load:
       return "the worker could not load the model: check model.path and model.type, then run --retry-failed";
     case FailureKind::model_mismatch:

@@ -14,6 +14,7 @@ enum class FailureKind {
   model_load,
   model_mismatch,  ///< the model refuses the input the config gives it (failure_marks.h)
   no_cuda,         ///< the worker was given a GPU its LibTorch cannot use (failure_marks.h)
+  cuda_error,      ///< the GPU or its driver failed (CUDA error, Xid, ECC, fell off the bus)
   killed_by_signal,
   stalled,
   timed_out,
@@ -34,6 +35,10 @@ FailureKind classify_failure(const ExitStatus& status, StopReason reason, const 
 /// False for failures that the same attempt repeats whatever the machine does (a model that
 /// does not fit the config, a LibTorch without CUDA): orchestrator.max_retries skips them.
 bool retry_may_help(FailureKind kind);
+
+/// Failures that may be the GPU's fault rather than the shard's: two of them on one GPU in a
+/// run quarantine it (no more work; its shards move to the other GPUs).
+bool blames_device(FailureKind kind);
 
 /// One line of advice for the user ("lower processing.batch_size ..."), or "".
 std::string failure_hint(FailureKind kind, const ExitStatus& status);

@@ -171,4 +171,27 @@ void assign_devices(RunState& state, const std::vector<int>& selected, const std
   for (int index : selected) set_device(state.shards.at(static_cast<size_t>(index)), devices[next++ % devices.size()]);
 }
 
+std::vector<int> move_off_quarantined(RunState& state, const std::vector<int>& selected) {
+  const auto quarantined = [&](const std::string& device) {
+    return std::find(state.quarantined.begin(), state.quarantined.end(), device) != state.quarantined.end();
+  };
+  std::vector<DeviceSlot> healthy;
+  for (const auto& s : state.shards) {
+    if (quarantined(s.device)) continue;
+    const DeviceSlot slot{s.is_gpu, s.device_index, s.cuda_visible_devices};
+    if (std::none_of(healthy.begin(), healthy.end(), [&](const DeviceSlot& d) { return d.label() == slot.label(); }))
+      healthy.push_back(slot);
+  }
+  std::vector<int> moved;
+  if (healthy.empty()) return moved;
+  size_t next = 0;
+  for (int index : selected) {
+    ShardState& s = state.shards.at(static_cast<size_t>(index));
+    if (!quarantined(s.device)) continue;
+    set_device(s, healthy[next++ % healthy.size()]);
+    moved.push_back(index);
+  }
+  return moved;
+}
+
 }  // namespace lv

@@ -39,6 +39,10 @@ std::vector<int> select_shards(const RunState& state, const std::string& shards_
 /// Moves `selected` shards onto `devices`, in order, cycling when there are fewer devices.
 void assign_devices(RunState& state, const std::vector<int>& selected, const std::vector<DeviceSlot>& devices);
 
+/// Moves the `selected` shards whose device is quarantined (RunState::quarantined) onto the
+/// plan's other devices, in turn; returns the shards moved (none when no device is left).
+std::vector<int> move_off_quarantined(RunState& state, const std::vector<int>& selected);
+
 /// The content hash of an item list (the plan's fingerprint of the input).
 std::string items_hash(const ItemList& items);
 

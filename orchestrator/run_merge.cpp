@@ -156,6 +156,7 @@ RunMergeResult merge_run(const RunState& state, const fs::path& work_dir, bool k
   // merge replaces, never a stray file in output/ (one merge at a time: the run lock).
   layout.unique_field = carried.value("unique_field", "");
   json header = merged_header(summaries, "orchestrator");
+  if (!state.quarantined.empty()) header["quarantined_devices"] = state.quarantined;
   for (const auto& [key, value] : carried.items())
     if (!header.contains(key)) header[key] = value;
   write_file_atomic(

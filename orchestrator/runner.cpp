@@ -66,14 +66,21 @@ void Runner::dispatch(Clock::time_point now) {
   if (interrupts_ > 0) return;
   for (size_t l = 0; l < lanes_.size(); ++l) {
     Lane& lane = lanes_[l];
-    if (lane.active) continue;
-    // Its own waiting shards first; with balancing, anyone's.
+    if (lane.active || lane.quarantined) continue;
+    // Its own waiting shards first, then those moved off a quarantined GPU; with balancing,
+    // anyone's.
     ShardRun* next = nullptr;
     for (auto& run : runs_)
       if (run.waiting && run.lane == static_cast<int>(l)) {
         next = &run;
         break;
       }
+    if (!next)
+      for (auto& run : runs_)
+        if (run.waiting && run.lane < 0) {
+          next = &run;
+          break;
+        }
     if (!next && options_.balance)
       for (auto& run : runs_)
         if (run.waiting) {
@@ -97,7 +104,7 @@ void Runner::dispatch(Clock::time_point now) {
 void Runner::consider_split(Clock::time_point now) {
   if (!options_.balance || interrupts_ > 0 || splitting_) return;
   int idle = 0;
-  for (const auto& lane : lanes_) idle += lane.active ? 0 : 1;
+  for (const auto& lane : lanes_) idle += lane_idle(lane) ? 1 : 0;
   if (idle == 0) return;
   for (const auto& run : runs_)
     if (run.waiting) return;
@@ -150,7 +157,7 @@ void Runner::finish_split(ShardRun& run, bool clean) {
   if (!clean) until = std::min(victim.end, until + options_.in_flight_margin);
   std::vector<int> idle;
   for (size_t l = 0; l < lanes_.size(); ++l)
-    if (!lanes_[l].active && static_cast<int>(l) != run.lane) idle.push_back(static_cast<int>(l));
+    if (lane_idle(lanes_[l]) && static_cast<int>(l) != run.lane) idle.push_back(static_cast<int>(l));
   const std::vector<Shard> parts = split_remainder(victim.begin, victim.end, until, static_cast<int>(idle.size()) + 1);
   if (parts.size() < 2) {
     resume_alone(idle.empty() ? "no GPU is idle any more" : "too few items left to split");
@@ -350,6 +357,16 @@ void Runner::handle_exit(ShardRun& run, const ExitStatus& status) {
     return;
   }
   s.status = ShardStatus::failed;
+  Lane& lane = lanes_.at(static_cast<size_t>(run.lane));
+  if (lane.is_gpu && blames_device(run.failure) && interrupts_ == 0) {
+    run.failed_on = run.lane;
+    if (++lane.failures >= 2 && !lane.quarantined) {
+      hooks_.save_state();
+      status_.on(ShardFailed{s.index, s.device, status, run.failure, run.failure_detail, s.attempts});
+      quarantine(run.lane, run.failure);  // this shard too waits for a healthy GPU
+      return;
+    }
+  }
   const int batch = s.batch_size.value_or(options_.batch_size);
   if (run.failure == FailureKind::cuda_oom && interrupts_ == 0 && batch > 1) {
     s.batch_size = batch / 2;
@@ -436,11 +453,38 @@ void Runner::interrupt() {
   }
 }
 
+void Runner::quarantine(int index, FailureKind kind) {
+  Lane& lane = lanes_.at(static_cast<size_t>(index));
+  lane.quarantined = true;
+  if (std::find(state_.quarantined.begin(), state_.quarantined.end(), lane.device) == state_.quarantined.end())
+    state_.quarantined.push_back(lane.device);
+  GpuQuarantined event{lane.device, lane.failures, kind, {}};
+  for (auto& run : runs_) {
+    const bool waits_here = run.waiting && run.lane == index;
+    const bool failed_here = !run.job && !run.waiting && run.failed_on == index &&
+                             state_of(run).status == ShardStatus::failed && retry_may_help(run.failure);
+    if (!waits_here && !failed_here) continue;
+    if (failed_here) {
+      ++run.free_relaunches;  // the device's fault, not the shard's: not one of max_retries
+      run.resume = true;
+    }
+    run.waiting = true;
+    run.lane = -1;
+    event.moved.push_back(run.index);
+  }
+  hooks_.save_state();
+  status_.on(event);
+}
+
+bool Runner::any_healthy_lane() const {
+  return std::any_of(lanes_.begin(), lanes_.end(), [](const Lane& l) { return !l.quarantined; });
+}
+
 bool Runner::finished() const {
   for (const auto& run : runs_)
     if (run.job) return false;
-  if (interrupts_ > 0) return true;
-  // A waiting shard starts as soon as its lane is free (dispatch, at the end of every tick).
+  if (interrupts_ > 0 || !any_healthy_lane()) return true;
+  // A waiting shard starts as soon as a lane is free (dispatch, at the end of every tick).
   for (const auto& run : runs_)
     if (run.waiting) return false;
   return true;

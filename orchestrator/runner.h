@@ -86,9 +86,10 @@ struct ShardRun {
   double rate = 0;                  ///< items per second in this attempt
   std::optional<Clock::time_point> first_progress_at;  ///< this attempt's first progress line
   int64_t done_at_first_progress = 0;
-  int lane = -1;                    ///< the lane it runs on or waits for
+  int lane = -1;                    ///< the lane it runs on or waits for; -1: any healthy lane
+  int failed_on = -1;               ///< the lane of its last failure that blames the device
   bool waiting = false;             ///< selected, not started yet (its lane is busy)
-  int free_relaunches = 0;          ///< relaunches that do not count against max_retries (OOM, split)
+  int free_relaunches = 0;          ///< relaunches that do not count against max_retries (OOM, split, moved)
 };
 
 /// A device that runs one worker at a time.
@@ -99,6 +100,8 @@ struct Lane {
   std::string cuda_visible_devices;
   std::string log;                  ///< the log of its first shard: shards split onto it append there
   std::optional<size_t> active;     ///< index into runs() of the shard it runs
+  int failures = 0;                 ///< attempts on it that failed in a way that blames the device
+  bool quarantined = false;         ///< two such failures: no more work in this run
 };
 
 class Runner {
@@ -132,7 +135,12 @@ class Runner {
   void consider_split(Clock::time_point now);
   /// The stopped shard of a split exited 130 (or was killed): divide what it had not started.
   void finish_split(ShardRun& run, bool clean);
-  bool lane_idle(const Lane& lane) const { return !lane.active; }
+  bool lane_idle(const Lane& lane) const { return !lane.active && !lane.quarantined; }
+  /// A GPU lane failed twice in a way that blames the device: no more work for it; its waiting
+  /// shards and the shards that failed on it wait for a healthy lane instead.
+  void quarantine(int lane, FailureKind kind);
+  /// The lanes of this run that still take work.
+  bool any_healthy_lane() const;
   void handle_output(ShardRun& run, const std::string& text);
   void handle_exit(ShardRun& run, const ExitStatus& status);
   void request_stop(ShardRun& run, StopReason reason);

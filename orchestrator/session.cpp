@@ -465,7 +465,18 @@ int Session::retry(RunState state) {
                   commands_.restart());
   preflight();
   std::vector<int> selected = select_shards(state, options_.shards);
-  if (!options_.gpus.empty() || options_.num_gpus) assign_devices(state, selected, devices());
+  if (!options_.gpus.empty() || options_.num_gpus) {
+    const std::vector<DeviceSlot> slots = devices();
+    assign_devices(state, selected, slots);
+    // A device named again is trusted again.
+    for (const DeviceSlot& d : slots)
+      state.quarantined.erase(std::remove(state.quarantined.begin(), state.quarantined.end(), d.label()),
+                              state.quarantined.end());
+  } else if (!state.quarantined.empty()) {
+    Notice n{Notice::Kind::quarantined_devices, "", state.quarantined};
+    n.count = static_cast<int64_t>(move_off_quarantined(state, selected).size());
+    status_.on(n);
+  }
   state.worker = resolve_worker();
 
   const auto output_lock = lock_output(output_dir_, commands_.retry());
@@ -657,6 +668,8 @@ int Session::execute(RunState& state, const std::vector<int>& selected) {
       block.detail = run->failure_detail;
       block.tail.assign(run->tail.begin(), run->tail.end());
     }
+    block.device_quarantined =
+        std::find(state.quarantined.begin(), state.quarantined.end(), s.device) != state.quarantined.end();
     status_.on(block);
     failure_codes.insert(s.signal ? 128 + *s.signal : s.exit_code.value_or(-1));
   }

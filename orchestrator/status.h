@@ -52,6 +52,7 @@ struct Notice {
     nothing_to_retry,      ///< count: shards, all succeeded
     no_shard_succeeded,    ///< nothing to merge
     duplicate_values,      ///< text: the field; count: values that repeat across shards; names: the first few
+    quarantined_devices,   ///< names: devices quarantined in an earlier run; count: shards moved off them
   };
   explicit Notice(Kind k, std::string t = {}, std::vector<std::string> n = {})
       : kind(k), text(std::move(t)), names(std::move(n)) {}
@@ -144,6 +145,14 @@ struct ShardSplit {
   std::vector<PlannedShard> added;
   std::string why;
 };
+/// A GPU failed twice in this run in a way that blames the device (CUDA error, killed by a
+/// signal, stalled): it gets no more work; `moved` shards wait for the other GPUs.
+struct GpuQuarantined {
+  std::string device;
+  int failures = 0;
+  FailureKind kind = FailureKind::other;  ///< the last failure
+  std::vector<int> moved;
+};
 /// Ctrl-C or SIGTERM reached the orchestrator.
 struct InterruptRequested {
   int signal = 0;
@@ -177,6 +186,7 @@ struct FailureBlock {
   int attempts = 0;
   std::filesystem::path log;
   std::vector<std::string> tail;
+  bool device_quarantined = false;  ///< its device was quarantined in this run
 };
 /// A command the user can paste to go on (retry, merge, restart, move a shard).
 struct FollowUp {
@@ -186,7 +196,7 @@ struct FollowUp {
 };
 
 using Event = std::variant<PlanReady, Notice, ShardStarted, ShardPhase, ShardProgress, ShardCouldNotStart,
-                           ShardStopping, ShardKilled, ShardRetrying, ShardSplitting, ShardSplit, ShardFailed, ShardStopped, ShardDone,
+                           ShardStopping, ShardKilled, ShardRetrying, ShardSplitting, ShardSplit, GpuQuarantined, ShardFailed, ShardStopped, ShardDone,
                            InterruptRequested, MergeDone, Finalized, Summary, FailureBlock, FollowUp>;
 
 /// Receives events; the printer shows them, tests record them.

@@ -104,6 +104,10 @@ std::string format_notice(const Notice& n) {
                          "lists the items): {}{}",
                          n.count, n.text, fmt::join(n.names, ", "),
                          n.count > static_cast<int64_t>(n.names.size()) ? ", ..." : "");
+    case Notice::Kind::quarantined_devices:
+      return fmt::format("note: {} quarantined in the earlier run (failed twice); {} shard(s) moved to the other "
+                         "devices. Name it in --gpus to use it again",
+                         fmt::join(n.names, ", "), n.count);
   }
   return n.text;
 }
@@ -231,6 +235,12 @@ std::string format_event(const Event& event) {
             return fmt::format("balancing: shard {} ({}) keeps items {}..{}; split off: {}", e.index, e.device, e.begin,
                                e.end, fmt::join(parts, ", "));
           },
+          [](const GpuQuarantined& e) {
+            return fmt::format("{} quarantined: {} failures in this run (the last: {}); it gets no more work{}", e.device,
+                               e.failures, to_string(e.kind),
+                               e.moved.empty() ? std::string()
+                                               : fmt::format("; shard(s) {} move to the other GPUs", fmt::join(e.moved, ", ")));
+          },
           [](const ShardRetrying& e) {
             if (e.batch_size)
               return fmt::format("shard {} ({}): {} at processing.batch_size {}; retrying at {}, resuming from its "
@@ -291,6 +301,10 @@ std::string format_event(const Event& event) {
                                            f.exit ? how_it_ended(*f.exit) : std::string("did not run"),
                                            to_string(f.kind), f.attempts);
             if (!f.detail.empty()) text += fmt::format("\n  {}", f.detail);
+            if (f.device_quarantined)
+              text += fmt::format("\n  {} was quarantined in this run: --retry-failed runs its shards on the other "
+                                  "devices; name it in --gpus to use it again",
+                                  f.device);
             const std::string hint = failure_hint(f.kind, exit);
             if (!hint.empty()) text += fmt::format("\n  hint: {}", hint);
             if (f.tail.empty()) return text + fmt::format("\n  see {}", f.log.string());

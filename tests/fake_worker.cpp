@@ -7,6 +7,8 @@
 //
 //   FAKE_WORKER_FAULT="shard=2,crash_at=5"   comma-separated key=value:
 //     shard=N        the fault applies to shard N only (default: every shard)
+//     gpu=N          the fault applies only to a worker given CUDA_VISIBLE_DEVICES=N (a bad GPU)
+//     cuda_error_at=K  print a CUDA error (illegal memory access) to stderr and exit 1 at item K
 //     crash_at=K     std::abort() (SIGABRT) when item K (0-based in the shard) is about to run
 //     exit_at=K      exit with `code` when item K is about to run; code=N (default 1)
 //     hang_at=K      stop making progress at item K, forever (SIGTERM still ends it -> 130)
@@ -79,7 +81,7 @@ struct Options {
 
 struct Fault {
   std::optional<int> shard;
-  std::optional<int64_t> crash_at, exit_at, hang_at, oom_at, oom_above;
+  std::optional<int64_t> crash_at, exit_at, hang_at, oom_at, oom_above, gpu, cuda_error_at;
   int64_t batch = 32;
   int code = 1;
   bool ignore_term = false;
@@ -127,6 +129,8 @@ Fault parse_fault(const char* env) {
     else if (key == "code") f.code = static_cast<int>(v);
     else if (key == "hang_at") f.hang_at = v;
     else if (key == "oom_at") f.oom_at = v;
+    else if (key == "gpu") f.gpu = v;
+    else if (key == "cuda_error_at") f.cuda_error_at = v;
     else if (key == "oom_above") f.oom_above = v;
     else if (key == "batch") f.batch = v;
     else if (key == "ignore_term") f.ignore_term = v != 0;
@@ -254,7 +258,8 @@ int run(int argc, char** argv) {
   if (const auto code = lv::parse_command_line(app, argc, argv)) return *code;
   const lv::WorkerArgs& args = opt.args;
   const Fault fault = parse_fault(std::getenv("FAKE_WORKER_FAULT"));
-  const bool faulty = !fault.shard || *fault.shard == args.shard;
+  const bool faulty = (!fault.shard || *fault.shard == args.shard) &&
+                      (!fault.gpu || env_or("CUDA_VISIBLE_DEVICES", "") == std::to_string(*fault.gpu));
   const Fault none;
   const Fault& f = faulty ? fault : none;
 
@@ -321,6 +326,10 @@ int run(int argc, char** argv) {
     if (f.exit_at && *f.exit_at == k) {
       std::fprintf(stderr, "fake_worker: injected exit %d at item %zu\n", f.code, i);
       return f.code;
+    }
+    if (f.cuda_error_at && *f.cuda_error_at == k) {
+      std::fprintf(stderr, "RuntimeError: CUDA error: an illegal memory access was encountered\n");
+      return 1;
     }
     if (f.oom_at && *f.oom_at == k && (!f.oom_above || args.batch_size.value_or(f.batch) > *f.oom_above)) {
       std::fprintf(stderr, "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB\n");

@@ -699,3 +699,28 @@ TEST_CASE("balancing: a shard split off and then killed is resumed by --retry-fa
   CHECK(comparable_across_plans(s->report()) == comparable_across_plans(clean->report()));
   CHECK(tree(s->dir / "output") == tree(clean->dir / "output"));
 }
+
+TEST_CASE("quarantine: a GPU that fails twice gets no more work, its shard finishes on another GPU, the report says so",
+          "[integration][quarantine]") {
+  Scenario clean(40);
+  REQUIRE(clean.orchestrate({"--num-gpus", "4"}).code == 0);
+
+  Scenario s(40, "  max_retries: 1\n");
+  // GPU 2 (whatever shard it runs) fails with a CUDA error at the 4th item it processes.
+  const RunResult r = s.orchestrate({"--num-gpus", "4"}, {{"FAKE_WORKER_FAULT", "gpu=2,cuda_error_at=3"}});
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  CHECK(r.output.find("GPU 2 quarantined: 2 failures in this run (the last: CUDA error)") != std::string::npos);
+  const json state = json::parse(read_text(s.dir / "run_state.json"));
+  CHECK(state["quarantined"] == json::array({"GPU 2"}));
+  CHECK(state["shards"][2]["status"] == "succeeded");
+  CHECK(state["shards"][2]["device"] != "GPU 2");
+  CHECK(state["shards"][2]["attempts"] == 3);
+  const json report = s.report();
+  CHECK(report["status"] == "complete");
+  CHECK(report["quarantined_devices"] == json::array({"GPU 2"}));
+  json a = comparable_across_plans(report), b = comparable_across_plans(clean.report());
+  a.erase("quarantined_devices");
+  CHECK(a == b);
+  CHECK(tree(s.dir / "output") == tree(clean.dir / "output"));
+}

@@ -8,6 +8,7 @@
 #include "catch.h"
 #include "error.h"
 #include "orchestrator_fakes.h"
+#include "plan.h"
 #include "runner.h"
 
 using namespace lv;
@@ -651,4 +652,130 @@ TEST_CASE("shards that share a device run one after the other; balancing lets an
       CHECK(f.state.shards[2].device == "GPU 0");
     }
   }
+}
+
+// --- Quarantine (issue 10) -----------------------------------------------------------------
+
+namespace {
+
+void fail_latest(Fixture& f, Runner& r, int shard, const std::string& line, ExitStatus exit = ExitStatus{false, 1, 0}) {
+  auto& job = f.launcher.job_for_shard(shard);
+  job.pending_output = line + "\n";
+  job.exit = exit;
+  r.tick();
+}
+
+const std::string kCudaError = "RuntimeError: CUDA error: an illegal memory access was encountered";
+
+}  // namespace
+
+TEST_CASE("quarantine: a GPU whose attempts fail twice gets no more work; its shard moves to a healthy GPU",
+          "[runner][quarantine]") {
+  Fixture f;
+  RunnerOptions o;
+  o.max_retries = 1;
+  Runner r = f.make(o);
+  r.start();
+  fail_latest(f, r, 2, kCudaError);  // retried on its GPU (max_retries 1)
+  CHECK(f.launches.back() == std::pair<int, bool>{2, true});
+  CHECK(f.state.shards[2].device == "GPU 2");
+  CHECK(f.status.of<GpuQuarantined>().empty());
+  fail_latest(f, r, 2, kCudaError);
+  const auto q = f.status.of<GpuQuarantined>();
+  REQUIRE(q.size() == 1);
+  CHECK(q[0].device == "GPU 2");
+  CHECK(q[0].failures == 2);
+  CHECK(q[0].kind == FailureKind::cuda_error);
+  CHECK(q[0].moved == std::vector<int>{2});
+  CHECK(f.state.quarantined == std::vector<std::string>{"GPU 2"});
+  CHECK(r.lanes()[2].quarantined);
+  CHECK(f.launches.size() == 4);  // every healthy GPU is busy: shard 2 waits
+  CHECK_FALSE(r.finished());
+
+  f.launcher.job_for_shard(0).exit = ExitStatus{false, 0, 0};
+  r.tick();
+  // GPU 0 is free: shard 2 resumes there, not counted as a retry.
+  CHECK(f.launches.back() == std::pair<int, bool>{2, true});
+  CHECK(f.state.shards[2].device == "GPU 0");
+  CHECK(f.state.shards[2].cuda_visible_devices == "0");
+  f.launcher.job_for_shard(2).exit = ExitStatus{false, 0, 0};
+  f.launcher.job_for_shard(1).exit = ExitStatus{false, 0, 0};
+  r.tick();
+  CHECK(r.finished());
+  for (const auto& s : f.state.shards) CHECK(s.status == ShardStatus::succeeded);
+  CHECK(f.state.shards[2].attempts == 3);
+}
+
+TEST_CASE("quarantine: failures that follow the shard do not count against the GPU", "[runner][quarantine]") {
+  Fixture f;
+  RunnerOptions o;
+  o.max_retries = 1;
+  Runner r = f.make(o, {0});
+  r.start();
+  fail_latest(f, r, 0, "ValueError: bad label line");
+  fail_latest(f, r, 0, "ValueError: bad label line");
+  CHECK(f.status.of<GpuQuarantined>().empty());
+  CHECK(f.state.quarantined.empty());
+  CHECK(f.state.shards[0].status == ShardStatus::failed);
+  CHECK(r.finished());
+}
+
+TEST_CASE("quarantine: with no healthy GPU left the run ends with the shard failed", "[runner][quarantine]") {
+  Fixture f;
+  RunnerOptions o;
+  o.max_retries = 1;
+  Runner r = f.make(o, {1});
+  r.start();
+  fail_latest(f, r, 1, "worker: killed", ExitStatus{true, 0, SIGSEGV});
+  fail_latest(f, r, 1, "worker: killed", ExitStatus{true, 0, SIGSEGV});
+  REQUIRE(f.status.of<GpuQuarantined>().size() == 1);
+  CHECK(r.finished());
+  CHECK(f.state.shards[1].status == ShardStatus::failed);
+  CHECK(f.launcher.started.size() == 2);
+}
+
+TEST_CASE("quarantine: balancing never splits work onto a quarantined GPU, and a retry moves its shards off it",
+          "[runner][quarantine]") {
+  // Two failures of split-off work on GPU 0 quarantine it (max_retries 0: each failure is final).
+  Fixture f;
+  f.state = make_state(2, 100);
+  RunnerOptions o;
+  o.balance = true;
+  ShardHooks h = f.hooks();
+  h.journaled_until = [](const ShardState& s) { return s.begin; };
+  h.write_splits = [](const std::vector<ShardState>&) {};
+  Runner r(f.state, {0, 1}, f.launcher, f.clock, o, h, f.status);
+  r.start();
+  fail_latest(f, r, 0, kCudaError);  // GPU 0: first failure
+  f.launcher.job_for_shard(1).pending_output = "[progress] 0/100 failed=0\n";
+  r.tick();
+  f.clock.advance(2);
+  f.launcher.job_for_shard(1).pending_output = "[progress] 10/100 failed=0\n";
+  r.tick();  // GPU 0 idle, shard 1 has 18 s left: split
+  r.tick();
+  REQUIRE(f.state.shards.size() == 3);
+  CHECK(f.state.shards[2].device == "GPU 0");
+  fail_latest(f, r, 2, kCudaError);  // GPU 0: second failure
+  const auto q = f.status.of<GpuQuarantined>();
+  REQUIRE(q.size() == 1);
+  CHECK(q[0].moved == std::vector<int>{0, 2});  // both failed there; they wait for GPU 1
+  // GPU 1 is busy; GPU 0 takes nothing.
+  f.clock.advance(2);
+  f.launcher.job_for_shard(1).pending_output = "[progress] 20/100 failed=0\n";
+  r.tick();
+  CHECK(f.status.of<ShardSplitting>().size() == 1);
+  f.launcher.job_for_shard(1).exit = ExitStatus{false, 0, 0};
+  r.tick();
+  CHECK(f.state.shards[0].device == "GPU 1");
+  CHECK(f.launches.back().first == 0);
+  CHECK(f.state.shards[0].status == ShardStatus::running);
+
+  // The next --retry-failed (no --gpus) puts shards of the quarantined GPU on the others.
+  RunState st = make_state(3, 10);
+  st.quarantined = {"GPU 1"};
+  const std::vector<int> moved = move_off_quarantined(st, {0, 1, 2});
+  CHECK(moved == std::vector<int>{1});
+  CHECK(st.shards[1].device == "GPU 0");
+  st.quarantined = {"GPU 0", "GPU 1", "GPU 2"};
+  CHECK(move_off_quarantined(st, {0, 1, 2}).empty());  // nowhere to go: they stay
 }

@@ -5,6 +5,10 @@
 //              -> content_hash, for 100k and 1M items, and the peak RSS after it
 //   merging    merge_trees of S shard trees totalling N small files (move and link mode)
 //              against `cp -a` of the same trees and a bare loop of rename(2) calls
+//   --balance  (only this) static shards against balancing on 1, 2, 4 and 8 posed GPUs with
+//              a sleep-bound fake_worker (GPU-like: its costs do not load these cores):
+//              uniform work, skewed work (the last quarter 10x) and a heavy-tailed random cost
+//              per item; makespan against the ideal (total work / N) and scaling efficiency
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/resource.h>
@@ -16,7 +20,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cmath>
 #include <cstring>
+#include <random>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -26,6 +32,7 @@
 #include <CLI/CLI.hpp>
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 
 #include "atomic_file.h"
 #include "error.h"
@@ -52,6 +59,11 @@ struct Options {
   std::vector<int64_t> run_items = {1000000};
   fs::path orchestrator;
   fs::path fake_worker;
+  fs::path fake_nvidia_smi;
+  bool balance = false;
+  double balance_work_s = 16;
+  int64_t balance_items = 2000;
+  std::vector<int> balance_gpus = {1, 2, 4, 8};
 };
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -355,6 +367,106 @@ RunFigures bench_orchestrator_run(const Options& opt, int64_t count, bool dry_ru
   return f;
 }
 
+// ---- balancing ----
+
+/// A workload: each item's cost in ms, in input order.
+struct Workload {
+  std::string name;
+  std::vector<int64_t> cost_ms;
+  int64_t total_ms() const {
+    int64_t t = 0;
+    for (int64_t c : cost_ms) t += c;
+    return t;
+  }
+};
+
+std::vector<Workload> make_workloads(const Options& opt) {
+  const int64_t n = opt.balance_items;
+  const double work_ms = opt.balance_work_s * 1000.0;
+  std::vector<Workload> out;
+  Workload uniform{"uniform", std::vector<int64_t>(static_cast<size_t>(n), std::max<int64_t>(1, std::llround(work_ms / n)))};
+  out.push_back(uniform);
+  // One folder, the last quarter of the sorted list, costs 10x: 3/4 * c + 1/4 * 10c = 3.25c.
+  Workload skewed{"skewed (last 1/4 10x)", {}};
+  const double c = work_ms / (n * 3.25);
+  for (int64_t i = 0; i < n; ++i) skewed.cost_ms.push_back(std::max<int64_t>(1, std::llround(i >= n * 3 / 4 ? 10 * c : c)));
+  out.push_back(skewed);
+  // Pareto (alpha 1.5): most items cheap, a few very costly, anywhere in the list.
+  Workload tailed{"heavy-tailed (Pareto 1.5)", {}};
+  std::mt19937_64 rng(20261202);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::vector<double> raw;
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    raw.push_back(std::min(200.0, 1.0 / std::pow(1.0 - u(rng), 1.0 / 1.5)));
+    sum += raw.back();
+  }
+  for (double r : raw) tailed.cost_ms.push_back(std::max<int64_t>(1, std::llround(r * work_ms / sum)));
+  out.push_back(tailed);
+  return out;
+}
+
+struct BalanceRun {
+  double seconds = 0;
+  int shards = 0;  ///< in the run state at the end: more than the GPUs when shards were split
+};
+
+BalanceRun run_balanced(const Options& opt, const Workload& w, int gpus, bool balanced) {
+  const fs::path dir = opt.dir / fmt::format("balance_{}_{}", gpus, balanced ? "on" : "off");
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::string list;
+  for (size_t i = 0; i < w.cost_ms.size(); ++i) list += fmt::format("d{:02d}/i{:06d}@{}.jpg\n", i * 100 / w.cost_ms.size(), i, w.cost_ms[i]);
+  lv::write_file_atomic(dir / "images.txt", list);
+  lv::write_file_atomic(dir / "config.yaml",
+                        fmt::format("input:\n  images: images.txt\nworker:\n  executable: {}\n"
+                                    "orchestrator:\n  status_interval_s: 3600\n",
+                                    opt.fake_worker.string()));
+  std::vector<std::string> args = {opt.orchestrator.string(), "--config", (dir / "config.yaml").string(),
+                                   "--work-dir", dir.string(), "--num-gpus", std::to_string(gpus)};
+  if (!balanced) args.push_back("--static");
+  const fs::path log = dir / "orchestrator.log";
+  BalanceRun r;
+  const auto start = std::chrono::steady_clock::now();
+  const int code = run_logged(args,
+                              {"FAKE_WORKER_FAULT=noop=1,name_ms=1", "LV_NVIDIA_SMI=" + opt.fake_nvidia_smi.string(),
+                               fmt::format("FAKE_GPU_COUNT={}", gpus), "CUDA_VISIBLE_DEVICES="},
+                              log);
+  r.seconds = seconds_since(start);
+  if (code != 0)
+    throw lv::Error(lv::ExitCode::failed, fmt::format("orchestrator exited {}; see {}", code, log.string()));
+  const auto state = lv::load_run_state(dir);
+  r.shards = state ? static_cast<int>(state->shards.size()) : 0;
+  fs::remove_all(dir);
+  return r;
+}
+
+void bench_balance(const Options& opt) {
+  fmt::print("balancing: {} items, {:.0f} s of work in all, sleep-bound fake_worker on 1..8 posed GPUs "
+             "(orchestrator wall time)\n",
+             opt.balance_items, opt.balance_work_s);
+  fmt::print("  {:<26} {:>4}  {:>7}  {:>15}  {:>15}  {:>6}\n", "workload", "GPUs", "ideal", "static (x ideal)",
+             "balanced (x id.)", "splits");
+  for (const Workload& w : make_workloads(opt)) {
+    const double total_s = static_cast<double>(w.total_ms()) / 1000.0;
+    double t1 = 0;
+    std::vector<std::string> efficiency;
+    for (int gpus : opt.balance_gpus) {
+      const double ideal = total_s / gpus;
+      const BalanceRun st = run_balanced(opt, w, gpus, false);
+      const BalanceRun bal = gpus == 1 ? st : run_balanced(opt, w, gpus, true);
+      if (gpus == 1) t1 = st.seconds;
+      fmt::print("  {:<26} {:>4}  {:>6.2f}s  {:>6.2f}s ({:>5.2f})  {:>6.2f}s ({:>5.2f})  {:>6}\n", w.name, gpus, ideal,
+                 st.seconds, st.seconds / ideal, bal.seconds, bal.seconds / ideal, bal.shards - gpus);
+      if (t1 > 0 && gpus > 1)
+        efficiency.push_back(fmt::format("{} GPUs {:.2f} / {:.2f}", gpus, t1 / (gpus * st.seconds), t1 / (gpus * bal.seconds)));
+    }
+    if (!efficiency.empty())
+      fmt::print("    scaling efficiency T1/(N*TN), static / balanced: {}\n", fmt::join(efficiency, "; "));
+  }
+  fmt::print("  (targets: efficiency >= 0.97 at 8 GPUs on uniform work; balanced <= 1.10x ideal on skewed work)\n");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -374,7 +486,24 @@ int main(int argc, char** argv) {
   opt.fake_worker = here / "fake_worker";
   app.add_option("--orchestrator", opt.orchestrator, "the orchestrator binary")->capture_default_str();
   app.add_option("--fake-worker", opt.fake_worker, "the fake_worker test program")->capture_default_str();
+  opt.fake_nvidia_smi = LV_SOURCE_DIR "/tests/fixtures/fake_nvidia_smi";
+  app.add_option("--fake-nvidia-smi", opt.fake_nvidia_smi, "the tests' fake nvidia-smi")->capture_default_str();
+  app.add_flag("--balance", opt.balance, "only the balancing figures (static vs balanced shards, 1-8 posed GPUs)");
+  app.add_option("--balance-work", opt.balance_work_s, "seconds of work per workload (all GPUs together)")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--balance-items", opt.balance_items, "items per workload")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--balance-gpus", opt.balance_gpus, "posed GPU counts")->capture_default_str()->check(CLI::Range(1, 64));
   CLI11_PARSE(app, argc, argv);
+  if (opt.balance) {
+    try {
+      fs::create_directories(opt.dir);
+      bench_balance(opt);
+    } catch (const std::exception& e) {
+      lv::print_error(e.what());
+      return 1;
+    }
+    fs::remove_all(opt.dir);
+    return 0;
+  }
 
   const bool own_dir = !fs::exists(opt.dir);
   try {
