@@ -634,9 +634,15 @@ int Session::execute(RunState& state, const std::vector<int>& selected) {
     if (static_cast<int64_t>(lines.size()) != size)
       throw Error(ExitCode::failed, fmt::format("{} holds {} items, the run state says {}", file.string(),
                                                 lines.size(), size));
-    for (size_t k = 1; k < shards.size(); ++k)
+    for (size_t k = 1; k < shards.size(); ++k) {
+      // A tree left by another run would mix its files into this one's.
+      const fs::path tree = shard_output_dir(state.output_dir, shards[k].index);
+      std::error_code ec;
+      if (fs::exists(tree, ec))
+        throw Error(ExitCode::failed, fmt::format("'{}' is left from an earlier run", tree.string()));
       write_lines_atomic(work_dir_ / split_file(shards[k].index), lines, static_cast<size_t>(shards[k].begin - from.begin),
                          static_cast<size_t>(shards[k].end - from.begin));
+    }
     write_lines_atomic(file, lines, 0, static_cast<size_t>(from.end - from.begin));
   };
   Runner runner(state, selected, system_.launcher(), system_.clock(), ropts, hooks, status_);

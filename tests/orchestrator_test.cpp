@@ -648,7 +648,7 @@ json comparable_across_plans(json report) {
 
 }  // namespace
 
-TEST_CASE("balancing: idle GPUs take over the slow folder's shard; tree and report equal a static run's",
+TEST_CASE("balancing: idle GPUs take over the slow folder's shard - tree and report equal a static run's",
           "[integration][balance]") {
   const auto fixed = skewed_scenario();
   const RunResult st = fixed->orchestrate({"--num-gpus", "4", "--static"}, {{"FAKE_WORKER_FAULT", "name_ms=1"}});
@@ -681,7 +681,7 @@ TEST_CASE("balancing: idle GPUs take over the slow folder's shard; tree and repo
   CHECK(balanced->report()["shards"].size() == state["shards"].size());
 }
 
-TEST_CASE("balancing: a shard split off and then killed is resumed by --retry-failed; the result equals a clean run",
+TEST_CASE("balancing: a shard split off and then killed is resumed by --retry-failed - the result equals a clean run",
           "[integration][balance]") {
   const auto clean = skewed_scenario();
   REQUIRE(clean->orchestrate({"--num-gpus", "4", "--static"}, {{"FAKE_WORKER_FAULT", "name_ms=1"}}).code == 0);

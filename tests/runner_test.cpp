@@ -621,7 +621,7 @@ TEST_CASE("balancing: nothing left to split, or a journal that cannot be read: t
   }
 }
 
-TEST_CASE("shards that share a device run one after the other; balancing lets an idle device take one",
+TEST_CASE("shards that share a device run one after the other - balancing lets an idle device take one",
           "[runner][balance]") {
   for (const bool balance : {false, true}) {
     Fixture f;
@@ -669,7 +669,7 @@ const std::string kCudaError = "RuntimeError: CUDA error: an illegal memory acce
 
 }  // namespace
 
-TEST_CASE("quarantine: a GPU whose attempts fail twice gets no more work; its shard moves to a healthy GPU",
+TEST_CASE("quarantine: a GPU whose attempts fail twice gets no more work - its shard moves to a healthy GPU",
           "[runner][quarantine]") {
   Fixture f;
   RunnerOptions o;
