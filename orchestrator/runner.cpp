@@ -102,16 +102,19 @@ void Runner::dispatch(Clock::time_point now) {
 }
 
 void Runner::consider_split(Clock::time_point now) {
-  if (!options_.balance || interrupts_ > 0 || splitting_) return;
-  int idle = 0;
-  for (const auto& lane : lanes_) idle += lane_idle(lane) ? 1 : 0;
-  if (idle == 0) return;
+  if (!options_.balance || interrupts_ > 0) return;
+  std::vector<size_t> idle;
+  for (size_t l = 0; l < lanes_.size(); ++l)
+    if (lane_idle(lanes_[l])) idle.push_back(l);
+  if (idle.empty()) return;
   for (const auto& run : runs_)
     if (run.waiting) return;
-  // The shard that would finish last, from its rate since its first progress line (start-up
+  // Each running shard's time left, from its rate since its first progress line (start-up
   // excluded); only while it advances (a stalled worker is the watchdog's business).
-  std::optional<size_t> victim;
-  double longest = 0;
+  std::vector<std::pair<double, size_t>> left_s;  // (seconds left, run)
+  double busy_s = 0;
+  int healthy = 0;
+  for (const auto& lane : lanes_) healthy += lane.quarantined ? 0 : 1;
   for (size_t i = 0; i < runs_.size(); ++i) {
     const ShardRun& run = runs_[i];
     if (!run.job || run.term_sent || !run.first_progress_at) continue;
@@ -121,20 +124,28 @@ void Runner::consider_split(Clock::time_point now) {
     if (left < 2 || window < 0.5 || advanced <= 0) continue;
     const double rate = static_cast<double>(advanced) / window;
     if (seconds_between(run.last_advance, now) > std::max(2.0, 3.0 / rate)) continue;
-    const double remaining = static_cast<double>(left) / rate;
-    if (remaining > longest) {
-      longest = remaining;
-      victim = i;
-    }
+    left_s.emplace_back(static_cast<double>(left) / rate, i);
+    busy_s += left_s.back().first;
   }
-  if (!victim) return;
-  // Stopping it and starting workers costs about stop + start-up before the parts run.
-  const double parts = idle + 1;
-  if (longest * (1 - 1 / parts) < 2 * (startup_s_ + stop_s_) + options_.min_split_gain_s) return;
-  ShardRun& run = runs_[*victim];
-  splitting_ = *victim;
-  request_stop(run, StopReason::rebalance);
-  status_.on(ShardSplitting{run.index, shard(run.index).device, longest, idle});
+  if (left_s.empty()) return;
+  // Every healthy lane busy until about the same time: a shard with `t` seconds left is worth
+  // about t / (all the time left / healthy lanes) parts; the longest are served first.
+  std::sort(left_s.rbegin(), left_s.rend());
+  const double even = busy_s / std::max(1, healthy);
+  size_t next_idle = 0;
+  for (const auto& [remaining, i] : left_s) {
+    const size_t free = idle.size() - next_idle;
+    if (free == 0) break;
+    const auto parts = static_cast<size_t>(std::clamp<double>(std::round(remaining / even), 1.0, free + 1.0));
+    if (parts < 2) continue;
+    // Stopping it and starting workers costs about stop + start-up before the parts run.
+    if (remaining * (1 - 1.0 / parts) < 2 * (startup_s_ + stop_s_) + options_.min_split_gain_s) continue;
+    ShardRun& run = runs_[i];
+    for (size_t k = 0; k + 1 < parts; ++k) lanes_[idle[next_idle++]].reserved_for = i;
+    run.splitting = true;
+    request_stop(run, StopReason::rebalance);
+    status_.on(ShardSplitting{run.index, shard(run.index).device, remaining, static_cast<int>(parts - 1)});
+  }
 }
 
 void Runner::finish_split(ShardRun& run, bool clean) {
@@ -155,6 +166,7 @@ void Runner::finish_split(ShardRun& run, bool clean) {
   const ShardState& victim = shard(index);
   until = std::clamp<int64_t>(until, victim.begin, victim.end);
   if (!clean) until = std::min(victim.end, until + options_.in_flight_margin);
+  // The lanes reserved for it (released when it exited), and any that went idle since.
   std::vector<int> idle;
   for (size_t l = 0; l < lanes_.size(); ++l)
     if (lane_idle(lanes_[l]) && static_cast<int>(l) != run.lane) idle.push_back(static_cast<int>(l));
@@ -309,8 +321,10 @@ void Runner::handle_exit(ShardRun& run, const ExitStatus& status) {
   ShardState& s = state_of(run);
   run.job.reset();
   lanes_.at(static_cast<size_t>(run.lane)).active.reset();
-  const bool was_splitting = splitting_ && runs_.at(*splitting_).index == run.index;
-  if (was_splitting) splitting_.reset();
+  const bool was_splitting = run.splitting;
+  run.splitting = false;
+  // Its reserved lanes are idle again: a split below takes them, else they take other work.
+  if (was_splitting) release_lanes(run);
   run.last_exit = status;
   s.ended_at = now_iso8601();
   s.seconds += seconds_between(run.started, clock_.now());
@@ -439,7 +453,8 @@ void Runner::tick() {
 
 void Runner::interrupt() {
   ++interrupts_;
-  splitting_.reset();
+  for (auto& lane : lanes_) lane.reserved_for.reset();
+  for (auto& run : runs_) run.splitting = false;
   for (auto& run : runs_) {
     if (!run.job) continue;
     if (interrupts_ == 1) {
@@ -474,6 +489,12 @@ void Runner::quarantine(int index, FailureKind kind) {
   }
   hooks_.save_state();
   status_.on(event);
+}
+
+void Runner::release_lanes(const ShardRun& run) {
+  const size_t self = position(run);
+  for (auto& lane : lanes_)
+    if (lane.reserved_for == self) lane.reserved_for.reset();
 }
 
 bool Runner::any_healthy_lane() const {

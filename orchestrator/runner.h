@@ -88,6 +88,7 @@ struct ShardRun {
   int64_t done_at_first_progress = 0;
   int lane = -1;                    ///< the lane it runs on or waits for; -1: any healthy lane
   int failed_on = -1;               ///< the lane of its last failure that blames the device
+  bool splitting = false;           ///< being stopped so that its unstarted items can be split
   bool waiting = false;             ///< selected, not started yet (its lane is busy)
   int free_relaunches = 0;          ///< relaunches that do not count against max_retries (OOM, split, moved)
 };
@@ -102,6 +103,7 @@ struct Lane {
   std::optional<size_t> active;     ///< index into runs() of the shard it runs
   int failures = 0;                 ///< attempts on it that failed in a way that blames the device
   bool quarantined = false;         ///< two such failures: no more work in this run
+  std::optional<size_t> reserved_for;  ///< idle, kept for the parts of this run's split
 };
 
 class Runner {
@@ -135,7 +137,9 @@ class Runner {
   void consider_split(Clock::time_point now);
   /// The stopped shard of a split exited 130 (or was killed): divide what it had not started.
   void finish_split(ShardRun& run, bool clean);
-  bool lane_idle(const Lane& lane) const { return !lane.active && !lane.quarantined; }
+  bool lane_idle(const Lane& lane) const { return !lane.active && !lane.quarantined && !lane.reserved_for; }
+  /// Frees the lanes reserved for a split of `run` that will not happen.
+  void release_lanes(const ShardRun& run);
   /// A GPU lane failed twice in a way that blames the device: no more work for it; its waiting
   /// shards and the shards that failed on it wait for a healthy lane instead.
   void quarantine(int lane, FailureKind kind);
@@ -156,7 +160,6 @@ class Runner {
   Status& status_;
   std::deque<ShardRun> runs_;
   std::vector<Lane> lanes_;
-  std::optional<size_t> splitting_;  ///< the run being stopped for a split (one at a time)
   double startup_s_ = 0;             ///< longest launch-to-first-progress seen in this run
   double stop_s_ = 0;                ///< longest SIGTERM-to-exit of a split seen in this run
   int interrupts_ = 0;

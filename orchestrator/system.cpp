@@ -58,13 +58,28 @@ class RealSystem : public SessionSystem {
       signals.async_wait(on_signal);
     };
     signals.async_wait(on_signal);
-    std::function<void(const boost::system::error_code&)> on_tick = [&](const boost::system::error_code& ec) {
-      if (ec) return;
+    // A worker that exits wakes us at once (SIGCHLD): its GPU gets its next work without
+    // waiting for the next tick. The launcher reaps by pid, so catching it takes nothing away.
+    boost::asio::signal_set children(io, SIGCHLD);
+    bool done = false;
+    const auto finish = [&] {
+      done = true;
+      signals.cancel();
+      children.cancel();
+      timer.cancel();
+    };
+    std::function<void(const boost::system::error_code&, int)> on_child = [&](const boost::system::error_code& ec,
+                                                                              int) {
+      if (ec || done) return;
       runner.tick();
-      if (runner.finished()) {
-        signals.cancel();
-        return;
-      }
+      if (runner.finished()) return finish();
+      children.async_wait(on_child);
+    };
+    children.async_wait(on_child);
+    std::function<void(const boost::system::error_code&)> on_tick = [&](const boost::system::error_code& ec) {
+      if (ec || done) return;
+      runner.tick();
+      if (runner.finished()) return finish();
       status.tick();
       timer.expires_after(std::chrono::milliseconds(200));
       timer.async_wait(on_tick);

@@ -779,3 +779,37 @@ TEST_CASE("quarantine: balancing never splits work onto a quarantined GPU, and a
   st.quarantined = {"GPU 0", "GPU 1", "GPU 2"};
   CHECK(move_off_quarantined(st, {0, 1, 2}).empty());  // nowhere to go: they stay
 }
+
+TEST_CASE("balancing: two slow shards share the idle GPUs by their time left, and are split at once",
+          "[runner][balance]") {
+  Fixture f;
+  f.state = make_state(4, 100);
+  RunnerOptions o;
+  o.balance = true;
+  ShardHooks h = f.hooks();
+  std::vector<std::vector<ShardState>> splits;
+  h.journaled_until = [](const ShardState& s) { return s.begin + 10; };
+  h.write_splits = [&](const std::vector<ShardState>& shards) { splits.push_back(shards); };
+  Runner r(f.state, {0, 1, 2, 3}, f.launcher, f.clock, o, h, f.status);
+  r.start();
+  for (int i : {2, 3}) f.launcher.job_for_shard(i).pending_output = "[progress] 0/100 failed=0\n";
+  r.tick();
+  f.clock.advance(2);
+  for (int i : {2, 3}) f.launcher.job_for_shard(i).pending_output = "[progress] 10/100 failed=0\n";
+  for (int i : {0, 1}) f.launcher.job_for_shard(i).exit = ExitStatus{false, 0, 0};
+  r.tick();
+  // 18 s left each, 36 s over 4 GPUs: 9 s each, so each is worth 2 parts: one idle GPU each.
+  const auto splitting = f.status.of<ShardSplitting>();
+  REQUIRE(splitting.size() == 2);
+  CHECK(splitting[0].idle == 1);
+  CHECK(splitting[1].idle == 1);
+  // Shard 3 fails while stopping: the GPU reserved for its parts is free again.
+  f.launcher.job_for_shard(3).exit = ExitStatus{false, 1, 0};
+  f.launcher.job_for_shard(3).pending_output = "ValueError: broken\n";
+  r.tick();
+  REQUIRE(splits.size() == 1);
+  CHECK(splits[0].front().index == 2);
+  REQUIRE(splits[0].size() == 2);  // shard 2 and the GPU reserved for it
+  CHECK(f.state.shards[3].status == ShardStatus::failed);
+  for (const auto& lane : r.lanes()) CHECK_FALSE(lane.reserved_for);
+}

@@ -430,7 +430,7 @@ BalanceRun run_balanced(const Options& opt, const Workload& w, int gpus, bool ba
   const auto start = std::chrono::steady_clock::now();
   const int code = run_logged(args,
                               {"FAKE_WORKER_FAULT=noop=1,name_ms=1", "LV_NVIDIA_SMI=" + opt.fake_nvidia_smi.string(),
-                               fmt::format("FAKE_GPU_COUNT={}", gpus), "CUDA_VISIBLE_DEVICES="},
+                               fmt::format("FAKE_GPU_COUNT={}", gpus)},
                               log);
   r.seconds = seconds_since(start);
   if (code != 0)
@@ -442,6 +442,7 @@ BalanceRun run_balanced(const Options& opt, const Workload& w, int gpus, bool ba
 }
 
 void bench_balance(const Options& opt) {
+  ::unsetenv("CUDA_VISIBLE_DEVICES");  // the posed GPUs are all visible
   fmt::print("balancing: {} items, {:.0f} s of work in all, sleep-bound fake_worker on 1..8 posed GPUs "
              "(orchestrator wall time)\n",
              opt.balance_items, opt.balance_work_s);
