@@ -113,6 +113,10 @@ void Runner::consider_split(Clock::time_point now) {
   // excluded); only while it advances (a stalled worker is the watchdog's business).
   std::vector<std::pair<double, size_t>> left_s;  // (seconds left, run)
   double busy_s = 0;
+  // GPUs about to finish their shard: a shard that deserves them waits for them rather than
+  // being split now and again in a moment (each split costs a stop and a start).
+  const double soon_s = std::max(1.0, startup_s_ + stop_s_);
+  int soon = 0;
   int healthy = 0;
   for (const auto& lane : lanes_) healthy += lane.quarantined ? 0 : 1;
   for (size_t i = 0; i < runs_.size(); ++i) {
@@ -121,11 +125,13 @@ void Runner::consider_split(Clock::time_point now) {
     const int64_t left = run.progress.total - run.progress.done;
     const double window = seconds_between(*run.first_progress_at, now);
     const int64_t advanced = run.progress.done - run.done_at_first_progress;
-    if (left < 2 || window < 0.5 || advanced <= 0) continue;
+    if (window < 0.5 || advanced <= 0) continue;
     const double rate = static_cast<double>(advanced) / window;
     if (seconds_between(run.last_advance, now) > std::max(2.0, 3.0 / rate)) continue;
-    left_s.emplace_back(static_cast<double>(left) / rate, i);
-    busy_s += left_s.back().first;
+    const double remaining = static_cast<double>(left) / rate;
+    busy_s += remaining;
+    if (remaining < soon_s) ++soon;  // its GPU will be free before a split's parts could start
+    else if (left >= 2) left_s.emplace_back(remaining, i);
   }
   if (left_s.empty()) return;
   // Every healthy lane busy until about the same time: a shard with `t` seconds left is worth
@@ -136,8 +142,10 @@ void Runner::consider_split(Clock::time_point now) {
   for (const auto& [remaining, i] : left_s) {
     const size_t free = idle.size() - next_idle;
     if (free == 0) break;
-    const auto parts = static_cast<size_t>(std::clamp<double>(std::round(remaining / even), 1.0, free + 1.0));
+    const auto parts =
+        static_cast<size_t>(std::clamp<double>(std::round(remaining / even), 1.0, static_cast<double>(free + soon) + 1));
     if (parts < 2) continue;
+    if (parts - 1 > free) break;  // wait for the GPUs about to finish
     // Stopping it and starting workers costs about stop + start-up before the parts run.
     if (remaining * (1 - 1.0 / parts) < 2 * (startup_s_ + stop_s_) + options_.min_split_gain_s) continue;
     ShardRun& run = runs_[i];

@@ -813,3 +813,30 @@ TEST_CASE("balancing: two slow shards share the idle GPUs by their time left, an
   CHECK(f.state.shards[3].status == ShardStatus::failed);
   for (const auto& lane : r.lanes()) CHECK_FALSE(lane.reserved_for);
 }
+
+TEST_CASE("balancing: a slow shard waits for GPUs about to finish rather than being split twice", "[runner][balance]") {
+  Fixture f;
+  f.state = make_state(4, 100);
+  RunnerOptions o;
+  o.balance = true;
+  ShardHooks h = f.hooks();
+  h.journaled_until = [](const ShardState& s) { return s.begin; };
+  h.write_splits = [](const std::vector<ShardState>&) {};
+  Runner r(f.state, {0, 1, 2, 3}, f.launcher, f.clock, o, h, f.status);
+  r.start();
+  for (int i : {1, 2, 3}) f.launcher.job_for_shard(i).pending_output = "[progress] 0/100 failed=0\n";
+  r.tick();
+  f.clock.advance(2);
+  // Shard 3: 90 left at 5/s (18 s). Shards 1 and 2: 1 left at 49.5/s, done within a second.
+  f.launcher.job_for_shard(3).pending_output = "[progress] 10/100 failed=0\n";
+  for (int i : {1, 2}) f.launcher.job_for_shard(i).pending_output = "[progress] 99/100 failed=0\n";
+  f.launcher.job_for_shard(0).exit = ExitStatus{false, 0, 0};
+  r.tick();
+  CHECK(f.status.of<ShardSplitting>().empty());  // one GPU idle, two about to be: wait
+  for (int i : {1, 2}) f.launcher.job_for_shard(i).exit = ExitStatus{false, 0, 0};
+  r.tick();
+  const auto splitting = f.status.of<ShardSplitting>();
+  REQUIRE(splitting.size() == 1);
+  CHECK(splitting[0].index == 3);
+  CHECK(splitting[0].idle == 3);  // 18 s over 4 GPUs: all three idle ones at once
+}
