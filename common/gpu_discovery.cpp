@@ -1,6 +1,7 @@
 #include "gpu_discovery.h"
 
 #include <cstdlib>
+#include <cstring>
 
 #include <boost/algorithm/string.hpp>
 #include <fmt/core.h>
@@ -97,6 +98,33 @@ GpuDiscovery discover_gpus(const CaptureFn& run) {
     return result;
   }
   return result;
+}
+
+std::vector<std::string> gpu_sampling_command(int interval_ms) {
+  return {nvidia_smi_program(), "--query-gpu=index,utilization.gpu,memory.used,memory.total",
+          "--format=csv,noheader,nounits", "-lms", std::to_string(interval_ms)};
+}
+
+std::optional<GpuSample> parse_gpu_sample(std::string_view line) {
+  std::vector<std::string> f;
+  boost::algorithm::split(f, line, boost::is_any_of(","));
+  if (f.size() != 4) return std::nullopt;
+  std::vector<int64_t> v;
+  for (std::string field : f) {
+    field = trimmed(field);
+    for (const char* unit : {"MiB", "%"})
+      if (boost::algorithm::iends_with(field, unit)) field = trimmed(field.substr(0, field.size() - std::strlen(unit)));
+    try {
+      size_t used = 0;
+      const long long n = std::stoll(field, &used);
+      if (used != field.size() || n < 0) return std::nullopt;
+      v.push_back(n);
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+  }
+  if (v[1] > 100) return std::nullopt;
+  return GpuSample{static_cast<int>(v[0]), static_cast<int>(v[1]), v[2], v[3]};
 }
 
 }  // namespace lv

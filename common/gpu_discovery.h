@@ -3,6 +3,7 @@
 /// The nvidia-smi program can be replaced through the LV_NVIDIA_SMI environment variable, so
 /// tests (and users of odd installs) can point at another executable.
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,5 +45,21 @@ GpuDiscovery discover_gpus(const CaptureFn& run);
 
 /// The nvidia-smi program to run: $LV_NVIDIA_SMI, else "nvidia-smi".
 std::string nvidia_smi_program();
+
+/// One GPU's utilisation and memory at one moment.
+struct GpuSample {
+  int index = 0;
+  int util_percent = 0;     ///< utilization.gpu: time a kernel ran over the last sample period
+  int64_t mem_used_mib = 0;
+  int64_t mem_total_mib = 0;
+};
+
+/// nvidia-smi sampling every GPU every `interval_ms` until stopped (one process for all GPUs):
+/// lines `index, utilization.gpu, memory.used, memory.total`.
+std::vector<std::string> gpu_sampling_command(int interval_ms);
+
+/// Parses one line of that output ("2, 87, 12034, 81920", with or without units); nullopt for
+/// anything else ([N/A] fields, a header, a torn line).
+std::optional<GpuSample> parse_gpu_sample(std::string_view line);
 
 }  // namespace lv

@@ -352,12 +352,14 @@ void Runner::handle_exit(ShardRun& run, const ExitStatus& status) {
     s.failure.clear();
     s.done = s.end - s.begin;
     run.progress.done = s.done;
+    account(run);
     hooks_.save_state();
     status_.on(ShardDone{s.index, s.device, s.end - s.begin, seconds_between(run.started, clock_.now()), s.seconds,
                          s.attempts});
     return;
   }
 
+  account(run);
   if (was_splitting && run.stop_reason == StopReason::rebalance && interrupts_ == 0) {
     // Stopped for a split: exit 130 as the protocol says, or killed after ignoring SIGTERM.
     const bool clean = !status.signaled && status.code == to_int(ExitCode::interrupted);
@@ -503,6 +505,17 @@ void Runner::release_lanes(const ShardRun& run) {
   const size_t self = position(run);
   for (auto& lane : lanes_)
     if (lane.reserved_for == self) lane.reserved_for.reset();
+}
+
+void Runner::account(const ShardRun& run) {
+  Lane& lane = lanes_.at(static_cast<size_t>(run.lane));
+  lane.items += std::max<int64_t>(0, run.progress.done - run.done_at_start);
+  lane.busy_s += seconds_between(run.started, clock_.now());
+}
+
+bool Runner::gpu_busy(int device_index) const {
+  return std::any_of(lanes_.begin(), lanes_.end(),
+                     [&](const Lane& l) { return l.is_gpu && l.device_index == device_index && l.active; });
 }
 
 bool Runner::any_healthy_lane() const {

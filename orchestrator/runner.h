@@ -104,6 +104,8 @@ struct Lane {
   int failures = 0;                 ///< attempts on it that failed in a way that blames the device
   bool quarantined = false;         ///< two such failures: no more work in this run
   std::optional<size_t> reserved_for;  ///< idle, kept for the parts of this run's split
+  int64_t items = 0;                ///< items its workers did (for the run summary)
+  double busy_s = 0;                ///< time its workers ran
 };
 
 class Runner {
@@ -127,6 +129,8 @@ class Runner {
   /// appends while references are held).
   const std::deque<ShardRun>& runs() const { return runs_; }
   const std::vector<Lane>& lanes() const { return lanes_; }
+  /// Whether a worker runs on the GPU with this nvidia-smi index now.
+  bool gpu_busy(int device_index) const;
   const ShardState& shard(int index) const;
 
  private:
@@ -140,6 +144,8 @@ class Runner {
   bool lane_idle(const Lane& lane) const { return !lane.active && !lane.quarantined && !lane.reserved_for; }
   /// Frees the lanes reserved for a split of `run` that will not happen.
   void release_lanes(const ShardRun& run);
+  /// Adds an ended attempt's items and time to its lane.
+  void account(const ShardRun& run);
   /// A GPU lane failed twice in a way that blames the device: no more work for it; its waiting
   /// shards and the shards that failed on it wait for a healthy lane instead.
   void quarantine(int lane, FailureKind kind);

@@ -646,8 +646,19 @@ int Session::execute(RunState& state, const std::vector<int>& selected) {
     write_lines_atomic(file, lines, 0, static_cast<size_t>(from.end - from.begin));
   };
   Runner runner(state, selected, system_.launcher(), system_.clock(), ropts, hooks, status_);
-  system_.drive(runner, status_);
+  // GPU utilisation while the workers run, when they run on GPUs.
+  std::unique_ptr<GpuMonitor> monitor;
+  if (std::any_of(selected.begin(), selected.end(), [&](int i) { return state.shards.at(static_cast<size_t>(i)).is_gpu; })) {
+    LaunchSpec sampler;
+    sampler.argv = gpu_sampling_command(1000);
+    sampler.log = work_dir_ / "gpu_utilisation.csv";
+    monitor = std::make_unique<GpuMonitor>(sampler, [&runner](int index) { return runner.gpu_busy(index); });
+  }
+  const auto started = system_.clock().now();
+  system_.drive(runner, status_, monitor.get());
+  const double wall_s = std::chrono::duration<double>(system_.clock().now() - started).count();
   status_.finish_live();
+  status_.on(throughput(runner, monitor.get(), wall_s));
 
   if (runner.interrupted()) {
     save_run_state(work_dir_, state);
@@ -708,6 +719,30 @@ int Session::execute(RunState& state, const std::vector<int>& selected) {
       return only;
   }
   return to_int(ExitCode::failed);
+}
+
+Throughput Session::throughput(const Runner& runner, const GpuMonitor* monitor, double wall_s) const {
+  Throughput t;
+  t.wall_s = wall_s;
+  for (const Lane& lane : runner.lanes()) {
+    DeviceThroughput d;
+    d.device = lane.device;
+    d.items = lane.items;
+    d.busy_s = lane.busy_s;
+    if (monitor && lane.is_gpu) {
+      const auto found = monitor->stats().find(lane.device_index);
+      if (found != monitor->stats().end()) {
+        d.busy_samples = found->second.busy_samples;
+        d.mean_util = found->second.mean_busy_util();
+        d.peak_mem_mib = found->second.peak_used_mib;
+        d.mem_total_mib = found->second.total_mib;
+      }
+    }
+    t.items += d.items;
+    t.devices.push_back(d);
+  }
+  if (monitor) t.sampling_problem = monitor->problem();
+  return t;
 }
 
 int Session::merge(const RunState& state, bool* complete) {

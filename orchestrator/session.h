@@ -15,6 +15,7 @@
 #include "devices.h"
 #include "error.h"
 #include "gpu_discovery.h"
+#include "gpu_monitor.h"
 #include "item_list.h"
 #include "launcher.h"
 #include "options.h"
@@ -44,7 +45,8 @@ class SessionSystem {
   virtual const Clock& clock() const = 0;
   /// Runs `runner` to the end: start(), then tick() it and `status` a few times a second until
   /// finished(); SIGINT/SIGTERM become runner.interrupt() (and an InterruptRequested event).
-  virtual void drive(Runner& runner, Status& status) = 0;
+  /// With a monitor, its sampler runs meanwhile and feeds it (GpuSampled events).
+  virtual void drive(Runner& runner, Status& status, GpuMonitor* monitor) = 0;
   /// Runs one process to its end (the worker's finalize pass), its output to `spec.log`;
   /// SIGINT/SIGTERM are passed on to it. Throws lv::Error when it cannot be started.
   virtual ExitStatus run_to_end(const LaunchSpec& spec) = 0;
@@ -103,6 +105,8 @@ class Session {
   /// Rewrites the items file of any selected shard whose length disagrees with the state.
   void check_split_files(const RunState& state, const std::vector<int>& selected) const;
   int merge(const RunState& state, bool* complete);
+  /// The run summary's figures: each lane's items and time, and its GPU's utilisation samples.
+  Throughput throughput(const Runner& runner, const GpuMonitor* monitor, double wall_s) const;
   /// After a complete merge whose report asks for it ("finalize": true): runs
   /// `<worker> --finalize --config C --output-dir OUT` and waits (DESIGN §6); how it ended.
   ExitStatus finalize(const RunState& state);

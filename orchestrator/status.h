@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "failure.h"
+#include "gpu_discovery.h"
 #include "launcher.h"
 #include "progress.h"
 
@@ -153,6 +154,27 @@ struct GpuQuarantined {
   FailureKind kind = FailureKind::other;  ///< the last failure
   std::vector<int> moved;
 };
+/// New utilisation samples from nvidia-smi (for the live lines).
+struct GpuSampled {
+  std::vector<GpuSample> samples;
+};
+/// One device's share of the run, for the summary.
+struct DeviceThroughput {
+  std::string device;          ///< "GPU 2"
+  int64_t items = 0;           ///< items its workers did in this invocation
+  double busy_s = 0;           ///< time a worker ran on it (start-up included)
+  int busy_samples = 0;        ///< utilisation samples taken while busy (0: not sampled)
+  double mean_util = 0;        ///< their mean, percent
+  int64_t peak_mem_mib = 0, mem_total_mib = 0;
+};
+/// After the workers: items per second per device and overall, the efficiency against one
+/// device's rate, and what the utilisation samples suggest.
+struct Throughput {
+  double wall_s = 0;           ///< from the first launch to the last exit
+  int64_t items = 0;
+  std::vector<DeviceThroughput> devices;
+  std::string sampling_problem;  ///< why there are no utilisation figures, if GPUs ran
+};
 /// Ctrl-C or SIGTERM reached the orchestrator.
 struct InterruptRequested {
   int signal = 0;
@@ -196,7 +218,7 @@ struct FollowUp {
 };
 
 using Event = std::variant<PlanReady, Notice, ShardStarted, ShardPhase, ShardProgress, ShardCouldNotStart,
-                           ShardStopping, ShardKilled, ShardRetrying, ShardSplitting, ShardSplit, GpuQuarantined, ShardFailed, ShardStopped, ShardDone,
+                           ShardStopping, ShardKilled, ShardRetrying, ShardSplitting, ShardSplit, GpuQuarantined, GpuSampled, Throughput, ShardFailed, ShardStopped, ShardDone,
                            InterruptRequested, MergeDone, Finalized, Summary, FailureBlock, FollowUp>;
 
 /// Receives events; the printer shows them, tests record them.

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <csignal>
 #include <cstdlib>
@@ -155,6 +156,9 @@ std::string format_status_line(const ShardView& v, bool color) {
     case ShardView::State::running:
       state = fmt::format("{:.1f} it/s  ETA {}", v.rate,
                           v.rate > 0 ? format_duration(static_cast<double>(total - done) / v.rate) : "--");
+      if (v.gpu)
+        state += fmt::format("  GPU {}%  mem {:.1f}/{:.0f} GB", v.gpu->util_percent, v.gpu->mem_used_mib / 1024.0,
+                             v.gpu->mem_total_mib / 1024.0);
       break;
     case ShardView::State::stopping: state = "stopping"; break;
     case ShardView::State::done:
@@ -176,6 +180,41 @@ std::string format_status_line(const ShardView& v, bool color) {
                                        state, failed);
   if (color && *colour) return fmt::format("{}{}\033[0m", colour, line);
   return line;
+}
+
+std::string format_throughput(const Throughput& t) {
+  std::vector<const DeviceThroughput*> used;
+  for (const auto& d : t.devices)
+    if (d.busy_s > 0) used.push_back(&d);
+  if (used.empty() || t.wall_s <= 0) return "";
+  std::vector<double> rates;
+  std::vector<std::string> per;
+  for (const DeviceThroughput* d : used) {
+    rates.push_back(static_cast<double>(d->items) / d->busy_s);
+    std::string util = d->busy_samples > 0 ? fmt::format(", GPU {:.0f}%", d->mean_util) : "";
+    per.push_back(fmt::format("{} {:.1f}/s (busy {:.0f}%{})", d->device, rates.back(),
+                              100.0 * std::min(1.0, d->busy_s / t.wall_s), util));
+  }
+  std::vector<double> sorted = rates;
+  std::sort(sorted.begin(), sorted.end());
+  const double median = sorted[sorted.size() / 2];
+  const double overall = static_cast<double>(t.items) / t.wall_s;
+  std::string text = fmt::format("Throughput: {} items in {} ({:.1f} items/s); {}", t.items, format_duration(t.wall_s),
+                                 overall, fmt::join(per, ", "));
+  if (used.size() > 1 && median > 0)
+    text += fmt::format("\nEfficiency {:.2f}: {:.1f} items/s against {} x {:.1f} (the median device's rate)",
+                        overall / (median * static_cast<double>(used.size())), overall, used.size(), median);
+  for (const DeviceThroughput* d : used) {
+    if (d->busy_samples >= 3 && d->mean_util < 50)
+      text += fmt::format("\nhint: {} averaged {:.0f}% utilisation while its worker ran: the input side is the limit "
+                          "(decoding, storage); raise processing.decode_threads or read from faster storage",
+                          d->device, d->mean_util);
+    if (d->mem_total_mib > 0 && d->peak_mem_mib >= 0.95 * static_cast<double>(d->mem_total_mib))
+      text += fmt::format("\nhint: {} memory reached {:.1f} of {:.1f} GB: lower processing.batch_size if it runs out",
+                          d->device, d->peak_mem_mib / 1024.0, d->mem_total_mib / 1024.0);
+  }
+  if (!t.sampling_problem.empty()) text += fmt::format("\n(no GPU utilisation figures: {})", t.sampling_problem);
+  return text;
 }
 
 std::string format_event(const Event& event) {
@@ -235,6 +274,8 @@ std::string format_event(const Event& event) {
             return fmt::format("balancing: shard {} ({}) keeps items {}..{}; split off: {}", e.index, e.device, e.begin,
                                e.end, fmt::join(parts, ", "));
           },
+          [](const GpuSampled&) { return std::string(); },
+          [](const Throughput& t) { return format_throughput(t); },
           [](const GpuQuarantined& e) {
             return fmt::format("{} quarantined: {} failures in this run (the last: {}); it gets no more work{}", e.device,
                                e.failures, to_string(e.kind),
@@ -373,6 +414,13 @@ void StatusPrinter::on(const Event& event) {
                  },
                  [&](const ShardStopping& e) { shards_[e.index].state = ShardView::State::stopping; },
                  [&](const ShardSplitting& e) { shards_[e.index].state = ShardView::State::stopping; },
+                 [&](const GpuSampled& e) {
+                   for (const auto& sample : e.samples) gpu_samples_[fmt::format("GPU {}", sample.index)] = sample;
+                   for (auto& [index, view] : shards_) {
+                     const auto found = gpu_samples_.find(view.device);
+                     if (found != gpu_samples_.end()) view.gpu = found->second;
+                   }
+                 },
                  [&](const ShardSplit& e) {
                    shards_[e.index].total = e.end - e.begin;
                    for (const auto& a : e.added) {

@@ -4,6 +4,7 @@
 /// scroll above the status block. Respects NO_COLOR. The only place events become words.
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "launcher.h"
@@ -25,10 +26,15 @@ struct ShardView {
   double rate = 0;
   double seconds = 0;          ///< done: this attempt's time
   FailureKind failure = FailureKind::none;
+  std::optional<GpuSample> gpu;  ///< its GPU's latest utilisation sample, while it runs
 };
 
 /// One shard's status text: "GPU 2   [#####.....]  52.0%  5200/10000  31.2 it/s  ETA 2m34s".
 std::string format_status_line(const ShardView& view, bool color);
+
+/// The run summary's throughput lines: items/s per device and overall, the efficiency against
+/// the median device's rate, and hints from the utilisation samples.
+std::string format_throughput(const Throughput& t);
 
 /// The text of one event, without a trailing newline ("" for events shown only in the live
 /// block, such as progress). Multi-line for a failure block.
@@ -54,6 +60,7 @@ class StatusPrinter : public Status {
   double interval_s_;
   const Clock& clock_;
   std::map<int, ShardView> shards_;
+  std::map<std::string, GpuSample> gpu_samples_;  ///< by device label ("GPU 2")
   bool running_ = false;  ///< between PlanReady and finish_live: the block is shown
   int drawn_lines_ = 0;
   Clock::time_point last_print_{};

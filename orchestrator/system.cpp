@@ -12,6 +12,10 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/dll/runtime_symbol_info.hpp>
+#include <fmt/core.h>
+
+#include "error.h"
+#include "gpu_monitor.h"
 
 namespace lv {
 
@@ -45,9 +49,28 @@ class RealSystem : public SessionSystem {
   Launcher& launcher() override { return *launcher_; }
   const Clock& clock() const override { return clock_; }
 
-  void drive(Runner& runner, Status& status) override {
+  void drive(Runner& runner, Status& status, GpuMonitor* monitor) override {
     // The signal handler only records; this loop decides (STYLE: one event loop).
     boost::asio::io_context io;
+    // One nvidia-smi samples every GPU while the workers run; it is optional, never fatal.
+    std::optional<JobId> sampler;
+    if (monitor) {
+      try {
+        sampler = launcher_->start(monitor->sampler());
+      } catch (const Error& e) {
+        monitor->set_problem(e.what());
+      }
+    }
+    const auto sample = [&] {
+      if (!sampler) return;
+      const std::vector<GpuSample> got = monitor->feed(launcher_->read_output(*sampler));
+      if (!got.empty()) status.on(GpuSampled{got});
+      if (const auto exit = launcher_->poll(*sampler)) {
+        monitor->feed(launcher_->read_output(*sampler));
+        monitor->set_problem(fmt::format("{} stopped sampling ({})", monitor->sampler().argv.front(), exit->describe()));
+        sampler.reset();
+      }
+    };
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     boost::asio::steady_timer timer(io);
     std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec,
@@ -80,6 +103,7 @@ class RealSystem : public SessionSystem {
       if (ec || done) return;
       runner.tick();
       if (runner.finished()) return finish();
+      sample();
       status.tick();
       timer.expires_after(std::chrono::milliseconds(200));
       timer.async_wait(on_tick);
@@ -89,6 +113,10 @@ class RealSystem : public SessionSystem {
     timer.expires_after(std::chrono::milliseconds(100));
     timer.async_wait(on_tick);
     io.run();
+    if (sampler) {
+      launcher_->signal(*sampler, SIGKILL);
+      for (int i = 0; i < 200 && !launcher_->poll(*sampler); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
   }
 
   ExitStatus run_to_end(const LaunchSpec& spec) override {

@@ -293,3 +293,25 @@ TEST_CASE("gpu_discovery: the fake_nvidia_smi script through capture_output", "[
     CHECK(contains(d.problem, "couldn't communicate with the NVIDIA driver"));
   }
 }
+
+TEST_CASE("gpu sampling: nvidia-smi's utilisation lines parse, with or without units, anything else is skipped",
+          "[gpu_discovery]") {
+  const auto a = lv::parse_gpu_sample("2, 87, 12034, 81920");
+  REQUIRE(a);
+  CHECK(a->index == 2);
+  CHECK(a->util_percent == 87);
+  CHECK(a->mem_used_mib == 12034);
+  CHECK(a->mem_total_mib == 81920);
+  const auto b = lv::parse_gpu_sample("0, 5 %, 100 MiB, 16384 MiB");
+  REQUIRE(b);
+  CHECK(b->util_percent == 5);
+  CHECK(b->mem_total_mib == 16384);
+  CHECK_FALSE(lv::parse_gpu_sample("index, utilization.gpu [%], memory.used [MiB], memory.total [MiB]"));
+  CHECK_FALSE(lv::parse_gpu_sample("1, [N/A], 100, 200"));
+  CHECK_FALSE(lv::parse_gpu_sample("1, 187, 100, 200"));
+  CHECK_FALSE(lv::parse_gpu_sample("1, 87, 100"));
+  CHECK_FALSE(lv::parse_gpu_sample(""));
+  const auto argv = lv::gpu_sampling_command(500);
+  CHECK(argv.back() == "500");
+  CHECK(argv[1] == "--query-gpu=index,utilization.gpu,memory.used,memory.total");
+}

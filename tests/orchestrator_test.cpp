@@ -724,3 +724,19 @@ TEST_CASE("quarantine: a GPU that fails twice gets no more work, its shard finis
   CHECK(a == b);
   CHECK(tree(s.dir / "output") == tree(clean.dir / "output"));
 }
+
+TEST_CASE("the run summary gives items/s per GPU from nvidia-smi's samples, and says when the GPUs starve",
+          "[integration][utilisation]") {
+  Scenario s(16);
+  // 4 items of 1 s per GPU: 3 or 4 samples a GPU while its worker runs, at 25 % each.
+  const RunResult r = s.orchestrate({"--num-gpus", "4", "--static"},
+                                    {{"FAKE_WORKER_FAULT", "slow_ms=1000"}, {"FAKE_GPU_UTIL", "25"}});
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  CHECK(r.output.find("Throughput: 16 items in") != std::string::npos);
+  CHECK(r.output.find("GPU 0 ") != std::string::npos);
+  CHECK(r.output.find("Efficiency ") != std::string::npos);
+  CHECK(r.output.find("averaged 25% utilisation while its worker ran") != std::string::npos);
+  // The samples are kept beside the logs.
+  CHECK(read_text(s.dir / "gpu_utilisation.csv").find("0, 25, 20480, 81920") != std::string::npos);
+}

@@ -49,9 +49,14 @@ class FakeSystem : public SessionSystem {
   Launcher& launcher() override { return launcher_; }
   const Clock& clock() const override { return clock_; }
 
-  void drive(Runner& runner, Status& status) override {
+  void drive(Runner& runner, Status& status, GpuMonitor* monitor) override {
+    monitored = monitor != nullptr;
     runner.start();
     for (int step = 0; step < 10000 && !runner.finished(); ++step) {
+      if (monitor && !gpu_samples.empty()) {
+        const auto got = monitor->feed(gpu_samples);
+        if (!got.empty()) status.on(GpuSampled{got});
+      }
       for (JobId id : launcher_.started)
         if (acted_.insert(id).second) act(launcher_.jobs.at(id));
       if (interrupt_at_step && step == *interrupt_at_step) {
@@ -70,6 +75,8 @@ class FakeSystem : public SessionSystem {
   }
 
   int gpus = 4;
+  std::string gpu_samples;  ///< fed to the GPU monitor every tick, as nvidia-smi would print them
+  bool monitored = false;   ///< drive() got a monitor
   std::optional<uint64_t> free;
   bool ask_finalize = false;              ///< shard reports say "finalize": true
   std::vector<LaunchSpec> finalize_runs;  ///< run_to_end calls (the finalize pass)
@@ -583,4 +590,31 @@ TEST_CASE("session: a retry refuses when the classes file was edited since the p
   const Refusal r = w.refused(retry);
   CHECK(r.kind() == RefusalKind::config_changed);
   CHECK(std::string(r.what()).find("input.classes") != std::string::npos);
+}
+
+TEST_CASE("session: GPU workers are sampled, and the run ends with items per second per device", "[session]") {
+  World w;
+  w.system.gpu_samples = "0, 20, 1000, 81920\n1, 20, 1000, 81920\n2, 20, 1000, 81920\n3, 95, 80000, 81920\n";
+  REQUIRE(w.run(w.options()) == 0);
+  CHECK(w.system.monitored);
+  CHECK_FALSE(w.status.of<GpuSampled>().empty());
+  const auto t = w.status.of<Throughput>();
+  REQUIRE(t.size() == 1);
+  CHECK(t[0].items == 12);
+  REQUIRE(t[0].devices.size() == 4);
+  CHECK(t[0].devices[0].device == "GPU 0");
+  CHECK(t[0].devices[0].items == 3);
+  CHECK(t[0].devices[0].busy_samples >= 1);
+  CHECK(t[0].devices[0].mean_util == Approx(20.0));
+  CHECK(t[0].devices[3].peak_mem_mib == 80000);
+
+  World cpu;
+  Options o = cpu.options();
+  o.gpus = "cpu";
+  REQUIRE(cpu.run(o) == 0);
+  CHECK_FALSE(cpu.system.monitored);
+  const auto c = cpu.status.of<Throughput>();
+  REQUIRE(c.size() == 1);
+  CHECK(c[0].devices.at(0).device == "CPU 0");
+  CHECK(c[0].devices.at(0).busy_samples == 0);
 }

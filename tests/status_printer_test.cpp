@@ -1,4 +1,5 @@
 #include "catch.h"
+#include "gpu_monitor.h"
 #include "status_printer.h"
 
 using namespace lv;
@@ -89,4 +90,48 @@ TEST_CASE("the summary names a worker's own counters, leaving out those that are
   CHECK(text.find("Summary: correct 3, errors 2, total_documents 5\n") != std::string::npos);
   CHECK(text.find("Summary: 2 images, 3 boxes: 3 correct, 0 mislabeled") != std::string::npos);
   CHECK(text.find("Not processed: 1 item(s)") != std::string::npos);
+}
+
+TEST_CASE("the throughput summary: items/s per device, efficiency against the median device, hints", "[status]") {
+  lv::Throughput t;
+  t.wall_s = 10;
+  t.items = 300;
+  t.devices.push_back({"GPU 0", 100, 10, 5, 30.0, 2000, 81920});
+  t.devices.push_back({"GPU 1", 200, 10, 5, 95.0, 80000, 81920});
+  t.devices.push_back({"GPU 2", 0, 0, 0, 0, 0, 0});  // quarantined before it did anything: left out
+  const std::string text = lv::format_throughput(t);
+  INFO(text);
+  CHECK(text.find("Throughput: 300 items in 10s (30.0 items/s); GPU 0 10.0/s (busy 100%, GPU 30%), GPU 1 20.0/s") !=
+        std::string::npos);
+  CHECK(text.find("GPU 2") == std::string::npos);
+  // 30 items/s against 2 x 20 (the upper median): 0.75.
+  CHECK(text.find("Efficiency 0.75") != std::string::npos);
+  CHECK(text.find("hint: GPU 0 averaged 30% utilisation while its worker ran: the input side is the limit") !=
+        std::string::npos);
+  CHECK(text.find("hint: GPU 1 averaged") == std::string::npos);
+  CHECK(text.find("hint: GPU 1 memory reached 78.1 of 80.0 GB: lower processing.batch_size") != std::string::npos);
+  CHECK(text.find("hint: GPU 0 memory") == std::string::npos);
+
+  // Too few samples to judge: no utilisation hint; a sampler that failed is named.
+  t.devices[0].busy_samples = 2;
+  t.sampling_problem = "nvidia-smi stopped sampling (exit code 9)";
+  const std::string few = lv::format_throughput(t);
+  CHECK(few.find("hint: GPU 0 averaged") == std::string::npos);
+  CHECK(few.find("(no GPU utilisation figures: nvidia-smi stopped sampling (exit code 9))") != std::string::npos);
+}
+
+TEST_CASE("the GPU monitor counts utilisation only while a worker runs on the GPU, and keeps the peak memory",
+          "[status]") {
+  bool gpu1_busy = true;
+  lv::GpuMonitor m(lv::LaunchSpec{}, [&](int index) { return index == 1 && gpu1_busy; });
+  CHECK(m.feed("0, 10, 100, 1000\n1, 80, 500, 1000\n1, 6").size() == 2);  // the torn line waits
+  CHECK(m.feed("0, 700, 1000\n").size() == 1);
+  gpu1_busy = false;
+  m.feed("1, 0, 100, 1000\n");
+  const auto& stats = m.stats();
+  CHECK(stats.at(0).busy_samples == 0);
+  CHECK(stats.at(1).busy_samples == 2);
+  CHECK(stats.at(1).mean_busy_util() == Approx(70.0));
+  CHECK(stats.at(1).peak_used_mib == 700);
+  CHECK(stats.at(1).total_mib == 1000);
 }
