@@ -1,8 +1,15 @@
 #include "batch_finder.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 
+#include <CLI/CLI.hpp>
 #include <fmt/core.h>
+
+#include "message.h"
+#include "program.h"
+#include "yaml_edit.h"
 
 namespace lv {
 
@@ -113,6 +120,36 @@ std::string format_batch_pick(const BatchProbe& probe, const BatchPick& pick) {
   }
   text += fmt::format("pick: {}: {}\n[batch-size] {}\n", pick.batch, pick.why, pick.batch);
   return text;
+}
+
+int find_batch_size_main(int argc, char** argv, const std::string& program,
+                         const std::function<std::unique_ptr<BatchProbe>(const Config& config)>& make_probe) {
+  CLI::App app{fmt::format("{} --find-batch-size: the batch size for this machine, written into the config as "
+                           "processing.batch_size (comments and other keys kept)",
+                           program)};
+  std::string config_path;
+  bool find = false, test_only = false;
+  int max_batch = 1024;
+  app.add_flag("--find-batch-size", find, "find the batch size")->required();
+  app.add_option("--config", config_path, "the run's YAML config")->required();
+  app.add_flag("--test-only", test_only, "print the table and the pick; leave the config as it is");
+  app.add_option("--max-batch", max_batch, "largest batch to try")->capture_default_str()->check(CLI::Range(1, 65536));
+  if (const auto code = parse_command_line(app, argc, argv)) return *code;
+  return run_guarded([&] {
+    const Config config = load_config(config_path);
+    std::unique_ptr<BatchProbe> probe = make_probe(config);
+    const auto start = std::chrono::steady_clock::now();
+    const BatchPick pick = find_batch_size(*probe, max_batch, [&] {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    });
+    std::fputs(format_batch_pick(*probe, pick).c_str(), stdout);
+    if (!test_only) {
+      set_yaml_value_in_file(config.file, "processing", "batch_size", std::to_string(pick.batch));
+      print_note(fmt::format("wrote processing.batch_size: {} into {}", pick.batch, config.file.string()));
+    }
+    std::fflush(stdout);
+    return 0;
+  });
 }
 
 }  // namespace lv

@@ -10,8 +10,11 @@
 ///     batch within 3 % of the best rate), with the items/s table printed.
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "config.h"
 
 namespace lv {
 
@@ -50,5 +53,13 @@ BatchPick find_batch_size(BatchProbe& probe, int max_batch, const std::function<
 /// The table and the pick, as the finder prints them; the last line is "[batch-size] N", which
 /// the orchestrator's --auto-batch reads.
 std::string format_batch_pick(const BatchProbe& probe, const BatchPick& pick);
+
+/// A worker's `--find-batch-size` mode: `WORKER --find-batch-size --config C [--test-only]
+/// [--max-batch N]`. Loads the config, gets the worker's probe from `make_probe` (which loads
+/// the model), runs the finder and prints the table and the pick; without --test-only writes
+/// `processing.batch_size` into C in place (set_yaml_value: comments and other keys kept).
+/// Returns the exit code (run_guarded: errors are printed).
+int find_batch_size_main(int argc, char** argv, const std::string& program,
+                         const std::function<std::unique_ptr<BatchProbe>(const Config& config)>& make_probe);
 
 }  // namespace lv

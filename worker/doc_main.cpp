@@ -2,6 +2,7 @@
 // TorchScript text model (DESIGN §6 protocol). Reads like its protocol: options, config,
 // threads, signals, run, exit code.
 #include <atomic>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
@@ -17,6 +18,13 @@
 int main(int argc, char** argv) {
   lv::set_program_name("doc_worker");
   lv::tune_allocator_for_batches();
+
+  for (int i = 1; i < argc; ++i)
+    if (std::string_view(argv[i]) == "--find-batch-size")
+      return lv::find_batch_size_main(argc, argv, "doc_worker", [](const lv::Config& config) {
+        lv::set_model_threads(lv::model_threads(config));
+        return lv::make_batch_probe(lv::load_doc_model(config));
+      });
 
   // Options (DESIGN §6).
   CLI::App app{"Verifies the labels of, classifies or embeds one shard of documents with a TorchScript text model."};

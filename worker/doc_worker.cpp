@@ -383,6 +383,14 @@ class DocShard {
 
 }  // namespace
 
+std::unique_ptr<TextModel> load_doc_model(const Config& config) {
+  std::vector<std::string> classes;
+  if (config.task != Task::embed && (!config.input.classes.empty() || !config.input.classes_file.empty()))
+    classes = dataset_class_names(config);
+  const TextTokenizer tokenizer(config);
+  return load_text_model(config, classes, tokenizer.largest_id());
+}
+
 ExitCode run_doc_worker(const Config& config, const WorkerArgs& args, const std::atomic<bool>& stop) {
   const auto started = std::chrono::steady_clock::now();
   if (config.input.documents.empty())

@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "exit_code.h"
+#include "model.h"
 #include "worker_kit.h"
 
 namespace lv {
@@ -18,6 +19,10 @@ namespace lv {
 /// `documents_corrected.jsonl`; classify `classified.jsonl`; embed `embeddings.npy` and
 /// `embeddings_ids.txt`. Throws lv::Error for usage (2), model (3) and unreadable-input (4)
 /// failures before any item is processed.
+/// The text model of `config` as a run loads it (its classes, its tokenizer's largest id), for
+/// the batch-size finder.
+std::unique_ptr<TextModel> load_doc_model(const Config& config);
+
 ExitCode run_doc_worker(const Config& config, const WorkerArgs& args, const std::atomic<bool>& stop);
 
 }  // namespace lv

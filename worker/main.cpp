@@ -44,9 +44,17 @@ int main(int argc, char** argv) {
   // The finalize pass after the merge (verification.policy adaptive): no shard, no model.
   for (int i = 1; i < argc; ++i)
     if (std::string_view(argv[i]) == "--finalize") return finalize_main(argc, argv);
+  // The batch-size finder (issue 10): the model on synthetic batches, no shard.
+  for (int i = 1; i < argc; ++i)
+    if (std::string_view(argv[i]) == "--find-batch-size")
+      return lv::find_batch_size_main(argc, argv, "image_worker", [](const lv::Config& config) {
+        lv::set_model_threads(lv::model_threads(config));
+        return lv::make_batch_probe(lv::load_model(config, lv::dataset_classes(config)));
+      });
 
   // Options (DESIGN §6).
   CLI::App app{"Verifies YOLO labels of one shard of images with a TorchScript model.\n"
+               "image_worker --find-batch-size --config C [--test-only]: the batch size for this machine.\n"
                "image_worker --finalize --config C --output-dir OUT: the adaptive policy's pass over a merged run."};
   lv::WorkerArgs args;
   lv::add_worker_options(app, args);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "batch_finder.h"
 #include "class_map.h"
 #include "config.h"
 #include "geometry.h"
@@ -56,6 +57,10 @@ class ModelBase {
   std::vector<bool> covered() const;
   /// "cuda:0 (fp16)", "cpu".
   const std::string& device() const { return device_; }
+  /// The batch-size finder's probe: one synchronised forward of `batch` synthetic rows (zeros
+  /// of the real input shape); false when the device ran out of memory (its cache is emptied
+  /// then). Throws lv::Error (one line) for any other failure.
+  virtual bool probe(int batch) = 0;
 
  protected:
   ClassMap classes_;
@@ -94,6 +99,15 @@ class TextModel : public ModelBase {
  protected:
   int64_t width_ = 0;
 };
+
+/// The GPU the worker runs on (cuda:0): its memory in bytes, and the peak its allocator handed
+/// out since the last call (which resets it). 0 and 0 without CUDA.
+uint64_t gpu_memory_total();
+uint64_t gpu_memory_peak_and_reset();
+
+/// The batch-size finder's probe over a loaded model (image or text): runs it on synthetic
+/// batches, with the GPU's memory figures when it runs on one.
+std::unique_ptr<BatchProbe> make_batch_probe(std::unique_ptr<ModelBase> model);
 
 /// Sets the number of threads LibTorch uses for one model forward (intra-op) and logs it.
 void set_model_threads(int threads);

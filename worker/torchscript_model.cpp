@@ -1,6 +1,10 @@
 // The TorchScript backends. This is the only worker translation unit that includes LibTorch.
 #include <torch/script.h>
 #include <torch/torch.h>
+#ifdef LV_TORCH_CUDA  // the official CUDA LibTorch (worker/CMakeLists.txt): memory statistics
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
 
 #include <algorithm>
 #include <cstdlib>
@@ -56,6 +60,25 @@ std::string torch_message(const std::exception& e) {
     if (const size_t line = what.rfind('\n'); line != std::string::npos) what.erase(0, line + 1);
   }
   return what;
+}
+
+/// Whether a LibTorch error is the device running out of memory (any form of the message).
+bool out_of_memory(const std::exception& e) {
+  const std::string what = e.what();
+  return what.find("out of memory") != std::string::npos || what.find("OutOfMemory") != std::string::npos ||
+         what.find("CUBLAS_STATUS_ALLOC_FAILED") != std::string::npos;
+}
+
+/// Waits for the device's queued work, so that a timing or a memory peak is the forward's.
+void synchronize(const torch::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize(device.index() < 0 ? -1 : device.index());
+}
+
+/// After an out-of-memory: hand the allocator's cached blocks back, so the next try starts clean.
+void release_cached_memory() {
+#ifdef LV_TORCH_CUDA
+  c10::cuda::CUDACachingAllocator::emptyCache();
+#endif
 }
 
 /// What this process's LibTorch says about CUDA. versionCUDART() answers only when LibTorch's
@@ -161,6 +184,26 @@ class TorchModel : public Model {
     torch::Tensor x = batch.to(device_tensor_, dtype_);
     torch::Tensor y = first_tensor(module_.forward({x}));
     return y.to(torch::kCPU, torch::kFloat).contiguous();
+  }
+
+  bool probe(int batch) override {
+    c10::InferenceMode guard;
+    try {
+      const torch::Tensor x =
+          torch::zeros({batch, 3, input_size_, input_size_}, torch::TensorOptions().dtype(dtype_).device(device_tensor_));
+      const torch::Tensor y = first_tensor(module_.forward({x}));
+      synchronize(device_tensor_);
+      return y.size(0) == batch || y.size(0) > 0;
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      if (out_of_memory(e)) {
+        release_cached_memory();
+        return false;
+      }
+      throw Error(ExitCode::failed, fmt::format("{}: the model failed on a batch of {}: {}", config_.model.path.string(),
+                                                batch, torch_message(e)));
+    }
   }
 
   /// forward() on one of the run's batches. A LibTorch error becomes one line without the C++
@@ -431,6 +474,26 @@ class TorchTextModel : public TextModel {
     return out;
   }
 
+  bool probe(int batch) override {
+    c10::InferenceMode guard;
+    try {
+      const int64_t length = std::max(2, config_.model.max_length);
+      const torch::Tensor ids = torch::ones({batch, length}, torch::TensorOptions().dtype(torch::kLong).device(device_tensor_));
+      const torch::Tensor y = first_tensor(module_.forward({ids, torch::ones_like(ids)}));
+      synchronize(device_tensor_);
+      return y.size(0) > 0;
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      if (out_of_memory(e)) {
+        release_cached_memory();
+        return false;
+      }
+      throw Error(ExitCode::failed, fmt::format("{}: the model failed on a batch of {} documents: {}",
+                                                config_.model.path.string(), batch, torch_message(e)));
+    }
+  }
+
   /// The warm-up: one forward on a two-token document [1, largest_id]; checks the output's
   /// shape for the task and learns the embedding width.
   void check_output_shape(int64_t largest_id) {
@@ -486,6 +549,51 @@ class TorchTextModel : public TextModel {
 };
 
 }  // namespace
+
+namespace {
+
+class ModelProbe : public BatchProbe {
+ public:
+  explicit ModelProbe(std::unique_ptr<ModelBase> model) : model_(std::move(model)) {}
+  bool run(int batch) override {
+    gpu_memory_peak_and_reset();
+    const bool fits = model_->probe(batch);
+    peak_ = gpu_memory_peak_and_reset();
+    return fits;
+  }
+  uint64_t memory_total() const override { return gpu_memory_total(); }
+  uint64_t last_peak() const override { return peak_; }
+  std::string device() const override { return model_->device(); }
+
+ private:
+  std::unique_ptr<ModelBase> model_;
+  uint64_t peak_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<BatchProbe> make_batch_probe(std::unique_ptr<ModelBase> model) {
+  return std::make_unique<ModelProbe>(std::move(model));
+}
+
+uint64_t gpu_memory_total() {
+#ifdef LV_TORCH_CUDA
+  if (torch::cuda::is_available()) return at::cuda::getDeviceProperties(0)->totalGlobalMem;
+#endif
+  return 0;
+}
+
+uint64_t gpu_memory_peak_and_reset() {
+#ifdef LV_TORCH_CUDA
+  if (torch::cuda::is_available()) {
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(0);
+    const uint64_t peak = static_cast<uint64_t>(stats.allocated_bytes[0].peak);  // [0]: all pools together
+    c10::cuda::CUDACachingAllocator::resetPeakStats(0);
+    return peak;
+  }
+#endif
+  return 0;
+}
 
 void set_model_threads(int threads) {
   torch::set_num_threads(threads);

@@ -647,3 +647,38 @@ TEST_CASE("image_worker with a traced export and the default input size fails at
   CHECK(r.output.find("set model.input_size to it") != std::string::npos);
   CHECK_FALSE(fs::exists(w.dir / "out/.journal.jsonl"));
 }
+
+TEST_CASE("image_worker --find-batch-size on a constructed CPU model: the table, the pick, the config edited in place",
+          "[worker][e2e][batch_finder]") {
+  lv::test::TempDir dir;
+  lv::test::save_conv_classifier(dir / "model.pt", 3, 32);
+  const std::string config =
+      "# tuned for this box\n"
+      "input:\n  images: data\n  classes: [red, green, blue]\n"
+      "model:\n  path: model.pt\n  type: classifier\n  input_size: 32\n"
+      "processing:\n  batch_size: 4   # found by the finder\n  num_threads: 1\n";
+  write_text(dir / "config.yaml", config);
+  const fs::path log = dir / "find.log";
+  const std::vector<std::string> base = {LV_IMAGE_WORKER, "--find-batch-size", "--config", (dir / "config.yaml").string(),
+                                         "--max-batch", "32"};
+  std::vector<std::string> test_only = base;
+  test_only.push_back("--test-only");
+  REQUIRE(lv::test::run_program(test_only, log) == 0);
+  const std::string text = read_text(log);
+  INFO(text);
+  CHECK(text.find("batch-size finder on cpu") != std::string::npos);
+  CHECK(text.find("items/s") != std::string::npos);
+  const size_t at = text.find("[batch-size] ");
+  REQUIRE(at != std::string::npos);
+  const int pick = std::stoi(text.substr(at + 13));
+  CHECK((pick >= 1 && pick <= 32 && (pick & (pick - 1)) == 0));  // a power of two it tried
+  CHECK(read_text(dir / "config.yaml") == config);               // --test-only: untouched
+
+  REQUIRE(lv::test::run_program(base, log) == 0);
+  const std::string written = read_text(log);
+  const int second = std::stoi(written.substr(written.find("[batch-size] ") + 13));
+  std::string expected = config;
+  expected.replace(expected.find("batch_size: 4 "), 14, "batch_size: " + std::to_string(second) + " ");
+  CHECK(read_text(dir / "config.yaml") == expected);
+  CHECK(written.find("wrote processing.batch_size: " + std::to_string(second)) != std::string::npos);
+}
