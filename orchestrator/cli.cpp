@@ -44,6 +44,9 @@ ParsedArgs parse_args(int argc, char** argv) {
   app.add_flag("--static", o.static_shards,
                "plain contiguous shards, one per GPU, never split (default: an idle GPU takes over part of the "
                "busiest shard; config orchestrator.balance)");
+  app.add_flag("--auto-batch", o.auto_batch,
+               "before launching, run the worker's --find-batch-size --test-only once per GPU model and give each "
+               "GPU its own batch size (the config file is left as it is)");
   app.add_option("--timeout", timeout, "wall-clock limit per shard attempt in seconds (default: none)");
   app.set_version_flag("--version", std::string("orchestrator ") + LV_VERSION);
   app.footer(

@@ -24,6 +24,7 @@ struct Options {
   std::optional<double> stall_timeout_s;
   std::optional<double> timeout_s;   ///< per attempt; not given = none
   bool static_shards = false;        ///< --static: no balancing (orchestrator.balance false)
+  bool auto_batch = false;           ///< --auto-batch: the worker's batch-size finder per GPU model first
 };
 
 }  // namespace lv

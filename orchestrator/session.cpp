@@ -536,8 +536,10 @@ void Session::restart(const RunState& state) {
       if (name != kOutputLockFile) remove.push_back(it->path());
     }
   }
-  for (const char* name : {kRunStateFile, kItemsFile, "splits", "merge", "rejected_items.txt"})
+  for (const char* name : {kRunStateFile, kItemsFile, "splits", "merge", "rejected_items.txt", "gpu_utilisation.csv"})
     if (fs::exists(work_dir_ / name, ec)) remove.push_back(work_dir_ / name);
+  for (int n = 0; fs::exists(work_dir_ / fmt::format("auto_batch_{}.log", n), ec); ++n)
+    remove.push_back(work_dir_ / fmt::format("auto_batch_{}.log", n));
   for (const auto& s : state.shards)
     if (fs::exists(work_dir_ / shard_log(s), ec) &&
         std::find(remove.begin(), remove.end(), work_dir_ / shard_log(s)) == remove.end())
@@ -602,6 +604,12 @@ int Session::execute(RunState& state, const std::vector<int>& selected) {
     plan.items_to_run += s.end - s.begin;
   }
   status_.on(plan);
+
+  if (options_.auto_batch && !auto_batch(state, selected, threads)) {
+    save_run_state(work_dir_, state);
+    status_.on(FollowUp{FollowUp::Kind::resume_interrupted, commands_.retry()});
+    return to_int(ExitCode::interrupted);
+  }
 
   RunnerOptions ropts;
   ropts.stall_timeout_s = options_.stall_timeout_s.value_or(config_.orchestrator.stall_timeout_s);
@@ -811,6 +819,69 @@ ExitStatus Session::finalize(const RunState& state) {
   const ExitStatus exit = system_.run_to_end(spec);
   status_.on(Finalized{exit, spec.log, exit.ok() ? std::vector<std::string>{} : log_tail(spec.log, 10)});
   return exit;
+}
+
+bool Session::auto_batch(RunState& state, const std::vector<int>& selected, int threads) {
+  const GpuDiscovery found = system_.discover_gpus();
+  std::vector<std::pair<std::string, std::vector<int>>> groups;  // model -> shards, in order
+  for (int index : selected) {
+    const ShardState& s = state.shards.at(static_cast<size_t>(index));
+    std::string model = "CPU";
+    if (s.is_gpu) {
+      model = "GPU";
+      for (const GpuInfo& g : found.gpus)
+        if (g.index == s.device_index && !g.name.empty()) model = g.name;
+    }
+    auto group = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == model; });
+    if (group == groups.end()) group = groups.insert(groups.end(), {model, {}});
+    group->second.push_back(index);
+  }
+  for (size_t n = 0; n < groups.size(); ++n) {
+    const auto& [model, shards] = groups[n];
+    const ShardState& first = state.shards.at(static_cast<size_t>(shards.front()));
+    LaunchSpec spec;
+    spec.argv = {state.worker.string(), "--find-batch-size", "--test-only", "--config", state.config_path.string()};
+    spec.env = {{"CUDA_VISIBLE_DEVICES", first.cuda_visible_devices},
+                {"CUDA_DEVICE_ORDER", "PCI_BUS_ID"},
+                {"OMP_NUM_THREADS", std::to_string(threads)}};
+    spec.log = work_dir_ / fmt::format("auto_batch_{}.log", n);
+    spec.log_header = fmt::format("==== orchestrator: batch-size finder for {} on {} at {} ====\n", model, first.device,
+                                  now_iso8601());
+    AutoBatch event{model, {}, std::nullopt, spec.log, ""};
+    for (int index : shards) {
+      const std::string& device = state.shards.at(static_cast<size_t>(index)).device;
+      if (std::find(event.devices.begin(), event.devices.end(), device) == event.devices.end())
+        event.devices.push_back(device);
+    }
+    ExitStatus exit;
+    try {
+      exit = system_.run_to_end(spec);
+    } catch (const Error& e) {
+      exit = ExitStatus{false, 1, 0};
+      event.problem = e.what();
+    }
+    if (exit.interrupted()) return false;
+    if (exit.ok()) {
+      const std::string text = read_file(spec.log);
+      const size_t at = text.rfind("[batch-size] ");
+      if (at != std::string::npos) {
+        try {
+          const int pick = std::stoi(text.substr(at + 13));
+          if (pick >= 1) event.batch = pick;
+        } catch (const std::exception&) {
+        }
+      }
+      if (!event.batch) event.problem = "its output has no \"[batch-size] N\" line";
+    } else if (event.problem.empty()) {
+      const std::vector<std::string> tail = log_tail(spec.log, 3);
+      event.problem = fmt::format("it ended with {}{}{}", exit.describe(), tail.empty() ? "" : ": ", fmt::join(tail, " | "));
+    }
+    if (event.batch)
+      for (int index : shards) state.shards.at(static_cast<size_t>(index)).batch_size = *event.batch;
+    status_.on(event);
+  }
+  save_run_state(work_dir_, state);
+  return true;
 }
 
 }  // namespace lv

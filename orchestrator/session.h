@@ -100,6 +100,9 @@ class Session {
   void restart(const RunState& state);
   int dry_run();
   int execute(RunState& state, const std::vector<int>& selected);
+  /// --auto-batch: the worker's finder once per GPU model (once for CPU workers), each pick
+  /// given to that model's shards as their batch size. False when interrupted.
+  bool auto_batch(RunState& state, const std::vector<int>& selected, int threads);
   /// Balancing: the position after shard `s`'s last journaled item (ShardHooks::journaled_until).
   int64_t journaled_until(const RunState& state, const ShardState& s) const;
   /// Rewrites the items file of any selected shard whose length disagrees with the state.

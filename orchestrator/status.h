@@ -154,6 +154,14 @@ struct GpuQuarantined {
   FailureKind kind = FailureKind::other;  ///< the last failure
   std::vector<int> moved;
 };
+/// --auto-batch: the worker's batch-size finder ran on one GPU of a model.
+struct AutoBatch {
+  std::string model;                 ///< "NVIDIA A100-SXM4-80GB", or "CPU"
+  std::vector<std::string> devices;  ///< the devices of this model in the run ("GPU 0", ...)
+  std::optional<int> batch;          ///< the pick, given to their shards; unset when it failed
+  std::filesystem::path log;
+  std::string problem;               ///< why there is no pick (exit status, last lines)
+};
 /// New utilisation samples from nvidia-smi (for the live lines).
 struct GpuSampled {
   std::vector<GpuSample> samples;
@@ -218,7 +226,7 @@ struct FollowUp {
 };
 
 using Event = std::variant<PlanReady, Notice, ShardStarted, ShardPhase, ShardProgress, ShardCouldNotStart,
-                           ShardStopping, ShardKilled, ShardRetrying, ShardSplitting, ShardSplit, GpuQuarantined, GpuSampled, Throughput, ShardFailed, ShardStopped, ShardDone,
+                           ShardStopping, ShardKilled, ShardRetrying, ShardSplitting, ShardSplit, GpuQuarantined, GpuSampled, Throughput, AutoBatch, ShardFailed, ShardStopped, ShardDone,
                            InterruptRequested, MergeDone, Finalized, Summary, FailureBlock, FollowUp>;
 
 /// Receives events; the printer shows them, tests record them.

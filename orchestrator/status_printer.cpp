@@ -275,6 +275,14 @@ std::string format_event(const Event& event) {
                                e.end, fmt::join(parts, ", "));
           },
           [](const GpuSampled&) { return std::string(); },
+          [](const AutoBatch& a) {
+            if (a.batch)
+              return fmt::format("auto-batch: {} ({}): batch size {} (log {})", a.model, fmt::join(a.devices, ", "),
+                                 *a.batch, a.log.string());
+            return fmt::format("warning: auto-batch: the batch-size finder failed for {} ({}): {}; they keep "
+                               "processing.batch_size. Log: {}",
+                               a.model, fmt::join(a.devices, ", "), a.problem, a.log.string());
+          },
           [](const Throughput& t) { return format_throughput(t); },
           [](const GpuQuarantined& e) {
             return fmt::format("{} quarantined: {} failures in this run (the last: {}); it gets no more work{}", e.device,

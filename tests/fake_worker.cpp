@@ -25,6 +25,8 @@
 //                    for every shard, whatever shard= says (the other keys' shard)
 //     startup_ms=M   print "[phase] loading model", wait M ms, "[phase] warm-up", wait M ms,
 //                    before the first progress line (image_worker's start-up, issue 7 case 10)
+//   --find-batch-size --config C --test-only: prints a finder's table and "[batch-size] N", N from
+//     FAKE_BATCH_PICKS="0=64,2=16" by CUDA_VISIBLE_DEVICES (default 32).
 //   FAKE_WORKER_RECORD=DIR   write DIR/shard_K.env with the CUDA_VISIBLE_DEVICES and
 //     OMP_NUM_THREADS lines this worker saw (a variable that is unset has no line).
 //
@@ -272,8 +274,9 @@ int run(int argc, char** argv) {
 
   const char* cuda = std::getenv("CUDA_VISIBLE_DEVICES");
   const char* omp = std::getenv("OMP_NUM_THREADS");
-  std::printf("[fake_worker] shard=%d CUDA_VISIBLE_DEVICES=%s OMP_NUM_THREADS=%s\n", args.shard,
-              env_or("CUDA_VISIBLE_DEVICES", "(unset)").c_str(), env_or("OMP_NUM_THREADS", "(unset)").c_str());
+  std::printf("[fake_worker] shard=%d CUDA_VISIBLE_DEVICES=%s OMP_NUM_THREADS=%s batch_size=%s\n", args.shard,
+              env_or("CUDA_VISIBLE_DEVICES", "(unset)").c_str(), env_or("OMP_NUM_THREADS", "(unset)").c_str(),
+              args.batch_size ? std::to_string(*args.batch_size).c_str() : "(config)");
   for (const std::string& tag : opt.tags) std::printf("[fake_worker] tag=%s\n", tag.c_str());
   std::fflush(stdout);
 
@@ -372,8 +375,29 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
+/// --find-batch-size: what a worker kit worker prints, with a pick chosen by the test.
+int find_batch_size(int argc, char** argv) {
+  bool test_only = false;
+  for (int i = 1; i < argc; ++i) test_only |= std::string_view(argv[i]) == "--test-only";
+  int pick = 32;
+  const std::string cuda = env_or("CUDA_VISIBLE_DEVICES", "");
+  std::string picks = env_or("FAKE_BATCH_PICKS", "");
+  for (size_t start = 0; start < picks.size();) {
+    size_t end = picks.find(',', start);
+    if (end == std::string::npos) end = picks.size();
+    const std::string entry = picks.substr(start, end - start);
+    if (entry.rfind(cuda + "=", 0) == 0) pick = std::stoi(entry.substr(cuda.size() + 1));
+    start = end + 1;
+  }
+  std::printf("batch-size finder on fake (CUDA_VISIBLE_DEVICES=%s)\n   batch  fits\n  %6d  yes\npick: %d\n[batch-size] %d\n",
+              cuda.c_str(), pick, pick, pick);
+  return test_only ? 0 : 2;  // writing the config is the real workers' business
+}
+
 int main(int argc, char** argv) {
   lv::set_program_name("fake_worker");
+  for (int i = 1; i < argc; ++i)
+    if (std::string_view(argv[i]) == "--find-batch-size") return find_batch_size(argc, argv);
   // Line-buffered even into a log file, so a crash loses no line already printed.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   return lv::run_guarded([&] { return run(argc, argv); });

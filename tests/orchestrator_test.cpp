@@ -740,3 +740,34 @@ TEST_CASE("the run summary gives items/s per GPU from nvidia-smi's samples, and 
   // The samples are kept beside the logs.
   CHECK(read_text(s.dir / "gpu_utilisation.csv").find("0, 25, 20480, 81920") != std::string::npos);
 }
+
+TEST_CASE("--auto-batch runs the finder once per GPU model and gives each GPU its model's batch size",
+          "[integration][batch_finder]") {
+  Scenario s(16);
+  const std::map<std::string, std::string> env{{"FAKE_GPU_NAMES", "A100,A100,T4,T4"}, {"FAKE_BATCH_PICKS", "0=64,2=16"}};
+  const RunResult r = s.orchestrate({"--num-gpus", "4", "--auto-batch"}, env);
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  CHECK(r.output.find("auto-batch: A100 (GPU 0, GPU 1): batch size 64") != std::string::npos);
+  CHECK(r.output.find("auto-batch: T4 (GPU 2, GPU 3): batch size 16") != std::string::npos);
+  // Once per model, on its first GPU.
+  CHECK(read_text(s.dir / "auto_batch_0.log").find("CUDA_VISIBLE_DEVICES=0)") != std::string::npos);
+  CHECK(read_text(s.dir / "auto_batch_1.log").find("CUDA_VISIBLE_DEVICES=2)") != std::string::npos);
+  CHECK_FALSE(fs::exists(s.dir / "auto_batch_2.log"));
+  const json state = json::parse(read_text(s.dir / "run_state.json"));
+  CHECK(state["shards"][0]["batch_size"] == 64);
+  CHECK(state["shards"][1]["batch_size"] == 64);
+  CHECK(state["shards"][2]["batch_size"] == 16);
+  CHECK(state["shards"][3]["batch_size"] == 16);
+  CHECK(read_text(s.dir / "gpu3.log").find("batch_size=16") != std::string::npos);
+  CHECK(read_text(s.dir / "gpu0.log").find("batch_size=64") != std::string::npos);
+  CHECK(read_text(s.dir / "config.yaml").find("batch_size") == std::string::npos);  // the user's file untouched
+
+  // A finder that fails leaves the config's batch size, with a warning naming its log.
+  Scenario f(8);
+  const RunResult bad = f.orchestrate({"--num-gpus", "2", "--auto-batch"}, {{"FAKE_BATCH_PICKS", "0=0,1=0"}});
+  INFO(bad.output);
+  REQUIRE(bad.code == 0);
+  CHECK(bad.output.find("warning: auto-batch: the batch-size finder failed for NVIDIA A100-SXM4-80GB") != std::string::npos);
+  CHECK(json::parse(read_text(f.dir / "run_state.json"))["shards"][0]["batch_size"].is_null());
+}
