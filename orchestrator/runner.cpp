@@ -122,9 +122,13 @@ void Runner::consider_split(Clock::time_point now) {
   for (size_t i = 0; i < runs_.size(); ++i) {
     const ShardRun& run = runs_[i];
     if (!run.job || run.term_sent || !run.first_progress_at) continue;
+    if (run.split_refused) continue;
     const int64_t left = run.progress.total - run.progress.done;
-    const double window = seconds_between(*run.first_progress_at, now);
-    const int64_t advanced = run.progress.done - run.done_at_first_progress;
+    // The rate of the last few seconds: a shard that reaches a slow folder slows down now,
+    // whatever its average says.
+    const auto [since, done_then] = run.recent.front();
+    const double window = seconds_between(since, now);
+    const int64_t advanced = run.progress.done - done_then;
     if (window < 0.5 || advanced <= 0) continue;
     const double rate = static_cast<double>(advanced) / window;
     if (seconds_between(run.last_advance, now) > std::max(2.0, 3.0 / rate)) continue;
@@ -162,6 +166,7 @@ void Runner::finish_split(ShardRun& run, bool clean) {
   const auto resume_alone = [&](const std::string& why) {
     status_.on(ShardSplit{index, device, shard(index).begin, shard(index).end, {}, why});
     ++run.free_relaunches;
+    run.split_refused = true;  // stopping it again would only cost another start-up
     launch(run);
   };
   int64_t until = 0;
@@ -180,7 +185,11 @@ void Runner::finish_split(ShardRun& run, bool clean) {
     if (lane_idle(lanes_[l]) && static_cast<int>(l) != run.lane) idle.push_back(static_cast<int>(l));
   const std::vector<Shard> parts = split_remainder(victim.begin, victim.end, until, static_cast<int>(idle.size()) + 1);
   if (parts.size() < 2) {
-    resume_alone(idle.empty() ? "no GPU is idle any more" : "too few items left to split");
+    resume_alone(idle.empty()             ? "no GPU is idle any more"
+                 : clean || until == victim.end ? "too few items left to split"
+                                          : fmt::format("what is left is within the {} items a killed worker may "
+                                                        "have begun (processing.batch_size)",
+                                                        options_.in_flight_margin));
     return;
   }
   // The new items files first, then the state: state and files agree at every step a crash
@@ -289,11 +298,16 @@ void Runner::handle_output(ShardRun& run, const std::string& text) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (const auto p = parse_progress_line(line)) {
       if (p->done > run.progress.done || !run.have_progress) run.last_advance = clock_.now();
+      const auto now = clock_.now();
       if (!run.first_progress_at) {
-        run.first_progress_at = clock_.now();
+        run.first_progress_at = now;
         run.done_at_first_progress = p->done;
-        startup_s_ = std::max(startup_s_, seconds_between(run.started, *run.first_progress_at));
+        startup_s_ = std::max(startup_s_, seconds_between(run.started, now));
+        run.recent.clear();
       }
+      // Progress points of the last kRateWindow seconds (the oldest kept as the window's start).
+      if (run.recent.empty() || p->done != run.recent.back().second) run.recent.emplace_back(now, p->done);
+      while (run.recent.size() > 2 && seconds_between(run.recent[1].first, now) >= kRateWindowS) run.recent.pop_front();
       if (!(run.progress == *p) || !run.have_progress) run.emitted_progress = false;
       run.progress = *p;
       run.have_progress = true;
@@ -361,15 +375,14 @@ void Runner::handle_exit(ShardRun& run, const ExitStatus& status) {
 
   account(run);
   if (was_splitting && run.stop_reason == StopReason::rebalance && interrupts_ == 0) {
-    // Stopped for a split: exit 130 as the protocol says, or killed after ignoring SIGTERM.
+    // We stopped it: whatever it exited with (130 as the protocol says; 143 from a wrapper
+    // script; a crash on the way out), it is a stop, never a failure and never the GPU's fault.
+    // Its journal says what it did; only a clean 130 vouches for nothing begun after it.
     const bool clean = !status.signaled && status.code == to_int(ExitCode::interrupted);
-    const bool killed = status.signaled && (status.signal == SIGTERM || status.signal == SIGKILL);
-    if (clean || killed) {
-      if (run.term_sent) stop_s_ = std::max(stop_s_, seconds_between(*run.term_sent, clock_.now()));
-      s.status = ShardStatus::interrupted;
-      finish_split(run, clean);
-      return;
-    }
+    if (run.term_sent) stop_s_ = std::max(stop_s_, seconds_between(*run.term_sent, clock_.now()));
+    s.status = ShardStatus::interrupted;
+    finish_split(run, clean);
+    return;
   }
   run.failure = classify_failure(status, run.stop_reason, {run.tail.begin(), run.tail.end()});
   run.failure_detail = missing;

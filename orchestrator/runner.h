@@ -89,6 +89,9 @@ struct ShardRun {
   int lane = -1;                    ///< the lane it runs on or waits for; -1: any healthy lane
   int failed_on = -1;               ///< the lane of its last failure that blames the device
   bool splitting = false;           ///< being stopped so that its unstarted items can be split
+  bool split_refused = false;       ///< a split found nothing to take: never stopped for one again
+  /// (time, done) of its recent progress lines: the rate balancing goes by.
+  std::deque<std::pair<Clock::time_point, int64_t>> recent;
   bool waiting = false;             ///< selected, not started yet (its lane is busy)
   int free_relaunches = 0;          ///< relaunches that do not count against max_retries (OOM, split, moved)
 };
@@ -107,6 +110,9 @@ struct Lane {
   int64_t items = 0;                ///< items its workers did (for the run summary)
   double busy_s = 0;                ///< time its workers ran
 };
+
+/// Balancing estimates a shard's time left from its rate over about this many seconds.
+inline constexpr double kRateWindowS = 5.0;
 
 class Runner {
  public:

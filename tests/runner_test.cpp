@@ -803,14 +803,17 @@ TEST_CASE("balancing: two slow shards share the idle GPUs by their time left, an
   REQUIRE(splitting.size() == 2);
   CHECK(splitting[0].idle == 1);
   CHECK(splitting[1].idle == 1);
-  // Shard 3 fails while stopping: the GPU reserved for its parts is free again.
+  // Shard 3 exits 1 on the way out: we stopped it, so it is split all the same.
   f.launcher.job_for_shard(3).exit = ExitStatus{false, 1, 0};
   f.launcher.job_for_shard(3).pending_output = "ValueError: broken\n";
   r.tick();
-  REQUIRE(splits.size() == 1);
+  REQUIRE(splits.size() == 2);
   CHECK(splits[0].front().index == 2);
   REQUIRE(splits[0].size() == 2);  // shard 2 and the GPU reserved for it
-  CHECK(f.state.shards[3].status == ShardStatus::failed);
+  CHECK(splits[1].front().index == 3);
+  REQUIRE(splits[1].size() == 2);
+  CHECK(f.state.shards[3].status == ShardStatus::running);
+  CHECK(f.status.of<ShardFailed>().empty());
   for (const auto& lane : r.lanes()) CHECK_FALSE(lane.reserved_for);
 }
 
@@ -839,4 +842,75 @@ TEST_CASE("balancing: a slow shard waits for GPUs about to finish rather than be
   REQUIRE(splitting.size() == 1);
   CHECK(splitting[0].index == 3);
   CHECK(splitting[0].idle == 3);  // 18 s over 4 GPUs: all three idle ones at once
+}
+
+TEST_CASE("balancing: the time left comes from the recent rate, so a shard reaching a slow folder is split",
+          "[runner][balance]") {
+  Fixture f;
+  f.state = make_state(2, 100);
+  RunnerOptions o;
+  o.balance = true;
+  ShardHooks h = f.hooks();
+  std::vector<std::vector<ShardState>> splits;
+  h.journaled_until = [](const ShardState& s) { return s.begin + 60; };
+  h.write_splits = [&](const std::vector<ShardState>& shards) { splits.push_back(shards); };
+  Runner r(f.state, {0, 1}, f.launcher, f.clock, o, h, f.status);
+  r.start();
+  auto& job = f.launcher.job_for_shard(1);
+  const auto progress = [&](double at, int done) {
+    f.clock.advance(at);
+    job.pending_output = fmt::format("[progress] {}/100 failed=0\n", done);
+    r.tick();
+  };
+  progress(3, 0);    // 3 s to start: a split must save twice that and a second
+  progress(1, 60);  // 60 quick items in a second
+  f.launcher.job_for_shard(0).exit = ExitStatus{false, 0, 0};
+  progress(2, 61);  // then 1 item every 2 s: the average says a few seconds left
+  progress(2, 62);
+  CHECK(f.status.of<ShardSplitting>().empty());
+  progress(2, 63);  // the last 5 s: 3 items: 37 left at 0.5/s
+  const auto splitting = f.status.of<ShardSplitting>();
+  REQUIRE(splitting.size() == 1);
+  CHECK(splitting[0].remaining_s > 30);
+}
+
+TEST_CASE("balancing: a worker that exits otherwise than 130 when stopped for a split is split all the same",
+          "[runner][balance]") {
+  for (const ExitStatus exit : {ExitStatus{false, 143, 0}, ExitStatus{true, 0, SIGSEGV}}) {
+    BalanceFixture f;
+    RunnerOptions o;
+    o.in_flight_margin = 4;
+    o.max_retries = 0;
+    Runner r = f.make_balanced(o);
+    r.start();
+    f.launcher.job_for_shard(2).exits_on_term = false;  // a wrapper script: forwards, then exits 143
+    f.skew(r, 10, 2.0);
+    REQUIRE(f.status.of<ShardSplitting>().size() == 1);
+    f.launcher.job_for_shard(2).exit = exit;
+    f.journaled = 10;
+    r.tick();
+    REQUIRE(f.splits.size() == 1);
+    CHECK(f.splits[0][0].end == 214 + 29);  // 86 left after the margin of 4, in 3 parts
+    CHECK(f.status.of<ShardFailed>().empty());
+    CHECK(f.status.of<GpuQuarantined>().empty());
+    for (const auto& lane : r.lanes()) CHECK(lane.failures == 0);
+  }
+}
+
+TEST_CASE("balancing: a shard that could not be split is not stopped for it again", "[runner][balance]") {
+  BalanceFixture f;
+  Runner r = f.make_balanced();
+  r.start();
+  f.skew(r, 10, 2.0);
+  f.journaled = 100;  // nothing left to split by the time it stopped
+  r.tick();
+  REQUIRE(f.status.of<ShardSplit>().size() == 1);
+  auto& job = f.launcher.job_for_shard(2);
+  job.pending_output = "[progress] 10/100 failed=0\n";
+  r.tick();
+  f.clock.advance(2);
+  job.pending_output = "[progress] 20/100 failed=0\n";
+  r.tick();
+  CHECK(f.status.of<ShardSplitting>().size() == 1);
+  CHECK(job.signals.empty());
 }
