@@ -395,13 +395,40 @@ void Runner::handle_exit(ShardRun& run, const ExitStatus& status) {
   }
   s.status = ShardStatus::failed;
   Lane& lane = lanes_.at(static_cast<size_t>(run.lane));
-  if (lane.is_gpu && blames_device(run.failure) && interrupts_ == 0) {
-    run.failed_on = run.lane;
-    if (++lane.failures >= 2 && !lane.quarantined) {
+  if (lane.is_gpu && blames_device(run.failure) && interrupts_ == 0 && !run.shard_is_cause) {
+    const bool elsewhere = std::any_of(run.blamed_lanes.begin(), run.blamed_lanes.end(),
+                                       [&](int l) { return l != run.lane; });
+    if (elsewhere) {
+      // The same shard failed so on two GPUs: the shard is the cause (a crash its data
+      // triggers, a hang), not the GPUs. Take its failures off them.
+      run.shard_is_cause = true;
+      run.blamed_lanes.push_back(run.lane);
+      ShardBlamed event{s.index, {}, {}};
+      for (int l : run.blamed_lanes) {
+        Lane& blamed = lanes_.at(static_cast<size_t>(l));
+        if (std::find(event.devices.begin(), event.devices.end(), blamed.device) == event.devices.end())
+          event.devices.push_back(blamed.device);
+        if (l != run.lane) blamed.failures = std::max(0, blamed.failures - 1);
+        if (blamed.quarantined && blamed.failures < 2) {
+          blamed.quarantined = false;
+          state_.quarantined.erase(std::remove(state_.quarantined.begin(), state_.quarantined.end(), blamed.device),
+                                   state_.quarantined.end());
+          event.restored.push_back(blamed.device);
+        }
+      }
+      run.blamed_lanes.clear();
       hooks_.save_state();
-      status_.on(ShardFailed{s.index, s.device, status, run.failure, run.failure_detail, s.attempts});
-      quarantine(run.lane, run.failure);  // this shard too waits for a healthy GPU
-      return;
+      status_.on(event);
+    } else {
+      run.failed_on = run.lane;
+      run.blamed_lanes.push_back(run.lane);
+      if (++lane.failures >= 2 && !lane.quarantined) {
+        hooks_.save_state();
+        quarantine(run.lane, run.failure);  // this shard too waits for a healthy GPU
+        if (run.waiting) return;
+        status_.on(ShardFailed{s.index, s.device, status, run.failure, run.failure_detail, s.attempts});
+        return;
+      }
     }
   }
   const int batch = s.batch_size.value_or(options_.batch_size);
@@ -497,10 +524,13 @@ void Runner::quarantine(int index, FailureKind kind) {
   if (std::find(state_.quarantined.begin(), state_.quarantined.end(), lane.device) == state_.quarantined.end())
     state_.quarantined.push_back(lane.device);
   GpuQuarantined event{lane.device, lane.failures, kind, {}};
+  const bool healthy_left = any_healthy_lane();
+  event.healthy_left = healthy_left;
   for (auto& run : runs_) {
     const bool waits_here = run.waiting && run.lane == index;
-    const bool failed_here = !run.job && !run.waiting && run.failed_on == index &&
-                             state_of(run).status == ShardStatus::failed && retry_may_help(run.failure);
+    const bool failed_here = healthy_left && !run.job && !run.waiting && run.failed_on == index &&
+                             !run.shard_is_cause && state_of(run).status == ShardStatus::failed &&
+                             retry_may_help(run.failure);
     if (!waits_here && !failed_here) continue;
     if (failed_here) {
       ++run.free_relaunches;  // the device's fault, not the shard's: not one of max_retries

@@ -89,6 +89,8 @@ struct ShardRun {
   int lane = -1;                    ///< the lane it runs on or waits for; -1: any healthy lane
   int failed_on = -1;               ///< the lane of its last failure that blames the device
   bool splitting = false;           ///< being stopped so that its unstarted items can be split
+  std::vector<int> blamed_lanes;    ///< lanes it failed on in a way that blames the device
+  bool shard_is_cause = false;      ///< it failed so on two GPUs: its failures blame no GPU
   bool split_refused = false;       ///< a split found nothing to take: never stopped for one again
   /// (time, done) of its recent progress lines: the rate balancing goes by.
   std::deque<std::pair<Clock::time_point, int64_t>> recent;

@@ -695,6 +695,9 @@ int Session::execute(RunState& state, const std::vector<int>& selected) {
     }
     block.device_quarantined =
         std::find(state.quarantined.begin(), state.quarantined.end(), s.device) != state.quarantined.end();
+    block.others_healthy = std::any_of(state.shards.begin(), state.shards.end(), [&](const ShardState& o) {
+      return std::find(state.quarantined.begin(), state.quarantined.end(), o.device) == state.quarantined.end();
+    });
     status_.on(block);
     failure_codes.insert(s.signal ? 128 + *s.signal : s.exit_code.value_or(-1));
   }
@@ -711,7 +714,8 @@ int Session::execute(RunState& state, const std::vector<int>& selected) {
   if (first.is_gpu && first_kind != FailureKind::model_load && first_kind != FailureKind::cuda_oom &&
       retry_may_help(first_kind)) {
     for (const auto& s : state.shards)
-      if (s.status == ShardStatus::succeeded && s.is_gpu && s.device_index != first.device_index) {
+      if (s.status == ShardStatus::succeeded && s.is_gpu && s.device_index != first.device_index &&
+          std::find(state.quarantined.begin(), state.quarantined.end(), s.device) == state.quarantined.end()) {
         status_.on(FollowUp{FollowUp::Kind::move_shard, commands_.move_shard(first.index, std::to_string(s.device_index))});
         break;
       }

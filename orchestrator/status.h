@@ -153,6 +153,14 @@ struct GpuQuarantined {
   int failures = 0;
   FailureKind kind = FailureKind::other;  ///< the last failure
   std::vector<int> moved;
+  bool healthy_left = true;               ///< false: every GPU of the run is quarantined
+};
+/// A shard failed in a way that blames the device on two GPUs: the shard is the cause. Its
+/// failures no longer count against those GPUs; `restored` were quarantined and work again.
+struct ShardBlamed {
+  int index = 0;
+  std::vector<std::string> devices;
+  std::vector<std::string> restored;
 };
 /// --auto-batch: the worker's batch-size finder ran on one GPU of a model.
 struct AutoBatch {
@@ -217,6 +225,7 @@ struct FailureBlock {
   std::filesystem::path log;
   std::vector<std::string> tail;
   bool device_quarantined = false;  ///< its device was quarantined in this run
+  bool others_healthy = true;       ///< some device of the plan is not quarantined
 };
 /// A command the user can paste to go on (retry, merge, restart, move a shard).
 struct FollowUp {
@@ -226,7 +235,7 @@ struct FollowUp {
 };
 
 using Event = std::variant<PlanReady, Notice, ShardStarted, ShardPhase, ShardProgress, ShardCouldNotStart,
-                           ShardStopping, ShardKilled, ShardRetrying, ShardSplitting, ShardSplit, GpuQuarantined, GpuSampled, Throughput, AutoBatch, ShardFailed, ShardStopped, ShardDone,
+                           ShardStopping, ShardKilled, ShardRetrying, ShardSplitting, ShardSplit, GpuQuarantined, ShardBlamed, GpuSampled, Throughput, AutoBatch, ShardFailed, ShardStopped, ShardDone,
                            InterruptRequested, MergeDone, Finalized, Summary, FailureBlock, FollowUp>;
 
 /// Receives events; the printer shows them, tests record them.

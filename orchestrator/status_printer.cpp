@@ -106,6 +106,10 @@ std::string format_notice(const Notice& n) {
                          n.count, n.text, fmt::join(n.names, ", "),
                          n.count > static_cast<int64_t>(n.names.size()) ? ", ..." : "");
     case Notice::Kind::quarantined_devices:
+      if (n.count == 0)
+        return fmt::format("note: {} quarantined in the earlier run (failed twice), and no other device of the plan "
+                           "is left: the shards run there again. Name devices in --gpus to choose",
+                           fmt::join(n.names, ", "));
       return fmt::format("note: {} quarantined in the earlier run (failed twice); {} shard(s) moved to the other "
                          "devices. Name it in --gpus to use it again",
                          fmt::join(n.names, ", "), n.count);
@@ -285,10 +289,18 @@ std::string format_event(const Event& event) {
           },
           [](const Throughput& t) { return format_throughput(t); },
           [](const GpuQuarantined& e) {
-            return fmt::format("{} quarantined: {} failures in this run (the last: {}); it gets no more work{}", e.device,
-                               e.failures, to_string(e.kind),
-                               e.moved.empty() ? std::string()
-                                               : fmt::format("; shard(s) {} move to the other GPUs", fmt::join(e.moved, ", ")));
+            return fmt::format(
+                "{} quarantined: {} failures in this run (the last: {}); it gets no more work{}", e.device, e.failures,
+                to_string(e.kind),
+                !e.healthy_left ? "; no healthy GPU is left, so its shards stay failed"
+                : e.moved.empty() ? std::string()
+                                  : fmt::format("; shard(s) {} move to the other GPUs", fmt::join(e.moved, ", ")));
+          },
+          [](const ShardBlamed& e) {
+            return fmt::format("shard {} failed the same way on {}: the shard is the cause, not the GPUs{}", e.index,
+                               fmt::join(e.devices, " and "),
+                               e.restored.empty() ? std::string()
+                                                  : fmt::format("; {} back in service", fmt::join(e.restored, ", ")));
           },
           [](const ShardRetrying& e) {
             if (e.batch_size)
@@ -351,9 +363,13 @@ std::string format_event(const Event& event) {
                                            to_string(f.kind), f.attempts);
             if (!f.detail.empty()) text += fmt::format("\n  {}", f.detail);
             if (f.device_quarantined)
-              text += fmt::format("\n  {} was quarantined in this run: --retry-failed runs its shards on the other "
-                                  "devices; name it in --gpus to use it again",
-                                  f.device);
+              text += f.others_healthy
+                          ? fmt::format("\n  {} was quarantined in this run: --retry-failed runs its shards on the "
+                                        "other devices; name it in --gpus to use it again",
+                                        f.device)
+                          : fmt::format("\n  {} was quarantined in this run, as was every other device of the plan: "
+                                        "check them (nvidia-smi -q), then name them in --gpus",
+                                        f.device);
             const std::string hint = failure_hint(f.kind, exit);
             if (!hint.empty()) text += fmt::format("\n  hint: {}", hint);
             if (f.tail.empty()) return text + fmt::format("\n  see {}", f.log.string());

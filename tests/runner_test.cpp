@@ -914,3 +914,38 @@ TEST_CASE("balancing: a shard that could not be split is not stopped for it agai
   CHECK(f.status.of<ShardSplitting>().size() == 1);
   CHECK(job.signals.empty());
 }
+
+TEST_CASE("quarantine: a shard that crashes on two GPUs is the cause - its GPUs are cleared, it fails alone",
+          "[runner][quarantine]") {
+  Fixture f;
+  RunnerOptions o;
+  o.max_retries = 3;
+  Runner r = f.make(o);
+  r.start();
+  const ExitStatus segv{true, 0, SIGSEGV};
+  fail_latest(f, r, 1, "Segmentation fault", segv);  // GPU 1, retried there
+  fail_latest(f, r, 1, "Segmentation fault", segv);  // GPU 1 again: quarantined, shard 1 waits
+  REQUIRE(f.status.of<GpuQuarantined>().size() == 1);
+  CHECK(f.status.of<ShardFailed>().empty());  // not failed: moved
+  f.launcher.job_for_shard(0).exit = ExitStatus{false, 0, 0};
+  r.tick();
+  CHECK(f.state.shards[1].device == "GPU 0");
+  fail_latest(f, r, 1, "Segmentation fault", segv);  // on GPU 0 too: the shard is the cause
+  const auto blamed = f.status.of<ShardBlamed>();
+  REQUIRE(blamed.size() == 1);
+  CHECK(blamed[0].index == 1);
+  CHECK(blamed[0].devices == std::vector<std::string>{"GPU 1", "GPU 0"});
+  CHECK(blamed[0].restored == std::vector<std::string>{"GPU 1"});
+  CHECK(f.state.quarantined.empty());
+  CHECK_FALSE(r.lanes()[1].quarantined);
+  // It goes on as any failing shard: retried on its GPU until max_retries, no GPU blamed.
+  fail_latest(f, r, 1, "Segmentation fault", segv);
+  fail_latest(f, r, 1, "Segmentation fault", segv);
+  f.launcher.job_for_shard(2).exit = ExitStatus{false, 0, 0};
+  r.tick();
+  CHECK(r.finished());
+  CHECK(f.state.shards[1].status == ShardStatus::failed);
+  CHECK(f.status.of<GpuQuarantined>().size() == 1);
+  CHECK(r.lanes()[0].failures == 0);
+  CHECK(f.state.quarantined.empty());
+}
