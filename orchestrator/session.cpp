@@ -39,6 +39,7 @@ std::string_view to_string(RefusalKind kind) {
     case RefusalKind::input_changed: return "input_changed";
     case RefusalKind::output_changed: return "output_changed";
     case RefusalKind::output_inside_input: return "output_inside_input";
+    case RefusalKind::shards_merged: return "shards_merged";
   }
   return "refused";
 }
@@ -465,6 +466,22 @@ int Session::retry(RunState state) {
                   commands_.restart());
   preflight();
   std::vector<int> selected = select_shards(state, options_.shards);
+  // Re-running done shards of a merged run whose other trees are gone would leave a report of
+  // those shards alone: the merge builds it from the trees there are.
+  for (const auto& s : state.shards) {
+    if (s.status != ShardStatus::succeeded || std::find(selected.begin(), selected.end(), s.index) != selected.end())
+      continue;
+    std::error_code ec;
+    if (std::any_of(selected.begin(), selected.end(),
+                    [&](int i) { return state.shards.at(static_cast<size_t>(i)).status == ShardStatus::succeeded; }) &&
+        !fs::exists(shard_output_dir(state.output_dir, s.index) / kJournalFileName, ec))
+      throw Refusal(RefusalKind::shards_merged,
+                    fmt::format("cannot re-run shard(s) {} alone: the run is merged into '{}' and the other shards' "
+                                "per-GPU trees were removed, so the new report would hold only these shards' items. "
+                                "Run it all again (its outputs are removed first) with:",
+                                fmt::join(selected, ","), state.output_dir.string()),
+                    commands_.restart());
+  }
   if (!options_.gpus.empty() || options_.num_gpus) {
     const std::vector<DeviceSlot> slots = devices();
     assign_devices(state, selected, slots);

@@ -66,6 +66,7 @@ enum class RefusalKind {
   input_changed,        ///< a retry after the item list changed
   output_changed,       ///< a retry into another output dir than the plan's
   output_inside_input,  ///< output or work dir inside the scanned input folder
+  shards_merged,        ///< --shards of a merged run whose other shards' trees are gone
 };
 std::string_view to_string(RefusalKind kind);
 

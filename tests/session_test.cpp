@@ -618,3 +618,27 @@ TEST_CASE("session: GPU workers are sampled, and the run ends with items per sec
   CHECK(c[0].devices.at(0).device == "CPU 0");
   CHECK(c[0].devices.at(0).busy_samples == 0);
 }
+
+TEST_CASE("session: --shards of a merged run whose other trees are gone is refused, the report kept whole",
+          "[session]") {
+  World w;
+  REQUIRE(w.run(w.options()) == 0);
+  const std::string report = read_text(w.dir / "out" / kReportFileName);
+  Options again = w.options();
+  again.shards = "2";
+  const Refusal r = w.refused(again);
+  CHECK(r.kind() == RefusalKind::shards_merged);
+  CHECK(std::string(r.what()).find("cannot re-run shard(s) 2 alone") != std::string::npos);
+  CHECK(r.way_out().find("--restart") != std::string::npos);
+  CHECK(read_text(w.dir / "out" / kReportFileName) == report);
+
+  // With the trees kept, re-running one shard is fine and the report stays complete.
+  World kept;
+  Options keep = kept.options();
+  keep.keep_gpu_outputs = true;
+  REQUIRE(kept.run(keep) == 0);
+  keep.shards = "2";
+  REQUIRE(kept.run(keep) == 0);
+  CHECK(kept.report().at("status") == "complete");
+  CHECK(kept.report().at("images").size() == 12);
+}
