@@ -66,7 +66,8 @@ json shard_to_json(const ShardState& s) {
               {"done", s.done},
               {"batch_size", optional_int(s.batch_size)},
               {"split_from", optional_int(s.split_from)},
-              {"log", shard_log(s).string()}};
+              {"log", shard_log(s).string()},
+              {"pid", s.pid}};
 }
 
 ShardState shard_from_json(const json& j) {
@@ -93,6 +94,7 @@ ShardState shard_from_json(const json& j) {
   if (j.contains("batch_size") && !j.at("batch_size").is_null()) s.batch_size = j.at("batch_size").get<int>();
   if (j.contains("split_from") && !j.at("split_from").is_null()) s.split_from = j.at("split_from").get<int>();
   s.log = j.value("log", "");
+  s.pid = j.value("pid", 0L);
   if (s.log == log_file(s.index).string()) s.log.clear();
   if (fs::path(s.log).is_absolute() || s.log.find("..") != std::string::npos)
     throw std::invalid_argument(fmt::format("shard {}: log '{}' is not a file name in the work dir", s.index, s.log));

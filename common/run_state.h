@@ -37,6 +37,9 @@ struct ShardState {
   /// The log, relative to the work dir, when it is not gpu<index>.log: a shard split off onto a
   /// GPU appends to that GPU's log, so each GPU keeps one log.
   std::string log;
+  /// The process id of its running worker (0 when none runs): a later orchestrator checks that
+  /// a worker which outlived this one (it ignored SIGTERM) is gone before reusing its output.
+  long pid = 0;
 };
 
 

@@ -7,9 +7,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <future>
+#include <fstream>
+#include <iterator>
 #include <map>
 
 #include <boost/asio/io_context.hpp>
@@ -158,6 +161,8 @@ class ProcessLauncher : public Launcher {
     ::kill(-job.pid, sig);
   }
 
+  long process_id(JobId id) const override { return static_cast<long>(jobs_.at(id).pid); }
+
  private:
   struct Job {
     bp::child child;
@@ -173,6 +178,16 @@ class ProcessLauncher : public Launcher {
 }  // namespace
 
 std::unique_ptr<Launcher> make_process_launcher() { return std::make_unique<ProcessLauncher>(); }
+
+bool process_running_with(long pid, const std::string& needle) {
+  if (pid <= 0) return false;
+  std::ifstream in(fmt::format("/proc/{}/cmdline", pid), std::ios::binary);
+  if (!in) return false;
+  std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+  // A zombie (exited, not reaped by its dead parent's successor yet) has an empty command line.
+  return !cmdline.empty() && cmdline.find(needle) != std::string::npos;
+}
 
 CaptureResult capture_output(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
   CaptureResult result;

@@ -48,6 +48,9 @@ class Launcher {
   virtual std::string read_output(JobId job) = 0;
   /// Sends `sig` to the job's whole process group (no-op once it is gone).
   virtual void signal(JobId job, int sig) = 0;
+  /// The job's process id (its process group's), recorded so that a later orchestrator can tell
+  /// whether a worker outlived this one; 0 when unknown.
+  virtual long process_id(JobId) const { return 0; }
 };
 
 /// The clock, so stall and timeout decisions can be tested without waiting.
@@ -75,5 +78,9 @@ CaptureResult capture_output(const std::vector<std::string>& argv,
 /// Resolves a program name the way a shell would ($PATH), or returns it unchanged when it
 /// contains a '/'. Returns "" when not found.
 std::string find_program(const std::string& name);
+
+/// Whether process `pid` runs and its command line holds `needle` (a worker of an earlier run,
+/// still writing its output dir). Reads /proc; false where it cannot tell.
+bool process_running_with(long pid, const std::string& needle);
 
 }  // namespace lv

@@ -269,6 +269,7 @@ void Runner::launch(ShardRun& run) {
   s.failure.clear();
   try {
     run.job = launcher_.start(spec);
+    s.pid = launcher_.process_id(*run.job);
   } catch (const Error& e) {
     run.job.reset();
     lane.active.reset();
@@ -342,6 +343,7 @@ void Runner::request_stop(ShardRun& run, StopReason reason) {
 void Runner::handle_exit(ShardRun& run, const ExitStatus& status) {
   ShardState& s = state_of(run);
   run.job.reset();
+  s.pid = 0;
   lanes_.at(static_cast<size_t>(run.lane)).active.reset();
   const bool was_splitting = run.splitting;
   run.splitting = false;

@@ -209,6 +209,25 @@ void Session::check_ownership(const RunState* state) {
                 commands_.with_output(unused_sibling(output_dir_)));
 }
 
+void Session::check_no_live_workers(const RunState& state, const std::string& way_out) {
+  std::vector<std::string> found;
+  std::vector<std::string> pids;
+  for (const auto& s : state.shards) {
+    if (s.pid <= 0) continue;
+    const std::string tree = shard_output_dir(state.output_dir, s.index).string();
+    if (!system_.process_running(s.pid, tree)) continue;
+    found.push_back(fmt::format("pid {} (shard {}, writing {})", s.pid, s.index, tree));
+    pids.push_back(std::to_string(s.pid));
+  }
+  if (found.empty()) return;
+  throw Refusal(RefusalKind::work_dir_in_use,
+                fmt::format("a worker of the earlier run in '{}' still runs: {}; the orchestrator that started it is "
+                            "gone, and it would write beside this run. Stop it (it ignored SIGTERM) and wait for it "
+                            "to end, then run this command again:",
+                            work_dir_.string(), fmt::join(found, "; ")),
+                fmt::format("kill -KILL -- {}; {}", fmt::join(pids, " "), way_out));
+}
+
 std::vector<DeviceSlot> Session::devices() {
   const DeviceRequest request{options_.gpus, options_.num_gpus, options_.cpu_workers.value_or(1),
                               options_.cpu_workers.has_value()};
@@ -498,6 +517,7 @@ int Session::retry(RunState state) {
 
   const auto output_lock = lock_output(output_dir_, commands_.retry());
   check_ownership(&state);
+  check_no_live_workers(state, commands_.retry());
   if (state.config_text.empty()) state.config_text = config_text_;
   if (!state.run_id.empty() && !read_output_owner(output_dir_))
     write_output_owner(output_dir_, OutputOwner{state.run_id, work_dir_, state.created_at});
@@ -517,6 +537,7 @@ int Session::merge_only(const RunState& state) {
   const auto output_lock = lock_output(state.output_dir, commands_.merge_only());
   output_dir_ = state.output_dir;
   check_ownership(&state);
+  check_no_live_workers(state, commands_.merge_only());
   // The merge copies what the shards judged, but a worker's finalize pass judges again with the
   // config as it is now: one report must come from one config.
   if (!state.config_text.empty()) {
@@ -541,6 +562,7 @@ void Session::restart(const RunState& state) {
   const auto owner = read_output_owner(state.output_dir);
   const bool own_output = owner && owner->run_id == state.run_id && !state.run_id.empty();
   if (owner && !own_output) check_ownership(&state);  // throws, naming the other run
+  check_no_live_workers(state, commands_.restart());
   std::vector<fs::path> remove;
   std::error_code ec;
   for (const auto& s : state.shards) {

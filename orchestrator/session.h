@@ -50,6 +50,8 @@ class SessionSystem {
   /// Runs one process to its end (the worker's finalize pass), its output to `spec.log`;
   /// SIGINT/SIGTERM are passed on to it. Throws lv::Error when it cannot be started.
   virtual ExitStatus run_to_end(const LaunchSpec& spec) = 0;
+  /// Whether process `pid` runs with `needle` in its command line (process_running_with).
+  virtual bool process_running(long pid, const std::string& needle) const = 0;
 };
 
 /// Why the Session refused to go on. The message says what is wrong; `way_out` is the full
@@ -120,6 +122,9 @@ class Session {
   std::unique_ptr<OutputLock> lock_output(const std::filesystem::path& dir, const std::string& way_out);
   void check_locations(const Config& config);
   void check_ownership(const RunState* state);
+  /// Refuses while a worker of the earlier run still runs (the orchestrator died, the worker
+  /// ignored the SIGTERM that followed): it would write beside the new one.
+  void check_no_live_workers(const RunState& state, const std::string& way_out);
   std::vector<DeviceSlot> devices();
   std::filesystem::path resolve_worker();
   LaunchSpec launch_spec(const RunState& state, const ShardState& shard, bool resume, int threads) const;

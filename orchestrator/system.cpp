@@ -119,6 +119,8 @@ class RealSystem : public SessionSystem {
     }
   }
 
+  bool process_running(long pid, const std::string& needle) const override { return process_running_with(pid, needle); }
+
   ExitStatus run_to_end(const LaunchSpec& spec) override {
     const JobId job = launcher_->start(spec);
     boost::asio::io_context io;

@@ -53,6 +53,7 @@ class FakeLauncher : public Launcher {
     if (sig == SIGKILL) j.exit = ExitStatus{true, 0, SIGKILL};
     else if (sig == SIGTERM && j.exits_on_term) j.exit = ExitStatus{false, 130, 0};
   }
+  long process_id(JobId id) const override { return 10000 + id; }
   Job& job_for_shard(int shard) {
     // The newest job whose argv names this shard.
     for (auto it = started.rbegin(); it != started.rend(); ++it)

@@ -69,12 +69,17 @@ class FakeSystem : public SessionSystem {
     }
   }
 
+  bool process_running(long pid, const std::string& needle) const override {
+    return live_pids.count(pid) > 0 && needle.find("_gpu") != std::string::npos;
+  }
+
   ExitStatus run_to_end(const LaunchSpec& spec) override {
     finalize_runs.push_back(spec);
     return finalize_exit;
   }
 
   int gpus = 4;
+  std::set<long> live_pids;  ///< processes process_running() finds
   std::string gpu_samples;  ///< fed to the GPU monitor every tick, as nvidia-smi would print them
   bool monitored = false;   ///< drive() got a monitor
   std::optional<uint64_t> free;
@@ -641,4 +646,32 @@ TEST_CASE("session: --shards of a merged run whose other trees are gone is refus
   REQUIRE(kept.run(keep) == 0);
   CHECK(kept.report().at("status") == "complete");
   CHECK(kept.report().at("images").size() == 12);
+}
+
+TEST_CASE("session: a worker of the earlier run that still runs stops a retry, a merge and a restart", "[session]") {
+  World w;
+  w.system.script[2] = {Act::crash_midway};
+  REQUIRE(w.run(w.options()) == 1);
+  // The orchestrator died while shard 2's worker ran on, ignoring the SIGTERM that followed.
+  RunState state = *load_run_state(w.work());
+  CHECK(state.shards[2].pid == 0);  // it ended while we watched: no pid kept
+  state.shards[2].pid = 4242;
+  state.shards[2].status = ShardStatus::running;
+  save_run_state(w.work(), state);
+  w.system.live_pids = {4242};
+  for (const int mode : {0, 1, 2}) {
+    Options o = w.options();
+    if (mode == 0) o.retry_failed = true;
+    if (mode == 1) o.merge_only = true;
+    if (mode == 2) o.restart = true;
+    const Refusal r = w.refused(o);
+    CHECK(r.kind() == RefusalKind::work_dir_in_use);
+    CHECK(std::string(r.what()).find("pid 4242 (shard 2, writing") != std::string::npos);
+    CHECK(r.way_out().rfind("kill -KILL -- 4242; ", 0) == 0);
+  }
+  CHECK(fs::exists(w.work() / "run_state.json"));  // the restart removed nothing
+  w.system.live_pids.clear();
+  Options retry = w.options();
+  retry.retry_failed = true;
+  CHECK(w.run(retry) == 0);
 }
