@@ -741,7 +741,7 @@ TEST_CASE("the run summary gives items/s per GPU from nvidia-smi's samples, and 
   CHECK(read_text(s.dir / "gpu_utilisation.csv").find("0, 25, 20480, 81920") != std::string::npos);
 }
 
-TEST_CASE("--auto-batch runs the finder once per GPU model and gives each GPU its model's batch size",
+TEST_CASE("auto-batch: the finder runs once per GPU model and each GPU gets its model's batch size",
           "[integration][batch_finder]") {
   Scenario s(16);
   const std::map<std::string, std::string> env{{"FAKE_GPU_NAMES", "A100,A100,T4,T4"}, {"FAKE_BATCH_PICKS", "0=64,2=16"}};

@@ -22,7 +22,7 @@ std::vector<std::string> lines_of(const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("yaml edit: an existing value is replaced in place; comments and other keys stay byte for byte",
+TEST_CASE("yaml edit: an existing value is replaced in place, comments and other keys stay byte for byte",
           "[yaml_edit]") {
   const std::string in =
       "# my config\n"
