@@ -60,6 +60,14 @@ const ShardState& Runner::shard(int index) const {
 
 ShardState& Runner::state_of(const ShardRun& run) { return const_cast<ShardState&>(shard(run.index)); }
 
+void Runner::add_lane(const Lane& lane) {
+  for (const Lane& l : lanes_)
+    if (l.device == lane.device && l.cuda_visible_devices == lane.cuda_visible_devices) return;
+  Lane idle = lane;
+  idle.active.reset();
+  lanes_.push_back(idle);
+}
+
 void Runner::start() { dispatch(clock_.now()); }
 
 void Runner::dispatch(Clock::time_point now) {

@@ -122,6 +122,10 @@ class Runner {
   Runner(RunState& state, std::vector<int> shard_indices, Launcher& launcher, const Clock& clock,
          RunnerOptions options, ShardHooks hooks, Status& status);
 
+  /// Balancing: a device with no shard of its own that may take work (a retry's idle GPUs).
+  /// Ignored when a lane for it exists. Call before start().
+  void add_lane(const Lane& lane);
+
   /// Launches every selected shard.
   void start();
   /// Reaps exits, reads output, enforces the stall watchdog and timeouts, escalates stops.

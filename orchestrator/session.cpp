@@ -504,14 +504,20 @@ int Session::retry(RunState state) {
   if (!options_.gpus.empty() || options_.num_gpus) {
     const std::vector<DeviceSlot> slots = devices();
     assign_devices(state, selected, slots);
+    spare_devices_ = slots;
     // A device named again is trusted again.
     for (const DeviceSlot& d : slots)
       state.quarantined.erase(std::remove(state.quarantined.begin(), state.quarantined.end(), d.label()),
                               state.quarantined.end());
-  } else if (!state.quarantined.empty()) {
-    Notice n{Notice::Kind::quarantined_devices, "", state.quarantined};
-    n.count = static_cast<int64_t>(move_off_quarantined(state, selected).size());
-    status_.on(n);
+  } else {
+    if (!state.quarantined.empty()) {
+      Notice n{Notice::Kind::quarantined_devices, "", state.quarantined};
+      n.count = static_cast<int64_t>(move_off_quarantined(state, selected).size());
+      status_.on(n);
+    }
+    for (const auto& s : state.shards)
+      if (std::find(state.quarantined.begin(), state.quarantined.end(), s.device) == state.quarantined.end())
+        spare_devices_.push_back(DeviceSlot{s.is_gpu, s.device_index, s.cuda_visible_devices});
   }
   state.worker = resolve_worker();
 
@@ -634,7 +640,13 @@ void Session::check_split_files(const RunState& state, const std::vector<int>& s
 }
 
 int Session::execute(RunState& state, const std::vector<int>& selected) {
-  const int threads = threads_per_worker(selected.size());
+  const bool balance = config_.orchestrator.balance && !options_.static_shards;
+  // One worker per device at a time: the devices share the cores.
+  std::set<std::string> devices_used;
+  for (int index : selected) devices_used.insert(state.shards.at(static_cast<size_t>(index)).device);
+  if (balance)
+    for (const DeviceSlot& d : spare_devices_) devices_used.insert(d.label());
+  const int threads = threads_per_worker(devices_used.size());
   PlanReady plan{state.item_count, 0, static_cast<int>(state.shards.size()), {}, state.input, state.output_dir,
                  work_dir_, state.worker, false, config_.orchestrator.status_interval_s};
   for (int index : selected) {
@@ -657,7 +669,7 @@ int Session::execute(RunState& state, const std::vector<int>& selected) {
   ropts.stop_grace_s = config_.orchestrator.stop_grace_s;
   ropts.max_retries = config_.orchestrator.max_retries;
   ropts.batch_size = config_.processing.batch_size;
-  ropts.balance = config_.orchestrator.balance && !options_.static_shards;
+  ropts.balance = balance;
   ropts.in_flight_margin = config_.processing.batch_size;
   ShardHooks hooks;
   hooks.launch_spec = [&](const ShardState& s, bool resume) { return launch_spec(state, s, resume, threads); };
@@ -693,6 +705,17 @@ int Session::execute(RunState& state, const std::vector<int>& selected) {
     write_lines_atomic(file, lines, 0, static_cast<size_t>(from.end - from.begin));
   };
   Runner runner(state, selected, system_.launcher(), system_.clock(), ropts, hooks, status_);
+  if (balance)
+    for (const DeviceSlot& d : spare_devices_) {
+      // Work split onto it goes to the log of the plan's shard that ran there.
+      std::string log = log_file(d.index).string();
+      for (const auto& s : state.shards)
+        if (s.device == d.label()) {
+          log = shard_log(s).string();
+          break;
+        }
+      runner.add_lane(Lane{d.label(), d.is_gpu, d.index, d.cuda_visible_devices, log, {}});
+    }
   // GPU utilisation while the workers run, when they run on GPUs.
   std::unique_ptr<GpuMonitor> monitor;
   if (std::any_of(selected.begin(), selected.end(), [&](int i) { return state.shards.at(static_cast<size_t>(i)).is_gpu; })) {

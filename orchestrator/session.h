@@ -140,6 +140,9 @@ class Session {
   Config config_;
   std::string config_text_;
   std::filesystem::path work_dir_, output_dir_;
+  /// A retry's devices beyond those of the shards it runs (--gpus, else the plan's healthy
+  /// ones): with balancing they take part of the work.
+  std::vector<DeviceSlot> spare_devices_;
 };
 
 /// How to call the orchestrator in printed commands: "orchestrator" when PATH finds this very

@@ -771,3 +771,23 @@ TEST_CASE("auto-batch: the finder runs once per GPU model and each GPU gets its 
   CHECK(bad.output.find("warning: auto-batch: the batch-size finder failed for NVIDIA A100-SXM4-80GB") != std::string::npos);
   CHECK(json::parse(read_text(f.dir / "run_state.json"))["shards"][0]["batch_size"].is_null());
 }
+
+TEST_CASE("balancing: a retry of one slow shard shares it with the plan's idle GPUs", "[integration][balance]") {
+  const auto clean = skewed_scenario();
+  REQUIRE(clean->orchestrate({"--num-gpus", "4", "--static"}, {{"FAKE_WORKER_FAULT", "name_ms=1"}}).code == 0);
+
+  const auto s = skewed_scenario();
+  REQUIRE(s->orchestrate({"--num-gpus", "4", "--static"}, {{"FAKE_WORKER_FAULT", "name_ms=1,shard=3,crash_at=1"}}).code ==
+          1);
+  const RunResult retry = s->orchestrate({"--retry-failed"}, {{"FAKE_WORKER_FAULT", "name_ms=1"}});
+  INFO(retry.output);
+  REQUIRE(retry.code == 0);
+  CHECK(retry.output.find("balancing: shard 3 (GPU 3) keeps items") != std::string::npos);
+  const json state = json::parse(read_text(s->dir / "run_state.json"));
+  REQUIRE(state["shards"].size() > 4);
+  std::set<std::string> devices;
+  for (size_t i = 4; i < state["shards"].size(); ++i) devices.insert(state["shards"][i]["device"].get<std::string>());
+  CHECK(devices.count("GPU 3") == 0);  // the idle GPUs took the parts
+  CHECK(comparable_across_plans(s->report()) == comparable_across_plans(clean->report()));
+  CHECK(tree(s->dir / "output") == tree(clean->dir / "output"));
+}
