@@ -68,7 +68,10 @@ BatchPick find_on_cpu(BatchProbe& probe, int max_batch, const std::function<doub
   double best = 0;
   int since_best = 0;
   for (int b = 1; b <= max_batch; b *= 2) {
-    probe.run(b);  // warm: the first run at a new shape costs more
+    if (!probe.run(b)) {  // out of memory (warm: the first run at a new shape costs more)
+      pick.tries.push_back(BatchTry{b, false, 0, 0});
+      break;
+    }
     int runs = 0;
     const double start = seconds();
     double elapsed = 0;
@@ -90,7 +93,7 @@ BatchPick find_on_cpu(BatchProbe& probe, int max_batch, const std::function<doub
     }
   }
   for (const BatchTry& t : pick.tries)
-    if (t.items_per_s >= 0.97 * best) {
+    if (t.fits && t.items_per_s >= 0.97 * best) {
       pick.batch = t.batch;
       break;
     }
@@ -116,7 +119,9 @@ std::string format_batch_pick(const BatchProbe& probe, const BatchPick& pick) {
                           t.fits ? "yes" : "no");
   } else {
     text += fmt::format("  {:>6}  {:>10}\n", "batch", "items/s");
-    for (const BatchTry& t : pick.tries) text += fmt::format("  {:>6}  {:>10.1f}\n", t.batch, t.items_per_s);
+    for (const BatchTry& t : pick.tries)
+      text += t.fits ? fmt::format("  {:>6}  {:>10.1f}\n", t.batch, t.items_per_s)
+                     : fmt::format("  {:>6}  {:>10}\n", t.batch, "out of memory");
   }
   text += fmt::format("pick: {}: {}\n[batch-size] {}\n", pick.batch, pick.why, pick.batch);
   return text;

@@ -80,3 +80,14 @@ TEST_CASE("batch finder on a GPU: the largest batch within the tier's margin, to
   CHECK(format_batch_pick(probe, pick).find("[batch-size] 72") != std::string::npos);
   CHECK(find_batch_size(probe, 16, [] { return 0.0; }).batch == 16);
 }
+
+TEST_CASE("batch finder on the CPU stops at a batch that runs out of memory", "[batch_finder]") {
+  struct Limited : CpuProbe {
+    bool run(int b) override { return b <= 4 && CpuProbe::run(b); }
+  } probe;
+  const BatchPick pick = find_batch_size(probe, 512, [&] { return probe.now; });
+  CHECK(pick.batch == 4);
+  REQUIRE(pick.tries.size() == 4);
+  CHECK_FALSE(pick.tries.back().fits);
+  CHECK(format_batch_pick(probe, pick).find("out of memory") != std::string::npos);
+}

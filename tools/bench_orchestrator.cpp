@@ -492,7 +492,7 @@ int main(int argc, char** argv) {
   app.add_flag("--balance", opt.balance, "only the balancing figures (static vs balanced shards, 1-8 posed GPUs)");
   app.add_option("--balance-work", opt.balance_work_s, "seconds of work per workload (all GPUs together)")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--balance-items", opt.balance_items, "items per workload")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--balance-gpus", opt.balance_gpus, "posed GPU counts")->capture_default_str()->check(CLI::Range(1, 64));
+  app.add_option("--balance-gpus", opt.balance_gpus, "posed GPU counts")->delimiter(',')->capture_default_str()->check(CLI::Range(1, 64));
   CLI11_PARSE(app, argc, argv);
   if (opt.balance) {
     try {

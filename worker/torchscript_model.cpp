@@ -62,12 +62,12 @@ std::string torch_message(const std::exception& e) {
   return what;
 }
 
-/// Whether a LibTorch error is the device running out of memory (any form of the message).
-bool out_of_memory(const std::exception& e) {
-  const std::string what = e.what();
+/// Whether a LibTorch message says the device ran out of memory (any form of it).
+bool is_out_of_memory_message(const std::string& what) {
   return what.find("out of memory") != std::string::npos || what.find("OutOfMemory") != std::string::npos ||
          what.find("CUBLAS_STATUS_ALLOC_FAILED") != std::string::npos;
 }
+bool out_of_memory(const std::exception& e) { return is_out_of_memory_message(e.what()); }
 
 /// Waits for the device's queued work, so that a timing or a memory peak is the forward's.
 void synchronize(const torch::Device& device) {
@@ -229,6 +229,17 @@ class TorchModel : public Model {
     const int want = config_.processing.batch_size;
     std::string refused;
     if (try_batch(want, refused)) return;
+    // Out of memory at warm-up: halve until it fits (the orchestrator would do the same after a
+    // failed shard, at the cost of a restart).
+    for (int half = want / 2; half >= 1 && is_out_of_memory_message(refused); half /= 2) {
+      release_cached_memory();
+      if (try_batch(half, refused)) {
+        print_warning(fmt::format("{}: out of memory at warm-up with a batch of {}; running batches of {}. Set "
+                                  "processing.batch_size: {}, or let --find-batch-size choose",
+                                  config_.model.path.string(), want, half, half));
+        return;
+      }
+    }
     if (meta.batch > 0 && meta.batch != want) {
       std::string again;
       if (try_batch(meta.batch, again)) {

@@ -35,6 +35,17 @@ def forward(self, x):
   m.save(file.string());
 }
 
+void save_oom_above_classifier(const std::filesystem::path& file, int limit) {
+  torch::jit::Module m("OomAbove");
+  m.define(fmt::format(R"(
+def forward(self, x):
+    if x.size(0) > {}:
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 79.15 GiB total capacity)")
+    return torch.softmax(x.mean([2, 3]), 1)
+)", limit));
+  m.save(file.string());
+}
+
 void save_conv_classifier(const std::filesystem::path& file, int classes, int width) {
   torch::manual_seed(7);
   torch::jit::Module m("ConvClassifier");

@@ -20,6 +20,10 @@ void save_failing_classifier(const std::filesystem::path& file);
 /// A CNN of the demo classifier's shape (tools/demo_classifier.h) with fixed random weights:
 /// [B, 3, 32, 32] -> conv 5x5/2 (W) -> conv 3x3 + pool (2W) -> conv 3x3 + pool (4W) -> 128 ->
 /// `classes` logits. Its answers mean nothing; its forward costs what a real one does (benchmarks).
+/// A 3-class classifier (mean colour) that raises CUDA's out-of-memory error for a batch above
+/// `limit`: the out-of-memory paths, on the CPU.
+void save_oom_above_classifier(const std::filesystem::path& file, int limit);
+
 void save_conv_classifier(const std::filesystem::path& file, int classes, int width = 32);
 
 /// A classifier whose output has `classes` columns whatever the input (wrong-shape tests).

@@ -682,3 +682,31 @@ TEST_CASE("image_worker --find-batch-size on a constructed CPU model: the table,
   CHECK(read_text(dir / "config.yaml") == expected);
   CHECK(written.find("wrote processing.batch_size: " + std::to_string(second)) != std::string::npos);
 }
+
+TEST_CASE("image_worker out of memory at warm-up halves its batch until it fits, and the finder stops there",
+          "[worker][e2e][batch_finder]") {
+  Dataset ds;
+  lv::test::save_oom_above_classifier(ds.dir / "model.pt", 8);
+  ds.write_config("");
+  // batch_size 4 in the dataset's config: raise it past the model's limit.
+  std::string config = read_text(ds.dir / "config.yaml");
+  config.replace(config.find("batch_size: 4"), 13, "batch_size: 32");
+  write_text(ds.dir / "config.yaml", config);
+  const fs::path log = ds.dir / "gpu1.log";
+  const int rc = lv::test::run_program(ds.args(), log);
+  const std::string text = read_text(log);
+  INFO(text);
+  REQUIRE(rc == 0);
+  CHECK(text.find("out of memory at warm-up with a batch of 32; running batches of 8") != std::string::npos);
+  CHECK(ds.report()["status"] == "complete");
+
+  REQUIRE(lv::test::run_program({LV_IMAGE_WORKER, "--find-batch-size", "--test-only", "--config",
+                                 (ds.dir / "config.yaml").string(), "--max-batch", "64"},
+                                log) == 0);
+  const std::string found = read_text(log);
+  INFO(found);
+  CHECK(found.find("out of memory") != std::string::npos);
+  const int pick = std::stoi(found.substr(found.find("[batch-size] ") + 13));
+  CHECK(pick <= 8);
+  CHECK(pick >= 1);
+}
