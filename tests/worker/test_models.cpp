@@ -37,12 +37,11 @@ def forward(self, x):
 
 void save_oom_above_classifier(const std::filesystem::path& file, int limit) {
   torch::jit::Module m("OomAbove");
-  m.define(fmt::format(R"(
+  m.define(fmt::format(R"py(
 def forward(self, x):
-    if x.size(0) > {}:
-        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 79.15 GiB total capacity)")
+    assert x.size(0) <= {}, "CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 79.15 GiB total capacity)"
     return torch.softmax(x.mean([2, 3]), 1)
-)", limit));
+)py", limit));
   m.save(file.string());
 }
 
