@@ -449,12 +449,12 @@ TEST_CASE("a shard done after a retry reports this attempt's time and the total"
 
 namespace {
 
-/// Three shards of 100 items on GPUs 0..2, balancing on; the split hooks are recorded.
+/// `shards` shards of 100 items on GPUs 0.., balancing on; the split hooks are recorded.
 struct BalanceFixture : Fixture {
   std::vector<std::vector<ShardState>> splits;  // each write_splits call
   int64_t journaled = 0;                        // journaled_until returns begin + this
   bool journal_unreadable = false;
-  BalanceFixture() { state = make_state(3, 100); }
+  explicit BalanceFixture(int shards = 3) { state = make_state(shards, 100); }
   Runner make_balanced(RunnerOptions o = {}) {
     o.balance = true;
     ShardHooks h = hooks();
@@ -463,7 +463,9 @@ struct BalanceFixture : Fixture {
       return s.begin + journaled;
     };
     h.write_splits = [this](const std::vector<ShardState>& shards) { splits.push_back(shards); };
-    return Runner(state, {0, 1, 2}, launcher, clock, o, h, status);
+    std::vector<int> all;
+    for (const auto& s : state.shards) all.push_back(s.index);
+    return Runner(state, all, launcher, clock, o, h, status);
   }
   /// Shards 0 and 1 finish at once; shard 2 has done `done` of 100 after `seconds`.
   void skew(Runner& r, int64_t done, double seconds) {
@@ -737,14 +739,8 @@ TEST_CASE("quarantine: with no healthy GPU left the run ends with the shard fail
 TEST_CASE("quarantine: balancing never splits work onto a quarantined GPU, and a retry moves its shards off it",
           "[runner][quarantine]") {
   // Two failures of split-off work on GPU 0 quarantine it (max_retries 0: each failure is final).
-  Fixture f;
-  f.state = make_state(2, 100);
-  RunnerOptions o;
-  o.balance = true;
-  ShardHooks h = f.hooks();
-  h.journaled_until = [](const ShardState& s) { return s.begin; };
-  h.write_splits = [](const std::vector<ShardState>&) {};
-  Runner r(f.state, {0, 1}, f.launcher, f.clock, o, h, f.status);
+  BalanceFixture f(2);
+  Runner r = f.make_balanced();
   r.start();
   fail_latest(f, r, 0, kCudaError);  // GPU 0: first failure
   f.launcher.job_for_shard(1).pending_output = "[progress] 0/100 failed=0\n";
@@ -782,15 +778,10 @@ TEST_CASE("quarantine: balancing never splits work onto a quarantined GPU, and a
 
 TEST_CASE("balancing: two slow shards share the idle GPUs by their time left, and are split at once",
           "[runner][balance]") {
-  Fixture f;
-  f.state = make_state(4, 100);
-  RunnerOptions o;
-  o.balance = true;
-  ShardHooks h = f.hooks();
-  std::vector<std::vector<ShardState>> splits;
-  h.journaled_until = [](const ShardState& s) { return s.begin + 10; };
-  h.write_splits = [&](const std::vector<ShardState>& shards) { splits.push_back(shards); };
-  Runner r(f.state, {0, 1, 2, 3}, f.launcher, f.clock, o, h, f.status);
+  BalanceFixture f(4);
+  f.journaled = 10;
+  auto& splits = f.splits;
+  Runner r = f.make_balanced();
   r.start();
   for (int i : {2, 3}) f.launcher.job_for_shard(i).pending_output = "[progress] 0/100 failed=0\n";
   r.tick();
@@ -818,14 +809,8 @@ TEST_CASE("balancing: two slow shards share the idle GPUs by their time left, an
 }
 
 TEST_CASE("balancing: a slow shard waits for GPUs about to finish rather than being split twice", "[runner][balance]") {
-  Fixture f;
-  f.state = make_state(4, 100);
-  RunnerOptions o;
-  o.balance = true;
-  ShardHooks h = f.hooks();
-  h.journaled_until = [](const ShardState& s) { return s.begin; };
-  h.write_splits = [](const std::vector<ShardState>&) {};
-  Runner r(f.state, {0, 1, 2, 3}, f.launcher, f.clock, o, h, f.status);
+  BalanceFixture f(4);
+  Runner r = f.make_balanced();
   r.start();
   for (int i : {1, 2, 3}) f.launcher.job_for_shard(i).pending_output = "[progress] 0/100 failed=0\n";
   r.tick();
@@ -846,15 +831,9 @@ TEST_CASE("balancing: a slow shard waits for GPUs about to finish rather than be
 
 TEST_CASE("balancing: the time left comes from the recent rate, so a shard reaching a slow folder is split",
           "[runner][balance]") {
-  Fixture f;
-  f.state = make_state(2, 100);
-  RunnerOptions o;
-  o.balance = true;
-  ShardHooks h = f.hooks();
-  std::vector<std::vector<ShardState>> splits;
-  h.journaled_until = [](const ShardState& s) { return s.begin + 60; };
-  h.write_splits = [&](const std::vector<ShardState>& shards) { splits.push_back(shards); };
-  Runner r(f.state, {0, 1}, f.launcher, f.clock, o, h, f.status);
+  BalanceFixture f(2);
+  f.journaled = 60;
+  Runner r = f.make_balanced();
   r.start();
   auto& job = f.launcher.job_for_shard(1);
   const auto progress = [&](double at, int done) {

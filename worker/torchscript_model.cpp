@@ -81,6 +81,23 @@ void release_cached_memory() {
 #endif
 }
 
+/// The batch-size finder's probe around one forward: true when it ran (synchronised); false
+/// when the device ran out of memory (the cache emptied); any other failure is an lv::Error,
+/// `what` and LibTorch's message in one line.
+bool probe_forward(const torch::Device& device, const std::string& what, const std::function<void()>& forward) {
+  try {
+    forward();
+    synchronize(device);
+    return true;
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    if (!out_of_memory(e)) throw Error(ExitCode::failed, fmt::format("{}: {}", what, torch_message(e)));
+    release_cached_memory();
+    return false;
+  }
+}
+
 /// What this process's LibTorch says about CUDA. versionCUDART() answers only when LibTorch's
 /// CUDA library is loaded (a CPU-only build throws); it needs no driver.
 CudaProbe probe_cuda() {
@@ -188,22 +205,10 @@ class TorchModel : public Model {
 
   bool probe(int batch) override {
     c10::InferenceMode guard;
-    try {
-      const torch::Tensor x =
-          torch::zeros({batch, 3, input_size_, input_size_}, torch::TensorOptions().dtype(dtype_).device(device_tensor_));
-      const torch::Tensor y = first_tensor(module_.forward({x}));
-      synchronize(device_tensor_);
-      return y.size(0) == batch || y.size(0) > 0;
-    } catch (const Error&) {
-      throw;
-    } catch (const std::exception& e) {
-      if (out_of_memory(e)) {
-        release_cached_memory();
-        return false;
-      }
-      throw Error(ExitCode::failed, fmt::format("{}: the model failed on a batch of {}: {}", config_.model.path.string(),
-                                                batch, torch_message(e)));
-    }
+    return probe_forward(device_tensor_, fmt::format("{}: the model failed on a batch of {}", config_.model.path.string(), batch), [&] {
+      const auto options = torch::TensorOptions().dtype(dtype_).device(device_tensor_);
+      first_tensor(module_.forward({torch::zeros({batch, 3, input_size_, input_size_}, options)}));
+    });
   }
 
   /// forward() on one of the run's batches. A LibTorch error becomes one line without the C++
@@ -487,22 +492,12 @@ class TorchTextModel : public TextModel {
 
   bool probe(int batch) override {
     c10::InferenceMode guard;
-    try {
+    const std::string what = fmt::format("{}: the model failed on a batch of {} documents", config_.model.path.string(), batch);
+    return probe_forward(device_tensor_, what, [&] {
       const int64_t length = std::max(2, config_.model.max_length);
       const torch::Tensor ids = torch::ones({batch, length}, torch::TensorOptions().dtype(torch::kLong).device(device_tensor_));
-      const torch::Tensor y = first_tensor(module_.forward({ids, torch::ones_like(ids)}));
-      synchronize(device_tensor_);
-      return y.size(0) > 0;
-    } catch (const Error&) {
-      throw;
-    } catch (const std::exception& e) {
-      if (out_of_memory(e)) {
-        release_cached_memory();
-        return false;
-      }
-      throw Error(ExitCode::failed, fmt::format("{}: the model failed on a batch of {} documents: {}",
-                                                config_.model.path.string(), batch, torch_message(e)));
-    }
+      first_tensor(module_.forward({ids, torch::ones_like(ids)}));
+    });
   }
 
   /// The warm-up: one forward on a two-token document [1, largest_id]; checks the output's
