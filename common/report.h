@@ -151,6 +151,11 @@ struct ReportLayout {
   std::string unique_field;
 };
 
+/// The top-level fields `wanted` of a record line, the line validated as JSON whole but the rest
+/// not built (objects and arrays among them come back empty); a discarded value (not an object)
+/// when the line is not a JSON object.
+nlohmann::json record_fields(std::string_view line, const std::vector<std::string>& wanted);
+
 /// Writes a report to `out`: the fields of `header` (schema_version, tool, shard or shards...),
 /// then "status", "summary", "per_class" (counted by layout.counter, else the parts' counts
 /// added), then the records array (layout.records_key; one record a line, in item order),

@@ -420,3 +420,34 @@ TEST_CASE("stream_report lists the values of a unique field held by more than on
   lv::stream_report(plain, items, parts, json::object(), layout);
   CHECK_FALSE(json::parse(plain.str()).contains("duplicates"));
 }
+
+TEST_CASE("record_fields reads a record's top-level fields without building the rest, and refuses what json refuses",
+          "[report]") {
+  const std::vector<std::string> wanted = {"path", "path_escaped", "error", "md5"};
+  const json r = lv::record_fields(
+      R"({"path":"a/b.jpg","boxes":[{"path":"inner","error":"x"}],"error":null,"md5":"ab","extra":{"path":1},"path":"c.jpg"})",
+      wanted);
+  REQUIRE(r.is_object());
+  CHECK(r.at("path") == "c.jpg");  // the last of a repeated key, as json::parse keeps it
+  CHECK(r.at("error").is_null());
+  CHECK(r.at("md5") == "ab");
+  CHECK_FALSE(r.contains("boxes"));
+  CHECK_FALSE(r.contains("extra"));
+  CHECK(lv::record_item(r) == std::optional<std::string>("c.jpg"));
+  // Nested values of wanted keys come back empty, of their type: an object error is an error.
+  const json nested = lv::record_fields(R"({"path":"x.jpg","error":{"why":"bad"},"md5":[1]})", wanted);
+  CHECK(nested.at("error").is_object());
+  CHECK(nested.at("md5").is_array());
+  // What json::parse refuses, this refuses: torn lines, garbage inside a nested value, arrays.
+  for (const char* bad : {R"({"path":"a.jpg","boxes":[1,2)", R"({"path":"a.jpg","boxes":[1,x]})", R"(["path"])", "17",
+                          "", R"({"path":"a.jpg"} trailing)"}) {
+    INFO(bad);
+    CHECK_FALSE(lv::record_fields(bad, wanted).is_object());
+    CHECK_FALSE(json::parse(bad, nullptr, false).is_object());
+  }
+  // An escaped name (not UTF-8) keeps its flag, so record_item gives its bytes.
+  json escaped;
+  lv::set_bytes_field(escaped, "path", std::string("caf\xe9.jpg"));
+  const json back = lv::record_fields(escaped.dump(), wanted);
+  CHECK(lv::record_item(back) == std::optional<std::string>(std::string("caf\xe9.jpg")));
+}
