@@ -14,6 +14,7 @@ std::string_view to_string(FailureKind kind) {
     case FailureKind::none: return "none";
     case FailureKind::cuda_oom: return "CUDA out of memory";
     case FailureKind::model_load: return "model load error";
+    case FailureKind::input_unreadable: return "input unreadable";
     case FailureKind::model_mismatch: return "model/config mismatch";
     case FailureKind::no_cuda: return "no usable CUDA";
     case FailureKind::cuda_error: return "CUDA error";
@@ -47,6 +48,7 @@ FailureKind classify_failure(const ExitStatus& status, StopReason reason, const 
   if (marked(kModelConfigMismatch)) return FailureKind::model_mismatch;
   if (marked(kNoUsableCuda)) return FailureKind::no_cuda;
   if (!status.signaled && status.code == 3) return FailureKind::model_load;
+  if (!status.signaled && status.code == 4) return FailureKind::input_unreadable;
   for (const std::string& line : tail) {
     if (icontains(line, "cannot load model") || icontains(line, "error loading model") ||
         icontains(line, "PytorchStreamReader failed"))
@@ -77,6 +79,9 @@ std::string failure_hint(FailureKind kind, const ExitStatus& status) {
     case FailureKind::cuda_error:
       return "the GPU or its driver reported an error (see the log; `nvidia-smi -q` and `dmesg | grep -i xid` tell "
              "more); a GPU that fails twice in a run gets no more work, and --retry-failed runs its shards elsewhere";
+    case FailureKind::input_unreadable:
+      return "the worker cannot read its input (exit 4): check input.images / input.documents and the files' "
+             "permissions (see the log above), then run --retry-failed";
     case FailureKind::model_load:
       return "the worker could not load the model: check model.path and model.type, then run --retry-failed";
     case FailureKind::model_mismatch:

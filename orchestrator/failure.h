@@ -12,6 +12,7 @@ enum class FailureKind {
   none,
   cuda_oom,
   model_load,
+  input_unreadable,  ///< exit 4: the worker cannot read its input at all
   model_mismatch,  ///< the model refuses the input the config gives it (failure_marks.h)
   no_cuda,         ///< the worker was given a GPU its LibTorch cannot use (failure_marks.h)
   cuda_error,      ///< the GPU or its driver failed (CUDA error, Xid, ECC, fell off the bus)

@@ -774,6 +774,7 @@ int Session::execute(RunState& state, const std::vector<int>& selected) {
     return FailureKind::other;
   }();
   if (first.is_gpu && first_kind != FailureKind::model_load && first_kind != FailureKind::cuda_oom &&
+      first_kind != FailureKind::input_unreadable &&
       retry_may_help(first_kind)) {
     for (const auto& s : state.shards)
       if (s.status == ShardStatus::succeeded && s.is_gpu && s.device_index != first.device_index &&

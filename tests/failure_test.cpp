@@ -71,3 +71,12 @@ TEST_CASE("a model/config mismatch or a GPU without usable CUDA is told by the w
   CHECK(cuda.find("CMAKE_PREFIX_PATH") != std::string::npos);
   CHECK(cuda.find("--gpus cpu") != std::string::npos);
 }
+
+TEST_CASE("exit 4 is an input the worker cannot read, with its own hint", "[failure]") {
+  CHECK(classify_failure(ExitStatus{false, 4, 0}, StopReason::none, {"error: data: input.images: no such folder"}) ==
+        FailureKind::input_unreadable);
+  CHECK(std::string(to_string(FailureKind::input_unreadable)) == "input unreadable");
+  CHECK(failure_hint(FailureKind::input_unreadable, ExitStatus{false, 4, 0}).find("cannot read its input") !=
+        std::string::npos);
+  CHECK_FALSE(blames_device(FailureKind::input_unreadable));
+}
