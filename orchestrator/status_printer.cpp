@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 
 #include <fmt/core.h>
 #include <fmt/ranges.h>
@@ -476,7 +477,16 @@ void StatusPrinter::on(const Event& event) {
 }
 
 void StatusPrinter::draw() {
-  for (const auto& [index, view] : shards_) fmt::print(out_, "{}\n", format_status_line(view, color_));
+  // When shards outnumber devices (balancing split some, or a retry queued two on one GPU), a
+  // line names its shard too: "GPU 1 s4".
+  std::set<std::string> devices;
+  for (const auto& [index, view] : shards_) devices.insert(view.device);
+  const bool name_shards = devices.size() < shards_.size();
+  for (const auto& [index, view] : shards_) {
+    ShardView shown = view;
+    if (name_shards) shown.device = fmt::format("{} s{}", view.device, index);
+    fmt::print(out_, "{}\n", format_status_line(shown, color_));
+  }
   drawn_lines_ = live_ ? static_cast<int>(shards_.size()) : 0;
   std::fflush(out_);
 }

@@ -135,3 +135,26 @@ TEST_CASE("the GPU monitor counts utilisation only while a worker runs on the GP
   CHECK(stats.at(1).peak_used_mib == 700);
   CHECK(stats.at(1).total_mib == 1000);
 }
+
+TEST_CASE("status lines name their shard once shards outnumber devices (a split)", "[status]") {
+  std::FILE* out = std::tmpfile();
+  REQUIRE(out);
+  SteadyClock clock;
+  StatusPrinter printer(out, false, false, 0, clock);
+  PlanReady plan;
+  plan.status_interval_s = 0;
+  plan.selected.push_back(PlannedShard{0, "GPU 0", 0, 10, "0", "", "gpu0.log"});
+  plan.selected.push_back(PlannedShard{1, "GPU 1", 10, 20, "1", "", "gpu1.log"});
+  printer.on(plan);
+  printer.tick();
+  printer.on(ShardSplit{1, "GPU 1", 10, 15, {PlannedShard{2, "GPU 0", 15, 20, "0", "", "gpu0.log"}}, ""});
+  printer.tick();
+  printer.finish_live();
+  const std::string text = read_and_close(out);
+  INFO(text);
+  CHECK(text.find("GPU 0   [") != std::string::npos);  // before the split: devices alone
+  CHECK(text.find("GPU 1 s1 [") != std::string::npos);
+  CHECK(text.find("GPU 0 s2 [") != std::string::npos);
+  CHECK(text.find("balancing: shard 1 (GPU 1) keeps items 10..15; split off: shard 2 (GPU 0) items 15..20") !=
+        std::string::npos);
+}
