@@ -364,7 +364,9 @@ ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const st
     ProgressTicker ticker(journal.done(), journal.failed(), static_cast<int64_t>(items.size()));
     TaskPool pool(config.processing.decode_threads);
     const int batch = model->batch_size();  // the model's: its export's batch when it refused processing.batch_size
-    const size_t max_in_flight = static_cast<size_t>(std::min(batch, 64) + 2 * config.processing.decode_threads);
+    // A whole batch in flight plus what the decoders prepare meanwhile: batch_size is honoured
+    // (a batch above 64 was silently cut to 64 + 2 decode_threads images, issue 10 item 6).
+    const size_t max_in_flight = static_cast<size_t>(batch + 2 * config.processing.decode_threads);
     std::deque<std::future<Pending>> decoding;
     std::deque<std::future<json>> writing;
     size_t next = 0;

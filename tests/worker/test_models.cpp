@@ -45,6 +45,16 @@ def forward(self, x):
   m.save(file.string());
 }
 
+void save_exact_batch_classifier(const std::filesystem::path& file, int batch) {
+  torch::jit::Module m("ExactBatch");
+  m.define(fmt::format(R"py(
+def forward(self, x):
+    assert x.size(0) == {0}, "expected a batch of {0}"
+    return torch.softmax(x.mean([2, 3]), 1)
+)py", batch));
+  m.save(file.string());
+}
+
 void save_conv_classifier(const std::filesystem::path& file, int classes, int width) {
   torch::manual_seed(7);
   torch::jit::Module m("ConvClassifier");

@@ -24,6 +24,10 @@ void save_failing_classifier(const std::filesystem::path& file);
 /// `limit`: the out-of-memory paths, on the CPU.
 void save_oom_above_classifier(const std::filesystem::path& file, int limit);
 
+/// A 3-class classifier (mean colour) that fails on any batch but exactly `batch` rows: checks
+/// that the worker fills its batches.
+void save_exact_batch_classifier(const std::filesystem::path& file, int batch);
+
 void save_conv_classifier(const std::filesystem::path& file, int classes, int width = 32);
 
 /// A classifier whose output has `classes` columns whatever the input (wrong-shape tests).

@@ -6,6 +6,7 @@
 #include <limits>
 #include <opencv2/imgcodecs.hpp>
 
+#include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
 #include "atomic_file.h"
@@ -709,4 +710,30 @@ TEST_CASE("image_worker out of memory at warm-up halves its batch until it fits,
   const int pick = std::stoi(found.substr(found.find("[batch-size] ") + 13));
   CHECK(pick <= 8);
   CHECK(pick >= 1);
+}
+
+TEST_CASE("image_worker fills batches above 64: 100 crops go to the model as one batch of 100", "[worker][e2e]") {
+  lv::test::TempDir dir;
+  lv::test::save_exact_batch_classifier(dir / "model.pt", 100);
+  std::string list;
+  for (int i = 0; i < 100; ++i) {
+    write_image(dir / "data/images" / fmt::format("{:03d}.png", i), red_green(16, 16));
+    write_text(dir / "data/labels" / fmt::format("{:03d}.txt", i), "0 0.5 0.5 0.5 0.5\n");
+    list += fmt::format("images/{:03d}.png\n", i);
+  }
+  write_text(dir / "split.txt", list);
+  write_text(dir / "config.yaml",
+             "input:\n  images: data\n  classes: [red, green, blue]\n"
+             "model:\n  path: model.pt\n  type: classifier\n  input_size: 8\n"
+             "processing:\n  batch_size: 100\n  decode_threads: 2\n");
+  const fs::path log = dir / "w.log";
+  const int rc = lv::test::run_program({LV_IMAGE_WORKER, "--config", (dir / "config.yaml").string(), "--items",
+                                        (dir / "split.txt").string(), "--output-dir", (dir / "out").string(), "--shard",
+                                        "0"},
+                                       log);
+  INFO(read_text(log));
+  REQUIRE(rc == 0);
+  const json report = json::parse(read_text(dir / "out/verification_report.json"));
+  CHECK(report["status"] == "complete");
+  for (const auto& image : report["images"]) CHECK(image["error"].is_null());
 }
