@@ -64,6 +64,14 @@ struct Fixture {
   }
 };
 
+/// The workers of `shards` exit 0; then every shard of the state must have succeeded.
+void finish_all(Fixture& f, Runner& r, std::initializer_list<int> shards) {
+  for (int i : shards) f.launcher.job_for_shard(i).exit = ExitStatus{false, 0, 0};
+  r.tick();
+  CHECK(r.finished());
+  for (const auto& s : f.state.shards) CHECK(s.status == ShardStatus::succeeded);
+}
+
 }  // namespace
 
 TEST_CASE("all shards start, report progress and succeed", "[runner]") {
@@ -521,10 +529,7 @@ TEST_CASE("balancing: idle GPUs split the unstarted tail of the shard with the m
   CHECK(split[0].added.size() == 2);
   CHECK(r.runs()[2].progress.total == 42);
 
-  for (int i = 2; i < 5; ++i) f.launcher.job_for_shard(i).exit = ExitStatus{false, 0, 0};
-  r.tick();
-  CHECK(r.finished());
-  for (const auto& s : f.state.shards) CHECK(s.status == ShardStatus::succeeded);
+  finish_all(f, r, {2, 3, 4});
   // A split relaunch is not a retry: max_retries 0 did not stop it.
   CHECK(f.state.shards[2].attempts == 2);
 }
@@ -700,11 +705,7 @@ TEST_CASE("quarantine: a GPU whose attempts fail twice gets no more work - its s
   CHECK(f.launches.back() == std::pair<int, bool>{2, true});
   CHECK(f.state.shards[2].device == "GPU 0");
   CHECK(f.state.shards[2].cuda_visible_devices == "0");
-  f.launcher.job_for_shard(2).exit = ExitStatus{false, 0, 0};
-  f.launcher.job_for_shard(1).exit = ExitStatus{false, 0, 0};
-  r.tick();
-  CHECK(r.finished());
-  for (const auto& s : f.state.shards) CHECK(s.status == ShardStatus::succeeded);
+  finish_all(f, r, {2, 1});
   CHECK(f.state.shards[2].attempts == 3);
 }
 

@@ -140,10 +140,9 @@ TEST_CASE("status lines name their shard once shards outnumber devices (a split)
   std::FILE* out = std::tmpfile();
   REQUIRE(out);
   SteadyClock clock;
-  StatusPrinter printer(out, false, false, 0, clock);
-  PlanReady plan;
+  StatusPrinter printer(out, /*live=*/false, /*color=*/false, 0, clock);
+  PlanReady plan{0, 0, 2, {PlannedShard{0, "GPU 0", 0, 10, "0", "", "gpu0.log"}}};
   plan.status_interval_s = 0;
-  plan.selected.push_back(PlannedShard{0, "GPU 0", 0, 10, "0", "", "gpu0.log"});
   plan.selected.push_back(PlannedShard{1, "GPU 1", 10, 20, "1", "", "gpu1.log"});
   printer.on(plan);
   printer.tick();
