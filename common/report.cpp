@@ -16,6 +16,7 @@
 #include "byte_text.h"
 #include "error.h"
 #include "journal.h"
+#include "message.h"
 
 #ifndef LV_VERSION
 #define LV_VERSION "unknown"
@@ -367,12 +368,23 @@ json stream_report(std::ostream& out, const std::vector<std::string>& items, con
     }
     std::unique_ptr<RecordCounter> counter = layout.counter ? layout.counter() : nullptr;
     bool redone = false;
+    int64_t skipped = 0;
     part.records->scan([&](int64_t key, std::string_view line) {
       if (line.find_first_not_of(" \t") == std::string_view::npos) return;
+      // The line is copied into the report as it stands: it must be a JSON object and nothing
+      // else. The parser stops at a NUL byte (a power loss leaves a tail of them) and skips a
+      // byte-order mark (an editor adds one), so both are refused here.
+      const size_t first = line.find_first_not_of(" \t");
+      const bool clean = line[first] == '{' && line.find('\0') == std::string_view::npos;
       // A worker's own counter needs the whole record; otherwise only the fields the merge reads.
-      json record = counter ? json::parse(line, nullptr, /*allow_exceptions=*/false) : record_fields(line, wanted);
+      json record = !clean    ? json(json::value_t::discarded)
+                    : counter ? json::parse(line, nullptr, /*allow_exceptions=*/false)
+                              : record_fields(line, wanted);
       if (!record.is_object()) {
-        if (part.later_record_wins) return;  // a line torn by a crash
+        if (part.later_record_wins) {  // a line torn by a crash
+          ++skipped;
+          return;
+        }
         throw Error(ExitCode::failed, fmt::format("merge: shard {} {}: a record is not a JSON object", part.shard,
                                                   printable(part.records->name())));
       }
@@ -406,6 +418,10 @@ json stream_report(std::ostream& out, const std::vector<std::string>& items, con
           holders[get_bytes_field(record, layout.unique_field)].push_back(part.begin + found->second);
       }
     });
+    if (skipped > 0)
+      print_warning(fmt::format("{}: {} line(s) that are not a whole JSON record were left out (a worker killed while "
+                                "writing leaves one at the end); their items count as unprocessed unless recorded again",
+                                printable(part.records->name()), skipped));
     if (counter && redone) {
       // A re-done item was counted twice: count this shard again from the winning records.
       counter = layout.counter();

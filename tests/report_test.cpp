@@ -451,3 +451,26 @@ TEST_CASE("record_fields reads a record's top-level fields without building the 
   const json back = lv::record_fields(escaped.dump(), wanted);
   CHECK(lv::record_item(back) == std::optional<std::string>(std::string("caf\xe9.jpg")));
 }
+
+TEST_CASE("the merge leaves out journal lines with NUL bytes or a byte-order mark: the report stays valid JSON",
+          "[report]") {
+  lv::test::TempDir dir;
+  const auto rec = [](const std::string& path) { return json{{"path", path}, {"verdict", "correct"}}.dump(); };
+  // A power loss leaves NULs after a record; an editor's BOM before another.
+  lv::test::write_text(dir / "journal.jsonl", rec("a.jpg") + "\n" + "\xEF\xBB\xBF" + rec("b.jpg") + "\n" + rec("c.jpg") +
+                                        std::string("\0\0\0,\"x\"", 7) + "\n" + rec("d.jpg") + "\n");
+  const auto lines = lv::journal_lines(dir / "journal.jsonl");
+  const std::vector<std::string> items = {"a.jpg", "b.jpg", "c.jpg", "d.jpg"};
+  std::vector<lv::ReportPart> parts{{0, 0, 4, lines.get(), true, json{{"summary", json::object()}}}};
+  std::ostringstream out;
+  lv::stream_report(out, items, parts, json{{"tool", "test"}}, lv::ReportLayout{});
+  const std::string text = out.str();
+  CHECK(text.find('\0') == std::string::npos);
+  CHECK(text.find("\xEF\xBB\xBF") == std::string::npos);
+  const json report = json::parse(text);  // throws if the report is not JSON
+  REQUIRE(report["images"].size() == 2);
+  CHECK(report["images"][0]["path"] == "a.jpg");
+  CHECK(report["images"][1]["path"] == "d.jpg");
+  CHECK(report["unprocessed"] == json::array({"b.jpg", "c.jpg"}));
+  CHECK(report["status"] == "partial");
+}
