@@ -1,6 +1,10 @@
 #include "yaml_edit.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include <fmt/core.h>
 #include <yaml-cpp/yaml.h>
@@ -145,8 +149,20 @@ std::string set_yaml_value(const std::string& text, const std::string& section, 
 
 void set_yaml_value_in_file(const fs::path& file, const std::string& section, const std::string& key,
                             const std::string& value) {
-  const std::string text = read_file(file);
-  write_file_atomic(file, set_yaml_value(text, section, key, value, file));
+  // A linked config is edited where it lies, keeping its mode; a read-only one is left alone.
+  std::error_code ec;
+  const fs::path target = fs::canonical(file, ec);
+  if (ec) throw usage_error(fmt::format("{}: cannot resolve: {}", file.string(), ec.message()));
+  const fs::perms mode = fs::status(target).permissions();
+  // Its mode says read-only (even to root, who may write anything), or we may not write it.
+  const bool read_only = (mode & fs::perms::owner_write) == fs::perms::none;
+  if (read_only || ::access(target.c_str(), W_OK) != 0)
+    throw usage_error(fmt::format("{}: not writable ({}); set {}.{}: {} by hand, or use --test-only", target.string(),
+                                  read_only ? "its mode is read-only" : std::strerror(errno), section, key, value));
+  const std::string text = read_file(target);
+  write_file_atomic(target, set_yaml_value(text, section, key, value, file));
+  fs::permissions(target, mode, ec);
+  if (ec) throw Error(ExitCode::failed, fmt::format("{}: cannot restore its mode: {}", target.string(), ec.message()));
 }
 
 }  // namespace lv

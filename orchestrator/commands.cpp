@@ -43,6 +43,9 @@ std::vector<std::string> CommandBuilder::common(bool devices, bool limits) const
   if (limits) {
     if (options_.stall_timeout_s) argv.insert(argv.end(), {"--stall-timeout", fmt::format("{}", *options_.stall_timeout_s)});
     if (options_.timeout_s) argv.insert(argv.end(), {"--timeout", fmt::format("{}", *options_.timeout_s)});
+    // How the workers run: a pasted command keeps it.
+    if (options_.static_shards) argv.push_back("--static");
+    if (options_.auto_batch) argv.push_back("--auto-batch");
   }
   return argv;
 }

@@ -912,6 +912,7 @@ bool Session::auto_batch(RunState& state, const std::vector<int>& selected, int 
                 {"CUDA_DEVICE_ORDER", "PCI_BUS_ID"},
                 {"OMP_NUM_THREADS", std::to_string(threads)}};
     spec.log = work_dir_ / fmt::format("auto_batch_{}.log", n);
+    spec.append_log = true;  // a retry's finder adds to the first run's output, as logs do
     spec.log_header = fmt::format("==== orchestrator: batch-size finder for {} on {} at {} ====\n", model, first.device,
                                   now_iso8601());
     AutoBatch event{model, {}, std::nullopt, spec.log, ""};
@@ -931,16 +932,24 @@ bool Session::auto_batch(RunState& state, const std::vector<int>& selected, int 
     if (exit.ok()) {
       const std::string text = read_file(spec.log);
       const size_t at = text.rfind("[batch-size] ");
-      if (at != std::string::npos) {
-        try {
-          const int pick = std::stoi(text.substr(at + 13));
-          if (pick >= 1) event.batch = pick;
-        } catch (const std::exception&) {
-        }
+      const std::string value =
+          at == std::string::npos ? "" : text.substr(at + 13, text.find('\n', at) == std::string::npos
+                                                                  ? std::string::npos
+                                                                  : text.find('\n', at) - at - 13);
+      try {
+        size_t used = 0;
+        const long long pick = std::stoll(value, &used);
+        if (used == value.size() && pick >= 1 && pick <= 1 << 20) event.batch = static_cast<int>(pick);
+      } catch (const std::exception&) {
       }
-      if (!event.batch) event.problem = "its output has no \"[batch-size] N\" line";
+      if (!event.batch)
+        event.problem = at == std::string::npos ? "its output has no \"[batch-size] N\" line"
+                                                : fmt::format("it picked '{}', not a batch size", printable(value));
     } else if (event.problem.empty()) {
-      const std::vector<std::string> tail = log_tail(spec.log, 3);
+      std::vector<std::string> tail = log_tail(spec.log, 4);
+      tail.erase(std::remove_if(tail.begin(), tail.end(),
+                                [](const std::string& line) { return line.rfind("==== orchestrator:", 0) == 0; }),
+                 tail.end());
       event.problem = fmt::format("it ended with {}{}{}", exit.describe(), tail.empty() ? "" : ": ", fmt::join(tail, " | "));
     }
     if (event.batch)

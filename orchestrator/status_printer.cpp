@@ -285,7 +285,7 @@ std::string format_event(const Event& event) {
               return fmt::format("auto-batch: {} ({}): batch size {} (log {})", a.model, fmt::join(a.devices, ", "),
                                  *a.batch, a.log.string());
             return fmt::format("warning: auto-batch: the batch-size finder failed for {} ({}): {}; they keep "
-                               "processing.batch_size. Log: {}",
+                               "the batch size they had (processing.batch_size, or an earlier pick). Log: {}",
                                a.model, fmt::join(a.devices, ", "), a.problem, a.log.string());
           },
           [](const Throughput& t) { return format_throughput(t); },

@@ -53,4 +53,10 @@ TEST_CASE("follow-up commands carry config, work dir, output, worker and limits 
   Options plain;
   CHECK(CommandBuilder("orchestrator", plain, "/w").retry() ==
         "orchestrator --config /w/config.yaml --work-dir /w --retry-failed");
+  // How the workers run carries over to a pasted retry or restart.
+  Options batch;
+  batch.auto_batch = true;
+  batch.static_shards = true;
+  CHECK(CommandBuilder("orchestrator", batch, "/w").retry() ==
+        "orchestrator --config /w/config.yaml --work-dir /w --static --auto-batch --retry-failed");
 }

@@ -769,6 +769,7 @@ TEST_CASE("auto-batch: the finder runs once per GPU model and each GPU gets its 
   INFO(bad.output);
   REQUIRE(bad.code == 0);
   CHECK(bad.output.find("warning: auto-batch: the batch-size finder failed for NVIDIA A100-SXM4-80GB") != std::string::npos);
+  CHECK(bad.output.find("it picked '0', not a batch size") != std::string::npos);
   CHECK(json::parse(read_text(f.dir / "run_state.json"))["shards"][0]["batch_size"].is_null());
 }
 

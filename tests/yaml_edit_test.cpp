@@ -8,6 +8,7 @@
 #include "atomic_file.h"
 #include "catch.h"
 #include "error.h"
+#include "test_util.h"
 
 using lv::set_yaml_value;
 
@@ -96,4 +97,22 @@ TEST_CASE("yaml edit: on configs/default.yaml only the batch_size line changes, 
     CHECK(b[i] == a[i].substr(0, a[i].find("32")) + "48" + a[i].substr(a[i].find("32") + 2));
   }
   CHECK(changed == 1);
+}
+
+TEST_CASE("yaml edit of a file: a symlink's target is edited, its mode kept, a read-only file refused", "[yaml_edit]") {
+  lv::test::TempDir dir;
+  const std::string text = "processing:\n  batch_size: 32  # here\n";
+  lv::test::write_text(dir / "real.yaml", text);
+  std::filesystem::permissions(dir / "real.yaml", std::filesystem::perms(0640));
+  std::filesystem::create_symlink("real.yaml", dir / "link.yaml");
+  lv::set_yaml_value_in_file(dir / "link.yaml", "processing", "batch_size", "8");
+  CHECK(std::filesystem::is_symlink(dir / "link.yaml"));
+  CHECK(lv::read_file(dir / "real.yaml") == "processing:\n  batch_size: 8  # here\n");
+  CHECK(std::filesystem::status(dir / "real.yaml").permissions() == std::filesystem::perms(0640));
+
+  lv::test::write_text(dir / "ro.yaml", text);
+  std::filesystem::permissions(dir / "ro.yaml", std::filesystem::perms(0444));
+  CHECK_THROWS_WITH(lv::set_yaml_value_in_file(dir / "ro.yaml", "processing", "batch_size", "8"),
+                    Catch::Contains("not writable") && Catch::Contains("batch_size: 8 by hand"));
+  CHECK(lv::read_file(dir / "ro.yaml") == text);
 }
