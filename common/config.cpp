@@ -328,7 +328,10 @@ void refuse_second_document(const std::string& text, const fs::path& file) {
 
 }  // namespace
 
-Config parse_config(const std::string& text, const fs::path& file) {
+Config parse_config(const std::string& raw, const fs::path& file) {
+  // A byte-order mark (Windows editors add one) is not YAML: yaml-cpp took it for a scalar.
+  const std::string_view bom = "\xEF\xBB\xBF";
+  const std::string text = std::string_view(raw).substr(0, 3) == bom ? raw.substr(3) : raw;
   YAML::Node root;
   try {
     root = YAML::Load(text);

@@ -64,6 +64,9 @@ size_t next_line(const std::string& text, size_t pos) {
 
 std::string set_yaml_value(const std::string& text, const std::string& section, const std::string& key,
                            const std::string& value, const fs::path& file) {
+  // A byte-order mark stays where it is; the positions below are the text's after it.
+  if (text.compare(0, 3, "\xEF\xBB\xBF") == 0)
+    return text.substr(0, 3) + set_yaml_value(text.substr(3), section, key, value, file);
   YAML::Node root;
   try {
     root = YAML::Load(text);

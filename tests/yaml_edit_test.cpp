@@ -7,6 +7,7 @@
 
 #include "atomic_file.h"
 #include "catch.h"
+#include "config.h"
 #include "error.h"
 #include "test_util.h"
 
@@ -115,4 +116,13 @@ TEST_CASE("yaml edit of a file: a symlink's target is edited, its mode kept, a r
   CHECK_THROWS_WITH(lv::set_yaml_value_in_file(dir / "ro.yaml", "processing", "batch_size", "8"),
                     Catch::Contains("not writable") && Catch::Contains("batch_size: 8 by hand"));
   CHECK(lv::read_file(dir / "ro.yaml") == text);
+}
+
+TEST_CASE("a config with a byte-order mark loads, and the finder's edit keeps the mark", "[yaml_edit]") {
+  const std::string bom = "\xEF\xBB\xBF";
+  const std::string text = bom + "input:\n  images: data\nprocessing:\n  batch_size: 64 # c\n";
+  CHECK(set_yaml_value(text, "processing", "batch_size", "16", "c.yaml") ==
+        bom + "input:\n  images: data\nprocessing:\n  batch_size: 16 # c\n");
+  const lv::Config config = lv::parse_config(text, "/tmp/c.yaml");
+  CHECK(config.processing.batch_size == 64);
 }
