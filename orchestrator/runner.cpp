@@ -171,10 +171,12 @@ void Runner::consider_split(Clock::time_point now) {
 void Runner::finish_split(ShardRun& run, bool clean) {
   const int index = run.index;
   const std::string device = shard(index).device;
-  const auto resume_alone = [&](const std::string& why) {
+  // `for_good`: what it has left cannot be split (stopping it again would only cost another
+  // start-up); else a later idle GPU may try again.
+  const auto resume_alone = [&](const std::string& why, bool for_good = true) {
     status_.on(ShardSplit{index, device, shard(index).begin, shard(index).end, {}, why});
     ++run.free_relaunches;
-    run.split_refused = true;  // stopping it again would only cost another start-up
+    run.split_refused = for_good;
     launch(run);
   };
   int64_t until = 0;
@@ -193,11 +195,11 @@ void Runner::finish_split(ShardRun& run, bool clean) {
     if (lane_idle(lanes_[l]) && static_cast<int>(l) != run.lane) idle.push_back(static_cast<int>(l));
   const std::vector<Shard> parts = split_remainder(victim.begin, victim.end, until, static_cast<int>(idle.size()) + 1);
   if (parts.size() < 2) {
-    resume_alone(idle.empty()             ? "no GPU is idle any more"
-                 : clean || until == victim.end ? "too few items left to split"
-                                          : fmt::format("what is left is within the {} items a killed worker may "
-                                                        "have begun (processing.batch_size)",
-                                                        options_.in_flight_margin));
+    if (idle.empty()) return resume_alone("no GPU is idle any more", /*for_good=*/false);
+    resume_alone(clean || until == victim.end ? "too few items left to split"
+                                              : fmt::format("what is left is within the {} items a killed worker may "
+                                                            "have begun (processing.batch_size)",
+                                                            options_.in_flight_margin));
     return;
   }
   // The new items files first, then the state: state and files agree at every step a crash
