@@ -163,7 +163,7 @@ void save_scene_detector(const fs::path& file, int n) {
 /// that a timed infer is the model's forward alone.
 void materialise(lv::ModelInput& in, int size) {
   if (!in.fill) return;
-  std::vector<float> data(static_cast<size_t>(in.count) * 3 * static_cast<size_t>(size) * static_cast<size_t>(size));
+  std::vector<uint8_t> data(static_cast<size_t>(in.count) * 3 * static_cast<size_t>(size) * static_cast<size_t>(size));
   in.write(0, in.count, size, data.data());
   in.fill = nullptr;
   in.data = std::move(data);
@@ -193,7 +193,7 @@ StageTimes time_stages(const lv::Config& config, lv::Model& model, const fs::pat
   if (in.fill) {
     // As the worker does: batch by batch into one reused buffer.
     const int size = config.model.input_size, batch = config.processing.batch_size;
-    std::vector<float> buffer(static_cast<size_t>(batch) * 3 * static_cast<size_t>(size) * static_cast<size_t>(size));
+    std::vector<uint8_t> buffer(static_cast<size_t>(batch) * 3 * static_cast<size_t>(size) * static_cast<size_t>(size));
     for (int first = 0; first < in.count; first += batch) in.write(first, std::min(batch, in.count - first), size, buffer.data());
   }
   t.crops = cpu_seconds() - start;

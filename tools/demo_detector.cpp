@@ -252,8 +252,8 @@ DetectorBatch make_scene_batch(const SceneOptions& scenes, const FashionSplit& s
     const bool flip = flip_rng && flip_rng->bernoulli(0.5);
     if (flip) cv::flip(image, image, 1);
     image = through_jpeg(image, scenes.jpeg_quality);
-    const ModelInput in = prepare_letterbox(image, size);  // [3, S, S] RGB in [0, 1]
-    std::memcpy(batch.images.data_ptr<float>() + static_cast<size_t>(i) * per, in.data.data(), per * sizeof(float));
+    const ModelInput in = prepare_letterbox(image, size);
+    in.write_floats(0, 1, size, batch.images.data_ptr<float>() + static_cast<size_t>(i) * per);  // RGB in [0, 1]
     const Letterbox& lb = in.letterbox;
     SceneTruth truth;
     std::vector<Box> pixels;

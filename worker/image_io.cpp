@@ -107,23 +107,18 @@ LoadedImage load_image(const fs::path& file, int64_t max_pixels) {
 
 namespace {
 
-/// Writes an 8-bit BGR image as planar RGB floats to `out`: (x / 255 - mean) / std.
-void write_planar_rgb(const cv::Mat& bgr, const std::vector<double>& mean, const std::vector<double>& std, float* out) {
+/// Writes an 8-bit BGR image as 8-bit planar RGB to `out`.
+void write_planar_rgb(const cv::Mat& bgr, uint8_t* out) {
   const int n = bgr.rows * bgr.cols;
-  float* planes[3] = {out, out + n, out + 2 * n};
-  float scale[3], shift[3];
-  for (int c = 0; c < 3; ++c) {
-    scale[c] = static_cast<float>(1.0 / (255.0 * std[static_cast<size_t>(c)]));
-    shift[c] = static_cast<float>(-mean[static_cast<size_t>(c)] / std[static_cast<size_t>(c)]);
-  }
+  uint8_t* planes[3] = {out, out + n, out + 2 * n};
   int i = 0;
   for (int y = 0; y < bgr.rows; ++y) {
     const uint8_t* row = bgr.ptr<uint8_t>(y);
     for (int x = 0; x < bgr.cols; ++x, ++i) {
       // BGR in memory; planes are R, G, B.
-      planes[0][i] = row[3 * x + 2] * scale[0] + shift[0];
-      planes[1][i] = row[3 * x + 1] * scale[1] + shift[1];
-      planes[2][i] = row[3 * x + 0] * scale[2] + shift[2];
+      planes[0][i] = row[3 * x + 2];
+      planes[1][i] = row[3 * x + 1];
+      planes[2][i] = row[3 * x + 0];
     }
   }
 }
@@ -133,6 +128,7 @@ void write_planar_rgb(const cv::Mat& bgr, const std::vector<double>& mean, const
 ModelInput prepare_crops(const cv::Mat& bgr, const std::vector<LabelBox>& boxes, int size, double margin,
                          const std::vector<double>& mean, const std::vector<double>& std) {
   ModelInput in;
+  in.pixels = normalisation(mean, std);
   in.image_w = bgr.cols;
   in.image_h = bgr.rows;
   in.count = static_cast<int>(boxes.size());
@@ -143,12 +139,12 @@ ModelInput prepare_crops(const cv::Mat& bgr, const std::vector<LabelBox>& boxes,
     rects.emplace_back(r.x, r.y, r.w, r.h);
   }
   // The fill shares the decoded image (cv::Mat counts references) and owns the rectangles.
-  in.fill = [bgr, rects = std::move(rects), size, mean, std](int first, int n, float* out) {
+  in.fill = [bgr, rects = std::move(rects), size](int first, int n, uint8_t* out) {
     const size_t per = static_cast<size_t>(3) * static_cast<size_t>(size) * static_cast<size_t>(size);
     cv::Mat resized;
     for (int k = 0; k < n; ++k) {
       cv::resize(bgr(rects[static_cast<size_t>(first + k)]), resized, cv::Size(size, size), 0, 0, cv::INTER_LINEAR);
-      write_planar_rgb(resized, mean, std, out + static_cast<size_t>(k) * per);
+      write_planar_rgb(resized, out + static_cast<size_t>(k) * per);
     }
   };
   return in;
@@ -169,7 +165,7 @@ ModelInput prepare_letterbox(const cv::Mat& bgr, int size) {
   cv::copyMakeBorder(resized, padded, lb.top, lb.bottom, lb.left, lb.right, cv::BORDER_CONSTANT,
                      cv::Scalar(114, 114, 114));
   in.data.resize(3 * padded.total());
-  write_planar_rgb(padded, {0, 0, 0}, {1, 1, 1}, in.data.data());
+  write_planar_rgb(padded, in.data.data());  // pixels: the default, x / 255
   return in;
 }
 

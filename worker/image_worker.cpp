@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
+#include <optional>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -383,45 +384,81 @@ ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const st
       journal.append(record);
     };
 
+    // A group between the model and the writers. The model's device works on one group while
+    // the host judges and writes the one before and builds the one after (Inference).
+    struct Flight {
+      std::vector<std::shared_ptr<Pending>> group;
+      std::vector<Pending*> owners;  // the items the model runs on: read, and with boxes or a detector
+      std::unique_ptr<Inference> inference;
+    };
+    // Judges a fetched group and hands its items to the writers.
+    auto complete = [&](Flight& f, const std::vector<ModelOutput>& outputs) {
+      for (Pending* owner : f.owners) owner->input = {};
+      for (const auto& p : f.group) {
+        if (!p->result.error) {
+          const auto it = std::find(f.owners.begin(), f.owners.end(), p.get());
+          run.judge(*p, it == f.owners.end() ? ModelOutput{} : outputs[static_cast<size_t>(it - f.owners.begin())]);
+        }
+        writing.push_back(pool.submit([&run, p] { return run.write(*p); }));
+      }
+    };
+    // A step of the model's; false (the error kept for after the writers) when it failed.
     std::exception_ptr model_failure;
+    auto model_step = [&](const auto& step) {
+      try {
+        step();
+        return true;
+      } catch (...) {
+        model_failure = std::current_exception();
+        return false;
+      }
+    };
+    // Fetches and completes the group in flight, if any.
+    std::optional<Flight> previous;
+    auto land = [&] {
+      std::vector<ModelOutput> outputs;
+      const bool ok = !previous || !previous->inference || model_step([&] {
+        previous->inference->fetch();  // waits for the device
+        outputs = previous->inference->outputs();
+      });
+      if (ok && previous) complete(*previous, outputs);
+      previous.reset();
+      return ok;
+    };
+
     for (;;) {
       fill();
       if (stop || decoding.empty()) break;
       // A batch: whole images until their crops (classifier) or images (detectors) fill it.
-      std::vector<std::shared_ptr<Pending>> group;
+      Flight flight;
       int units = 0;
-      while (!decoding.empty() && units < batch && group.size() < max_in_flight) {
-        group.push_back(std::make_shared<Pending>(decoding.front().get()));
+      while (!decoding.empty() && units < batch && flight.group.size() < max_in_flight) {
+        flight.group.push_back(std::make_shared<Pending>(decoding.front().get()));
         decoding.pop_front();
-        units += group.back()->input.count;
+        units += flight.group.back()->input.count;
         fill();
       }
       std::vector<const ModelInput*> inputs;
-      std::vector<Pending*> owners;
-      for (const auto& p : group) {
+      for (const auto& p : flight.group) {
         if (p->result.error || p->input.count == 0) continue;
         inputs.push_back(&p->input);
-        owners.push_back(p.get());
+        flight.owners.push_back(p.get());
       }
+      // Staged on the host; the last group fetched; the device starts on this one while the
+      // host decodes, judges and writes the last one.
+      if (!inputs.empty() && !model_step([&] { flight.inference = model->prepare(inputs); })) break;
       std::vector<ModelOutput> outputs;
-      try {
-        if (!inputs.empty()) outputs = model->infer(inputs);
-      } catch (...) {
-        model_failure = std::current_exception();
-        break;
-      }
-      for (size_t i = 0; i < owners.size(); ++i) owners[i]->input = {};
-      for (const auto& p : group) {
-        if (!p->result.error) {
-          const auto it = std::find(owners.begin(), owners.end(), p.get());
-          run.judge(*p, it == owners.end() ? ModelOutput{} : outputs[static_cast<size_t>(it - owners.begin())]);
-        }
-        writing.push_back(pool.submit([&run, p] { return run.write(*p); }));
-      }
+      if (previous && previous->inference && !model_step([&] { previous->inference->fetch(); })) break;
+      const bool launched = !flight.inference || model_step([&] { flight.inference->launch(); });
+      if (previous && previous->inference && !model_step([&] { outputs = previous->inference->outputs(); })) break;
+      if (previous) complete(*previous, outputs);
+      if (!launched) break;
+      previous = std::move(flight);
       while (!writing.empty() && (writing.size() > max_in_flight ||
                                   writing.front().wait_for(std::chrono::seconds(0)) == std::future_status::ready))
         finish_one();
     }
+    if (!model_failure) land();
     // Items already judged are finished; items still decoding are dropped (not journalled).
     while (!writing.empty()) finish_one();
     interrupted = stop.load();

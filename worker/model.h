@@ -2,6 +2,8 @@
 /// The model behind one small interface. The header is free of LibTorch and OpenCV; the
 /// TorchScript backends (classifier, yolov8, yolov5) live in torchscript_model.cpp.
 #include <algorithm>
+#include <array>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -15,26 +17,44 @@
 
 namespace lv {
 
-/// One image's model input, made on the decode threads.
-struct ModelInput {
-  /// Writes inputs [first, first + n) as [n, 3, S, S] float32 to `out`.
-  using Fill = std::function<void(int first, int n, float* out)>;
+/// How a model input's 8-bit RGB values become the floats the model takes: x * scale + shift
+/// per RGB channel, in float32. The model does it on its device after uploading the 8-bit
+/// values (a quarter of the bytes of floats); write_floats() does the same on the host.
+struct PixelNormalisation {
+  static constexpr float kByteScale = static_cast<float>(1.0 / 255.0);
+  std::array<float, 3> scale{kByteScale, kByteScale, kByteScale};  ///< [0, 255] -> [0, 1]
+  std::array<float, 3> shift{0.0f, 0.0f, 0.0f};
+  bool operator==(const PixelNormalisation& o) const { return scale == o.scale && shift == o.shift; }
+  bool operator!=(const PixelNormalisation& o) const { return !(*this == o); }
+};
 
-  std::vector<float> data;  ///< [count, 3, S, S] float32 RGB, normalised for the model; empty when `fill` is set
+/// (x / 255 - mean) / std per RGB channel, as PixelNormalisation factors.
+PixelNormalisation normalisation(const std::vector<double>& mean, const std::vector<double>& std);
+
+/// One image's model input, made on the decode threads: 8-bit planar RGB rows [count, 3, S, S].
+struct ModelInput {
+  /// Writes rows [first, first + n) as [n, 3, S, S] 8-bit planar RGB to `out`.
+  using Fill = std::function<void(int first, int n, uint8_t* out)>;
+
+  std::vector<uint8_t> data;  ///< [count, 3, S, S] 8-bit planar RGB; empty when `fill` is set
   /// Classifier crops are made on demand, one batch at a time, so that an image with many boxes
-  /// never holds all its crops in memory (20 000 crops of 64 px would be 1 GB of floats).
+  /// never holds all its crops in memory (20 000 crops of 64 px would be 250 MB).
   Fill fill;
+  PixelNormalisation pixels;  ///< how the model turns the rows into floats
   int count = 0;            ///< classifier: crops (one per label box); detectors: 1
   Letterbox letterbox;      ///< detectors: how the image was fitted into S x S
   int image_w = 0, image_h = 0;
 
-  /// Writes inputs [first, first + n) of side `size` to `out` ([n, 3, size, size]), from
+  /// Writes rows [first, first + n) of side `size` to `out` ([n, 3, size, size]), from
   /// `fill` when set, else from `data`.
-  void write(int first, int n, int size, float* out) const {
+  void write(int first, int n, int size, uint8_t* out) const {
     if (fill) return fill(first, n, out);
     const size_t per = static_cast<size_t>(3) * static_cast<size_t>(size) * static_cast<size_t>(size);
     std::copy_n(data.data() + static_cast<size_t>(first) * per, static_cast<size_t>(n) * per, out);
   }
+  /// The same rows as the floats the model sees ([n, 3, size, size], `pixels` applied on the
+  /// host, bit for bit what the model computes on its device): for training and benchmarks.
+  void write_floats(int first, int n, int size, float* out) const;
 };
 
 /// One image's model output.
@@ -67,12 +87,36 @@ class ModelBase {
   std::string device_;
 };
 
+/// One group of inputs on its way through an image model, in steps the caller interleaves with
+/// its own work so that the device computes while the host prepares (image_worker runs
+/// prepare(next), fetch() of this one, launch() of the next, then outputs() of this one):
+///   Model::prepare   stages the first batch as 8-bit rows in host memory (pinned on CUDA);
+///   launch()         queues its upload, normalisation and forward; returns at once on CUDA;
+///   fetch()          waits for the device and brings back what decoding needs (detectors: only
+///                    the candidates over the confidence floor), then runs any further batches;
+///   outputs()        decodes on the host: one output per input, in order.
+/// The inputs must outlive the inference. On the CPU launch() computes and fetch() only copies.
+class Inference {
+ public:
+  virtual ~Inference() = default;
+  virtual void launch() = 0;
+  virtual void fetch() = 0;
+  virtual std::vector<ModelOutput> outputs() = 0;
+};
+
 /// An image model (classifier crops or a detector).
 class Model : public ModelBase {
  public:
-  /// Runs the model on several images' inputs (split into batches of processing.batch_size);
-  /// returns one output per input, in order.
-  virtual std::vector<ModelOutput> infer(const std::vector<const ModelInput*>& inputs) = 0;
+  /// Starts a group of images' inputs (split into batches of processing.batch_size rows; every
+  /// input with the same PixelNormalisation). See Inference.
+  virtual std::unique_ptr<Inference> prepare(const std::vector<const ModelInput*>& inputs) = 0;
+  /// All of prepare's steps at once: one output per input, in order.
+  std::vector<ModelOutput> infer(const std::vector<const ModelInput*>& inputs) {
+    const std::unique_ptr<Inference> run = prepare(inputs);
+    run->launch();
+    run->fetch();
+    return run->outputs();
+  }
   /// The side S of the square input [B, 3, S, S] the model is given (crops or letterbox):
   /// model.input_size, or the export's imgsz when the config leaves it out.
   int input_size() const { return input_size_; }

@@ -187,7 +187,7 @@ class TorchModel : public Model {
  public:
   TorchModel(torch::jit::Module module, const Config& config, ClassMap classes, const Placement& placement,
              int input_size)
-      : module_(std::move(module)), config_(config), mapping_(mapping_matrix(classes)),
+      : module_(std::move(module)), config_(config), mapping_(mapping_matrix(classes).to(placement.device)),
         device_tensor_(placement.device), dtype_(placement.dtype) {
     classes_ = std::move(classes);
     device_ = placement.name;
@@ -195,12 +195,8 @@ class TorchModel : public Model {
     batch_size_ = config.processing.batch_size;
   }
 
-  /// Runs one batch [n, 3, S, S] float32 on the model's device, in its dtype; returns the
-  /// float32 CPU output.
-  torch::Tensor forward(const torch::Tensor& batch) {
-    torch::Tensor x = batch.to(device_tensor_, dtype_);
-    torch::Tensor y = first_tensor(module_.forward({x}));
-    return y.to(torch::kCPU, torch::kFloat).contiguous();
+  std::unique_ptr<Inference> prepare(const std::vector<const ModelInput*>& inputs) override {
+    return std::make_unique<Run>(*this, inputs);
   }
 
   bool probe(int batch) override {
@@ -209,20 +205,6 @@ class TorchModel : public Model {
       const auto options = torch::TensorOptions().dtype(dtype_).device(device_tensor_);
       first_tensor(module_.forward({torch::zeros({batch, 3, input_size_, input_size_}, options)}));
     });
-  }
-
-  /// forward() on one of the run's batches. A LibTorch error becomes one line without the C++
-  /// backtrace it may carry (an out-of-memory in the copies to or from the GPU does): that
-  /// would push the message out of the log tail the orchestrator classifies and retries by.
-  torch::Tensor run_batch(const torch::Tensor& batch) {
-    try {
-      return forward(batch);
-    } catch (const Error&) {
-      throw;
-    } catch (const std::exception& e) {
-      throw Error(ExitCode::failed, fmt::format("{}: the model failed on a batch of {}: {}", config_.model.path.string(),
-                                                batch.size(0), torch_message(e)));
-    }
   }
 
   /// The warm-up, on zeros of the real batch shape [processing.batch_size, 3, S, S], which also
@@ -259,17 +241,72 @@ class TorchModel : public Model {
   }
 
  protected:
+  /// What fetch() brought back for one batch (rows [begin, end) of the group), on the host.
+  struct Fetched {
+    int64_t begin = 0, end = 0;
+    std::vector<torch::Tensor> host;
+  };
+
   virtual bool fits(const torch::Tensor& y) const = 0;
   /// The output shape model.type and the classes call for, for a batch of `rows`.
   virtual std::string expected_shape(int64_t rows) const = 0;
+  /// On the device: checks the raw output of a batch of `rows`, reduces it to what decoding
+  /// needs and brings that to the host (this waits for the device).
+  virtual std::vector<torch::Tensor> fetch_rows(const torch::Tensor& raw, int64_t rows) const = 0;
+  /// On the host: one fetched batch into the outputs of its inputs.
+  virtual void decode(const Fetched& batch, const std::vector<const ModelInput*>& inputs,
+                      std::vector<ModelOutput>& out) const = 0;
 
-  /// One warm-up forward of `n` rows: true when the model takes it and gives `n` rows (the
-  /// batch size is then `n`); else false with LibTorch's message in `why`. Throws lv::Error when
-  /// the output does not fit model.type and the classes, which no input shape mends.
+  /// Empty 8-bit rows [n, 3, S, S] in host memory: pinned when the model runs on CUDA, so that
+  /// their upload is a non-blocking DMA (LibTorch's pinned allocator keeps a block until the
+  /// copies queued from it are done, so the tensor may go once the copy is queued).
+  torch::Tensor staging(int64_t n) const {
+    auto options = torch::TensorOptions().dtype(torch::kByte);
+    if (device_tensor_.is_cuda()) options = options.pinned_memory(true);
+    return torch::empty({n, 3, input_size_, input_size_}, options);
+  }
+
+  /// Queues the upload of staged rows, their normalisation on the device (x * scale + shift per
+  /// channel in float32, then the model's dtype) and the forward; the raw output stays on the
+  /// device. On CUDA nothing here waits for the device.
+  torch::Tensor launch_rows(const torch::Tensor& staged, const PixelNormalisation& pixels) {
+    if (pixels != pixels_ || !scale_.defined()) {
+      pixels_ = pixels;
+      scale_ = torch::tensor(std::vector<float>(pixels.scale.begin(), pixels.scale.end())).view({1, 3, 1, 1}).to(device_tensor_);
+      shift_ = torch::tensor(std::vector<float>(pixels.shift.begin(), pixels.shift.end())).view({1, 3, 1, 1}).to(device_tensor_);
+    }
+    torch::Tensor x = staged.to(device_tensor_, /*non_blocking=*/true).to(torch::kFloat);
+    x.mul_(scale_).add_(shift_);  // two roundings, as ModelInput::write_floats
+    if (dtype_ != torch::kFloat) x = x.to(dtype_);
+    return first_tensor(module_.forward({x}));
+  }
+
+  /// `step` on one of the run's batches of `rows`. A LibTorch error becomes one line without
+  /// the C++ backtrace it may carry (an out-of-memory in the copies to or from the GPU does):
+  /// that would push the message out of the log tail the orchestrator classifies and retries by.
+  template <typename Step>
+  auto guarded(int64_t rows, Step step) {
+    try {
+      return step();
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw Error(ExitCode::failed, fmt::format("{}: the model failed on a batch of {}: {}", config_.model.path.string(),
+                                                rows, torch_message(e)));
+    }
+  }
+
+  /// One warm-up forward of `n` rows of zeros: true when the model takes it and gives `n` rows
+  /// (the batch size is then `n`); else false with LibTorch's message in `why`. Throws
+  /// lv::Error when the output does not fit model.type and the classes, which no input shape
+  /// mends.
   bool try_batch(int n, std::string& why) {
     torch::Tensor y;
     try {
-      y = forward(torch::zeros({n, 3, input_size_, input_size_}));
+      torch::Tensor staged = staging(n);
+      staged.zero_();
+      y = launch_rows(staged, PixelNormalisation{});
+      synchronize(device_tensor_);
     } catch (const Error&) {
       throw;
     } catch (const std::exception& e) {
@@ -314,65 +351,89 @@ class TorchModel : public Model {
                        source, export_batch, why, advice);
   }
 
-  /// Calls `run(batch, begin, end)` for each batch of at most processing.batch_size rows of all
-  /// inputs taken together ([end - begin, 3, S, S], rows begin..end). The rows are written into
-  /// one buffer reused from batch to batch, so memory does not grow with the number of crops.
-  template <typename Run>
-  void for_each_batch(const std::vector<const ModelInput*>& inputs, Run run) const {
-    const int64_t s = input_size_, batch = batch_size_;
-    int64_t total = 0;
-    for (const ModelInput* in : inputs) total += in->count;
-    const torch::Tensor buffer = torch::empty({std::min(batch, total), 3, s, s}, torch::kFloat);
-    const int64_t per = 3 * s * s;
-    size_t input = 0;
-    int first = 0;  // the next row of inputs[input]
-    for (int64_t begin = 0; begin < total; begin += batch) {
-      const int64_t end = std::min(total, begin + batch);
-      for (int64_t row = begin; row < end;) {
-        while (first >= inputs[input]->count) {
-          ++input;
-          first = 0;
-        }
-        const int n = static_cast<int>(std::min<int64_t>(inputs[input]->count - first, end - row));
-        inputs[input]->write(first, n, static_cast<int>(s), buffer.data_ptr<float>() + (row - begin) * per);
-        first += n;
+  /// A group of inputs through the model (Inference): batches of at most batch_size rows of all
+  /// inputs taken together, each staged only when it is next, so that memory does not grow
+  /// with the number of crops.
+  class Run : public Inference {
+   public:
+    Run(TorchModel& model, const std::vector<const ModelInput*>& inputs) : model_(model), inputs_(inputs) {
+      for (const ModelInput* in : inputs_) {
+        total_ += in->count;
+        if (in->count > 0 && in->pixels != inputs_.front()->pixels)
+          throw Error(ExitCode::failed, "one model batch mixes inputs of different pixel normalisations");
+      }
+      stage_next();
+    }
+
+    void launch() override {
+      if (!staged_.defined()) return;
+      c10::InferenceMode guard;
+      const PixelNormalisation& pixels = inputs_[first_input_]->pixels;
+      raw_ = model_.guarded(end_ - begin_, [&] { return model_.launch_rows(staged_, pixels); });
+      staged_ = torch::Tensor();
+    }
+
+    void fetch() override {
+      c10::InferenceMode guard;
+      while (raw_.defined()) {
+        fetched_.push_back({begin_, end_, model_.guarded(end_ - begin_, [&] { return model_.fetch_rows(raw_, end_ - begin_); })});
+        raw_ = torch::Tensor();
+        if (stage_next()) launch();  // the group's further batches, one after the other
+      }
+    }
+
+    std::vector<ModelOutput> outputs() override {
+      c10::InferenceMode guard;
+      std::vector<ModelOutput> out(inputs_.size());
+      for (const Fetched& batch : fetched_) model_.decode(batch, inputs_, out);
+      fetched_.clear();
+      return out;
+    }
+
+   private:
+    /// Stages the next batch's rows; false when none is left.
+    bool stage_next() {
+      if (end_ >= total_) return false;
+      begin_ = end_;
+      end_ = std::min<int64_t>(total_, begin_ + model_.batch_size_);
+      staged_ = model_.staging(end_ - begin_);
+      const int64_t s = model_.input_size_, per = 3 * s * s;
+      uint8_t* out = staged_.data_ptr<uint8_t>();
+      while (input_ < inputs_.size() && next_row_ >= inputs_[input_]->count) ++input_, next_row_ = 0;
+      first_input_ = input_;
+      for (int64_t row = begin_; row < end_;) {
+        while (next_row_ >= inputs_[input_]->count) ++input_, next_row_ = 0;
+        const int n = static_cast<int>(std::min<int64_t>(inputs_[input_]->count - next_row_, end_ - row));
+        inputs_[input_]->write(next_row_, n, static_cast<int>(s), out + (row - begin_) * per);
+        next_row_ += n;
         row += n;
       }
-      run(buffer.slice(0, 0, end - begin), begin, end);
+      return true;
     }
-  }
+
+    TorchModel& model_;
+    std::vector<const ModelInput*> inputs_;
+    int64_t total_ = 0;
+    int64_t begin_ = 0, end_ = 0;  // rows of the batch staged or launched
+    size_t input_ = 0;             // the input holding the next row to stage
+    int next_row_ = 0;             // that row, within its input
+    size_t first_input_ = 0;       // the input of the staged batch's first row
+    torch::Tensor staged_, raw_;
+    std::vector<Fetched> fetched_;
+  };
 
   torch::jit::Module module_;
   const Config config_;  // a copy, so the model does not depend on the caller's lifetime
-  torch::Tensor mapping_;  // [model classes, dataset classes]
+  torch::Tensor mapping_;  // [model classes, dataset classes], on the model's device
   torch::Device device_tensor_{torch::kCPU};
   torch::ScalarType dtype_ = torch::kFloat;  // of the inputs: the weights' (place())
+  PixelNormalisation pixels_;                // the factors below are for these
+  torch::Tensor scale_, shift_;              // [1, 3, 1, 1] float32 on the device
 };
 
 class ClassifierModel : public TorchModel {
  public:
   using TorchModel::TorchModel;
-
-  std::vector<ModelOutput> infer(const std::vector<const ModelInput*>& inputs) override {
-    c10::InferenceMode guard;
-    std::vector<ModelOutput> out(inputs.size());
-    const int64_t d = static_cast<int64_t>(classes_.dataset.size());
-    size_t input = 0;
-    for_each_batch(inputs, [&](const torch::Tensor& batch, int64_t begin, int64_t end) {
-      torch::Tensor y = run_batch(batch);  // [n, model classes]
-      if (!fits(y) || y.size(0) != end - begin)
-        throw Error(ExitCode::model_load, fmt::format("model output shape {} for a batch of {} crops", shape_of(y), end - begin));
-      // Rows that are already distributions are probabilities; anything else is logits.
-      const bool distribution = (y.min().item<float>() >= -1e-6f) && ((y.sum(1) - 1).abs().max().item<float>() < 1e-3f);
-      const torch::Tensor scores = (distribution ? y : torch::softmax(y, 1)).matmul(mapping_).contiguous();  // [n, dataset classes]
-      const float* p = scores.data_ptr<float>();
-      for (int64_t row = begin; row < end; ++row, p += d) {
-        while (out[input].box_scores.size() == static_cast<size_t>(inputs[input]->count)) ++input;
-        out[input].box_scores.emplace_back(p, p + d);
-      }
-    });
-    return out;
-  }
 
  protected:
   bool fits(const torch::Tensor& y) const override {
@@ -380,6 +441,27 @@ class ClassifierModel : public TorchModel {
   }
   std::string expected_shape(int64_t rows) const override {
     return fmt::format("[{}, {}]", rows, classes_.model.size());
+  }
+
+  /// [n, dataset classes] probabilities.
+  std::vector<torch::Tensor> fetch_rows(const torch::Tensor& raw, int64_t rows) const override {
+    const torch::Tensor y = raw.to(torch::kFloat).contiguous();  // [n, model classes]
+    if (!fits(y) || y.size(0) != rows)
+      throw Error(ExitCode::model_load, fmt::format("model output shape {} for a batch of {} crops", shape_of(y), rows));
+    // Rows that are already distributions are probabilities; anything else is logits.
+    const bool distribution = (y.min().item<float>() >= -1e-6f) && ((y.sum(1) - 1).abs().max().item<float>() < 1e-3f);
+    return {(distribution ? y : torch::softmax(y, 1)).matmul(mapping_).to(torch::kCPU).contiguous()};
+  }
+
+  void decode(const Fetched& batch, const std::vector<const ModelInput*>& inputs,
+              std::vector<ModelOutput>& out) const override {
+    const int64_t d = static_cast<int64_t>(classes_.dataset.size());
+    const float* p = batch.host[0].data_ptr<float>();
+    size_t input = 0;
+    for (int64_t row = batch.begin; row < batch.end; ++row, p += d) {
+      while (out[input].box_scores.size() == static_cast<size_t>(inputs[input]->count)) ++input;
+      out[input].box_scores.emplace_back(p, p + d);
+    }
   }
 };
 
@@ -389,24 +471,6 @@ class DetectorModel : public TorchModel {
   DetectorModel(torch::jit::Module module, const Config& config, ClassMap classes, const Placement& placement,
                 int input_size, bool v5)
       : TorchModel(std::move(module), config, std::move(classes), placement, input_size), v5_(v5) {}
-
-  std::vector<ModelOutput> infer(const std::vector<const ModelInput*>& inputs) override {
-    c10::InferenceMode guard;
-    std::vector<ModelOutput> out(inputs.size());
-    // One row per image ([B, 3, S, S]): row b is inputs[b] (every detector input has count 1).
-    for_each_batch(inputs, [&](const torch::Tensor& batch, int64_t begin, int64_t end) {
-      const torch::Tensor y = run_batch(batch);
-      if (!fits(y) || y.size(0) != end - begin)
-        throw Error(ExitCode::model_load, fmt::format("model output shape {} for a batch of {} images", shape_of(y), end - begin));
-      const torch::Tensor nan_rows = y.isnan().flatten(1).any(1);  // [n] bool: NaN anywhere in an image's output
-      for (int64_t b = begin; b < end; ++b) {
-        ModelOutput& o = out[static_cast<size_t>(b)];
-        decode(y[b - begin], *inputs[static_cast<size_t>(b)], o);
-        o.non_finite = nan_rows[b - begin].item<bool>();
-      }
-    });
-    return out;
-  }
 
  protected:
   bool fits(const torch::Tensor& y) const override {
@@ -419,36 +483,86 @@ class DetectorModel : public TorchModel {
                : fmt::format("[{}, {}, A] (4 + {} classes)", rows, 4 + nc, nc);
   }
 
+  /// On the device, over the whole batch: the scores per dataset class of every prediction, and
+  /// only the candidates whose best score reaches the floor (the lower of model.conf_threshold
+  /// and verification.background_threshold) come back, with whether each image's output held
+  /// NaN. Host tensors: [K, 2] (image in the batch, prediction) in ascending order, [K, 4] boxes
+  /// (cx, cy, w, h in input pixels), [K, dataset classes] scores, [K] best score, [K] its class,
+  /// [n] NaN.
+  std::vector<torch::Tensor> fetch_rows(const torch::Tensor& raw, int64_t rows) const override {
+    const torch::Tensor y = raw.to(torch::kFloat).contiguous();
+    if (!fits(y) || y.size(0) != rows)
+      throw Error(ExitCode::model_load, fmt::format("model output shape {} for a batch of {} images", shape_of(y), rows));
+    const torch::Tensor nan_rows = y.isnan().flatten(1).any(1);  // [n] bool: NaN anywhere in an image's output
+    // rows: [n, A, 4 + nc] with cx, cy, w, h in input pixels, then scores per model class.
+    const torch::Tensor preds = v5_ ? y : y.transpose(1, 2);
+    torch::Tensor scores = v5_ ? preds.slice(2, 5) * preds.slice(2, 4, 5) : preds.slice(2, 4);
+    scores = scores.matmul(mapping_);  // [n, A, dataset classes], aliased classes summed
+    const auto [best, cls] = scores.max(2);
+    const torch::Tensor where = (best >= floor()).nonzero();  // [K, 2], row-major: by image, then prediction
+    const int64_t per_image = best.size(1);
+    const torch::Tensor flat = where.select(1, 0) * per_image + where.select(1, 1);
+    auto host = [](const torch::Tensor& t) { return t.to(torch::kCPU).contiguous(); };
+    return {host(where),
+            host(preds.slice(2, 0, 4).reshape({-1, 4}).index_select(0, flat)),
+            host(scores.reshape({-1, scores.size(2)}).index_select(0, flat)),
+            host(best.reshape({-1}).index_select(0, flat)),
+            host(cls.reshape({-1}).index_select(0, flat)),
+            host(nan_rows)};
+  }
+
+  void decode(const Fetched& batch, const std::vector<const ModelInput*>& inputs,
+              std::vector<ModelOutput>& out) const override {
+    const torch::Tensor& where = batch.host[0];
+    const auto image_of = where.accessor<int64_t, 2>();
+    const auto nan_rows = batch.host[5].accessor<bool, 1>();
+    int64_t from = 0;
+    // One row per image: row b of the batch is inputs[begin + b] (every detector input has count 1).
+    for (int64_t b = 0; b < batch.end - batch.begin; ++b) {
+      int64_t to = from;
+      while (to < where.size(0) && image_of[to][0] == b) ++to;
+      ModelOutput& o = out[static_cast<size_t>(batch.begin + b)];
+      decode_image(batch, from, to, *inputs[static_cast<size_t>(batch.begin + b)], o);
+      o.non_finite = nan_rows[b];
+      from = to;
+    }
+  }
+
  private:
-  /// One image's raw predictions -> detections (and weak ones, see ModelOutput) in original
-  /// pixels, after class-aware NMS.
-  void decode(const torch::Tensor& pred, const ModelInput& in, ModelOutput& out) const {
+  double floor() const {
     const double conf = config_.model.conf_threshold, background = config_.verification.background_threshold;
-    const double floor = background > 0 ? std::min(conf, background) : conf;
-    // rows: [A, 4 + nc] with cx, cy, w, h in input pixels, then scores per model class.
-    const torch::Tensor rows = v5_ ? pred : pred.transpose(0, 1);
-    torch::Tensor scores = v5_ ? rows.slice(1, 5) * rows.slice(1, 4, 5) : rows.slice(1, 4);
-    scores = scores.matmul(mapping_);  // [A, dataset classes], aliased classes summed
-    const auto [best, cls] = scores.max(1);
-    torch::Tensor keep = (best >= floor).nonzero().squeeze(1);
+    return background > 0 ? std::min(conf, background) : conf;
+  }
+
+  /// One image's candidates (rows [from, to) of the fetched batch) -> detections (and weak
+  /// ones, see ModelOutput) in original pixels, after class-aware NMS.
+  void decode_image(const Fetched& batch, int64_t from, int64_t to, const ModelInput& in, ModelOutput& out) const {
+    torch::Tensor boxes = batch.host[1].slice(0, from, to), scores = batch.host[2].slice(0, from, to);
+    torch::Tensor best = batch.host[3].slice(0, from, to), cls = batch.host[4].slice(0, from, to);
     // As Ultralytics caps NMS input, keep the 30000 best candidates at most.
-    if (keep.size(0) > kMaxCandidates) keep = keep.index_select(0, std::get<1>(best.index_select(0, keep).topk(kMaxCandidates)));
-    const torch::Tensor boxes = rows.slice(1, 0, 4).index_select(0, keep).contiguous();
-    const torch::Tensor kept_scores = scores.index_select(0, keep).contiguous();
+    if (to - from > kMaxCandidates) {
+      const torch::Tensor order = std::get<1>(best.topk(kMaxCandidates));
+      boxes = boxes.index_select(0, order);
+      scores = scores.index_select(0, order);
+      best = best.index_select(0, order);
+      cls = cls.index_select(0, order);
+    }
+    boxes = boxes.contiguous();
+    scores = scores.contiguous();
     const auto b = boxes.accessor<float, 2>();
-    const auto s = kept_scores.accessor<float, 2>();
-    const auto k = keep.accessor<int64_t, 1>();
+    const auto s = scores.accessor<float, 2>();
     const auto best_a = best.accessor<float, 1>();
     const auto cls_a = cls.accessor<int64_t, 1>();
+    const double conf = config_.model.conf_threshold;
     std::vector<Detection> dets;
-    dets.reserve(static_cast<size_t>(keep.size(0)));
-    for (int64_t i = 0; i < keep.size(0); ++i) {
+    dets.reserve(static_cast<size_t>(boxes.size(0)));
+    for (int64_t i = 0; i < boxes.size(0); ++i) {
       const Box in_input{b[i][0] - b[i][2] / 2, b[i][1] - b[i][3] / 2, b[i][0] + b[i][2] / 2, b[i][1] + b[i][3] / 2};
       Detection d;
       d.box = unletterbox(in_input, in.letterbox, in.image_w, in.image_h);
-      d.cls = static_cast<int>(cls_a[k[i]]);
-      d.score = best_a[k[i]];
-      d.probs.assign(&s[i][0], &s[i][0] + kept_scores.size(1));
+      d.cls = static_cast<int>(cls_a[i]);
+      d.score = best_a[i];
+      d.probs.assign(&s[i][0], &s[i][0] + scores.size(1));
       dets.push_back(std::move(d));
     }
     for (Detection& d : nms(std::move(dets), config_.model.nms_iou)) {

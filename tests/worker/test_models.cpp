@@ -24,6 +24,21 @@ def forward(self, x):
   m.save(file.string());
 }
 
+void save_input_checking_classifier(const std::filesystem::path& file, const std::vector<float>& expected,
+                                    int rows, int size) {
+  torch::jit::Module m("InputChecking");
+  m.register_buffer("expected", torch::tensor(expected).reshape({rows, 3, size, size}));
+  m.define(R"py(
+def forward(self, x):
+    hit = 0.0
+    if x.size() == self.expected.size():
+        if torch.equal(x, self.expected):
+            hit = 1.0
+    return torch.tensor([hit, 1.0 - hit]).repeat(x.size(0), 1)
+)py");
+  m.save(file.string());
+}
+
 void save_failing_classifier(const std::filesystem::path& file) {
   torch::jit::Module m("Failing");
   m.define(R"(

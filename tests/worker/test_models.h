@@ -11,6 +11,10 @@ namespace lv::test {
 /// crop, times `scale`; softmax applied inside when `probabilities`, else raw logits.
 /// `spin` extra matrix products per forward make it slow (for interruption tests).
 void save_mean_colour_classifier(const std::filesystem::path& file, double scale, bool probabilities, int spin = 0);
+/// A two-class classifier that answers [1, 0] for every row when its input equals `expected`
+/// bit for bit (same shape, same floats), else [0, 1]: shows what the model was given.
+void save_input_checking_classifier(const std::filesystem::path& file, const std::vector<float>& expected,
+                                    int rows, int size);
 
 /// A 3-class classifier that takes zeros (its warm-up) but fails in the TorchScript interpreter
 /// on a batch whose mean is above 0.5 (a white crop: "The size of tensor a (S) must match the

@@ -63,39 +63,47 @@ Config classifier_config(const fs::path& model, int size, bool fp16) {
 }
 
 /// `count` crops of S x S: crop 0 pure red, crop 1 left half red and right half green, the rest
-/// uniform random in [0, 1).
+/// uniform random bytes.
 ModelInput colour_crops(int count, int s, uint32_t seed) {
   ModelInput in;
   in.count = count;
-  in.data.assign(static_cast<size_t>(count) * 3 * s * s, 0.0f);
+  in.data.assign(static_cast<size_t>(count) * 3 * s * s, 0);
   std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(0.0f, 1.0f);
+  std::uniform_int_distribution<int> u(0, 255);
   const size_t plane = static_cast<size_t>(s) * s;
   for (int k = 0; k < count; ++k) {
-    float* crop = in.data.data() + static_cast<size_t>(k) * 3 * plane;
+    uint8_t* crop = in.data.data() + static_cast<size_t>(k) * 3 * plane;
     for (int y = 0; y < s; ++y)
       for (int x = 0; x < s; ++x) {
         const size_t at = static_cast<size_t>(y) * s + x;
         if (k == 0) {
-          crop[at] = 1;
+          crop[at] = 255;
         } else if (k == 1) {
-          crop[(x < s / 2 ? 0 : plane) + at] = 1;
+          crop[(x < s / 2 ? 0 : plane) + at] = 255;
         } else {
-          for (int c = 0; c < 3; ++c) crop[c * plane + at] = u(rng);
+          for (int c = 0; c < 3; ++c) crop[c * plane + at] = static_cast<uint8_t>(u(rng));
         }
       }
   }
   return in;
 }
 
+/// The crops as the floats the model sees.
+std::vector<float> floats_of(const ModelInput& in, int s) {
+  std::vector<float> out(static_cast<size_t>(in.count) * 3 * s * s);
+  in.write_floats(0, in.count, s, out.data());
+  return out;
+}
+
 /// The mean-colour classifier's probabilities by hand: softmax(scale * channel means).
 std::vector<std::vector<double>> mean_colour_expected(const ModelInput& in, int s, double scale) {
   std::vector<std::vector<double>> out;
   const size_t plane = static_cast<size_t>(s) * s;
+  const std::vector<float> floats = floats_of(in, s);
   for (int k = 0; k < in.count; ++k) {
     std::vector<double> logits(3, 0.0);
     for (int c = 0; c < 3; ++c) {
-      const float* p = in.data.data() + (static_cast<size_t>(k) * 3 + c) * plane;
+      const float* p = floats.data() + (static_cast<size_t>(k) * 3 + c) * plane;
       double sum = 0;
       for (size_t i = 0; i < plane; ++i) sum += p[i];
       logits[c] = scale * sum / static_cast<double>(plane);
@@ -139,7 +147,7 @@ void check_detections(const std::vector<Detection>& got, const std::vector<Expec
 ModelInput letterboxed_black() {
   ModelInput in;
   in.count = 1;
-  in.data.assign(3 * 64 * 64, 0.0f);
+  in.data.assign(3 * 64 * 64, 0);
   in.letterbox = compute_letterbox(200, 100, 64);
   in.image_w = 200;
   in.image_h = 100;
@@ -243,7 +251,7 @@ TEST_CASE("gpu: Ultralytics-like exports (a tensor attribute, a dynamic graph) l
   test::save_dynamic_detector(dir / "dynamic.pt", R"({"imgsz": 32, "args": {"dynamic": true}, "names": ["cat", "dog"]})");
   ModelInput in;  // a black 200 x 100 image letterboxed into 32 (scale 0.16, 8 px above)
   in.count = 1;
-  in.data.assign(3 * 32 * 32, 0.0f);
+  in.data.assign(3 * 32 * 32, 0);
   in.letterbox = compute_letterbox(200, 100, 32);
   in.image_w = 200;
   in.image_h = 100;
@@ -305,7 +313,7 @@ TEST_CASE("gpu: conv classifier at batch 32, CUDA against CPU, and forward timin
   gpu::save_conv_classifier(dir / "conv.pt", 3, 7);
   const ModelInput in = colour_crops(n, s, 2);
   // The CPU reference: the same module forwarded by LibTorch on the CPU, softmax in double.
-  const std::vector<float> logits = gpu::cpu_forward(dir / "conv.pt", in.data, n, s);
+  const std::vector<float> logits = gpu::cpu_forward(dir / "conv.pt", floats_of(in, s), n, s);
   REQUIRE(logits.size() == static_cast<size_t>(n) * 3);
   std::vector<std::vector<double>> want;
   for (int k = 0; k < n; ++k) want.push_back(softmax({logits[k * 3], logits[k * 3 + 1], logits[k * 3 + 2]}));

@@ -123,10 +123,45 @@ TEST_CASE("classifier: mean and std normalise RGB in [0, 1]", "[worker][model]")
   const ModelInput in = prepare_crops(red_green(), {box(0, 0.25, 0.5, 0.5, 1.0)}, 8, 0, {0.5, 0.5, 0.5}, {0.25, 0.25, 0.25});
   REQUIRE(in.count == 1);
   std::vector<float> data(3 * 8 * 8, 0.0f);
-  in.write(0, 1, 8, data.data());
+  in.write_floats(0, 1, 8, data.data());
   CHECK(data[0] == Approx(2.0));
   CHECK(data[64] == Approx(-2.0));
   CHECK(data[128] == Approx(-2.0));
+}
+
+TEST_CASE("the model normalises 8-bit rows on its device bit for bit as write_floats does", "[worker][model]") {
+  // Random pixels, ImageNet's mean and std (every factor inexact), and the detectors' x / 255.
+  cv::Mat noise(40, 60, CV_8UC3);
+  cv::randu(noise, cv::Scalar::all(0), cv::Scalar::all(256));
+  const std::vector<LabelBox> boxes{box(0, 0.3, 0.4, 0.5, 0.6), box(1, 0.7, 0.5, 0.4, 0.9), box(0, 0.5, 0.5, 1, 1)};
+  for (const bool imagenet : {true, false}) {
+    INFO("imagenet " << imagenet);
+    const std::vector<double> mean = imagenet ? std::vector<double>{0.485, 0.456, 0.406} : std::vector<double>{0, 0, 0};
+    const std::vector<double> std = imagenet ? std::vector<double>{0.229, 0.224, 0.225} : std::vector<double>{1, 1, 1};
+    const ModelInput in = prepare_crops(noise, boxes, 8, 0.1, mean, std);
+    std::vector<float> expected(3 * 3 * 8 * 8);
+    in.write_floats(0, 3, 8, expected.data());
+    // The host reference by its definition: (x / 255 - mean) / std, near the floats given.
+    std::vector<uint8_t> bytes(expected.size());
+    in.write(0, 3, 8, bytes.data());
+    for (size_t i = 0; i < bytes.size(); i += 37) {
+      const size_t c = (i / 64) % 3;
+      CHECK(expected[i] == Approx((bytes[i] / 255.0 - mean[c]) / std[c]).margin(1e-5));
+    }
+    test::TempDir dir;
+    test::save_input_checking_classifier(dir / "m.pt", expected, 3, 8);
+    Config c = classifier_config(dir / "m.pt");
+    c.model.input_size = 8;
+    c.processing.batch_size = 3;
+    const auto model = load_model(c, {"same", "different"});
+    const auto out = model->infer({&in});
+    REQUIRE(out[0].box_scores.size() == 3);
+    for (const auto& scores : out[0].box_scores) CHECK(scores[0] == 1.0f);
+    // And the check can fail: one pixel different is seen.
+    expected[100] += 1e-6f;
+    test::save_input_checking_classifier(dir / "m.pt", expected, 3, 8);
+    CHECK(load_model(c, {"same", "different"})->infer({&in})[0].box_scores[0][0] == 0.0f);
+  }
 }
 
 TEST_CASE("classifier: crops are made on demand, any range of them, the same as one by one", "[worker][model]") {
@@ -136,13 +171,13 @@ TEST_CASE("classifier: crops are made on demand, any range of them, the same as 
   REQUIRE(in.count == 3);
   CHECK(in.data.empty());  // nothing held until the model asks
   const size_t per = 3 * 4 * 4;
-  std::vector<float> all(3 * per), middle(2 * per);
+  std::vector<uint8_t> all(3 * per), middle(2 * per);
   in.write(0, 3, 4, all.data());
   in.write(1, 2, 4, middle.data());
-  CHECK(all[0] == 1.0f);        // crop 0, R plane
-  CHECK(all[16] == 0.0f);       // crop 0, G plane
-  CHECK(all[per] == 0.0f);      // crop 1, R plane
-  CHECK(all[per + 16] == 1.0f); // crop 1, G plane
+  CHECK(all[0] == 255);        // crop 0, R plane
+  CHECK(all[16] == 0);         // crop 0, G plane
+  CHECK(all[per] == 0);        // crop 1, R plane
+  CHECK(all[per + 16] == 255); // crop 1, G plane
   CHECK(std::equal(middle.begin(), middle.end(), all.begin() + static_cast<std::ptrdiff_t>(per)));
 }
 
