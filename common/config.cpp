@@ -437,7 +437,11 @@ Config parse_config(const std::string& raw, const fs::path& file) {
     }
     s.get_bool("fp16", c.processing.fp16);
     s.get_int("max_image_pixels", c.processing.max_image_pixels, 1, int64_t{1} << 40);
-    s.get_int("decode_threads", c.processing.decode_threads, 1, 256);
+    const YAML::Node decode = s.child("decode_threads");
+    if (Section::present(decode)) {
+      if (decode.IsScalar() && decode.Scalar() == "auto") c.processing.decode_threads = 0;
+      else c.processing.decode_threads = static_cast<int>(s.parse_int("decode_threads", decode, 1, 256));
+    }
     s.get_int("max_document_bytes", c.processing.max_document_bytes, 1, int64_t{1} << 30);
     s.finish();
   }

@@ -90,7 +90,7 @@ struct Config {
     int num_threads = 0;                 ///< 0 = auto (cores / workers)
     bool fp16 = false;
     int64_t max_image_pixels = 100'000'000;  ///< refuse larger images (memory guard)
-    int decode_threads = 2;              ///< image decoding/preprocessing threads per worker
+    int decode_threads = 0;              ///< image decoding/preprocessing threads per worker; 0 = auto
     int64_t max_document_bytes = 1 << 20;  ///< documents: longer texts are cut here (noted in the report)
   } processing;
 

@@ -268,13 +268,15 @@ fs::path Session::resolve_worker() {
                                 config_.file.string(), exe, beside.parent_path().string()));
 }
 
-int Session::threads_per_worker(size_t workers) const {
-  if (config_.processing.num_threads > 0) return config_.processing.num_threads;
+Session::WorkerThreads Session::threads_per_worker(size_t workers) const {
   const unsigned cores = std::max(1u, system_.cpu_count());
-  return static_cast<int>(std::max<size_t>(1, cores / std::max<size_t>(1, workers)));
+  WorkerThreads t;
+  t.cores = static_cast<int>(std::max<size_t>(1, cores / std::max<size_t>(1, workers)));
+  t.model = config_.processing.num_threads > 0 ? config_.processing.num_threads : t.cores;
+  return t;
 }
 
-LaunchSpec Session::launch_spec(const RunState& state, const ShardState& s, bool resume, int threads) const {
+LaunchSpec Session::launch_spec(const RunState& state, const ShardState& s, bool resume, WorkerThreads threads) const {
   LaunchSpec spec;
   spec.argv = {state.worker.string(),
                "--config", state.config_path.string(),
@@ -289,7 +291,8 @@ LaunchSpec Session::launch_spec(const RunState& state, const ShardState& s, bool
   // (PCI bus order); on a machine with mixed GPUs they would name different cards.
   spec.env = {{"CUDA_VISIBLE_DEVICES", s.cuda_visible_devices},
               {"CUDA_DEVICE_ORDER", "PCI_BUS_ID"},
-              {"OMP_NUM_THREADS", std::to_string(threads)}};
+              {"OMP_NUM_THREADS", std::to_string(threads.model)},
+              {"LV_CORES_PER_WORKER", std::to_string(threads.cores)}};
   spec.log = work_dir_ / shard_log(s);
   // A shard split off onto a GPU appends to that GPU's log, as every retry does.
   spec.append_log = resume || !s.log.empty();
@@ -343,7 +346,7 @@ int Session::dry_run() {
     state = make_plan(config_, config_text_, items, devices(), output_dir_, resolve_worker());
     for (const auto& s : state->shards) selected.push_back(s.index);
   }
-  const int threads = threads_per_worker(selected.size());
+  const WorkerThreads threads = threads_per_worker(selected.size());
   PlanReady plan{state->item_count, 0, static_cast<int>(state->shards.size()), {}, state->input, state->output_dir,
                  work_dir_, state->worker, true};
   for (int index : selected) {
@@ -646,7 +649,7 @@ int Session::execute(RunState& state, const std::vector<int>& selected) {
   for (int index : selected) devices_used.insert(state.shards.at(static_cast<size_t>(index)).device);
   if (balance)
     for (const DeviceSlot& d : spare_devices_) devices_used.insert(d.label());
-  const int threads = threads_per_worker(devices_used.size());
+  const WorkerThreads threads = threads_per_worker(devices_used.size());
   PlanReady plan{state.item_count, 0, static_cast<int>(state.shards.size()), {}, state.input, state.output_dir,
                  work_dir_, state.worker, false, config_.orchestrator.status_interval_s};
   for (int index : selected) {
@@ -888,7 +891,7 @@ ExitStatus Session::finalize(const RunState& state) {
   return exit;
 }
 
-bool Session::auto_batch(RunState& state, const std::vector<int>& selected, int threads) {
+bool Session::auto_batch(RunState& state, const std::vector<int>& selected, WorkerThreads threads) {
   const GpuDiscovery found = system_.discover_gpus();
   std::vector<std::pair<std::string, std::vector<int>>> groups;  // model -> shards, in order
   for (int index : selected) {
@@ -910,7 +913,8 @@ bool Session::auto_batch(RunState& state, const std::vector<int>& selected, int 
     spec.argv = {state.worker.string(), "--find-batch-size", "--test-only", "--config", state.config_path.string()};
     spec.env = {{"CUDA_VISIBLE_DEVICES", first.cuda_visible_devices},
                 {"CUDA_DEVICE_ORDER", "PCI_BUS_ID"},
-                {"OMP_NUM_THREADS", std::to_string(threads)}};
+                {"OMP_NUM_THREADS", std::to_string(threads.model)},
+                {"LV_CORES_PER_WORKER", std::to_string(threads.cores)}};
     spec.log = work_dir_ / fmt::format("auto_batch_{}.log", n);
     spec.append_log = true;  // a retry's finder adds to the first run's output, as logs do
     spec.log_header = fmt::format("==== orchestrator: batch-size finder for {} on {} at {} ====\n", model, first.device,

@@ -95,6 +95,13 @@ class Session {
   const CommandBuilder& commands() const { return commands_; }
 
  private:
+  /// What each worker is given of the cores: model threads (OMP_NUM_THREADS:
+  /// processing.num_threads, or its share) and its share (LV_CORES_PER_WORKER: cores / workers,
+  /// at least 1), from which the worker sizes its decoders.
+  struct WorkerThreads {
+    int model = 1;
+    int cores = 1;
+  };
   int fresh(std::optional<RunState> earlier);
   int retry(RunState state);
   int merge_only(const RunState& state);
@@ -105,7 +112,7 @@ class Session {
   int execute(RunState& state, const std::vector<int>& selected);
   /// --auto-batch: the worker's finder once per GPU model (once for CPU workers), each pick
   /// given to that model's shards as their batch size. False when interrupted.
-  bool auto_batch(RunState& state, const std::vector<int>& selected, int threads);
+  bool auto_batch(RunState& state, const std::vector<int>& selected, WorkerThreads threads);
   /// Balancing: the position after shard `s`'s last journaled item (ShardHooks::journaled_until).
   int64_t journaled_until(const RunState& state, const ShardState& s) const;
   /// Rewrites the items file of any selected shard whose length disagrees with the state.
@@ -127,8 +134,8 @@ class Session {
   void check_no_live_workers(const RunState& state, const std::string& way_out);
   std::vector<DeviceSlot> devices();
   std::filesystem::path resolve_worker();
-  LaunchSpec launch_spec(const RunState& state, const ShardState& shard, bool resume, int threads) const;
-  int threads_per_worker(size_t workers) const;
+  LaunchSpec launch_spec(const RunState& state, const ShardState& shard, bool resume, WorkerThreads threads) const;
+  WorkerThreads threads_per_worker(size_t workers) const;
   /// content_hash of the classes file ("" for an inline list): a retry notices an edited file.
   std::string classes_hash() const;
   void report_rejected(const ItemList& items);

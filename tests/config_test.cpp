@@ -71,7 +71,7 @@ TEST_CASE("config: keys left out take the documented defaults", "[config]") {
   CHECK(c.processing.num_threads == 0);
   CHECK_FALSE(c.processing.fp16);
   CHECK(c.processing.max_image_pixels == 100000000);
-  CHECK(c.processing.decode_threads == 2);
+  CHECK(c.processing.decode_threads == 0);  // auto
   CHECK_FALSE(c.report.include_probabilities);
   CHECK(c.worker.executable == "image_worker");
   CHECK(c.worker.args.empty());
@@ -223,6 +223,14 @@ TEST_CASE("config: processing.num_threads takes auto or an integer", "[config]")
   CHECK(contains(msg, "/cfg/dir/config.yaml:4: processing.num_threads: expected an integer, got 'many'"));
   msg = config_error(with_images("processing:\n  num_threads: 0\n"));
   CHECK(contains(msg, "/cfg/dir/config.yaml:4: processing.num_threads: expected an integer in [1, 1024], got 0"));
+}
+
+TEST_CASE("config: processing.decode_threads takes auto or an integer", "[config]") {
+  CHECK(lv::parse_config(with_images("processing:\n  decode_threads: auto\n"), kFile).processing.decode_threads == 0);
+  CHECK(lv::parse_config(with_images("processing:\n  decode_threads: 3\n"), kFile).processing.decode_threads == 3);
+  const std::string msg = config_error(with_images("processing:\n  decode_threads: 0\n"));
+  INFO(msg);
+  CHECK(contains(msg, "/cfg/dir/config.yaml:4: processing.decode_threads: expected an integer in [1, 256], got 0"));
 }
 
 TEST_CASE("config: model.aliases map a name to one name or a list", "[config]") {

@@ -28,7 +28,7 @@
 //   --find-batch-size --config C --test-only: prints a finder's table and "[batch-size] N", N from
 //     FAKE_BATCH_PICKS="0=64,2=16" by CUDA_VISIBLE_DEVICES (default 32).
 //   FAKE_WORKER_RECORD=DIR   write DIR/shard_K.env with the CUDA_VISIBLE_DEVICES and
-//     OMP_NUM_THREADS lines this worker saw (a variable that is unset has no line).
+//     OMP_NUM_THREADS and LV_CORES_PER_WORKER lines this worker saw (a variable that is unset has no line).
 //
 // The "_at" faults fire only for an item that is processed in this run: with --resume, items
 // already in the journal are skipped and cannot trigger them.
@@ -284,6 +284,7 @@ int run(int argc, char** argv) {
     std::string env_lines;
     if (cuda) env_lines += fmt::format("CUDA_VISIBLE_DEVICES={}\n", cuda);
     if (omp) env_lines += fmt::format("OMP_NUM_THREADS={}\n", omp);
+    if (const char* share = std::getenv("LV_CORES_PER_WORKER")) env_lines += fmt::format("LV_CORES_PER_WORKER={}\n", share);
     fs::create_directories(record_dir);
     lv::write_file_atomic(fs::path(record_dir) / fmt::format("shard_{}.env", args.shard), env_lines);
   }

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <set>
+#include <thread>
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
@@ -171,6 +172,22 @@ TEST_CASE("CPU workers get an empty CUDA_VISIBLE_DEVICES", "[integration]") {
   CHECK(s.recorded_env(0).find("CUDA_VISIBLE_DEVICES=\n") != std::string::npos);
   CHECK(s.recorded_env(1).find("CUDA_VISIBLE_DEVICES=\n") != std::string::npos);
   CHECK(s.report()["shards"][1]["device"] == "CPU 1");
+}
+
+TEST_CASE("each worker is told its share of the cores: model threads and LV_CORES_PER_WORKER", "[integration]") {
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  for (const int workers : {1, 2, 3}) {
+    INFO(workers << " workers on " << cores << " cores");
+    Scenario s(6);
+    const RunResult r = s.orchestrate({"--gpus", "cpu", "--cpu-workers", std::to_string(workers)});
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    const std::string share = std::to_string(std::max(1u, cores / static_cast<unsigned>(workers)));
+    for (int i = 0; i < workers; ++i) {
+      CHECK(s.recorded_env(i).find("LV_CORES_PER_WORKER=" + share + "\n") != std::string::npos);
+      CHECK(s.recorded_env(i).find("OMP_NUM_THREADS=" + share + "\n") != std::string::npos);  // num_threads: auto
+    }
+  }
 }
 
 TEST_CASE("a crash in shard 2 gives a partial report, --retry-failed resumes it and equals a clean run",

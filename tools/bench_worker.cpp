@@ -359,11 +359,12 @@ int bench_detector(const fs::path& dir, const fs::path& config_file, int images,
   forward_all();
   const double forward_s = seconds_since(t);
 
-  // 2. The input pipeline alone: what the decode threads can prepare (decode, letterbox, float
-  //    conversion), so a GPU user sees whether the input or the model binds.
+  // 2. The input pipeline alone: what the decode threads can prepare (decode, letterbox into 8-bit
+  //    rows; the model normalises them on its device), so a GPU user sees whether the input or the model binds.
   double input_s = 0;
+  const int decoders = lv::decode_threads(config, model->device() != "cpu");
   {
-    lv::TaskPool pool(config.processing.decode_threads);
+    lv::TaskPool pool(decoders);
     std::vector<std::future<void>> done;
     t = std::chrono::steady_clock::now();
     for (const auto& item : items)
@@ -386,9 +387,9 @@ int bench_detector(const fs::path& dir, const fs::path& config_file, int images,
 
   const double n = static_cast<double>(items.size());
   fmt::print("\n{} images of {}, {}x{} letterbox, batch {}, {} model threads, {} decode threads, debug images off\n",
-             items.size(), root.string(), size, size, batch, threads, config.processing.decode_threads);
-  fmt::print("input pipeline: {:8.1f} images/s ({:.2f} s: decode, letterbox, float; {} decode threads)\n", n / input_s,
-             input_s, config.processing.decode_threads);
+             items.size(), root.string(), size, size, batch, threads, decoders);
+  fmt::print("input pipeline: {:8.1f} images/s ({:.2f} s: decode, letterbox; {} decode threads)\n", n / input_s,
+             input_s, decoders);
   fmt::print("backend alone:  {:8.1f} images/s ({:.2f} s: forward, decoding, NMS)\n", n / forward_s, forward_s);
   fmt::print("the {} binds: the full worker cannot beat {:.1f} images/s here\n",
              input_s > forward_s ? "input pipeline" : "model", n / std::max(input_s, forward_s));

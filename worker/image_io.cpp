@@ -126,7 +126,7 @@ void write_planar_rgb(const cv::Mat& bgr, uint8_t* out) {
 }  // namespace
 
 ModelInput prepare_crops(const cv::Mat& bgr, const std::vector<LabelBox>& boxes, int size, double margin,
-                         const std::vector<double>& mean, const std::vector<double>& std) {
+                         const std::vector<double>& mean, const std::vector<double>& std, size_t eager_bytes) {
   ModelInput in;
   in.pixels = normalisation(mean, std);
   in.image_w = bgr.cols;
@@ -147,6 +147,12 @@ ModelInput prepare_crops(const cv::Mat& bgr, const std::vector<LabelBox>& boxes,
       write_planar_rgb(resized, out + static_cast<size_t>(k) * per);
     }
   };
+  const size_t bytes = boxes.size() * 3 * static_cast<size_t>(size) * static_cast<size_t>(size);
+  if (bytes > 0 && bytes <= eager_bytes) {
+    in.data.resize(bytes);
+    in.fill(0, in.count, in.data.data());
+    in.fill = nullptr;
+  }
   return in;
 }
 

@@ -26,12 +26,19 @@ struct LoadedImage {
 /// pixels, and a JPEG cut short (no end-of-image marker). Never throws.
 LoadedImage load_image(const std::filesystem::path& file, int64_t max_pixels);
 
+/// Crops of an image that take at most this many bytes are made at once, on the decode thread
+/// that calls prepare_crops (so the model's thread only copies them into its batch); more are
+/// made batch by batch when the model asks.
+inline constexpr size_t kEagerCropBytes = size_t{4} << 20;
+
 /// Classifier input: one crop per box (grown by `margin` box sizes, clipped), resized to
-/// size x size, BGR -> RGB, scaled to [0, 1], then (x - mean) / std per RGB channel. Only the
-/// crop rectangles are computed here; the crops are made by `fill`, batch by batch, sharing
+/// size x size, BGR -> RGB, 8-bit; the model scales it to [0, 1], then (x - mean) / std per RGB
+/// channel. Crops taking at most `eager_bytes` are made here, into `data`; otherwise only the
+/// crop rectangles are computed here and the crops are made by `fill`, batch by batch, sharing
 /// `bgr` (which must not be modified while the input lives).
 ModelInput prepare_crops(const cv::Mat& bgr, const std::vector<LabelBox>& boxes, int size, double margin,
-                         const std::vector<double>& mean, const std::vector<double>& std);
+                         const std::vector<double>& mean, const std::vector<double>& std,
+                         size_t eager_bytes = kEagerCropBytes);
 
 /// Detector input: the image letterboxed into size x size as Ultralytics does (linear resize,
 /// pad 114), BGR -> RGB, scaled to [0, 1].

@@ -46,14 +46,33 @@ fs::path input_root(const Config& config) {
 
 std::vector<std::string> dataset_classes(const Config& config) { return dataset_class_names(config); }
 
+namespace {
+
+/// A positive thread count from environment variable `name`, if it holds one.
+std::optional<int> threads_from_env(const char* name) {
+  const char* text = std::getenv(name);
+  if (!text) return std::nullopt;
+  char* end = nullptr;
+  const long n = std::strtol(text, &end, 10);
+  if (end == text || *end != '\0' || n <= 0 || n > 1024) return std::nullopt;
+  return static_cast<int>(n);
+}
+
+}  // namespace
+
+int core_share() {
+  if (const auto share = threads_from_env(kCoresPerWorkerEnv)) return *share;
+  if (const auto omp = threads_from_env("OMP_NUM_THREADS")) return *omp;
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 int model_threads(const Config& config) {
-  if (config.processing.num_threads > 0) return config.processing.num_threads;
-  if (const char* omp = std::getenv("OMP_NUM_THREADS")) {
-    char* end = nullptr;
-    const long n = std::strtol(omp, &end, 10);
-    if (end != omp && *end == '\0' && n > 0 && n <= 1024) return static_cast<int>(n);
-  }
-  return std::max(1u, std::thread::hardware_concurrency());
+  return config.processing.num_threads > 0 ? config.processing.num_threads : core_share();
+}
+
+int decode_threads(const Config& config, bool model_on_gpu) {
+  if (config.processing.decode_threads > 0) return config.processing.decode_threads;
+  return std::max(model_on_gpu ? 2 : 1, core_share());
 }
 
 namespace {
@@ -340,10 +359,11 @@ ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const st
   // Start-up can take minutes (a large model, a busy GPU): say so, so a watchdog sees life.
   print_phase("loading model");
   const std::unique_ptr<Model> model = load_model(config, classes, [](const char* phase) { print_phase(phase); });
-  print_note(fmt::format("shard {}: {} items, model {} ({}, {} classes, input {}x{}, batch {}) on {}", args.shard,
-                         items.size(), config.model.path.string(), to_string(config.model.type),
+  print_note(fmt::format("shard {}: {} items, model {} ({}, {} classes, input {}x{}, batch {}) on {}, {} decode "
+                         "threads",
+                         args.shard, items.size(), config.model.path.string(), to_string(config.model.type),
                          model->classes().model.size(), model->input_size(), model->input_size(), model->batch_size(),
-                         model->device()));
+                         model->device(), decode_threads(config, model->device() != "cpu")));
 
   // The journal: carry over finished items on --resume, else start afresh.
   ShardJournal journal(args, items);
@@ -363,11 +383,12 @@ ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const st
   bool interrupted = false;
   {
     ProgressTicker ticker(journal.done(), journal.failed(), static_cast<int64_t>(items.size()));
-    TaskPool pool(config.processing.decode_threads);
+    const int decoders = decode_threads(config, model->device() != "cpu");
+    TaskPool pool(decoders);
     const int batch = model->batch_size();  // the model's: its export's batch when it refused processing.batch_size
     // A whole batch in flight plus what the decoders prepare meanwhile: batch_size is honoured
     // (a batch above 64 was silently cut to 64 + 2 decode_threads images, issue 10 item 6).
-    const size_t max_in_flight = static_cast<size_t>(batch + 2 * config.processing.decode_threads);
+    const size_t max_in_flight = static_cast<size_t>(batch + 2 * decoders);
     std::deque<std::future<Pending>> decoding;
     std::deque<std::future<json>> writing;
     size_t next = 0;

@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
     const int threads = lv::model_threads(config);
     lv::set_model_threads(threads);
     cv::setNumThreads(1);  // decoding runs on our own pool; OpenCV's would compete with the model
-    lv::print_note(fmt::format("{} model threads, {} decode threads", threads, config.processing.decode_threads));
+    lv::print_note(fmt::format("{} model threads (a share of {} core(s))", threads, lv::core_share()));
     const std::atomic<bool>& stop = lv::install_stop_signals();
 
     // Run the shard.

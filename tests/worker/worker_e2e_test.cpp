@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <limits>
+#include <thread>
 #include <opencv2/imgcodecs.hpp>
 
 #include <fmt/core.h>
@@ -11,6 +12,7 @@
 
 #include "atomic_file.h"
 #include "byte_text.h"
+#include "image_worker.h"
 #include "process_util.h"
 #include "test_models.h"
 #include "test_util.h"
@@ -736,4 +738,30 @@ TEST_CASE("image_worker fills batches above 64: 100 crops go to the model as one
   const json report = json::parse(read_text(dir / "out/verification_report.json"));
   CHECK(report["status"] == "complete");
   for (const auto& image : report["images"]) CHECK(image["error"].is_null());
+}
+
+TEST_CASE("threads: the orchestrator's share of the cores sizes model threads and decoders", "[worker]") {
+  // Each test case runs in its own process (ctest), so the environment is ours to set.
+  ::setenv("LV_CORES_PER_WORKER", "3", 1);
+  ::setenv("OMP_NUM_THREADS", "5", 1);
+  lv::Config c;
+  CHECK(lv::core_share() == 3);
+  CHECK(lv::model_threads(c) == 3);
+  CHECK(lv::decode_threads(c, false) == 3);
+  CHECK(lv::decode_threads(c, true) == 3);
+  // One core each (as many CPU workers as cores): one decoder beside the model thread; a GPU's
+  // worker keeps two, since its host thread mostly waits for the device.
+  ::setenv("LV_CORES_PER_WORKER", "1", 1);
+  CHECK(lv::decode_threads(c, false) == 1);
+  CHECK(lv::decode_threads(c, true) == 2);
+  // Set numbers win; a share that is not a count falls back to OMP_NUM_THREADS.
+  c.processing.num_threads = 4;
+  c.processing.decode_threads = 6;
+  CHECK(lv::model_threads(c) == 4);
+  CHECK(lv::decode_threads(c, false) == 6);
+  ::setenv("LV_CORES_PER_WORKER", "two", 1);
+  CHECK(lv::core_share() == 5);
+  ::unsetenv("LV_CORES_PER_WORKER");
+  ::unsetenv("OMP_NUM_THREADS");
+  CHECK(lv::core_share() == static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
 }

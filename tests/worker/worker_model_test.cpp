@@ -166,10 +166,14 @@ TEST_CASE("the model normalises 8-bit rows on its device bit for bit as write_fl
 
 TEST_CASE("classifier: crops are made on demand, any range of them, the same as one by one", "[worker][model]") {
   // Left half red, right half green: crop 0 is red, crop 1 green, crop 2 straddles both.
-  const ModelInput in = prepare_crops(red_green(), {box(0, 0.25, 0.5, 0.5, 1), box(0, 0.75, 0.5, 0.5, 1), box(0, 0.5, 0.5, 0.5, 1)},
-                                      4, 0, {0, 0, 0}, {1, 1, 1});
+  const std::vector<LabelBox> boxes{box(0, 0.25, 0.5, 0.5, 1), box(0, 0.75, 0.5, 0.5, 1), box(0, 0.5, 0.5, 0.5, 1)};
+  const ModelInput in = prepare_crops(red_green(), boxes, 4, 0, {0, 0, 0}, {1, 1, 1}, /*eager_bytes=*/0);
   REQUIRE(in.count == 3);
   CHECK(in.data.empty());  // nothing held until the model asks
+  // Few crops are made at once, on the decoding thread, and equal those made on demand.
+  const ModelInput eager = prepare_crops(red_green(), boxes, 4, 0, {0, 0, 0}, {1, 1, 1});
+  CHECK_FALSE(eager.fill);
+  REQUIRE(eager.data.size() == 3 * 3 * 4 * 4);
   const size_t per = 3 * 4 * 4;
   std::vector<uint8_t> all(3 * per), middle(2 * per);
   in.write(0, 3, 4, all.data());
@@ -179,6 +183,7 @@ TEST_CASE("classifier: crops are made on demand, any range of them, the same as 
   CHECK(all[per] == 0);        // crop 1, R plane
   CHECK(all[per + 16] == 255); // crop 1, G plane
   CHECK(std::equal(middle.begin(), middle.end(), all.begin() + static_cast<std::ptrdiff_t>(per)));
+  CHECK(eager.data == all);
 }
 
 TEST_CASE("aliases sum model classes, unmapped classes are never suggested", "[worker][model]") {
