@@ -46,6 +46,7 @@ std::string_view to_string(Task v) {
 std::string_view to_string(Tokenizer v) { return v == Tokenizer::wordpiece ? "wordpiece" : "hashed"; }
 std::string_view to_string(Pooling v) { return v == Pooling::mean ? "mean" : "cls"; }
 std::string_view to_string(Policy v) { return v == Policy::fixed ? "fixed" : "adaptive"; }
+std::string_view to_string(LauncherKind v) { return v == LauncherKind::local ? "local" : "slurm"; }
 
 namespace {
 
@@ -469,6 +470,21 @@ Config parse_config(const std::string& raw, const fs::path& file) {
     s.get_int("max_retries", c.orchestrator.max_retries, 0, 100);
     s.get_double("status_interval_s", c.orchestrator.status_interval_s, 0.1, 86400.0);
     s.get_bool("balance", c.orchestrator.balance);
+    s.get_enum("launcher", c.orchestrator.launcher, {LauncherKind::local, LauncherKind::slurm});
+    s.finish();
+  }
+  {
+    Section s = top.section("slurm");
+    s.get_int("tasks", c.slurm.tasks, 0, 100000);
+    s.get_string("partition", c.slurm.partition);
+    s.get_string("account", c.slurm.account);
+    s.get_string("qos", c.slurm.qos);
+    s.get_string("time_limit", c.slurm.time_limit);
+    s.get_string("gres", c.slurm.gres);
+    s.get_int("cpus_per_task", c.slurm.cpus_per_task, 0, 100000);
+    s.get_string("memory", c.slurm.memory);
+    s.get_int("max_concurrent", c.slurm.max_concurrent, 0, 100000);
+    s.get_string_list("sbatch_args", c.slurm.sbatch_args);
     s.finish();
   }
   top.finish();

@@ -18,6 +18,7 @@ enum class Task { verify, classify, embed, autolabel };
 enum class Tokenizer { wordpiece, hashed };
 enum class Pooling { mean, cls };
 enum class Policy { fixed, adaptive };
+enum class LauncherKind { local, slurm };
 
 std::string_view to_string(DebugImages v);
 std::string_view to_string(LinkMode v);
@@ -26,6 +27,7 @@ std::string_view to_string(Task v);
 std::string_view to_string(Tokenizer v);
 std::string_view to_string(Pooling v);
 std::string_view to_string(Policy v);
+std::string_view to_string(LauncherKind v);
 
 struct Config {
   std::filesystem::path file;  ///< the file this was loaded from (absolute); empty for defaults
@@ -112,7 +114,23 @@ struct Config {
     int max_retries = 0;
     double status_interval_s = 10;       ///< progress lines when stdout is not a terminal
     bool balance = true;                 ///< idle GPUs take over the unstarted tail of busy shards
+    LauncherKind launcher = LauncherKind::local;  ///< local processes, or the tasks of a Slurm job array
   } orchestrator;
+
+  /// launcher slurm: what each array task asks Slurm for (issue 11; README "Running on a Slurm
+  /// cluster"). Empty strings and 0 leave the cluster's defaults.
+  struct Slurm {
+    int tasks = 0;                       ///< shards = array tasks (--num-gpus overrides); 0: --num-gpus must say
+    std::string partition;               ///< --partition
+    std::string account;                 ///< --account
+    std::string qos;                     ///< --qos
+    std::string time_limit;              ///< --time per task ("HH:MM:SS", "D-HH:MM", minutes)
+    std::string gres = "gpu:1";          ///< --gres per task; "" asks for none (CPU tasks)
+    int cpus_per_task = 0;               ///< --cpus-per-task
+    std::string memory;                  ///< --mem per task ("16G")
+    int max_concurrent = 0;              ///< %K of --array: at most this many tasks at once; 0 = no limit
+    std::vector<std::string> sbatch_args;  ///< more sbatch arguments, one argv element each
+  } slurm;
 };
 
 /// Loads and validates a config file. An unknown key, a wrong type or an out-of-range value

@@ -12,7 +12,9 @@
 
 namespace lv {
 
-std::string DeviceSlot::label() const { return fmt::format("{} {}", is_gpu ? "GPU" : "CPU", index); }
+std::string DeviceSlot::label() const {
+  return !name.empty() ? name : fmt::format("{} {}", is_gpu ? "GPU" : "CPU", index);
+}
 
 namespace {
 
@@ -30,11 +32,11 @@ std::optional<int> parse_index(const std::string& s) {
 
 std::vector<DeviceSlot> cpu_slots(int count) {
   std::vector<DeviceSlot> slots;
-  for (int i = 0; i < count; ++i) slots.push_back(DeviceSlot{false, i, ""});
+  for (int i = 0; i < count; ++i) slots.push_back(DeviceSlot{false, i, "", ""});
   return slots;
 }
 
-DeviceSlot gpu_slot(const GpuInfo& g) { return DeviceSlot{true, g.index, std::to_string(g.index)}; }
+DeviceSlot gpu_slot(const GpuInfo& g) { return DeviceSlot{true, g.index, std::to_string(g.index), ""}; }
 
 std::string indices(const std::vector<GpuInfo>& gpus) {
   std::vector<int> v;

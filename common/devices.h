@@ -13,7 +13,8 @@ struct DeviceSlot {
   bool is_gpu = false;
   int index = 0;                      ///< GPU index (nvidia-smi) or CPU worker number
   std::string cuda_visible_devices;   ///< the worker's CUDA_VISIBLE_DEVICES ("" for CPU)
-  std::string label() const;          ///< "GPU 2" or "CPU 0"
+  std::string name;                   ///< a label of its own ("Slurm task 3"); "" = by kind and index
+  std::string label() const;          ///< "GPU 2", "CPU 0", or `name`
 };
 
 struct DeviceRequest {

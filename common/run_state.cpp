@@ -48,7 +48,7 @@ namespace {
 json optional_int(const std::optional<int>& v) { return v ? json(*v) : json(nullptr); }
 
 json shard_to_json(const ShardState& s) {
-  return json{{"index", s.index},
+  json j{{"index", s.index},
               {"begin", s.begin},
               {"end", s.end},
               {"device", s.device},
@@ -68,6 +68,8 @@ json shard_to_json(const ShardState& s) {
               {"split_from", optional_int(s.split_from)},
               {"log", shard_log(s).string()},
               {"pid", s.pid}};
+  if (!s.slurm_job.empty()) j["slurm_job"] = s.slurm_job;
+  return j;
 }
 
 ShardState shard_from_json(const json& j) {
@@ -95,6 +97,7 @@ ShardState shard_from_json(const json& j) {
   if (j.contains("split_from") && !j.at("split_from").is_null()) s.split_from = j.at("split_from").get<int>();
   s.log = j.value("log", "");
   s.pid = j.value("pid", 0L);
+  s.slurm_job = j.value("slurm_job", "");
   if (s.log == log_file(s.index).string()) s.log.clear();
   if (fs::path(s.log).is_absolute() || s.log.find("..") != std::string::npos)
     throw std::invalid_argument(fmt::format("shard {}: log '{}' is not a file name in the work dir", s.index, s.log));

@@ -40,6 +40,9 @@ struct ShardState {
   /// The process id of its running worker (0 when none runs): a later orchestrator checks that
   /// a worker which outlived this one (it ignored SIGTERM) is gone before reusing its output.
   long pid = 0;
+  /// The Slurm launcher: its last attempt's array task ("1234_2", for squeue/sacct/scancel);
+  /// "" for local runs.
+  std::string slurm_job;
 };
 
 

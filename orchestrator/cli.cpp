@@ -21,7 +21,8 @@ ParsedArgs parse_args(int argc, char** argv) {
   std::string config = o.config.string(), work_dir, output, worker;
   std::optional<double> stall, timeout;
   app.add_option("--config", config, "YAML config")->capture_default_str();
-  app.add_option("--num-gpus", o.num_gpus, "use the first N visible GPUs (default: all detected)");
+  app.add_option("--num-gpus", o.num_gpus,
+                 "use the first N visible GPUs (default: all detected); with --launcher slurm: N array tasks");
   app.add_option("--gpus", o.gpus, "devices: \"0,2,3\", \"auto\" or \"cpu\" (default: auto)");
   app.add_option("--cpu-workers", o.cpu_workers, "with --gpus cpu: number of CPU worker processes (default: 1)");
   app.add_flag("--keep-gpu-outputs", o.keep_gpu_outputs,
@@ -47,6 +48,13 @@ ParsedArgs parse_args(int argc, char** argv) {
   app.add_flag("--auto-batch", o.auto_batch,
                "before launching, run the worker's --find-batch-size --test-only once per GPU model and give each "
                "GPU its own batch size (the config file is left as it is)");
+  app.add_option("--launcher", o.launcher,
+                 "local: one worker process per GPU here; slurm: the shards as one Slurm job array, --num-gpus "
+                 "or slurm.tasks of them (default: config orchestrator.launcher = local)")
+      ->check(CLI::IsMember({"local", "slurm"}));
+  app.add_flag("--attach", o.attach,
+               "a Slurm run whose orchestrator is gone (login node dropped, killed): follow its array tasks that "
+               "Slurm still has instead of submitting them again, re-submit the failed or unfinished rest, merge");
   app.add_option("--timeout", timeout, "wall-clock limit per shard attempt in seconds (default: none)");
   app.set_version_flag("--version", std::string("orchestrator ") + LV_VERSION);
   app.footer(
@@ -70,8 +78,9 @@ ParsedArgs parse_args(int argc, char** argv) {
   o.stall_timeout_s = stall;
   if (timeout && *timeout > 0) o.timeout_s = timeout;
   if (o.cpu_workers && *o.cpu_workers < 1) return usage("--cpu-workers: expected a number >= 1");
-  const int modes = int(o.retry_failed) + int(o.merge_only) + int(o.restart) + int(o.list_gpus);
-  if (modes > 1) return usage("--retry-failed, --merge-only, --restart and --list-gpus exclude each other");
+  const int modes = int(o.retry_failed) + int(o.merge_only) + int(o.restart) + int(o.list_gpus) + int(o.attach);
+  if (modes > 1) return usage("--retry-failed, --attach, --merge-only, --restart and --list-gpus exclude each other");
+  if (o.attach && o.launcher == "local") return usage("--attach follows Slurm tasks: it does not take --launcher local");
   if (o.restart && !o.shards.empty()) return usage("--restart starts a whole new plan; it does not take --shards");
   return ParsedArgs{o, 0};
 }

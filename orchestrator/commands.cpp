@@ -46,6 +46,7 @@ std::vector<std::string> CommandBuilder::common(bool devices, bool limits) const
     // How the workers run: a pasted command keeps it.
     if (options_.static_shards) argv.push_back("--static");
     if (options_.auto_batch) argv.push_back("--auto-batch");
+    if (!options_.launcher.empty()) argv.insert(argv.end(), {"--launcher", options_.launcher});
   }
   return argv;
 }
@@ -53,6 +54,12 @@ std::vector<std::string> CommandBuilder::common(bool devices, bool limits) const
 std::string CommandBuilder::retry() const {
   auto argv = common(false, true);
   argv.push_back("--retry-failed");
+  return shell_command(argv);
+}
+
+std::string CommandBuilder::attach() const {
+  auto argv = common(false, true);
+  argv.push_back("--attach");
   return shell_command(argv);
 }
 

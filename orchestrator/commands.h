@@ -24,6 +24,8 @@ class CommandBuilder {
 
   /// --retry-failed with what the run used (devices stay as the plan assigned them).
   std::string retry() const;
+  /// --attach: follow the Slurm tasks of a run whose orchestrator is gone.
+  std::string attach() const;
   /// --merge-only.
   std::string merge_only() const;
   /// --restart, with the device flags of this invocation (a fresh plan needs them).

@@ -64,6 +64,17 @@ std::map<std::string, std::string> flatten_config(const Config& c) {
       {"orchestrator.max_retries", text(c.orchestrator.max_retries)},
       {"orchestrator.status_interval_s", text(c.orchestrator.status_interval_s)},
       {"orchestrator.balance", text(c.orchestrator.balance)},
+      {"orchestrator.launcher", std::string(to_string(c.orchestrator.launcher))},
+      {"slurm.tasks", text(c.slurm.tasks)},
+      {"slurm.partition", c.slurm.partition},
+      {"slurm.account", c.slurm.account},
+      {"slurm.qos", c.slurm.qos},
+      {"slurm.time_limit", c.slurm.time_limit},
+      {"slurm.gres", c.slurm.gres},
+      {"slurm.cpus_per_task", text(c.slurm.cpus_per_task)},
+      {"slurm.memory", c.slurm.memory},
+      {"slurm.max_concurrent", text(c.slurm.max_concurrent)},
+      {"slurm.sbatch_args", fmt::format("{}", fmt::join(c.slurm.sbatch_args, "\x1f"))},
   };
 }
 
@@ -72,7 +83,7 @@ bool key_changes_results(const std::string& key) {
   // counted here as the README says (verdicts near a threshold may flip; documented).
   static const char* const kHarmless[] = {
       "processing.batch_size", "processing.num_threads", "processing.fp16",  "processing.decode_threads",
-      "output.link_mode",      "worker.args",            "orchestrator.",
+      "output.link_mode",      "worker.args",            "orchestrator.",            "slurm.",
   };
   for (const char* prefix : kHarmless)
     if (key.rfind(prefix, 0) == 0) return false;

@@ -18,6 +18,11 @@ std::string_view to_string(FailureKind kind) {
     case FailureKind::model_mismatch: return "model/config mismatch";
     case FailureKind::no_cuda: return "no usable CUDA";
     case FailureKind::cuda_error: return "CUDA error";
+    case FailureKind::slurm_time_limit: return "Slurm time limit";
+    case FailureKind::slurm_memory_limit: return "Slurm memory limit";
+    case FailureKind::node_failure: return "node failure";
+    case FailureKind::preempted: return "preempted";
+    case FailureKind::slurm_setup: return "Slurm setup";
     case FailureKind::killed_by_signal: return "killed by signal";
     case FailureKind::stalled: return "stalled";
     case FailureKind::timed_out: return "timed out";
@@ -36,6 +41,17 @@ FailureKind classify_failure(const ExitStatus& status, StopReason reason, const 
     case StopReason::rebalance: break;  // it failed on its own while stopping: as it says
   }
   using boost::algorithm::icontains;
+  for (auto it = tail.rbegin(); it != tail.rend(); ++it) {
+    if (it->rfind(kSlurmNote, 0) != 0) continue;
+    if (it->find("(TIMEOUT)") != std::string::npos || it->find("(DEADLINE)") != std::string::npos)
+      return FailureKind::slurm_time_limit;
+    if (it->find("(OUT_OF_MEMORY") != std::string::npos) return FailureKind::slurm_memory_limit;
+    if (it->find("(NODE_FAIL)") != std::string::npos || it->find("(BOOT_FAIL)") != std::string::npos)
+      return FailureKind::node_failure;
+    if (it->find("(PREEMPTED)") != std::string::npos) return FailureKind::preempted;
+    if (it->find("sbatch could not submit") != std::string::npos || it->find("compute nodes share") != std::string::npos)
+      return FailureKind::slurm_setup;
+  }
   for (auto it = tail.rbegin(); it != tail.rend(); ++it) {
     const std::string& line = *it;
     if (icontains(line, "out of memory") || icontains(line, "OutOfMemoryError") ||
@@ -69,7 +85,7 @@ bool blames_device(FailureKind kind) {
 }
 
 bool retry_may_help(FailureKind kind) {
-  return kind != FailureKind::model_mismatch && kind != FailureKind::no_cuda;
+  return kind != FailureKind::model_mismatch && kind != FailureKind::no_cuda && kind != FailureKind::slurm_setup;
 }
 
 std::string failure_hint(FailureKind kind, const ExitStatus& status) {
@@ -98,6 +114,18 @@ std::string failure_hint(FailureKind kind, const ExitStatus& status) {
       if (status.signal == SIGSEGV || status.signal == SIGABRT || status.signal == SIGBUS)
         return "the worker crashed; see the log above, then run --retry-failed (it resumes where it stopped)";
       return "the worker was killed; run --retry-failed to resume it";
+    case FailureKind::slurm_time_limit:
+      return "Slurm ended the task at its time limit: raise slurm.time_limit (or use more tasks), then run "
+             "--retry-failed (it resumes where it stopped)";
+    case FailureKind::slurm_memory_limit:
+      return "Slurm's memory limit (the task's cgroup) killed the worker: raise slurm.memory, then run --retry-failed";
+    case FailureKind::node_failure:
+      return "the task's node failed (`sinfo -R` says why); run --retry-failed to resume it on another node";
+    case FailureKind::preempted:
+      return "Slurm preempted the task for another job; run --retry-failed to resume it";
+    case FailureKind::slurm_setup:
+      return "nothing ran: fix what the line above names (the slurm: section, or where the work dir lies), then run "
+             "--retry-failed; retrying unchanged fails the same way (so it was not retried)";
     case FailureKind::stalled:
       return "no progress for orchestrator.stall_timeout_s; a hung GPU or a stuck file read? run --retry-failed to resume";
     case FailureKind::timed_out:

@@ -8,6 +8,9 @@
 
 namespace lv {
 
+/// How the Slurm launcher's lines about a task begin (slurm_failure_cause's text follows).
+inline constexpr std::string_view kSlurmNote = "orchestrator: Slurm: ";
+
 enum class FailureKind {
   none,
   cuda_oom,
@@ -16,6 +19,11 @@ enum class FailureKind {
   model_mismatch,  ///< the model refuses the input the config gives it (failure_marks.h)
   no_cuda,         ///< the worker was given a GPU its LibTorch cannot use (failure_marks.h)
   cuda_error,      ///< the GPU or its driver failed (CUDA error, Xid, ECC, fell off the bus)
+  slurm_time_limit,    ///< Slurm ended the task at its time limit (TIMEOUT)
+  slurm_memory_limit,  ///< Slurm's cgroup killed it at its memory limit (OUT_OF_MEMORY)
+  node_failure,        ///< its Slurm node failed (NODE_FAIL, BOOT_FAIL)
+  preempted,           ///< Slurm preempted it for another job (PREEMPTED)
+  slurm_setup,         ///< Slurm refused the job (sbatch), or its nodes cannot write the work dir
   killed_by_signal,
   stalled,
   timed_out,
@@ -28,7 +36,8 @@ std::string_view to_string(FailureKind kind);
 /// `rebalance`: stopped so that its unstarted items can go to idle GPUs (balancing).
 enum class StopReason { none, stalled, timed_out, interrupted, rebalance };
 
-/// Classifies a failed attempt. Our own stop reasons win; then the log tail (out of memory; the
+/// Classifies a failed attempt. Our own stop reasons win; then what Slurm said of the task (the
+/// launcher's "orchestrator: Slurm: ... (STATE)" line at the end of the log); then the log tail (out of memory; the
 /// worker protocol's marks for a model/config mismatch and for a GPU without usable CUDA; model
 /// load errors); then a terminating signal; else `other`.
 FailureKind classify_failure(const ExitStatus& status, StopReason reason, const std::vector<std::string>& tail);

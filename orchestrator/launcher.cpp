@@ -127,32 +127,7 @@ class ProcessLauncher : public Launcher {
 
   std::string read_output(JobId id) override {
     Job& job = jobs_.at(id);
-    const int fd = ::open(job.log.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return {};
-    struct stat st{};
-    ::fstat(fd, &st);
-    std::string out;
-    if (st.st_size < job.offset) job.offset = 0;  // truncated by someone: start over
-    off_t from = job.offset;
-    if (st.st_size - from > kMaxRead) from = st.st_size - kMaxRead;
-    const size_t len = static_cast<size_t>(st.st_size - from);
-    out.resize(len);
-    size_t got = 0;
-    while (got < len) {
-      const ssize_t n = ::pread(fd, out.data() + got, len - got, from + static_cast<off_t>(got));
-      if (n <= 0) break;
-      got += static_cast<size_t>(n);
-    }
-    ::close(fd);
-    out.resize(got);
-    if (from != job.offset) {
-      // Skipped ahead: drop the partial first line so nothing half is parsed.
-      const size_t nl = out.find('\n');
-      out.erase(0, nl == std::string::npos ? out.size() : nl + 1);
-      out.insert(0, "\n");
-    }
-    job.offset = from + static_cast<off_t>(got);
-    return out;
+    return read_appended(job.log, job.offset);
   }
 
   void signal(JobId id, int sig) override {
@@ -178,6 +153,35 @@ class ProcessLauncher : public Launcher {
 }  // namespace
 
 std::unique_ptr<Launcher> make_process_launcher() { return std::make_unique<ProcessLauncher>(); }
+
+std::string read_appended(const fs::path& log, off_t& offset) {
+  const int fd = ::open(log.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  struct stat st{};
+  ::fstat(fd, &st);
+  std::string out;
+  if (st.st_size < offset) offset = 0;  // truncated by someone: start over
+  off_t from = offset;
+  if (st.st_size - from > kMaxRead) from = st.st_size - kMaxRead;
+  const size_t len = static_cast<size_t>(st.st_size - from);
+  out.resize(len);
+  size_t got = 0;
+  while (got < len) {
+    const ssize_t n = ::pread(fd, out.data() + got, len - got, from + static_cast<off_t>(got));
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  out.resize(got);
+  if (from != offset) {
+    // Skipped ahead: drop the partial first line so nothing half is parsed.
+    const size_t nl = out.find('\n');
+    out.erase(0, nl == std::string::npos ? out.size() : nl + 1);
+    out.insert(0, "\n");
+  }
+  offset = from + static_cast<off_t>(got);
+  return out;
+}
 
 bool process_running_with(long pid, const std::string& needle) {
   if (pid <= 0) return false;

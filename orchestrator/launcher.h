@@ -1,6 +1,8 @@
 #pragma once
 /// Starting and watching worker processes, behind a narrow interface so the orchestrator's
 /// decisions can be tested with a fake (STYLE: ninja's CommandRunner / FakeCommandRunner).
+#include <sys/types.h>
+
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -20,6 +22,10 @@ struct LaunchSpec {
   std::filesystem::path log;      ///< stdout and stderr both go here
   bool append_log = false;        ///< false: truncate (fresh start); true: append (retry)
   std::string log_header;         ///< written to the log before the worker starts, if not empty
+  int shard = -1;                 ///< the shard it runs (the Slurm launcher's array task id)
+  /// A scheduler's job already running this shard ("812_3"), to follow instead of starting one
+  /// (orchestrator --attach); the log is then left as it is.
+  std::string attach_to;
 };
 
 /// How a process ended.
@@ -51,6 +57,13 @@ class Launcher {
   /// The job's process id (its process group's), recorded so that a later orchestrator can tell
   /// whether a worker outlived this one; 0 when unknown.
   virtual long process_id(JobId) const { return 0; }
+  /// A scheduler's launcher (Slurm): "queued (Resources)" while the job waits for resources,
+  /// "" once it runs (and always for local processes). The runner's start-up and stall clocks
+  /// start only when it runs.
+  virtual std::string queued(JobId) { return {}; }
+  /// A scheduler's name for the job ("1234_2": Slurm's array task), "" before it has one or
+  /// for local processes.
+  virtual std::string scheduler_id(JobId) const { return {}; }
 };
 
 /// The clock, so stall and timeout decisions can be tested without waiting.
@@ -70,6 +83,10 @@ class SteadyClock : public Clock {
 /// Each worker runs in its own process group, with stdin from /dev/null, and receives SIGTERM
 /// if the orchestrator dies (PR_SET_PDEATHSIG), so no worker outlives us unnoticed.
 std::unique_ptr<Launcher> make_process_launcher();
+
+/// What was appended to `log` since `offset` (advanced past it). When more than 256 KiB came,
+/// only the newest part, from a line start, after a "\n". "" when the file cannot be read.
+std::string read_appended(const std::filesystem::path& log, off_t& offset);
 
 /// Runs a short command and captures its output (for nvidia-smi), killing it after `timeout`.
 CaptureResult capture_output(const std::vector<std::string>& argv,

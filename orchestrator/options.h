@@ -25,6 +25,8 @@ struct Options {
   std::optional<double> timeout_s;   ///< per attempt; not given = none
   bool static_shards = false;        ///< --static: no balancing (orchestrator.balance false)
   bool auto_batch = false;           ///< --auto-batch: the worker's batch-size finder per GPU model first
+  std::string launcher;              ///< --launcher local|slurm; "" = orchestrator.launcher
+  bool attach = false;               ///< --attach: follow the run's Slurm tasks still there, retry the rest
 };
 
 }  // namespace lv

@@ -178,7 +178,7 @@ std::vector<int> move_off_quarantined(RunState& state, const std::vector<int>& s
   std::vector<DeviceSlot> healthy;
   for (const auto& s : state.shards) {
     if (quarantined(s.device)) continue;
-    const DeviceSlot slot{s.is_gpu, s.device_index, s.cuda_visible_devices};
+    const DeviceSlot slot{s.is_gpu, s.device_index, s.cuda_visible_devices, s.device};
     if (std::none_of(healthy.begin(), healthy.end(), [&](const DeviceSlot& d) { return d.label() == slot.label(); }))
       healthy.push_back(slot);
   }

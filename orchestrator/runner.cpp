@@ -270,9 +270,12 @@ void Runner::launch(ShardRun& run) {
   run.started = run.last_advance = clock_.now();
   run.done_at_start = run.progress.done;
   run.rate = 0;
-  s.attempts += 1;
+  const bool attached = !spec.attach_to.empty();  // the attempt that runs already, followed again
+  if (!attached) {
+    s.attempts += 1;
+    s.started_at = now_iso8601();
+  }
   s.status = ShardStatus::running;
-  s.started_at = now_iso8601();
   s.ended_at.clear();
   s.exit_code.reset();
   s.signal.reset();
@@ -292,7 +295,7 @@ void Runner::launch(ShardRun& run) {
     status_.on(ShardCouldNotStart{s.index, s.device, e.what()});
     return;
   }
-  status_.on(ShardStarted{s.index, s.device, s.attempts, s.end - s.begin, run.resume, spec.log});
+  status_.on(ShardStarted{s.index, s.device, s.attempts, s.end - s.begin, run.resume, spec.log, spec.attach_to});
   run.resume = true;  // every later attempt continues from the journal
   hooks_.save_state();
 }
@@ -503,6 +506,24 @@ void Runner::tick() {
         status_.on(ShardKilled{run.index, options_.stop_grace_s});
       }
       continue;
+    }
+    if (std::string id = launcher_.scheduler_id(*run.job); id != state_of(run).slurm_job) {
+      state_of(run).slurm_job = std::move(id);
+      hooks_.save_state();
+    }
+    if (std::string waiting = launcher_.queued(*run.job); !waiting.empty()) {
+      // Waiting in a scheduler's queue: not started, so neither the start-up clock, the
+      // stall watchdog nor --timeout runs yet.
+      run.started = run.last_advance = now;
+      if (waiting != run.phase) {
+        run.phase = std::move(waiting);
+        status_.on(ShardPhase{run.index, run.phase});
+      }
+      continue;
+    }
+    if (run.phase.rfind("queued (", 0) == 0) {
+      run.phase = "starting";  // left the queue; the worker's own phases follow
+      status_.on(ShardPhase{run.index, run.phase});
     }
     if (run.have_progress && !run.emitted_progress) {
       status_.on(ShardProgress{run.index, run.progress, run.rate});

@@ -21,6 +21,7 @@
 #include "report.h"
 #include "run_merge.h"
 #include "shard_plan.h"
+#include "slurm_launcher.h"
 
 namespace lv {
 
@@ -40,6 +41,7 @@ std::string_view to_string(RefusalKind kind) {
     case RefusalKind::output_changed: return "output_changed";
     case RefusalKind::output_inside_input: return "output_inside_input";
     case RefusalKind::shards_merged: return "shards_merged";
+    case RefusalKind::slurm_tasks_running: return "slurm_tasks_running";
   }
   return "refused";
 }
@@ -99,6 +101,17 @@ int Session::run() {
   output_dir_ = absolute_dir(options_.output ? (options_.output->is_absolute() ? *options_.output : cwd / *options_.output)
                                              : config_.output.dir);
 
+  slurm_ = options_.attach || (options_.launcher.empty() ? config_.orchestrator.launcher == LauncherKind::slurm
+                                                          : options_.launcher == "slurm");
+  if (slurm_ && !options_.gpus.empty())
+    throw usage_error(fmt::format("--gpus {}: with the Slurm launcher Slurm picks each task's GPU (slurm.gres); say "
+                                  "how many tasks with --num-gpus N or slurm.tasks",
+                                  options_.gpus));
+  if (slurm_ && options_.auto_batch)
+    throw usage_error("--auto-batch runs the batch-size finder on this machine's GPUs, not on the cluster's: with the "
+                      "Slurm launcher, run `image_worker --find-batch-size` on a compute node (srun) and set "
+                      "processing.batch_size");
+
   // Before anything is created: neither folder may lie inside the scanned input.
   check_locations(config_);
   if (options_.dry_run) return dry_run();
@@ -125,11 +138,12 @@ int Session::run() {
     if (state) restart(*state);
     return fresh(std::nullopt);
   }
-  if (options_.retry_failed || !options_.shards.empty()) {
+  if (options_.retry_failed || !options_.shards.empty() || options_.attach) {
     if (!state)
       throw Refusal(RefusalKind::no_earlier_run,
                     fmt::format("{}: no {} in work dir '{}': there is no earlier run to retry. Start one with",
-                                options_.retry_failed ? "--retry-failed" : "--shards", kRunStateFile, work_dir_.string()),
+                                options_.retry_failed ? "--retry-failed" : options_.attach ? "--attach" : "--shards",
+                                kRunStateFile, work_dir_.string()),
                     commands_.fresh());
     return retry(std::move(*state));
   }
@@ -209,7 +223,49 @@ void Session::check_ownership(const RunState* state) {
                 commands_.with_output(unused_sibling(output_dir_)));
 }
 
+std::map<int, SlurmTask> Session::slurm_tasks_of(const RunState& state) {
+  std::map<long, std::vector<const ShardState*>> by_array;
+  for (const auto& s : state.shards) {
+    if (s.status != ShardStatus::running || s.slurm_job.empty()) continue;
+    try {
+      by_array[std::stol(s.slurm_job.substr(0, s.slurm_job.find('_')))].push_back(&s);
+    } catch (const std::exception&) {
+      throw Error(ExitCode::failed, fmt::format("{}: shard {}: slurm_job '{}' is not a Slurm array task",
+                                                (work_dir_ / kRunStateFile).string(), s.index, s.slurm_job));
+    }
+  }
+  std::map<int, SlurmTask> found;
+  for (const auto& [array, shards] : by_array) {
+    const CaptureResult r = system_.capture({"scontrol", "-o", "show", "job", std::to_string(array)});
+    if (!r.started || r.exit_code != 0) continue;  // no Slurm here, or the job is gone
+    for (const SlurmTask& t : parse_scontrol_jobs(r.out))
+      for (const ShardState* s : shards)
+        if (t.array_job_id == array && std::find(t.task_ids.begin(), t.task_ids.end(), s->index) != t.task_ids.end())
+          found[s->index] = t;
+  }
+  return found;
+}
+
 void Session::check_no_live_workers(const RunState& state, const std::string& way_out) {
+  if (!options_.attach) {
+    // A Slurm run whose orchestrator is gone: its tasks run on without anyone watching.
+    std::vector<std::string> live, ids;
+    std::vector<int> shards;
+    for (const auto& [index, task] : slurm_tasks_of(state)) {
+      if (slurm_state_finished(task.state)) continue;
+      const std::string& id = state.shards.at(static_cast<size_t>(index)).slurm_job;
+      live.push_back(fmt::format("{} ({})", id, task.state));
+      ids.push_back(id);
+      shards.push_back(index);
+    }
+    if (!live.empty())
+      throw Refusal(RefusalKind::slurm_tasks_running,
+                    fmt::format("shard(s) {} still run in Slurm as {}, and the orchestrator that submitted them is "
+                                "gone: running them again, or merging now, would write beside them. Follow them (and "
+                                "merge when they end) with the command below, or cancel them first with `scancel {}`:",
+                                fmt::join(shards, ","), fmt::join(live, ", "), fmt::join(ids, " ")),
+                    commands_.attach());
+  }
   std::vector<std::string> found;
   std::vector<std::string> pids;
   for (const auto& s : state.shards) {
@@ -228,7 +284,24 @@ void Session::check_no_live_workers(const RunState& state, const std::string& wa
                 fmt::format("kill -KILL -- {}; {}", fmt::join(pids, " "), way_out));
 }
 
+namespace {
+
+/// Where shard `index` runs with the Slurm launcher: task `index` of the array.
+DeviceSlot slurm_slot(int index) { return DeviceSlot{false, index, "", fmt::format("Slurm task {}", index)}; }
+
+}  // namespace
+
 std::vector<DeviceSlot> Session::devices() {
+  if (slurm_) {
+    const int tasks = options_.num_gpus.value_or(config_.slurm.tasks);
+    if (tasks < 1)
+      throw usage_error(fmt::format("{}: the Slurm launcher needs the number of array tasks (shards): --num-gpus N "
+                                    "or slurm.tasks",
+                                    config_.file.string()));
+    std::vector<DeviceSlot> slots;
+    for (int i = 0; i < tasks; ++i) slots.push_back(slurm_slot(i));
+    return slots;
+  }
   const DeviceRequest request{options_.gpus, options_.num_gpus, options_.cpu_workers.value_or(1),
                               options_.cpu_workers.has_value()};
   std::vector<std::string> warnings;
@@ -293,12 +366,23 @@ LaunchSpec Session::launch_spec(const RunState& state, const ShardState& s, bool
               {"CUDA_DEVICE_ORDER", "PCI_BUS_ID"},
               {"OMP_NUM_THREADS", std::to_string(threads.model)},
               {"LV_CORES_PER_WORKER", std::to_string(threads.cores)}};
+  if (slurm_) {
+    // Slurm sets the devices, and the task's cores are the node's business: the task sizes
+    // its threads from the CPUs Slurm gave it (run_slurm_task), unless num_threads is set.
+    spec.env.clear();
+    if (config_.processing.num_threads > 0)
+      spec.env.emplace_back("OMP_NUM_THREADS", std::to_string(config_.processing.num_threads));
+  }
+  spec.shard = s.index;
   spec.log = work_dir_ / shard_log(s);
   // A shard split off onto a GPU appends to that GPU's log, as every retry does.
   spec.append_log = resume || !s.log.empty();
   spec.log_header = fmt::format("==== orchestrator: shard {} attempt {} on {} (CUDA_VISIBLE_DEVICES={}) at {}{} ====\n",
                                 s.index, s.attempts + 1, s.device, s.cuda_visible_devices, now_iso8601(),
                                 resume ? ", resuming" : "");
+  if (slurm_)
+    spec.log_header = fmt::format("==== orchestrator: shard {} attempt {} submitted to Slurm at {}{} ====\n", s.index,
+                                  s.attempts + 1, now_iso8601(), resume ? ", resuming" : "");
   return spec;
 }
 
@@ -504,7 +588,21 @@ int Session::retry(RunState state) {
                                 fmt::join(selected, ","), state.output_dir.string()),
                     commands_.restart());
   }
-  if (!options_.gpus.empty() || options_.num_gpus) {
+  const bool on_slurm_tasks = std::any_of(selected.begin(), selected.end(), [&](int i) {
+    return state.shards.at(static_cast<size_t>(i)).device.rfind("Slurm task ", 0) == 0;
+  });
+  if (slurm_) {
+    // Each shard is a task of its own (a new array over the shards that run again).
+    for (int index : selected) {
+      ShardState& s = state.shards.at(static_cast<size_t>(index));
+      const DeviceSlot slot = slurm_slot(index);
+      s.device = slot.label();
+      s.is_gpu = false;
+      s.device_index = index;
+      s.cuda_visible_devices.clear();
+    }
+  } else if (!options_.gpus.empty() || options_.num_gpus || on_slurm_tasks) {
+    // (A Slurm run retried here runs on this machine's devices.)
     const std::vector<DeviceSlot> slots = devices();
     assign_devices(state, selected, slots);
     spare_devices_ = slots;
@@ -520,13 +618,20 @@ int Session::retry(RunState state) {
     }
     for (const auto& s : state.shards)
       if (std::find(state.quarantined.begin(), state.quarantined.end(), s.device) == state.quarantined.end())
-        spare_devices_.push_back(DeviceSlot{s.is_gpu, s.device_index, s.cuda_visible_devices});
+        spare_devices_.push_back(DeviceSlot{s.is_gpu, s.device_index, s.cuda_visible_devices, s.device});
   }
   state.worker = resolve_worker();
 
   const auto output_lock = lock_output(output_dir_, commands_.retry());
   check_ownership(&state);
   check_no_live_workers(state, commands_.retry());
+  if (options_.attach) {
+    // Tasks Slurm still has (running, queued, or ended while nobody watched) are followed; the
+    // rest of the unfinished shards go out again as a new array, resuming from their journals.
+    const std::map<int, SlurmTask> tasks = slurm_tasks_of(state);
+    for (int index : selected)
+      if (tasks.count(index)) attach_[index] = state.shards.at(static_cast<size_t>(index)).slurm_job;
+  }
   if (state.config_text.empty()) state.config_text = config_text_;
   if (!state.run_id.empty() && !read_output_owner(output_dir_))
     write_output_owner(output_dir_, OutputOwner{state.run_id, work_dir_, state.created_at});
@@ -643,7 +748,8 @@ void Session::check_split_files(const RunState& state, const std::vector<int>& s
 }
 
 int Session::execute(RunState& state, const std::vector<int>& selected) {
-  const bool balance = config_.orchestrator.balance && !options_.static_shards;
+  // Slurm: every shard is a task of its own; nothing is left to balance onto.
+  const bool balance = config_.orchestrator.balance && !options_.static_shards && !slurm_;
   // One worker per device at a time: the devices share the cores.
   std::set<std::string> devices_used;
   for (int index : selected) devices_used.insert(state.shards.at(static_cast<size_t>(index)).device);
@@ -675,7 +781,14 @@ int Session::execute(RunState& state, const std::vector<int>& selected) {
   ropts.balance = balance;
   ropts.in_flight_margin = config_.processing.batch_size;
   ShardHooks hooks;
-  hooks.launch_spec = [&](const ShardState& s, bool resume) { return launch_spec(state, s, resume, threads); };
+  hooks.launch_spec = [&](const ShardState& s, bool resume) {
+    LaunchSpec spec = launch_spec(state, s, resume, threads);
+    if (const auto it = attach_.find(s.index); it != attach_.end()) {
+      spec.attach_to = it->second;  // its first launch follows the task that runs already
+      attach_.erase(it);
+    }
+    return spec;
+  };
   hooks.check_success = [&](const ShardState& s) -> std::string {
     const fs::path tree = shard_output_dir(state.output_dir, s.index);
     std::error_code ec;
@@ -707,7 +820,17 @@ int Session::execute(RunState& state, const std::vector<int>& selected) {
     }
     write_lines_atomic(file, lines, 0, static_cast<size_t>(from.end - from.begin));
   };
-  Runner runner(state, selected, system_.launcher(), system_.clock(), ropts, hooks, status_);
+  std::unique_ptr<Launcher> slurm;
+  if (slurm_) {
+    SlurmLauncherSettings settings;
+    settings.options = config_.slurm;
+    settings.work_dir = work_dir_;
+    settings.job_name = "lv-" + work_dir_.filename().string();
+    settings.orchestrator = system_.program_path();
+    settings.run = [this](const std::vector<std::string>& argv) { return system_.capture(argv); };
+    slurm = make_slurm_launcher(std::move(settings));
+  }
+  Runner runner(state, selected, slurm ? *slurm : system_.launcher(), system_.clock(), ropts, hooks, status_);
   if (balance)
     for (const DeviceSlot& d : spare_devices_) {
       // Work split onto it goes to the log of the plan's shard that ran there.

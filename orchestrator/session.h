@@ -4,6 +4,7 @@
 /// shards through the Runner, save state, merge, and decide the exit code. The OS comes in
 /// through SessionSystem, so every rule is a unit test with fakes (tests/session_test.cpp).
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,6 +23,7 @@
 #include "output_claim.h"
 #include "run_state.h"
 #include "runner.h"
+#include "slurm.h"
 #include "status.h"
 
 namespace lv {
@@ -42,6 +44,8 @@ class SessionSystem {
   virtual std::optional<uint64_t> free_bytes(const std::filesystem::path& dir) const = 0;
   virtual unsigned cpu_count() const = 0;
   virtual Launcher& launcher() = 0;
+  /// Runs a short command to its end and captures its output (sbatch, scontrol, scancel).
+  virtual CaptureResult capture(const std::vector<std::string>& argv) = 0;
   virtual const Clock& clock() const = 0;
   /// Runs `runner` to the end: start(), then tick() it and `status` a few times a second until
   /// finished(); SIGINT/SIGTERM become runner.interrupt() (and an InterruptRequested event).
@@ -69,6 +73,7 @@ enum class RefusalKind {
   output_changed,       ///< a retry into another output dir than the plan's
   output_inside_input,  ///< output or work dir inside the scanned input folder
   shards_merged,        ///< --shards of a merged run whose other shards' trees are gone
+  slurm_tasks_running,  ///< Slurm tasks of the run still run, their orchestrator gone (--attach)
 };
 std::string_view to_string(RefusalKind kind);
 
@@ -132,6 +137,9 @@ class Session {
   /// Refuses while a worker of the earlier run still runs (the orchestrator died, the worker
   /// ignored the SIGTERM that followed): it would write beside the new one.
   void check_no_live_workers(const RunState& state, const std::string& way_out);
+  /// What Slurm says now of the array tasks of `state`'s running shards (by shard index); a
+  /// shard whose task Slurm no longer knows, or when scontrol cannot be run, is left out.
+  std::map<int, SlurmTask> slurm_tasks_of(const RunState& state);
   std::vector<DeviceSlot> devices();
   std::filesystem::path resolve_worker();
   LaunchSpec launch_spec(const RunState& state, const ShardState& shard, bool resume, WorkerThreads threads) const;
@@ -150,6 +158,10 @@ class Session {
   /// A retry's devices beyond those of the shards it runs (--gpus, else the plan's healthy
   /// ones): with balancing they take part of the work.
   std::vector<DeviceSlot> spare_devices_;
+  /// --launcher slurm (or orchestrator.launcher): shard i runs as task i of a Slurm job array.
+  bool slurm_ = false;
+  /// --attach: the shards whose running Slurm task is followed (shard index -> "812_3").
+  std::map<int, std::string> attach_;
 };
 
 /// How to call the orchestrator in printed commands: "orchestrator" when PATH finds this very

@@ -58,12 +58,10 @@ std::string array_index_list(std::vector<int> indices) {
   return out;
 }
 
-std::vector<std::string> sbatch_argv(const SlurmOptions& o, const std::string& job_name, const std::string& work_dir,
-                                     const std::vector<int>& indices, const std::string& script) {
-  std::string array = "--array=" + array_index_list(indices);
-  if (o.max_concurrent > 0) array += "%" + std::to_string(o.max_concurrent);
-  std::vector<std::string> argv{"sbatch", "--parsable", array, "--job-name=" + job_name,
-                                "--output=" + work_dir + "/gpu%a.log", "--open-mode=append", "--chdir=" + work_dir};
+namespace {
+
+/// What every job of ours asks for (the slurm: section), then the extra arguments and the script.
+void add_resources(std::vector<std::string>& argv, const SlurmOptions& o, const std::string& script) {
   if (!o.partition.empty()) argv.push_back("--partition=" + o.partition);
   if (!o.account.empty()) argv.push_back("--account=" + o.account);
   if (!o.qos.empty()) argv.push_back("--qos=" + o.qos);
@@ -73,6 +71,28 @@ std::vector<std::string> sbatch_argv(const SlurmOptions& o, const std::string& j
   if (!o.memory.empty()) argv.push_back("--mem=" + o.memory);
   argv.insert(argv.end(), o.sbatch_args.begin(), o.sbatch_args.end());
   argv.push_back(script);
+}
+
+}  // namespace
+
+std::vector<std::string> sbatch_argv(const SlurmOptions& o, const std::string& job_name, const std::string& work_dir,
+                                     const std::vector<int>& indices, const std::string& script,
+                                     std::optional<long> after) {
+  std::string array = "--array=" + array_index_list(indices);
+  if (o.max_concurrent > 0) array += "%" + std::to_string(o.max_concurrent);
+  std::vector<std::string> argv{"sbatch", "--parsable", array, "--job-name=" + job_name,
+                                "--output=" + work_dir + "/gpu%a.log", "--open-mode=append", "--chdir=" + work_dir};
+  if (after) argv.insert(argv.end(), {fmt::format("--dependency=afterok:{}", *after), "--kill-on-invalid-dep=yes"});
+  add_resources(argv, o, script);
+  return argv;
+}
+
+std::vector<std::string> sbatch_probe_argv(const SlurmOptions& o, const std::string& job_name,
+                                           const std::string& work_dir, const std::string& output,
+                                           const std::string& script) {
+  std::vector<std::string> argv{"sbatch", "--parsable", "--job-name=" + job_name, "--output=" + output,
+                                "--chdir=" + work_dir};
+  add_resources(argv, o, script);
   return argv;
 }
 

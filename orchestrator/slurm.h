@@ -7,22 +7,13 @@
 #include <string_view>
 #include <vector>
 
+#include "config.h"
 #include "launcher.h"
 
 namespace lv {
 
 /// The `slurm:` config section: what each array task asks for.
-struct SlurmOptions {
-  std::string partition;             ///< --partition, "" = the cluster's default
-  std::string account;               ///< --account
-  std::string qos;                   ///< --qos
-  std::string time_limit;            ///< --time per task ("HH:MM:SS", "D-HH:MM", minutes), "" = partition's
-  std::string gres = "gpu:1";        ///< --gres per task; "" asks for none (CPU tasks)
-  int cpus_per_task = 0;             ///< --cpus-per-task, 0 = the cluster's default
-  std::string memory;                ///< --mem per task ("16G"), "" = the cluster's default
-  int max_concurrent = 0;            ///< %K of --array, 0 = no limit
-  std::vector<std::string> sbatch_args;  ///< more sbatch arguments, one argv element each
-};
+using SlurmOptions = Config::Slurm;
 
 /// An array's task indices as Slurm's --array list: ascending runs "0-3,7,9-10".
 std::string array_index_list(std::vector<int> indices);
@@ -30,9 +21,17 @@ std::string array_index_list(std::vector<int> indices);
 /// The argv of `sbatch` submitting `script` as one job array over `indices` (shard indices are
 /// the task ids, so task i writes <work_dir>/gpu<i>.log through --output=gpu%a.log, appended
 /// as the local launcher appends retries). --parsable makes it print "<job id>[;cluster]".
+/// `after`: a job that must complete first (--dependency=afterok, and the array is cancelled
+/// when it fails: --kill-on-invalid-dep=yes).
 std::vector<std::string> sbatch_argv(const SlurmOptions& options, const std::string& job_name,
                                      const std::string& work_dir, const std::vector<int>& indices,
-                                     const std::string& script);
+                                     const std::string& script, std::optional<long> after = std::nullopt);
+
+/// The argv of `sbatch` submitting `script` as one job with the same resources (the
+/// shared-filesystem probe), its output to `output`.
+std::vector<std::string> sbatch_probe_argv(const SlurmOptions& options, const std::string& job_name,
+                                           const std::string& work_dir, const std::string& output,
+                                           const std::string& script);
 
 /// The job id sbatch --parsable printed ("1234" or "1234;cluster"); nullopt when there is none.
 std::optional<long> parse_sbatch_job_id(std::string_view out);

@@ -73,6 +73,7 @@ struct ShardStarted {
   int64_t items = 0;
   bool resume = false;
   std::filesystem::path log;
+  std::string attached_to;  ///< --attach: the Slurm task followed ("812_3"), not a new start
 };
 /// A start-up phase line from the worker (`[phase] loading model`).
 struct ShardPhase {

@@ -243,6 +243,9 @@ std::string format_event(const Event& event) {
           },
           [](const Notice& n) { return format_notice(n); },
           [](const ShardStarted& e) {
+            if (!e.attached_to.empty())
+              return fmt::format("shard {} ({}): following Slurm task {} (attempt {}) — {} items, log {}", e.index,
+                                 e.device, e.attached_to, e.attempt, e.items, e.log.string());
             return fmt::format("shard {} ({}): started{} — {} items{}, log {}", e.index, e.device,
                                e.attempt > 1 ? fmt::format(" (attempt {})", e.attempt) : "", e.items,
                                e.resume ? ", resuming from its journal" : "", e.log.string());

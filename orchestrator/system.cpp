@@ -47,6 +47,7 @@ class RealSystem : public SessionSystem {
   }
   unsigned cpu_count() const override { return std::max(1u, std::thread::hardware_concurrency()); }
   Launcher& launcher() override { return *launcher_; }
+  CaptureResult capture(const std::vector<std::string>& argv) override { return capture_output(argv); }
   const Clock& clock() const override { return clock_; }
 
   void drive(Runner& runner, Status& status, GpuMonitor* monitor) override {

@@ -759,3 +759,30 @@ TEST_CASE("config: input.images as a list of folders names items from their comm
                  "input.images[1]: /cfg/dir/a is the same folder as input.images[0]"));
   CHECK(contains(config_error("input:\n  images: []\n"), "input.images: expected a folder, a list file, or a list of folders"));
 }
+
+TEST_CASE("config: the Slurm launcher's section becomes sbatch's words, mistakes named by key and line",
+          "[config][slurm]") {
+  const lv::Config c = lv::parse_config(
+      "input:\n  images: data\norchestrator:\n  launcher: slurm\nslurm:\n  tasks: 16\n  partition: gpu\n"
+      "  account: vision\n  qos: normal\n  time_limit: \"04:00:00\"\n  gres: \"gpu:a100:1\"\n  cpus_per_task: 8\n"
+      "  memory: 32G\n  max_concurrent: 4\n  sbatch_args: [\"--constraint=a100\", \"--exclude=node 7\"]\n",
+      kFile);
+  CHECK(c.orchestrator.launcher == lv::LauncherKind::slurm);
+  CHECK(c.slurm.tasks == 16);
+  CHECK(c.slurm.partition == "gpu");
+  CHECK(c.slurm.account == "vision");
+  CHECK(c.slurm.qos == "normal");
+  CHECK(c.slurm.time_limit == "04:00:00");
+  CHECK(c.slurm.gres == "gpu:a100:1");
+  CHECK(c.slurm.cpus_per_task == 8);
+  CHECK(c.slurm.memory == "32G");
+  CHECK(c.slurm.max_concurrent == 4);
+  CHECK(c.slurm.sbatch_args == std::vector<std::string>{"--constraint=a100", "--exclude=node 7"});
+  CHECK(lv::parse_config("input:\n  images: data\nslurm:\n  gres: \"\"\n", kFile).slurm.gres.empty());  // CPU tasks
+  CHECK(contains(config_error("input:\n  images: data\norchestrator:\n  launcher: kubernetes\n"),
+                 "config.yaml:4: orchestrator.launcher: expected one of local | slurm, got 'kubernetes'"));
+  CHECK(contains(config_error("input:\n  images: data\nslurm:\n  partiton: gpu\n"), "config.yaml:4"));
+  CHECK(contains(config_error("input:\n  images: data\nslurm:\n  partiton: gpu\n"), "slurm.partiton"));
+  CHECK(contains(config_error("input:\n  images: data\nslurm:\n  max_concurrent: -1\n"), "config.yaml:4: slurm.max_concurrent"));
+  CHECK(contains(config_error("input:\n  images: data\nslurm:\n  sbatch_args: --exclusive\n"), "config.yaml:4: slurm.sbatch_args"));
+}

@@ -47,4 +47,16 @@ TEST_CASE("configs/default.yaml loads and matches the built-in defaults", "[conf
   CHECK(c.orchestrator.stop_grace_s == d.orchestrator.stop_grace_s);
   CHECK(c.orchestrator.max_retries == d.orchestrator.max_retries);
   CHECK(c.orchestrator.status_interval_s == d.orchestrator.status_interval_s);
+  CHECK(c.orchestrator.balance == d.orchestrator.balance);
+  CHECK(c.orchestrator.launcher == d.orchestrator.launcher);
+  CHECK(c.slurm.tasks == d.slurm.tasks);
+  CHECK(c.slurm.partition == d.slurm.partition);
+  CHECK(c.slurm.account == d.slurm.account);
+  CHECK(c.slurm.qos == d.slurm.qos);
+  CHECK(c.slurm.time_limit == d.slurm.time_limit);
+  CHECK(c.slurm.gres == d.slurm.gres);
+  CHECK(c.slurm.cpus_per_task == d.slurm.cpus_per_task);
+  CHECK(c.slurm.memory == d.slurm.memory);
+  CHECK(c.slurm.max_concurrent == d.slurm.max_concurrent);
+  CHECK(c.slurm.sbatch_args == d.slurm.sbatch_args);
 }

@@ -80,3 +80,26 @@ TEST_CASE("exit 4 is an input the worker cannot read, with its own hint", "[fail
         std::string::npos);
   CHECK_FALSE(blames_device(FailureKind::input_unreadable));
 }
+
+TEST_CASE("what Slurm said of a task, at the end of its log, names the cause", "[failure][slurm]") {
+  const ExitStatus term{true, 0, SIGTERM};
+  const auto said = [&](const std::string& line) {
+    return classify_failure(term, StopReason::none, {"[progress] 5/10", "orchestrator: Slurm: task 8_1 X (ExitCode=0:15)", line});
+  };
+  CHECK(said("orchestrator: Slurm: time limit reached (TIMEOUT): raise slurm.time_limit") == FailureKind::slurm_time_limit);
+  CHECK(said("orchestrator: Slurm: killed by the job's memory limit (OUT_OF_MEMORY, the cgroup)") ==
+        FailureKind::slurm_memory_limit);
+  CHECK(said("orchestrator: Slurm: the node n7 failed (NODE_FAIL)") == FailureKind::node_failure);
+  CHECK(said("orchestrator: Slurm: preempted by a higher-priority job (PREEMPTED)") == FailureKind::preempted);
+  CHECK(said("orchestrator: Slurm: sbatch could not submit shard(s) 0-3: invalid account") == FailureKind::slurm_setup);
+  // The worker's own words do not pass for Slurm's, and a plain FAILED task is its own signal.
+  CHECK(said("worker: step (TIMEOUT) in my data") == FailureKind::killed_by_signal);
+  CHECK(said("orchestrator: Slurm: task 8_1 FAILED (ExitCode=0:6) on n7") == FailureKind::killed_by_signal);
+  // Our own stop wins: a stall we ended is a stall, whatever Slurm called it.
+  CHECK(classify_failure(term, StopReason::stalled, {"orchestrator: Slurm: time limit reached (TIMEOUT)"}) ==
+        FailureKind::stalled);
+  CHECK_FALSE(retry_may_help(FailureKind::slurm_setup));
+  CHECK(retry_may_help(FailureKind::slurm_time_limit));
+  CHECK(failure_hint(FailureKind::slurm_time_limit, term).find("slurm.time_limit") != std::string::npos);
+  CHECK(failure_hint(FailureKind::slurm_memory_limit, term).find("slurm.memory") != std::string::npos);
+}

@@ -47,6 +47,12 @@ class FakeSystem : public SessionSystem {
   std::optional<uint64_t> free_bytes(const fs::path&) const override { return free; }
   unsigned cpu_count() const override { return 8; }
   Launcher& launcher() override { return launcher_; }
+  CaptureResult capture(const std::vector<std::string>& argv) override {
+    captured.push_back(argv);
+    CaptureResult r;
+    r.error = "no Slurm here";  // not started: the tests below stop before any submission
+    return r;
+  }
   const Clock& clock() const override { return clock_; }
 
   void drive(Runner& runner, Status& status, GpuMonitor* monitor) override {
@@ -89,6 +95,7 @@ class FakeSystem : public SessionSystem {
   std::optional<int> interrupt_at_step;
   std::map<int, std::vector<Act>> script;  ///< per shard, one act per attempt (default: succeed)
   std::vector<std::vector<std::string>> launches;
+  std::vector<std::vector<std::string>> captured;  ///< capture() calls (sbatch, scontrol, scancel)
   FakeLauncher launcher_;
 
  private:
@@ -442,6 +449,46 @@ TEST_CASE("session: --cpu-workers on a GPU run is a usage error, not ignored", "
     CHECK(e.code() == ExitCode::usage);
     CHECK(std::string(e.what()).find("--gpus cpu") != std::string::npos);
   }
+}
+
+TEST_CASE("session: the Slurm launcher plans one array task per shard and refuses what Slurm decides", "[session]") {
+  World w(12, "slurm:\n  tasks: 3\n");
+  Options o = w.options();
+  o.launcher = "slurm";
+  o.dry_run = true;
+  REQUIRE(w.run(o) == 0);
+  const auto plans = w.status.of<PlanReady>();
+  REQUIRE(plans.size() == 1);
+  REQUIRE(plans[0].selected.size() == 3);  // slurm.tasks, not the 4 GPUs of this machine
+  for (int i = 0; i < 3; ++i) {
+    CHECK(plans[0].selected[static_cast<size_t>(i)].device == fmt::format("Slurm task {}", i));
+    CHECK(plans[0].selected[static_cast<size_t>(i)].cuda_visible_devices.empty());  // Slurm sets it
+  }
+  o.num_gpus = 5;  // --num-gpus is the task count
+  REQUIRE(w.run(o) == 0);
+  CHECK(w.status.of<PlanReady>().back().selected.size() == 5);
+
+  const auto usage_error_naming = [&](Options bad, const std::string& words) {
+    try {
+      w.run(bad);
+      FAIL("expected an error");
+    } catch (const Error& e) {
+      CHECK(e.code() == ExitCode::usage);
+      CHECK_THAT(e.what(), Catch::Contains(words));
+    }
+  };
+  Options gpus = w.options();
+  gpus.launcher = "slurm";
+  gpus.gpus = "0,1";
+  usage_error_naming(gpus, "slurm.gres");
+  Options batch = w.options();
+  batch.launcher = "slurm";
+  batch.auto_batch = true;
+  usage_error_naming(batch, "processing.batch_size");
+  w.config("orchestrator:\n  launcher: slurm\n");  // the config's launcher, and no task count
+  usage_error_naming(w.options(), "slurm.tasks");
+  CHECK(w.system.launches.empty());
+  CHECK(w.system.captured.empty());
 }
 
 TEST_CASE("session: Ctrl-C saves the state, exits 130 and prints the resume command", "[session]") {

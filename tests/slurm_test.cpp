@@ -2,6 +2,8 @@
 // output captured from Slurm 22.05 (tests/fixtures/slurm/README.md).
 #include <csignal>
 
+#include <fmt/core.h>
+
 #include "catch.h"
 #include "error.h"
 #include "slurm.h"
@@ -121,4 +123,256 @@ TEST_CASE("slurm: scontrol lines that are not jobs are skipped, broken ones name
     CHECK(std::string(e.what()).find("ArrayTaskId 'x-3'") != std::string::npos);
   }
   CHECK_THROWS_AS(parse_scontrol_jobs("JobId=12 ArrayJobId=12\n"), Error);
+}
+
+// --- The launcher, with sbatch/scontrol/scancel answered by a fake -------------------------
+
+#include <nlohmann/json.hpp>
+
+#include "failure.h"
+#include "slurm_launcher.h"
+
+namespace {
+
+/// Answers the Slurm commands as a cluster would: sbatch gives job 42; scontrol prints
+/// `lines` (what the test sets); scancel succeeds. Every argv is recorded.
+struct FakeSlurm {
+  std::vector<std::vector<std::string>> calls;
+  std::string scontrol_out;
+  std::string sbatch_out = "42\n";
+  int sbatch_code = 0;
+
+  CaptureResult operator()(const std::vector<std::string>& argv) {
+    calls.push_back(argv);
+    CaptureResult r;
+    r.started = true;
+    r.exit_code = 0;
+    if (argv.front() == "sbatch") {
+      r.exit_code = sbatch_code;
+      (sbatch_code == 0 ? r.out : r.error) = sbatch_out;
+    } else if (argv.front() == "scontrol") {
+      r.out = scontrol_out;
+    }
+    return r;
+  }
+  size_t count(const std::string& program) const {
+    return static_cast<size_t>(std::count_if(calls.begin(), calls.end(), [&](const auto& c) { return c.front() == program; }));
+  }
+};
+
+std::string task_line(int job, int task, const std::string& state, const std::string& reason, const std::string& exit) {
+  return fmt::format("JobId={} ArrayJobId=42 ArrayTaskId={} JobName=lv UserId=u(1) JobState={} Reason={} "
+                     "ExitCode={} NodeList=node7\n",
+                     job, task, state, reason, exit);
+}
+
+LaunchSpec shard_spec(const test::TempDir& dir, int shard) {
+  LaunchSpec spec;
+  spec.argv = {"/opt/lv/image_worker", "--items", "/w/splits/it's.txt", "--shard", std::to_string(shard)};
+  spec.env = {{"CUDA_VISIBLE_DEVICES", "3"}, {"OMP_NUM_THREADS", "4"}};
+  spec.log = dir / fmt::format("gpu{}.log", shard);
+  spec.log_header = fmt::format("==== shard {} ====\n", shard);
+  spec.shard = shard;
+  return spec;
+}
+
+}  // namespace
+
+TEST_CASE("slurm launcher: started shards go out as one array, run by the orchestrator's task entry", "[slurm]") {
+  test::TempDir dir;
+  auto fake = std::make_shared<FakeSlurm>();
+  SlurmLauncherSettings s;
+  s.options.max_concurrent = 1;
+  s.work_dir = dir.path();
+  s.job_name = "lv-test";
+  s.orchestrator = "/opt/lv/orche'strator";
+  s.run = [fake](const std::vector<std::string>& argv) { return (*fake)(argv); };
+  s.poll_interval_s = 0;
+  s.probe_shared_fs = false;  // the test below has it
+  auto launcher = make_slurm_launcher(s);
+  test::write_text(dir / "gpu2.log", "an earlier run's log\n");
+  const JobId a = launcher->start(shard_spec(dir, 0));
+  const JobId b = launcher->start(shard_spec(dir, 2));
+  CHECK(fake->calls.empty());  // nothing submitted before the first poll
+  CHECK(launcher->queued(a) == "queued (submitting)");
+  CHECK(test::read_text(dir / "gpu2.log") == "==== shard 2 ====\n");  // a fresh start truncates
+
+  fake->scontrol_out = task_line(42, 0, "PENDING", "Resources", "0:0") + task_line(42, 2, "PENDING", "JobArrayTaskLimit", "0:0");
+  CHECK_FALSE(launcher->poll(a));
+  CHECK_FALSE(launcher->poll(b));
+  REQUIRE(fake->count("sbatch") == 1);
+  const auto& sbatch = fake->calls.front();
+  CHECK(std::find(sbatch.begin(), sbatch.end(), "--array=0,2%1") != sbatch.end());
+  CHECK(sbatch.back() == (dir / "slurm" / "array_1.sh").string());
+  CHECK(launcher->scheduler_id(b) == "42_2");
+  CHECK(launcher->queued(a) == "queued (Resources)");
+  CHECK(launcher->queued(b) == "queued (JobArrayTaskLimit)");
+
+  // The script execs the orchestrator's task entry; the argv stays a list in the tasks file.
+  const std::string script = test::read_text(dir / "slurm" / "array_1.sh");
+  CHECK(script.find("exec '/opt/lv/orche'\\''strator' --slurm-task '" + (dir / "slurm" / "tasks_1.json").string() + "'") !=
+        std::string::npos);
+  const auto tasks = nlohmann::json::parse(test::read_text(dir / "slurm" / "tasks_1.json"));
+  CHECK(tasks.at("2").at("argv").get<std::vector<std::string>>() == shard_spec(dir, 2).argv);
+  // Slurm sets the devices: the orchestrator's CUDA_VISIBLE_DEVICES is not passed on.
+  const auto env = tasks.at("2").at("env").dump();
+  CHECK(env.find("CUDA_VISIBLE_DEVICES") == std::string::npos);
+  CHECK(env.find("OMP_NUM_THREADS") != std::string::npos);
+
+  // Running: a stop reaches the worker as a signal in the batch step; finished states end it.
+  fake->scontrol_out = task_line(43, 0, "RUNNING", "None", "0:0") + task_line(42, 2, "PENDING", "JobArrayTaskLimit", "0:0");
+  CHECK_FALSE(launcher->poll(a));
+  CHECK(launcher->queued(a).empty());
+  launcher->signal(a, SIGTERM);
+  CHECK(fake->calls.back() == std::vector<std::string>{"scancel", "--full", "--signal=TERM", "42_0"});
+  launcher->signal(b, SIGTERM);  // pending: nothing runs, it is cancelled
+  CHECK(fake->calls.back() == std::vector<std::string>{"scancel", "42_2"});
+
+  fake->scontrol_out = task_line(43, 0, "TIMEOUT", "TimeLimit", "0:15") + task_line(44, 2, "COMPLETED", "None", "0:0");
+  const auto ended = launcher->poll(a);
+  REQUIRE(ended);
+  CHECK(ended->signaled);
+  const auto done = launcher->poll(b);
+  REQUIRE(done);
+  CHECK((!done->signaled && done->code == 0));
+  // What Slurm said is the last line of the log, and it classifies the failure.
+  const std::string log = launcher->read_output(a);
+  CHECK(log.find("orchestrator: Slurm: time limit reached (TIMEOUT)") != std::string::npos);
+  CHECK(classify_failure(*ended, StopReason::none, {"[progress] 10/20", log.substr(0, log.size() - 1)}) ==
+        FailureKind::slurm_time_limit);
+  const size_t scontrols = fake->count("scontrol");
+  CHECK(launcher->poll(a));  // finished tasks ask Slurm nothing more
+  CHECK(fake->count("scontrol") == scontrols);
+}
+
+TEST_CASE("slurm launcher: sbatch's refusal fails the shards with its words, and a forgotten job ends its tasks", "[slurm]") {
+  test::TempDir dir;
+  auto fake = std::make_shared<FakeSlurm>();
+  SlurmLauncherSettings s;
+  s.work_dir = dir.path();
+  s.orchestrator = "/opt/lv/orchestrator";
+  s.run = [fake](const std::vector<std::string>& argv) { return (*fake)(argv); };
+  s.poll_interval_s = 0;
+  s.probe_shared_fs = false;  // the test below has it
+  {
+    auto launcher = make_slurm_launcher(s);
+    fake->sbatch_code = 1;
+    fake->sbatch_out = "sbatch: error: invalid partition specified: gpu\n";
+    const JobId a = launcher->start(shard_spec(dir, 1));
+    const auto status = launcher->poll(a);
+    REQUIRE(status);
+    CHECK(status->code == 2);
+    CHECK_THAT(launcher->read_output(a), Catch::Contains("could not submit shard(s) 1: sbatch: error: invalid partition"));
+  }
+  // scontrol fails for a job the controller forgot (MinJobAge): the task ends, unknown.
+  auto forget = std::make_shared<FakeSlurm>();
+  SlurmLauncherSettings s2 = s;
+  s2.run = [forget](const std::vector<std::string>& argv) {
+    CaptureResult r = (*forget)(argv);
+    if (argv.front() == "scontrol") {
+      r.exit_code = 1;
+      r.error = "slurm_load_jobs error: Invalid job id specified\n";
+    }
+    return r;
+  };
+  auto forgetful = make_slurm_launcher(s2);
+  const JobId f = forgetful->start(shard_spec(dir, 3));
+  const auto status = forgetful->poll(f);
+  REQUIRE(status);
+  CHECK(status->code != 0);
+  CHECK_THAT(test::read_text(dir / "gpu3.log"), Catch::Contains("Invalid job id specified"));
+}
+
+TEST_CASE("slurm launcher: the array waits for a probe job, and a work dir the nodes do not see fails every shard",
+          "[slurm]") {
+  test::TempDir dir;
+  auto fake = std::make_shared<FakeSlurm>();
+  SlurmLauncherSettings s;
+  s.work_dir = dir.path();
+  s.job_name = "lv-test";
+  s.orchestrator = "/opt/lv/orchestrator";
+  s.poll_interval_s = 0;
+  int next_job = 40;
+  s.run = [fake, &next_job](const std::vector<std::string>& argv) {
+    if (argv.front() == "sbatch") fake->sbatch_out = std::to_string(next_job++) + "\n";
+    return (*fake)(argv);
+  };
+  auto launcher = make_slurm_launcher(s);
+  const JobId a = launcher->start(shard_spec(dir, 0));
+  const JobId b = launcher->start(shard_spec(dir, 1));
+  fake->scontrol_out = "JobId=40 JobName=lv-test-probe JobState=RUNNING Reason=None ExitCode=0:0 NodeList=node7\n";
+  CHECK_FALSE(launcher->poll(a));
+  REQUIRE(fake->count("sbatch") == 2);
+  const auto& probe = fake->calls.at(0);
+  CHECK(probe.back() == (dir / "slurm" / "probe_1.sh").string());
+  CHECK(std::find(probe.begin(), probe.end(), "--output=" + (dir / "slurm" / "probe_1.log").string()) != probe.end());
+  const auto& array = fake->calls.at(1);
+  CHECK(std::find(array.begin(), array.end(), "--dependency=afterok:40") != array.end());
+  CHECK(std::find(array.begin(), array.end(), "--kill-on-invalid-dep=yes") != array.end());
+  CHECK_THAT(test::read_text(dir / "slurm" / "probe_1.sh"), Catch::Contains("--slurm-probe '" + (dir / "slurm" / "probe_1.txt").string() + "' "));
+
+  // The probe completed on its node, but its file is not here: the nodes write elsewhere.
+  fake->scontrol_out = "JobId=40 JobName=lv-test-probe JobState=COMPLETED Reason=None ExitCode=0:0 NodeList=node7\n";
+  const auto ended = launcher->poll(a);
+  REQUIRE(ended);
+  CHECK(ended->code == 2);
+  REQUIRE(launcher->poll(b));
+  const std::string log = test::read_text(dir / "gpu1.log");
+  CHECK_THAT(log, Catch::Contains("ran on node7 and wrote " + (dir / "slurm" / "probe_1.txt").string() +
+                                  ", but this machine does not see it"));
+  CHECK_THAT(log, Catch::Contains("must be on a filesystem the compute nodes share"));
+  CHECK(fake->calls.back() == std::vector<std::string>{"scancel", "41"});  // the array waiting for it
+}
+
+TEST_CASE("slurm launcher: a probe whose token is here lets the array run, and is not asked again", "[slurm]") {
+  test::TempDir dir;
+  auto fake = std::make_shared<FakeSlurm>();
+  SlurmLauncherSettings s;
+  s.work_dir = dir.path();
+  s.orchestrator = "/opt/lv/orchestrator";
+  s.poll_interval_s = 0;
+  int next_job = 41;  // the probe, then the array
+  s.run = [fake, &next_job](const std::vector<std::string>& argv) {
+    if (argv.front() == "sbatch") fake->sbatch_out = std::to_string(next_job++) + "\n";
+    return (*fake)(argv);
+  };
+  auto launcher = make_slurm_launcher(s);
+  const JobId a = launcher->start(shard_spec(dir, 0));
+  fake->scontrol_out = "JobId=41 JobName=lv-probe JobState=PENDING Reason=Priority ExitCode=0:0 NodeList=(null)\n";
+  CHECK_FALSE(launcher->poll(a));
+  // What the probe job does on the node: run_slurm_probe with the token from its script.
+  const std::string script = test::read_text(dir / "slurm" / "probe_1.sh");
+  const std::string token = script.substr(script.rfind(' ') + 1, 16);
+  REQUIRE(run_slurm_probe(dir / "slurm" / "probe_1.txt", token) == 0);
+  fake->scontrol_out = "JobId=41 JobName=lv-probe JobState=COMPLETED Reason=None ExitCode=0:0 NodeList=node7\n" +
+                       task_line(43, 0, "RUNNING", "None", "0:0");
+  CHECK_FALSE(launcher->poll(a));
+  const size_t asked = fake->calls.size();
+  CHECK_FALSE(launcher->poll(a));
+  // Only the array is asked about now.
+  for (size_t i = asked; i < fake->calls.size(); ++i) CHECK(fake->calls[i] == std::vector<std::string>{"scontrol", "-o", "show", "job", "42"});
+  CHECK(launcher->queued(a).empty());
+}
+
+TEST_CASE("slurm launcher: a shard stopped before its array went out is never submitted", "[slurm]") {
+  test::TempDir dir;
+  auto fake = std::make_shared<FakeSlurm>();
+  SlurmLauncherSettings s;
+  s.work_dir = dir.path();
+  s.orchestrator = "/opt/lv/orchestrator";
+  s.poll_interval_s = 0;
+  s.probe_shared_fs = false;
+  s.run = [fake](const std::vector<std::string>& argv) { return (*fake)(argv); };
+  auto launcher = make_slurm_launcher(s);
+  const JobId a = launcher->start(shard_spec(dir, 0));
+  const JobId b = launcher->start(shard_spec(dir, 1));
+  launcher->signal(a, SIGTERM);  // Ctrl-C before the first poll
+  fake->scontrol_out = task_line(43, 1, "RUNNING", "None", "0:0");
+  const auto stopped = launcher->poll(a);
+  REQUIRE(stopped);
+  CHECK(stopped->signaled);
+  CHECK_FALSE(launcher->poll(b));
+  REQUIRE(fake->count("sbatch") == 1);
+  const auto& sbatch = fake->calls.front();
+  CHECK(std::find(sbatch.begin(), sbatch.end(), "--array=1") != sbatch.end());  // only the shard left
 }

@@ -62,7 +62,7 @@ TEST_CASE("the printer follows events: started, phase, progress, done", "[status
   plan.status_interval_s = 0;  // print at every tick
   plan.selected.push_back(PlannedShard{0, "GPU 0", 0, 10, "0", "", "gpu0.log"});
   printer.on(plan);
-  printer.on(ShardStarted{0, "GPU 0", 1, 10, false, "gpu0.log"});
+  printer.on(ShardStarted{0, "GPU 0", 1, 10, false, "gpu0.log", ""});
   printer.on(ShardPhase{0, "warm-up"});
   printer.tick();
   printer.on(ShardProgress{0, Progress{4, 10, 0}, 2.0});
