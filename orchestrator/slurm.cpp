@@ -60,6 +60,14 @@ std::string array_index_list(std::vector<int> indices) {
 
 namespace {
 
+/// `path` for an sbatch filename pattern: a literal '%' is "%%" (a backslash would turn every
+/// pattern off, %a included: the launcher refuses such a work dir).
+std::string pattern_literal(const std::string& path) {
+  std::string out;
+  for (char c : path) out += c == '%' ? std::string("%%") : std::string(1, c);
+  return out;
+}
+
 /// What every job of ours asks for (the slurm: section), then the extra arguments and the script.
 void add_resources(std::vector<std::string>& argv, const SlurmOptions& o, const std::string& script) {
   if (!o.partition.empty()) argv.push_back("--partition=" + o.partition);
@@ -81,7 +89,8 @@ std::vector<std::string> sbatch_argv(const SlurmOptions& o, const std::string& j
   std::string array = "--array=" + array_index_list(indices);
   if (o.max_concurrent > 0) array += "%" + std::to_string(o.max_concurrent);
   std::vector<std::string> argv{"sbatch", "--parsable", array, "--job-name=" + job_name,
-                                "--output=" + work_dir + "/gpu%a.log", "--open-mode=append", "--chdir=" + work_dir};
+                                "--output=" + pattern_literal(work_dir) + "/gpu%a.log", "--open-mode=append",
+                                "--chdir=" + work_dir};
   if (after) argv.insert(argv.end(), {fmt::format("--dependency=afterok:{}", *after), "--kill-on-invalid-dep=yes"});
   add_resources(argv, o, script);
   return argv;
@@ -90,7 +99,7 @@ std::vector<std::string> sbatch_argv(const SlurmOptions& o, const std::string& j
 std::vector<std::string> sbatch_probe_argv(const SlurmOptions& o, const std::string& job_name,
                                            const std::string& work_dir, const std::string& output,
                                            const std::string& script) {
-  std::vector<std::string> argv{"sbatch", "--parsable", "--job-name=" + job_name, "--output=" + output,
+  std::vector<std::string> argv{"sbatch", "--parsable", "--job-name=" + job_name, "--output=" + pattern_literal(output),
                                 "--chdir=" + work_dir};
   add_resources(argv, o, script);
   return argv;

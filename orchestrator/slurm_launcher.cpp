@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "atomic_file.h"
+#include "byte_text.h"
 #include "error.h"
 #include "failure.h"
 #include "run_state.h"
@@ -35,6 +36,16 @@ std::string sh_quote(const std::string& text) {
   std::string out = "'";
   for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return out + "'";
+}
+
+/// A string of the tasks file: JSON strings are UTF-8, argv and paths are bytes; bytes that are
+/// not UTF-8 go as {"escaped": "<escape_bytes form>"}.
+json bytes_json(const std::string& bytes) {
+  if (is_valid_utf8(bytes)) return bytes;
+  return json{{"escaped", escape_bytes(bytes)}};
+}
+std::string json_bytes(const json& j) {
+  return j.is_object() ? unescape_bytes(j.at("escaped").get<std::string>()) : j.get<std::string>();
 }
 
 /// The environment a task must not take from the orchestrator: Slurm sets the devices.
@@ -249,8 +260,10 @@ class SlurmLauncher : public Launcher {
       const LaunchSpec& spec = tasks_.at(id).spec;
       json env = json::array();
       for (const auto& [key, value] : spec.env)
-        if (!slurm_owns(key)) env.push_back({key, value});
-      entries[std::to_string(spec.shard)] = {{"argv", spec.argv}, {"env", env}};
+        if (!slurm_owns(key)) env.push_back({bytes_json(key), bytes_json(value)});
+      json argv = json::array();
+      for (const std::string& a : spec.argv) argv.push_back(bytes_json(a));
+      entries[std::to_string(spec.shard)] = {{"argv", argv}, {"env", env}};
       indices.push_back(spec.shard);
     }
     const fs::path tasks_file = dir / fmt::format("tasks_{}.json", n);
@@ -356,6 +369,10 @@ class SlurmLauncher : public Launcher {
 }  // namespace
 
 std::unique_ptr<Launcher> make_slurm_launcher(SlurmLauncherSettings settings) {
+  if (settings.work_dir.string().find('\\') != std::string::npos)
+    throw usage_error(fmt::format("work dir '{}': a backslash in its path makes Slurm ignore the %a of "
+                                  "--output=gpu%a.log (every task would write one file); use a --work-dir without one",
+                                  printable(settings.work_dir.string())));
   if (!settings.run) settings.run = [](const std::vector<std::string>& argv) { return capture_output(argv); };
   return std::make_unique<SlurmLauncher>(std::move(settings));
 }
@@ -366,19 +383,22 @@ int run_slurm_task(const fs::path& tasks_file) {
     std::fprintf(stderr, "orchestrator --slurm-task: SLURM_ARRAY_TASK_ID is not set (run by sbatch --array only)\n");
     return 2;
   }
-  json entries;
+  std::vector<std::string> argv;
+  std::vector<std::pair<std::string, std::string>> env;
   try {
-    entries = json::parse(read_file(tasks_file));
+    const json entries = json::parse(read_file(tasks_file));
+    if (!entries.contains(id)) {
+      std::fprintf(stderr, "orchestrator --slurm-task: %s has no task %s\n", tasks_file.c_str(), id);
+      return 2;
+    }
+    const json& entry = entries.at(id);
+    for (const json& a : entry.at("argv")) argv.push_back(json_bytes(a));
+    for (const json& kv : entry.at("env")) env.emplace_back(json_bytes(kv.at(0)), json_bytes(kv.at(1)));
+    if (argv.empty()) throw std::invalid_argument("task " + std::string(id) + " has an empty argv");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "orchestrator --slurm-task: %s: %s\n", tasks_file.c_str(), e.what());
     return 2;
   }
-  if (!entries.contains(id)) {
-    std::fprintf(stderr, "orchestrator --slurm-task: %s has no task %s\n", tasks_file.c_str(), id);
-    return 2;
-  }
-  const json& entry = entries[id];
-  const std::vector<std::string> argv = entry.at("argv").get<std::vector<std::string>>();
   char host[256] = "?";
   ::gethostname(host, sizeof host - 1);
   const char* devices = std::getenv("CUDA_VISIBLE_DEVICES");
@@ -386,7 +406,7 @@ int run_slurm_task(const fs::path& tasks_file) {
               std::getenv("SLURM_ARRAY_JOB_ID") ? std::getenv("SLURM_ARRAY_JOB_ID") : "?", id, host,
               devices ? devices : "(unset)", now_iso8601().c_str());
   std::fflush(stdout);
-  for (const auto& kv : entry.at("env")) ::setenv(kv.at(0).get<std::string>().c_str(), kv.at(1).get<std::string>().c_str(), 1);
+  for (const auto& [key, value] : env) ::setenv(key.c_str(), value.c_str(), 1);
   // The worker's share of the cores is what Slurm gave this task (its CPU set), not the node's.
   cpu_set_t cpus;
   CPU_ZERO(&cpus);

@@ -206,3 +206,30 @@ TEST_CASE("slurm: a work dir the tasks cannot write fails the run with the share
   CHECK_FALSE(fs::exists(s.dir / "output_gpu0"));
   for (int i = 0; i < 2; ++i) CHECK(read_text(s.dir / fmt::format("gpu{}.log", i)).find("[fake_worker]") == std::string::npos);
 }
+
+TEST_CASE("slurm: a work dir named with a space, a quote, a percent sign and a byte that is not UTF-8", "[slurm]") {
+  SlurmScenario s(12);
+  const std::string work = "runs 50%'s \xff";
+  const RunResult r = s.run({"--num-gpus", "2", "--work-dir", work});
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  CHECK(image_paths(s.report()) == s.items);
+  for (int i = 0; i < 2; ++i)  // one log per task, where %a put it, under the literal name
+    CHECK_THAT(read_text(s.dir / work / fmt::format("gpu{}.log", i)), Catch::Contains("as Slurm task"));
+}
+
+TEST_CASE("slurm: the stall watchdog stops a hung task through scancel, and the shard resumes on retry", "[slurm]") {
+  SlurmScenario s(8);
+  const RunResult r = s.run({"--num-gpus", "2", "--stall-timeout", "1"}, {{"FAKE_WORKER_FAULT", "shard=1,hang_at=2"}});
+  INFO(r.output);
+  CHECK(r.code == 1);
+  CHECK_THAT(r.output, Catch::Contains("FAILED shard 1 (Slurm task 1)"));
+  CHECK_THAT(r.output, Catch::Contains("stalled"));
+  const std::string array = s.task(1).substr(0, s.task(1).find('_'));
+  CHECK(slurm({"/usr/bin/squeue", "-h", "-j", array, "-o", "%i %T"}, s).empty());
+  const RunResult retry = s.run({"--retry-failed"});
+  INFO(retry.output);
+  REQUIRE(retry.code == 0);
+  CHECK(image_paths(s.report()) == s.items);
+  CHECK_THAT(read_text(s.dir / "gpu1.log"), Catch::Contains("[progress] 2/4"));
+}
