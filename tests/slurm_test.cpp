@@ -141,6 +141,7 @@ struct FakeSlurm {
   std::string scontrol_out;
   std::string sbatch_out = "42\n";
   int sbatch_code = 0;
+  int next_job = 0;  ///< > 0: sbatch gives this job id, then the next one (a probe, then an array)
 
   CaptureResult operator()(const std::vector<std::string>& argv) {
     calls.push_back(argv);
@@ -148,6 +149,7 @@ struct FakeSlurm {
     r.started = true;
     r.exit_code = 0;
     if (argv.front() == "sbatch") {
+      if (next_job > 0) sbatch_out = std::to_string(next_job++) + "\n";
       r.exit_code = sbatch_code;
       (sbatch_code == 0 ? r.out : r.error) = sbatch_out;
     } else if (argv.front() == "scontrol") {
@@ -176,19 +178,26 @@ LaunchSpec shard_spec(const test::TempDir& dir, int shard) {
   return spec;
 }
 
+/// A launcher's settings with `fake` answering for Slurm, polling without delay.
+SlurmLauncherSettings fake_settings(const test::TempDir& dir, const std::shared_ptr<FakeSlurm>& fake, bool probe) {
+  SlurmLauncherSettings s;
+  s.work_dir = dir.path();
+  s.job_name = "lv-test";
+  s.orchestrator = "/opt/lv/orchestrator";
+  s.run = [fake](const std::vector<std::string>& argv) { return (*fake)(argv); };
+  s.poll_interval_s = 0;
+  s.probe_shared_fs = probe;
+  return s;
+}
+
 }  // namespace
 
 TEST_CASE("slurm launcher: started shards go out as one array, run by the orchestrator's task entry", "[slurm]") {
   test::TempDir dir;
   auto fake = std::make_shared<FakeSlurm>();
-  SlurmLauncherSettings s;
+  SlurmLauncherSettings s = fake_settings(dir, fake, false);  // the probe: tests below
   s.options.max_concurrent = 1;
-  s.work_dir = dir.path();
-  s.job_name = "lv-test";
   s.orchestrator = "/opt/lv/orche'strator";
-  s.run = [fake](const std::vector<std::string>& argv) { return (*fake)(argv); };
-  s.poll_interval_s = 0;
-  s.probe_shared_fs = false;  // the test below has it
   auto launcher = make_slurm_launcher(s);
   test::write_text(dir / "gpu2.log", "an earlier run's log\n");
   const JobId a = launcher->start(shard_spec(dir, 0));
@@ -248,12 +257,7 @@ TEST_CASE("slurm launcher: started shards go out as one array, run by the orches
 TEST_CASE("slurm launcher: sbatch's refusal fails the shards with its words, and a forgotten job ends its tasks", "[slurm]") {
   test::TempDir dir;
   auto fake = std::make_shared<FakeSlurm>();
-  SlurmLauncherSettings s;
-  s.work_dir = dir.path();
-  s.orchestrator = "/opt/lv/orchestrator";
-  s.run = [fake](const std::vector<std::string>& argv) { return (*fake)(argv); };
-  s.poll_interval_s = 0;
-  s.probe_shared_fs = false;  // the test below has it
+  SlurmLauncherSettings s = fake_settings(dir, fake, false);
   {
     auto launcher = make_slurm_launcher(s);
     fake->sbatch_code = 1;
@@ -287,17 +291,8 @@ TEST_CASE("slurm launcher: the array waits for a probe job, and a work dir the n
           "[slurm]") {
   test::TempDir dir;
   auto fake = std::make_shared<FakeSlurm>();
-  SlurmLauncherSettings s;
-  s.work_dir = dir.path();
-  s.job_name = "lv-test";
-  s.orchestrator = "/opt/lv/orchestrator";
-  s.poll_interval_s = 0;
-  int next_job = 40;
-  s.run = [fake, &next_job](const std::vector<std::string>& argv) {
-    if (argv.front() == "sbatch") fake->sbatch_out = std::to_string(next_job++) + "\n";
-    return (*fake)(argv);
-  };
-  auto launcher = make_slurm_launcher(s);
+  fake->next_job = 40;  // the probe, then the array
+  auto launcher = make_slurm_launcher(fake_settings(dir, fake, true));
   const JobId a = launcher->start(shard_spec(dir, 0));
   const JobId b = launcher->start(shard_spec(dir, 1));
   fake->scontrol_out = "JobId=40 JobName=lv-test-probe JobState=RUNNING Reason=None ExitCode=0:0 NodeList=node7\n";
@@ -327,16 +322,8 @@ TEST_CASE("slurm launcher: the array waits for a probe job, and a work dir the n
 TEST_CASE("slurm launcher: a probe whose token is here lets the array run, and is not asked again", "[slurm]") {
   test::TempDir dir;
   auto fake = std::make_shared<FakeSlurm>();
-  SlurmLauncherSettings s;
-  s.work_dir = dir.path();
-  s.orchestrator = "/opt/lv/orchestrator";
-  s.poll_interval_s = 0;
-  int next_job = 41;  // the probe, then the array
-  s.run = [fake, &next_job](const std::vector<std::string>& argv) {
-    if (argv.front() == "sbatch") fake->sbatch_out = std::to_string(next_job++) + "\n";
-    return (*fake)(argv);
-  };
-  auto launcher = make_slurm_launcher(s);
+  fake->next_job = 41;  // the probe, then the array
+  auto launcher = make_slurm_launcher(fake_settings(dir, fake, true));
   const JobId a = launcher->start(shard_spec(dir, 0));
   fake->scontrol_out = "JobId=41 JobName=lv-probe JobState=PENDING Reason=Priority ExitCode=0:0 NodeList=(null)\n";
   CHECK_FALSE(launcher->poll(a));
@@ -357,13 +344,7 @@ TEST_CASE("slurm launcher: a probe whose token is here lets the array run, and i
 TEST_CASE("slurm launcher: a shard stopped before its array went out is never submitted", "[slurm]") {
   test::TempDir dir;
   auto fake = std::make_shared<FakeSlurm>();
-  SlurmLauncherSettings s;
-  s.work_dir = dir.path();
-  s.orchestrator = "/opt/lv/orchestrator";
-  s.poll_interval_s = 0;
-  s.probe_shared_fs = false;
-  s.run = [fake](const std::vector<std::string>& argv) { return (*fake)(argv); };
-  auto launcher = make_slurm_launcher(s);
+  auto launcher = make_slurm_launcher(fake_settings(dir, fake, false));
   const JobId a = launcher->start(shard_spec(dir, 0));
   const JobId b = launcher->start(shard_spec(dir, 1));
   launcher->signal(a, SIGTERM);  // Ctrl-C before the first poll
