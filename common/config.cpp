@@ -371,6 +371,7 @@ Config parse_config(const std::string& raw, const fs::path& file) {
     s.get_path("dir", c.output.dir);
     s.get_enum("debug_images", c.output.debug_images, {DebugImages::all, DebugImages::issues, DebugImages::none});
     s.get_enum("link_mode", c.output.link_mode, {LinkMode::copy, LinkMode::hardlink});
+    s.get_bool("review", c.output.review);
     s.finish();
   }
   {
@@ -593,6 +594,15 @@ std::vector<std::string> dataset_class_names(const Config& config) {
   if (config.input.classes_file.empty())
     throw usage_error(fmt::format("{}: input.classes: required: a classes file or a list of names", config.file.string()));
   return read_classes_file(config.input.classes_file);
+}
+
+fs::path input_root(const Config& config) {
+  std::error_code ec;
+  const fs::path& images = config.input.images;
+  if (fs::is_directory(images, ec)) return images;
+  if (!fs::exists(images, ec))
+    throw Error(ExitCode::input_unreadable, fmt::format("{}: input.images: no such file or folder", images.string()));
+  return config.input.root.empty() ? images.parent_path() : config.input.root;
 }
 
 }  // namespace lv

@@ -49,6 +49,7 @@ struct Config {
     std::filesystem::path dir;
     DebugImages debug_images = DebugImages::issues;
     LinkMode link_mode = LinkMode::copy;
+    bool review = true;                  ///< review/ page (orchestrator), thumbnails of flagged boxes, issues.csv
   } output;
 
   struct Model {
@@ -150,6 +151,10 @@ std::vector<std::string> read_classes_file(const std::filesystem::path& file);
 
 /// The input the run lists: input.documents when set, else input.images.
 const std::filesystem::path& input_path(const Config& config);
+
+/// The folder images are relative to: input.images when it is a folder; else input.root; else
+/// the list file's folder. Throws lv::Error (exit 4) when input.images does not exist.
+std::filesystem::path input_root(const Config& config);
 
 /// The dataset's class names: `input.classes` when given inline, else read_classes_file() of
 /// `input.classes_file`. Throws lv::Error (exit 2) naming input.classes when neither is set.

@@ -52,6 +52,11 @@ ParsedArgs parse_args(int argc, char** argv) {
                  "local: one worker process per GPU here; slurm: the shards as one Slurm job array, --num-gpus "
                  "or slurm.tasks of them (default: config orchestrator.launcher = local)")
       ->check(CLI::IsMember({"local", "slurm"}));
+  std::string apply, undo;
+  app.add_option("--apply-fixes", apply,
+                 "write the corrections accepted on the review page (its decisions.json) into the dataset's label "
+                 "files, each original backed up under <work dir>/fixes/<time>/; with --dry-run print the diff only");
+  app.add_option("--undo-fixes", undo, "put back the label files of one --apply-fixes backup (<work dir>/fixes/<time>)");
   app.add_flag("--attach", o.attach,
                "a Slurm run whose orchestrator is gone (login node dropped, killed): follow its array tasks that "
                "Slurm still has instead of submitting them again, re-submit the failed or unfinished rest, merge");
@@ -67,6 +72,8 @@ ParsedArgs parse_args(int argc, char** argv) {
   if (!work_dir.empty()) o.work_dir = work_dir;
   if (!output.empty()) o.output = output;
   if (!worker.empty()) o.worker = worker;
+  if (!apply.empty()) o.apply_fixes = apply;
+  if (!undo.empty()) o.undo_fixes = undo;
   const auto usage = [](const std::string& message) {
     print_error(message);
     return ParsedArgs{std::nullopt, to_int(ExitCode::usage)};
@@ -78,8 +85,11 @@ ParsedArgs parse_args(int argc, char** argv) {
   o.stall_timeout_s = stall;
   if (timeout && *timeout > 0) o.timeout_s = timeout;
   if (o.cpu_workers && *o.cpu_workers < 1) return usage("--cpu-workers: expected a number >= 1");
-  const int modes = int(o.retry_failed) + int(o.merge_only) + int(o.restart) + int(o.list_gpus) + int(o.attach);
-  if (modes > 1) return usage("--retry-failed, --attach, --merge-only, --restart and --list-gpus exclude each other");
+  const int modes = int(o.retry_failed) + int(o.merge_only) + int(o.restart) + int(o.list_gpus) + int(o.attach) +
+                    int(o.apply_fixes.has_value()) + int(o.undo_fixes.has_value());
+  if (modes > 1)
+    return usage("--retry-failed, --attach, --merge-only, --restart, --list-gpus, --apply-fixes and --undo-fixes "
+                 "exclude each other");
   if (o.attach && o.launcher == "local") return usage("--attach follows Slurm tasks: it does not take --launcher local");
   if (o.restart && !o.shards.empty()) return usage("--restart starts a whole new plan; it does not take --shards");
   return ParsedArgs{o, 0};

@@ -21,6 +21,7 @@ std::map<std::string, std::string> flatten_config(const Config& c) {
                                                 : fmt::format("[{}]", fmt::join(c.input.classes, ","))},
       {"output.dir", c.output.dir.string()},
       {"output.debug_images", std::string(to_string(c.output.debug_images))},
+      {"output.review", text(c.output.review)},
       {"output.link_mode", std::string(to_string(c.output.link_mode))},
       {"model.path", c.model.path.string()},
       {"model.type", std::string(to_string(c.model.type))},
@@ -83,7 +84,7 @@ bool key_changes_results(const std::string& key) {
   // counted here as the README says (verdicts near a threshold may flip; documented).
   static const char* const kHarmless[] = {
       "processing.batch_size", "processing.num_threads", "processing.fp16",  "processing.decode_threads",
-      "output.link_mode",      "worker.args",            "orchestrator.",            "slurm.",
+      "output.link_mode",      "output.review",          "worker.args",            "orchestrator.",            "slurm.",
   };
   for (const char* prefix : kHarmless)
     if (key.rfind(prefix, 0) == 0) return false;

@@ -26,6 +26,8 @@ struct Options {
   bool static_shards = false;        ///< --static: no balancing (orchestrator.balance false)
   bool auto_batch = false;           ///< --auto-batch: the worker's batch-size finder per GPU model first
   std::string launcher;              ///< --launcher local|slurm; "" = orchestrator.launcher
+  std::optional<std::filesystem::path> apply_fixes;  ///< --apply-fixes decisions.json
+  std::optional<std::filesystem::path> undo_fixes;   ///< --undo-fixes <work dir>/fixes/<time>
   bool attach = false;               ///< --attach: follow the run's Slurm tasks still there, retry the rest
 };
 

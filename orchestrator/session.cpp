@@ -19,6 +19,7 @@
 #include "plan.h"
 #include "preflight.h"
 #include "report.h"
+#include "review.h"
 #include "run_merge.h"
 #include "shard_plan.h"
 #include "slurm_launcher.h"
@@ -973,8 +974,22 @@ int Session::merge(const RunState& state, bool* complete) {
     pass = finalize(state);
     header = read_report_header(state.output_dir / kReportFileName);
   }
-  status_.on(Summary{header.value("summary", nlohmann::json::object()), header.value("unprocessed_count", int64_t{0}),
-                     state.output_dir / kReportFileName});
+  Summary summary{header.value("summary", nlohmann::json::object()), header.value("unprocessed_count", int64_t{0}),
+                  state.output_dir / kReportFileName, {}, {}, 0};
+  if (config_.output.review && (!pass || pass->ok())) {
+    // What a person works through next; a failure here leaves the results as they are.
+    try {
+      const ReviewStats review = write_review(state.output_dir, state.run_id);
+      if (review.written) {
+        summary.review = state.output_dir / "review" / "index.html";
+        summary.issues = state.output_dir / "issues.csv";
+        summary.flagged_boxes = review.flagged_boxes;
+      }
+    } catch (const std::exception& e) {
+      status_.on(Notice{Notice::Kind::review_not_written, e.what()});
+    }
+  }
+  status_.on(summary);
   *complete = merged.complete && (!pass || pass->ok());
   if (!pass || pass->ok()) return *complete ? 0 : to_int(ExitCode::failed);
   // The pass stopped: the report holds the shards' verdicts until --merge-only runs it again.

@@ -54,6 +54,7 @@ struct Notice {
     no_shard_succeeded,    ///< nothing to merge
     duplicate_values,      ///< text: the field; count: values that repeat across shards; names: the first few
     quarantined_devices,   ///< names: devices quarantined in an earlier run; count: shards moved off them
+    review_not_written,    ///< text: why output/review/ and issues.csv could not be written (the results stand)
   };
   explicit Notice(Kind k, std::string t = {}, std::vector<std::string> n = {})
       : kind(k), text(std::move(t)), names(std::move(n)) {}
@@ -214,6 +215,9 @@ struct Summary {
   nlohmann::json counts;      ///< the merged report's "summary" block, whatever the worker counts
   int64_t unprocessed = 0;
   std::filesystem::path report;
+  std::filesystem::path review;  ///< output/review/index.html when written
+  std::filesystem::path issues;  ///< output/issues.csv when written
+  int64_t flagged_boxes = 0;     ///< its rows
 };
 /// The block a user needs for each shard that did not succeed, after the merge.
 struct FailureBlock {

@@ -114,6 +114,10 @@ std::string format_notice(const Notice& n) {
       return fmt::format("note: {} quarantined in the earlier run (failed twice); {} shard(s) moved to the other "
                          "devices. Name it in --gpus to use it again",
                          fmt::join(n.names, ", "), n.count);
+    case Notice::Kind::review_not_written:
+      return fmt::format("warning: the review page and issues.csv were not written ({}); the results and the report "
+                         "stand. Fix it, then run --merge-only to write them",
+                         n.text);
   }
   return n.text;
 }
@@ -358,7 +362,11 @@ std::string format_event(const Event& event) {
             std::string text = "\nSummary: " + summary_sentence(s.counts);
             if (s.unprocessed > 0)
               text += fmt::format("\nNot processed: {} item(s) (report status: partial)", s.unprocessed);
-            return text + fmt::format("\nReport: {}", s.report.string());
+            text += fmt::format("\nReport: {}", s.report.string());
+            if (!s.review.empty())
+              text += fmt::format("\nReview: {} ({} flagged box(es), ranked in {})", s.review.string(), s.flagged_boxes,
+                                  s.issues.string());
+            return text;
           },
           [](const FailureBlock& f) {
             const ExitStatus exit = f.exit.value_or(ExitStatus{});

@@ -17,6 +17,7 @@ TEST_CASE("configs/default.yaml loads and matches the built-in defaults", "[conf
   CHECK(c.report.top_k == d.report.top_k);
   CHECK(c.output.debug_images == d.output.debug_images);
   CHECK(c.output.link_mode == d.output.link_mode);
+  CHECK(c.output.review == d.output.review);
   CHECK(c.model.type == d.model.type);
   CHECK(c.model.input_size == d.model.input_size);
   CHECK(c.model.input_size_line == 0);  // auto: the model's own size (an export's imgsz)

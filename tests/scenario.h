@@ -69,16 +69,21 @@ struct Scenario {
   std::string recorded_env(int shard) const { return read_text(dir / "record" / ("shard_" + std::to_string(shard) + ".env")); }
 };
 
-/// Every regular file under `root` (relative path -> content), but the report (compared on its
-/// own) and the orchestrator's lock and owner record (which name the run that wrote them).
+/// Every regular file the workers wrote under `root` (relative path -> content): not the report
+/// (compared on its own), the orchestrator's lock and owner record (which name the run that
+/// wrote them), nor what the merge makes from the report (issues.csv, review/: its pages say
+/// which shard judged an image, which balancing changes).
 inline std::map<std::string, std::string> tree(const fs::path& root) {
   std::map<std::string, std::string> files;
   if (!fs::exists(root)) return files;
-  for (const auto& e : fs::recursive_directory_iterator(root))
-    if (e.is_regular_file()) files[fs::relative(e.path(), root).generic_string()] = read_text(e.path());
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    const std::string rel = fs::relative(e.path(), root).generic_string();
+    if (e.is_regular_file() && rel.rfind("review/", 0) != 0) files[rel] = read_text(e.path());
+  }
   files.erase("verification_report.json");
   files.erase(".orchestrator.lock");
   files.erase(".orchestrator_run.json");
+  files.erase("issues.csv");
   return files;
 }
 

@@ -13,6 +13,7 @@ packages=(
   libicu-dev                             # the document worker's WordPiece tokenizer: NFC/NFD, case, categories
   dataset-fashion-mnist zlib1g-dev       # the built-in demo's images (gzip'd idx files)
   slurmctld slurmd slurm-client munge    # tools/slurm_local.sh: a real Slurm on localhost (tests labelled slurm)
+  chromium                               # the review page's tests (label browser), headless from file://
 )
 
 missing=()

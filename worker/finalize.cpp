@@ -192,14 +192,21 @@ class Finalizer {
         write_beside(labels_in(to), *text);
       }
       const DebugImages mode = config_.output.debug_images;
-      if (mode == DebugImages::all || (mode == DebugImages::issues && after != Verdict::correct)) {
-        // Drawn on the output's copy of the image: the input may have moved on since the run.
-        LoadedImage loaded = load_image(image, config_.processing.max_image_pixels);
-        if (loaded.error) throw Error(ExitCode::failed, fmt::format("{}: {}", printable(item), *loaded.error));
-        const fs::path debug = debug_image_path(out_, item);
-        fs::create_directories(debug.parent_path());
-        write_jpeg(debug, draw_debug(loaded.bgr, r, classes_));
+      const bool debug = mode == DebugImages::all || (mode == DebugImages::issues && after != Verdict::correct);
+      const bool thumbnails = config_.output.review && after != Verdict::correct;
+      // Drawn on the output's copy of the image: the input may have moved on since the run.
+      std::optional<LoadedImage> loaded;
+      if (debug || thumbnails) {
+        loaded = load_image(image, config_.processing.max_image_pixels);
+        if (loaded->error) throw Error(ExitCode::failed, fmt::format("{}: {}", printable(item), *loaded->error));
       }
+      if (debug) {
+        const fs::path file = debug_image_path(out_, item);
+        fs::create_directories(file.parent_path());
+        write_jpeg(file, draw_debug(loaded->bgr, r, classes_));
+      }
+      // Its flagged boxes changed: their thumbnails with them (none left when it is correct now).
+      if (config_.output.review) write_thumbnails(out_, thumbnails ? loaded->bgr : cv::Mat(), r);
     }
     if (config_.output.debug_images == DebugImages::issues && after == Verdict::correct)
       remove_if_there(debug_image_path(out_, item), out_);

@@ -11,6 +11,7 @@
 
 #include "error.h"
 #include "image_header.h"
+#include "output_paths.h"
 
 namespace lv {
 
@@ -237,6 +238,81 @@ void write_jpeg(const fs::path& file, const cv::Mat& bgr) {
   fs::create_directories(file.parent_path(), ec);
   // Atomically, like every output file: a worker killed mid-write leaves a temporary, not half a JPEG.
   write_file_atomic(file, std::string_view(reinterpret_cast<const char*>(buf.data()), buf.size()));
+}
+
+namespace {
+
+/// One thumbnail: `box` (pixels) with a quarter of its size around it, scaled down to at most
+/// kThumbnailSide, outlined in `colour`.
+cv::Mat thumbnail(const cv::Mat& bgr, const Box& box, const cv::Scalar& colour) {
+  const double mx = std::max(8.0, box.width() * 0.25), my = std::max(8.0, box.height() * 0.25);
+  const int x1 = std::clamp(static_cast<int>(std::floor(box.x1 - mx)), 0, bgr.cols - 1);
+  const int y1 = std::clamp(static_cast<int>(std::floor(box.y1 - my)), 0, bgr.rows - 1);
+  const int x2 = std::clamp(static_cast<int>(std::ceil(box.x2 + mx)), x1 + 1, bgr.cols);
+  const int y2 = std::clamp(static_cast<int>(std::ceil(box.y2 + my)), y1 + 1, bgr.rows);
+  const cv::Mat crop = bgr(cv::Rect(x1, y1, x2 - x1, y2 - y1));
+  const double scale = std::min(1.0, static_cast<double>(kThumbnailSide) / std::max(crop.cols, crop.rows));
+  cv::Mat out;
+  if (scale < 1.0)
+    cv::resize(crop, out, cv::Size(std::max(1, static_cast<int>(crop.cols * scale)), std::max(1, static_cast<int>(crop.rows * scale))),
+               0, 0, cv::INTER_AREA);
+  else
+    out = crop.clone();
+  const cv::Point a(static_cast<int>((box.x1 - x1) * scale), static_cast<int>((box.y1 - y1) * scale));
+  const cv::Point b(static_cast<int>((box.x2 - x1) * scale), static_cast<int>((box.y2 - y1) * scale));
+  cv::rectangle(out, a, b, colour, 2);
+  return out;
+}
+
+}  // namespace
+
+cv::Mat review_image(const cv::Mat& bgr) {
+  const int side = std::max(bgr.cols, bgr.rows);
+  if (side <= kReviewImageSide) return bgr;
+  const double scale = static_cast<double>(kReviewImageSide) / side;
+  cv::Mat out;
+  cv::resize(bgr, out, cv::Size(std::max(1, static_cast<int>(bgr.cols * scale)), std::max(1, static_cast<int>(bgr.rows * scale))),
+             0, 0, cv::INTER_AREA);
+  return out;
+}
+
+int write_thumbnails(const fs::path& dir, const cv::Mat& bgr, const ImageResult& r) {
+  // What an earlier pass wrote of this image goes first: its flagged boxes may have changed.
+  const fs::path folder = thumbnail_dir(dir, r.path);
+  const std::string prefix = fs::path(r.path).filename().string() + ".";
+  std::error_code ec;
+  for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+    // Only this item's: "<name>.<tag>.jpg" with the tag b<digits> or m<digits>.
+    const std::string rest = name.substr(prefix.size());
+    const size_t dot = rest.find('.');
+    if (dot == std::string::npos || rest.substr(dot) != ".jpg" || dot < 2 || (rest[0] != 'b' && rest[0] != 'm') ||
+        rest.find_first_not_of("0123456789", 1) != dot)
+      continue;
+    std::error_code rm;
+    fs::remove(it->path(), rm);
+    if (rm) throw Error(ExitCode::failed, fmt::format("{}: cannot remove: {}", it->path().string(), rm.message()));
+  }
+  if (bgr.empty()) return 0;
+  int written = 0;
+  for (size_t i = 0; i < r.labels.boxes.size() && i < r.results.size(); ++i) {
+    if (r.results[i].verdict == Verdict::correct) continue;
+    const LabelBox& lb = r.labels.boxes[i];
+    const Box b = from_yolo(lb.cx, lb.cy, lb.w, lb.h, bgr.cols, bgr.rows);
+    write_jpeg(thumbnail_path(dir, r.path, fmt::format("b{}", i)), thumbnail(bgr, b, verdict_colour(r.results[i].verdict)));
+    ++written;
+  }
+  // Missing boxes are in the original image's pixels.
+  const double sx = r.width > 0 ? static_cast<double>(bgr.cols) / r.width : 1.0;
+  const double sy = r.height > 0 ? static_cast<double>(bgr.rows) / r.height : 1.0;
+  for (size_t k = 0; k < r.missing.size(); ++k) {
+    const Box& m = r.missing[k].box;
+    const Box scaled{m.x1 * sx, m.y1 * sy, m.x2 * sx, m.y2 * sy};
+    write_jpeg(thumbnail_path(dir, r.path, fmt::format("m{}", k)), thumbnail(bgr, scaled, cv::Scalar(255, 0, 255)));
+    ++written;
+  }
+  return written;
 }
 
 }  // namespace lv

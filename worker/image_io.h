@@ -55,6 +55,22 @@ inline constexpr double kMinTextScale = 0.35;
 /// height and left out for boxes too small to carry legible text.
 cv::Mat draw_debug(const cv::Mat& bgr, const ImageResult& r, const ClassMap& classes);
 
+/// The review page's thumbnails of `r` (thumbnail_path): one per label box whose verdict is not
+/// correct and one per missing box: the box with a quarter of its size around it (at least
+/// 8 px), the longer side at most kThumbnailSide, the box outlined in its verdict's colour
+/// (missing: magenta). Earlier thumbnails of the image are removed first (a finalize pass that
+/// changed its verdicts). Returns how many were written; throws lv::Error when one cannot be.
+/// `bgr` may be the image scaled down (review_image()): boxes are placed by their share of
+/// r.width x r.height.
+int write_thumbnails(const std::filesystem::path& dir, const cv::Mat& bgr, const ImageResult& r);
+inline constexpr int kThumbnailSide = 160;
+
+/// What a worker keeps of an image for its thumbnails until the model has judged it: the image
+/// itself (its pixels shared, not copied) when its longer side is at most kReviewImageSide,
+/// else a copy scaled down to that. Thumbnails cut from it are as sharp as from the original.
+cv::Mat review_image(const cv::Mat& bgr);
+inline constexpr int kReviewImageSide = 1280;
+
 /// The BGR colour of a verdict in debug images: green correct, red mislabeled, orange otherwise.
 cv::Scalar verdict_colour(Verdict v);
 

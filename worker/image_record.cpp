@@ -47,6 +47,7 @@ json record_head(const ImageResult& r) {
   record["height"] = r.height;
   if (r.label_file) set_bytes_field(record, "label_file", *r.label_file);
   else record["label_file"] = nullptr;
+  if (!r.label_hash.empty()) record["label_hash"] = r.label_hash;
   return record;
 }
 

@@ -20,6 +20,7 @@ struct ImageResult {
   Verdict verdict = Verdict::error;
   int width = 0, height = 0;        ///< pixels; 0 when the image could not be decoded
   std::optional<std::string> label_file;  ///< the label file read, relative to the input root
+  std::string label_hash;           ///< content_hash of its bytes as read (orchestrator --apply-fixes checks it)
   LabelFile labels;
   std::vector<BoxResult> results;   ///< one per labels.boxes entry
   std::vector<Detection> predictions;  ///< detectors: all predictions after NMS (debug images)
@@ -29,7 +30,8 @@ struct ImageResult {
   bool keep_extension = false;      ///< its output label names keep its extension (StemIndex::shares_label)
 };
 
-/// The image record: path, verdict, shard, width, height, label_file, boxes [{index, line,
+/// The image record: path, verdict, shard, width, height, label_file, label_hash (content_hash
+/// of the label file's bytes as judged, when there is one), boxes [{index, line,
 /// label, label_name, verdict, reason, predicted, predicted_name, confidence, label_prob,
 /// suggested, suggested_name, box, suggested_box? (bad_location), probabilities?}], missing
 /// [{class, class_name, confidence, box}], predictions? (with `include_predictions`, same

@@ -24,6 +24,7 @@
 #include "message.h"
 #include "model.h"
 #include "output_paths.h"
+#include "run_state.h"
 #include "path_guard.h"
 #include "progress.h"
 #include "report.h"
@@ -34,15 +35,6 @@ namespace lv {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-fs::path input_root(const Config& config) {
-  std::error_code ec;
-  const fs::path& images = config.input.images;
-  if (fs::is_directory(images, ec)) return images;
-  if (!fs::exists(images, ec))
-    throw Error(ExitCode::input_unreadable, fmt::format("{}: input.images: no such file or folder", images.string()));
-  return config.input.root.empty() ? images.parent_path() : config.input.root;
-}
 
 std::vector<std::string> dataset_classes(const Config& config) { return dataset_class_names(config); }
 
@@ -81,6 +73,7 @@ namespace {
 struct Pending {
   ImageResult result;
   cv::Mat bgr;               ///< kept only when debug images may be drawn
+  cv::Mat review;            ///< output.review: the image for thumbnails (review_image(); shares bgr's pixels when it can)
   ModelInput input;
   std::string label_text;    ///< the label file's text, for the output tree
   fs::path source;           ///< the image file
@@ -121,6 +114,7 @@ class ShardRun {
           return fail(std::move(p), fmt::format("cannot read the label file: {}", e.what()));
         }
         p.result.labels = parse_labels(p.label_text, static_cast<int>(model_.classes().dataset.size()));
+        p.result.label_hash = content_hash(p.label_text);
       }
       p.result.keep_extension = stems_.shares_label(item);
       // Two images whose label files would be one in the output: the second would replace the
@@ -138,6 +132,7 @@ class ShardRun {
                                 config_.model.mean, config_.model.std);
       else
         p.input = prepare_letterbox(image.bgr, model_.input_size());
+      if (config_.output.review && config_.task == Task::verify) p.review = review_image(image.bgr);
       if (config_.output.debug_images != DebugImages::none) p.bgr = std::move(image.bgr);
     } catch (const std::exception& e) {
       return fail(std::move(p), fmt::format("cannot process the image: {}", e.what()));
@@ -219,6 +214,7 @@ class ShardRun {
       if (!p.bgr.empty() && (config_.output.debug_images == DebugImages::all ||
                              (config_.output.debug_images == DebugImages::issues && issue)))
         write_jpeg(debug_image_path(args_.output_dir, r.path), draw_debug(p.bgr, r, model_.classes()));
+      if (config_.output.review && issue && !p.review.empty()) write_thumbnails(args_.output_dir, p.review, r);
     } catch (const std::exception& e) {
       ImageResult failed = error_result(r.path, r.shard, fmt::format("cannot write the outputs: {}", e.what()));
       return to_record(failed, model_.classes(), false);
@@ -233,9 +229,11 @@ class ShardRun {
   static Pending fail(Pending p, std::string why) {
     ImageResult r = error_result(p.result.path, p.result.shard, std::move(why));
     r.label_file = p.result.label_file;
+    r.label_hash = p.result.label_hash;
     r.labels = std::move(p.result.labels);
     p.result = std::move(r);
     p.bgr.release();
+    p.review.release();
     p.input = {};
     return p;
   }

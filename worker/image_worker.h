@@ -12,9 +12,7 @@
 
 namespace lv {
 
-/// The folder items are relative to: input.images when it is a folder; else input.root; else
-/// the list file's folder. Throws lv::Error (exit 4) when input.images does not exist.
-std::filesystem::path input_root(const Config& config);
+
 
 /// The dataset class names: input.classes inline, or read from the classes file.
 /// Throws lv::Error: exit 4 when the file cannot be read, exit 2 when no classes are given.

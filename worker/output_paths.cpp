@@ -70,6 +70,14 @@ fs::path debug_image_path(const fs::path& dir, const std::string& item) {
   return dir / "debug_images" / fs::path(item + ".jpg");
 }
 
+fs::path thumbnail_path(const fs::path& dir, const std::string& item, const std::string& tag) {
+  return dir / "review" / "thumbs" / fs::path(item + "." + tag + ".jpg");
+}
+
+fs::path thumbnail_dir(const fs::path& dir, const std::string& item) {
+  return (dir / "review" / "thumbs" / fs::path(item)).parent_path();
+}
+
 const StemIndex::Listing& StemIndex::listing(const fs::path& folder) {
   const auto [it, inserted] = listings_.try_emplace(folder.string());
   if (inserted) {

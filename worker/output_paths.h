@@ -42,6 +42,13 @@ std::filesystem::path original_label_path(const std::filesystem::path& dir, std:
 /// (`a.png` and `a.jpg` give `a.png.jpg` and `a.jpg.jpg`).
 std::filesystem::path debug_image_path(const std::filesystem::path& dir, const std::string& item);
 
+/// The review thumbnail of one box: `<dir>/review/thumbs/<item>.<tag>.jpg`, tag `b<index>` for
+/// label box <index>, `m<k>` for the k-th missing box. The tag is the last dot-separated part
+/// before `.jpg`, so two items never share a thumbnail.
+std::filesystem::path thumbnail_path(const std::filesystem::path& dir, const std::string& item, const std::string& tag);
+/// The thumbnail folder's path of `item` and the prefix of its thumbnails' names in it.
+std::filesystem::path thumbnail_dir(const std::filesystem::path& dir, const std::string& item);
+
 /// Which items share their output label file with another image of the input tree: two
 /// images of one folder with one stem (`scene_1.jpg`, `scene_1.png`), an image whose stem is
 /// another's name (`a.jpg.png` beside `a.jpg`), or images of sibling `images/` and

@@ -15,6 +15,7 @@
 #include "atomic_file.h"
 #include "byte_text.h"
 #include "item_list.h"
+#include "colour_pipeline.h"
 #include "pipeline_util.h"
 #include "process_util.h"
 #include "test_models.h"
@@ -26,45 +27,7 @@ namespace fs = std::filesystem;
 using lv::test::read_text;
 using lv::test::write_text;
 
-namespace {
-
-const char* const kFolders[] = {"indoor/day", "indoor/night", "outdoor/day"};
-
-/// Image i: left half colour i%3, right half colour (i+1)%3 (red, green, blue). Box 0 (left)
-/// is labelled right; box 1 (right) is labelled with the left colour when i%5 == 0 (wrong).
-struct Pipeline : lv::test::RunDir {
-  std::vector<std::string> items;
-  int count;
-
-  explicit Pipeline(int n, int spin) : count(n) {
-    lv::test::save_mean_colour_classifier(dir / "model.pt", 10.0, true, spin);
-    const cv::Scalar bgr[] = {cv::Scalar(0, 0, 255), cv::Scalar(0, 255, 0), cv::Scalar(255, 0, 0)};
-    for (int i = 0; i < n; ++i) {
-      const std::string folder = kFolders[i % 3];
-      const std::string name = "img_" + std::to_string(100 + i);
-      cv::Mat m(48, 64, CV_8UC3, bgr[(i + 1) % 3]);
-      m(cv::Rect(0, 0, 32, 48)).setTo(bgr[i % 3]);
-      const fs::path image = dir / "data" / folder / "JPEGImages" / (name + ".png");
-      fs::create_directories(image.parent_path());
-      REQUIRE(cv::imwrite(image.string(), m));
-      const int right_label = (i % 5 == 0) ? i % 3 : (i + 1) % 3;
-      write_text(dir / "data" / folder / "labels" / (name + ".txt"),
-                 std::to_string(i % 3) + " 0.25 0.5 0.5 1\n" + std::to_string(right_label) + " 0.75 0.5 0.5 1\n");
-      items.push_back(folder + "/JPEGImages/" + name + ".png");
-    }
-    std::sort(items.begin(), items.end());
-    write_text(dir / "config.yaml",
-               "input:\n  images: data\n  classes: [red, green, blue]\n"
-               "output:\n  dir: output\n  debug_images: none\n"
-               "model:\n  path: model.pt\n  type: classifier\n  input_size: 16\n"
-               "processing:\n  batch_size: 2\n  num_threads: 1\n  decode_threads: 1\n"
-               "worker:\n  executable: " LV_IMAGE_WORKER "\n"
-               "orchestrator:\n  stop_grace_s: 2\n  status_interval_s: 0.5\n");
-  }
-
-};
-
-}  // namespace
+using lv::test::Pipeline;
 
 TEST_CASE("orchestrator + image_worker on 4 fake GPUs: merged tree and report as constructed", "[pipeline]") {
   Pipeline p(24, 0);

@@ -19,15 +19,17 @@
 
 namespace lv::test {
 
-/// Every regular file under `root` (relative path -> content) but the report and the
-/// orchestrator's lock and owner record (which name the run that wrote them).
+/// Every regular file under `root` (relative path -> content) but the report, the
+/// orchestrator's lock and owner record and the review page's summary (which name the run
+/// that wrote them).
 inline std::map<std::string, std::string> output_tree(const std::filesystem::path& root) {
   std::map<std::string, std::string> files;
   for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
     const std::string name = e.path().filename().string();
+    const std::string rel = std::filesystem::relative(e.path(), root).generic_string();
     if (e.is_regular_file() && name != "verification_report.json" && name != ".orchestrator.lock" &&
-        name != ".orchestrator_run.json")
-      files[std::filesystem::relative(e.path(), root).generic_string()] = read_text(e.path());
+        name != ".orchestrator_run.json" && rel != "review/data/summary.js")
+      files[rel] = read_text(e.path());
   }
   return files;
 }

@@ -1,0 +1,117 @@
+// The review data and issues.csv from a merged report (orchestrator/review.h); the page itself
+// is tested in Chromium (tests/worker/review_browser_test.cpp).
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include "atomic_file.h"
+#include "byte_text.h"
+#include "catch.h"
+#include "report.h"
+#include "review.h"
+#include "run_state.h"
+#include "test_util.h"
+
+using nlohmann::json;
+using namespace lv;
+namespace fs = std::filesystem;
+
+namespace {
+
+json box(int index, const std::string& label, const std::string& verdict, double label_prob,
+         const json& suggested_name = nullptr) {
+  return {{"index", index}, {"label_name", label}, {"verdict", verdict}, {"reason", verdict == "correct" ? "label_confirmed" : "other_class"},
+          {"predicted_name", label}, {"confidence", 0.9}, {"label_prob", label_prob}, {"suggested_name", suggested_name},
+          {"box", {0.5, 0.5, 0.2, 0.2}}};
+}
+
+/// A merged report in the layout the merge writes (one record a line).
+void write_report(const fs::path& output, const std::vector<json>& records) {
+  std::vector<std::string> items, lines;
+  for (const json& r : records) {
+    items.push_back(get_bytes_field(r, "path"));
+    lines.push_back(r.dump());
+  }
+  auto source = memory_lines(lines);
+  ReportPart part;
+  part.end = static_cast<int64_t>(records.size());
+  part.records = source.get();
+  part.counts = {{"summary", {{"images", records.size()}}}, {"per_class", json::object()}};
+  fs::create_directories(output);
+  write_file_atomic(output / kReportFileName, [&](std::ostream& out) {
+    stream_report(out, items, {part}, merged_header({}, "test"), ReportLayout{});
+  });
+}
+
+json image(const std::string& path, std::vector<json> boxes, std::vector<json> missing = {}) {
+  json r{{"verdict", "mislabeled"}, {"shard", 0}, {"width", 100}, {"height", 50}, {"boxes", boxes},
+         {"missing", missing}, {"label_errors", json::array()}, {"error", nullptr}};
+  set_bytes_field(r, "path", path);
+  return r;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  for (size_t at = 0; at < text.size();) {
+    const size_t nl = text.find('\n', at);
+    out.push_back(text.substr(at, nl - at));
+    at = nl == std::string::npos ? text.size() : nl + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("review: url paths and CSV fields carry any bytes", "[review]") {
+  CHECK(url_path("a b/c#d?.jpg") == "a%20b/c%23d%3F.jpg");
+  CHECK(url_path("caf\xc3\xa9/\xff.png") == "caf%C3%A9/%FF.png");
+  CHECK(csv_field("plain") == "plain");
+  CHECK(csv_field("a,b") == "\"a,b\"");
+  CHECK(csv_field("say \"hi\"\n") == "\"say \"\"hi\"\"\n\"");
+}
+
+TEST_CASE("review: issues.csv ranks flagged boxes by label quality, missing boxes by 1 - confidence", "[review]") {
+  test::TempDir dir;
+  const fs::path out = dir / "output";
+  write_report(out, {image("a.jpg", {box(0, "cat", "correct", 0.95), box(1, "dog", "mislabeled", 0.30, "cat")}),
+                     image("b,c.jpg", {box(0, "cat", "uncertain", 0.45)},
+                           {{{"class_name", "car"}, {"confidence", 0.9}, {"box", {0.1, 0.1, 0.1, 0.1}}}}),
+                     image("all_good.jpg", {box(0, "cat", "correct", 0.99)}),
+                     image("d\xff.jpg", {box(0, "dog", "mislabeled", 0.05, "cat")})});
+  const ReviewStats s = write_review(out, "run-1", 2);
+  CHECK(s.written);
+  CHECK(s.images == 4);
+  CHECK(s.flagged_images == 3);
+  CHECK(s.flagged_boxes == 4);
+  CHECK(s.pages == 2);  // 3 flagged images, 2 a page
+  const auto rows = lines_of(test::read_text(out / "issues.csv"));
+  REQUIRE(rows.size() == 5);
+  CHECK(rows[0] == "rank,image,box_index,label,suggestion,confidence,reason,score,verdict");
+  CHECK(rows[1] == "1,d\\xFF.jpg,0,dog,cat,0.9,other_class,0.05,mislabeled");  // bytes escaped, never lost
+  CHECK(rows[2] == "2,\"b,c.jpg\",,,car,0.9,missing,0.1,missing");          // 1 - 0.9
+  CHECK(rows[3] == "3,a.jpg,1,dog,cat,0.9,other_class,0.3,mislabeled");
+  CHECK(rows[4] == "4,\"b,c.jpg\",0,cat,,0.9,other_class,0.45,uncertain");
+  // The page's data: the summary names the run and the pages; a page holds flagged images only.
+  const std::string summary = test::read_text(out / "review/data/summary.js");
+  REQUIRE(summary.rfind("LV_REVIEW_SUMMARY(", 0) == 0);
+  const json sum = json::parse(summary.substr(18, summary.size() - 18 - 3));
+  CHECK(sum["run_id"] == "run-1");
+  CHECK(sum["pages"] == json{"data/page_0001.js", "data/page_0002.js"});
+  CHECK(sum["confusion"]["dog"]["cat"] == 2);
+  const std::string page2 = test::read_text(out / "review/data/page_0002.js");
+  CHECK(page2.find("all_good.jpg") == std::string::npos);
+  CHECK(page2.find("../mislabeled/d%FF.jpg") != std::string::npos);  // the image's URL, byte for byte
+  for (const char* asset : {"index.html", "review.js", "review.css"}) CHECK(fs::file_size(out / "review" / asset) > 100);
+
+  // Written again with larger pages: the stale second page goes.
+  CHECK(write_review(out, "run-1", 100).pages == 1);
+  CHECK_FALSE(fs::exists(out / "review/data/page_0002.js"));
+}
+
+TEST_CASE("review: a report of documents gets no page", "[review]") {
+  test::TempDir dir;
+  const fs::path out = dir / "output";
+  fs::create_directories(out);
+  write_file_atomic(out / kReportFileName, R"({"schema_version": 1, "status": "complete", "items": []})");
+  CHECK_FALSE(write_review(out, "run").written);
+  CHECK_FALSE(fs::exists(out / "issues.csv"));
+}
