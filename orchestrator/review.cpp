@@ -149,7 +149,8 @@ ReviewStats write_review(const fs::path& output_dir, const std::string& run_id, 
   const fs::path report_file = output_dir / kReportFileName;
   std::string records_key;
   const json header = read_report_header(report_file, &records_key);
-  if (records_key != "images") return stats;
+  // Images judged (task verify); an autolabel run's records hold labels, not verdicts.
+  if (records_key != "images" || header.value("task", "verify") == "autolabel") return stats;
   stats.written = true;
   const fs::path review = output_dir / "review";
   const fs::path data = review / "data";

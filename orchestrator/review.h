@@ -12,7 +12,7 @@
 ///   flagged images in input order, kReviewPageImages a page; the page loads the first, draws,
 ///   then loads the rest in the background.
 ///
-/// Image reports only ("images" records); for other reports nothing is written.
+/// Image reports of task verify only; for other reports (documents, autolabel) nothing is written.
 #include <cstdint>
 #include <filesystem>
 #include <string>

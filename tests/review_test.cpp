@@ -8,6 +8,7 @@
 #include "catch.h"
 #include "report.h"
 #include "review.h"
+#include "error.h"
 #include "run_state.h"
 #include "test_util.h"
 
@@ -114,4 +115,44 @@ TEST_CASE("review: a report of documents gets no page", "[review]") {
   write_file_atomic(out / kReportFileName, R"({"schema_version": 1, "status": "complete", "items": []})");
   CHECK_FALSE(write_review(out, "run").written);
   CHECK_FALSE(fs::exists(out / "issues.csv"));
+}
+
+// --- apply-fixes on a constructed report (end to end with image_worker: apply_fixes_e2e_test) --
+
+#include <sstream>
+
+#include "apply_fixes.h"
+
+TEST_CASE("apply-fixes never writes through a label file that leads out of the input root", "[review][fixes]") {
+  test::TempDir dir;
+  const fs::path out = dir / "output", root = dir / "data";
+  fs::create_directories(root / "labels");
+  test::write_text(dir / "outside.txt", "0 0.5 0.5 0.2 0.2\n");
+  fs::create_symlink(dir / "outside.txt", root / "labels/a.txt");  // planted after the run
+  json record = image("a.jpg", {box(0, "cat", "mislabeled", 0.1, "dog")});
+  record["boxes"][0]["line"] = 1;
+  record["boxes"][0]["suggested"] = 1;
+  record["label_file"] = "labels/a.txt";
+  record["label_hash"] = content_hash("0 0.5 0.5 0.2 0.2\n");
+  write_report(out, {record});
+  test::write_text(dir / "decisions.json",
+                   R"({"run_id": "r", "decisions": [{"image": "a.jpg", "kind": "box", "box_index": 0, "decision": "accept"}]})");
+  ApplyFixesOptions o;
+  o.decisions = dir / "decisions.json";
+  o.output_dir = out;
+  o.input_root = root;
+  o.backup_root = dir / "fixes";
+  std::ostringstream said;
+  try {
+    apply_fixes(o, said);
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK_THAT(e.what(), Catch::Contains("outside the input root"));
+  }
+  CHECK(test::read_text(dir / "outside.txt") == "0 0.5 0.5 0.2 0.2\n");
+  CHECK_FALSE(fs::exists(dir / "fixes"));
+  // A label file the report names with ".." is refused the same way.
+  record["label_file"] = "../outside.txt";
+  write_report(out, {record});
+  CHECK_THROWS_WITH(apply_fixes(o, said), Catch::Contains("not a path inside the input root"));
 }

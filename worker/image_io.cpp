@@ -2,6 +2,7 @@
 
 #include "atomic_file.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 
@@ -10,6 +11,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "error.h"
+#include "byte_text.h"
 #include "image_header.h"
 #include "output_paths.h"
 
@@ -176,52 +178,129 @@ ModelInput prepare_letterbox(const cv::Mat& bgr, int size) {
   return in;
 }
 
+std::vector<cv::Rect> place_tags(const std::vector<cv::Size>& sizes, const std::vector<cv::Rect>& boxes, cv::Size image) {
+  std::vector<cv::Rect> placed;
+  const auto inside = [&](cv::Rect r) {
+    r.x = std::max(0, std::min(r.x, image.width - r.width));
+    r.y = std::max(0, std::min(r.y, image.height - r.height));
+    return r;
+  };
+  for (size_t i = 0; i < sizes.size() && i < boxes.size(); ++i) {
+    const cv::Size s = sizes[i];
+    const cv::Rect& b = boxes[i];
+    const cv::Rect candidates[] = {inside({b.x, b.y - s.height, s.width, s.height}), inside({b.x, b.y, s.width, s.height}),
+                                   inside({b.x, b.y + b.height, s.width, s.height}),
+                                   inside({b.x, b.y + b.height - s.height, s.width, s.height})};
+    cv::Rect chosen = candidates[0];
+    for (const cv::Rect& c : candidates)
+      if (std::none_of(placed.begin(), placed.end(), [&](const cv::Rect& p) { return (p & c).area() > 0; })) {
+        chosen = c;
+        break;
+      }
+    placed.push_back(chosen);
+  }
+  return placed;
+}
+
 cv::Mat draw_debug(const cv::Mat& bgr, const ImageResult& r, const ClassMap& classes) {
-  cv::Mat out = bgr.clone();
-  const int thick = std::max(1, std::min(out.cols, out.rows) / 300);
-  const double font = std::max(0.4, std::min(out.cols, out.rows) / 800.0);
+  const int thick = std::max(1, std::min(bgr.cols, bgr.rows) / 300);
+  const double font = std::max(0.4, std::min(bgr.cols, bgr.rows) / 800.0);
   auto name = [&](int c) { return c >= 0 && static_cast<size_t>(c) < classes.dataset.size() ? classes.dataset[static_cast<size_t>(c)] : std::string("?"); };
   auto rect = [](const Box& b) {
     return cv::Rect(cv::Point(static_cast<int>(b.x1), static_cast<int>(b.y1)), cv::Point(static_cast<int>(b.x2), static_cast<int>(b.y2)));
   };
-  // A tag on a filled background in the box's colour, with thin dark text: legible on any
-  // image, and a tenth of the cost of an outlined text drawn with thick anti-aliased strokes
-  // (which made drawing cost 0.5 ms a box). Text is never taller than its box, and a box too
-  // small for legible text keeps only its coloured frame, so thousands of small boxes do not
-  // bury the image under their tags.
-  auto text = [&](const std::string& s, const Box& b, const cv::Scalar& colour) {
-    const double scale = std::min(font, b.height() / kTextHeightAtScale1);
-    if (scale < kMinTextScale) return;
-    int baseline = 0;
-    const cv::Size size = cv::getTextSize(s, cv::FONT_HERSHEY_SIMPLEX, scale, 1, &baseline);
-    const cv::Point at(static_cast<int>(b.x1), std::max(static_cast<int>(b.y1), size.height + baseline + 2));
-    cv::rectangle(out, cv::Rect(at.x, at.y - size.height - baseline - 2, size.width + 4, size.height + baseline + 2), colour,
-                  cv::FILLED);
-    cv::putText(out, s, cv::Point(at.x + 2, at.y - baseline - 1), cv::FONT_HERSHEY_SIMPLEX, scale, cv::Scalar(0, 0, 0), 1,
-                cv::LINE_AA);
+
+  // The header strip: two lines (file and verdict; the legend) above the image.
+  const int line_h = static_cast<int>(std::ceil(kTextHeightAtScale1 * font)) + 8;
+  cv::Mat out(bgr.rows + 2 * line_h, bgr.cols, bgr.type(), cv::Scalar(40, 40, 40));
+  bgr.copyTo(out(cv::Rect(0, 2 * line_h, bgr.cols, bgr.rows)));
+  cv::Mat img = out(cv::Rect(0, 2 * line_h, bgr.cols, bgr.rows));  // boxes in image pixels
+  const auto fit = [&](std::string text, double scale) {
+    // Cut in the middle ("indoor/.../img_7.jpg") until it fits the width.
+    int base = 0;
+    while (text.size() > 8 && cv::getTextSize(text, cv::FONT_HERSHEY_SIMPLEX, scale, 1, &base).width > out.cols - 8) {
+      const size_t cut = text.size() / 2;
+      text = text.substr(0, cut - 3) + "..." + text.substr(cut + 2);
+    }
+    return text;
   };
-  for (const Detection& d : r.predictions) cv::rectangle(out, rect(d.box), cv::Scalar(255, 128, 0), 1);
-  for (const Detection& d : r.missing) {
-    cv::rectangle(out, rect(d.box), cv::Scalar(255, 0, 255), thick);
-    text(fmt::format("missing {} {:.2f}", name(d.cls), d.score), d.box, cv::Scalar(255, 0, 255));
+  const std::string verdict = r.error ? "error" : std::string(to_string(r.verdict));
+  cv::putText(out, fit(printable(r.path) + "  " + verdict, font), cv::Point(4, line_h - 6), cv::FONT_HERSHEY_SIMPLEX, font,
+              cv::Scalar(255, 255, 255), 1, cv::LINE_AA);
+  const std::pair<const char*, cv::Scalar> legend[] = {{"correct", verdict_colour(Verdict::correct)},
+                                                        {"mislabeled", verdict_colour(Verdict::mislabeled)},
+                                                        {"uncertain", verdict_colour(Verdict::uncertain)},
+                                                        {"missing", cv::Scalar(255, 0, 255)},
+                                                        {"predicted", cv::Scalar(255, 128, 0)}};
+  int x = 4;
+  for (const auto& [word, colour] : legend) {
+    int base = 0;
+    const cv::Size size = cv::getTextSize(word, cv::FONT_HERSHEY_SIMPLEX, font, 1, &base);
+    if (x + line_h + size.width > out.cols) break;  // a narrow image shows what fits
+    cv::rectangle(out, cv::Rect(x, line_h + 4, line_h - 10, line_h - 10), colour, cv::FILLED);
+    cv::putText(out, word, cv::Point(x + line_h - 4, 2 * line_h - 6), cv::FONT_HERSHEY_SIMPLEX, font,
+                cv::Scalar(255, 255, 255), 1, cv::LINE_AA);
+    x += line_h + size.width + 12;
   }
-  for (const Detection& d : r.autolabeled) {
-    cv::rectangle(out, rect(d.box), cv::Scalar(0, 200, 0), thick);
-    text(fmt::format("{} {:.2f}", name(d.cls), d.score), d.box, cv::Scalar(0, 200, 0));
+
+  // Frames first, then every tag where place_tags puts it.
+  struct Tag {
+    std::string text;
+    cv::Rect box;
+    cv::Scalar colour;
+    double scale;
+  };
+  std::vector<Tag> tags;
+  // A tag on a filled background in the box's colour, with thin dark text: legible on any
+  // image, and a tenth of the cost of an outlined text drawn with thick anti-aliased strokes.
+  // Text is never taller than its box; a box too small for legible text keeps its number.
+  const auto tag = [&](const std::string& number, const std::string& words, const Box& b, const cv::Scalar& colour) {
+    const double scale = std::min(font, b.height() / kTextHeightAtScale1);
+    if (scale < kMinTextScale) tags.push_back({number, rect(b), colour, kMinTextScale});
+    else tags.push_back({number + " " + words, rect(b), colour, scale});
+  };
+  for (const Detection& d : r.predictions) cv::rectangle(img, rect(d.box), cv::Scalar(255, 128, 0), 1);
+  for (size_t k = 0; k < r.missing.size(); ++k) {
+    const Detection& d = r.missing[k];
+    cv::rectangle(img, rect(d.box), cv::Scalar(255, 0, 255), thick);
+    tag(fmt::format("m{}", k), fmt::format("missing {} {:.2f}", name(d.cls), d.score), d.box, cv::Scalar(255, 0, 255));
+  }
+  for (size_t k = 0; k < r.autolabeled.size(); ++k) {
+    const Detection& d = r.autolabeled[k];
+    cv::rectangle(img, rect(d.box), cv::Scalar(0, 200, 0), thick);
+    tag(fmt::format("#{}", k), fmt::format("{} {:.2f}", name(d.cls), d.score), d.box, cv::Scalar(0, 200, 0));
   }
   for (size_t i = 0; i < r.labels.boxes.size() && i < r.results.size(); ++i) {
     const LabelBox& lb = r.labels.boxes[i];
     const BoxResult& br = r.results[i];
-    const Box b = from_yolo(lb.cx, lb.cy, lb.w, lb.h, out.cols, out.rows);
+    const Box b = from_yolo(lb.cx, lb.cy, lb.w, lb.h, img.cols, img.rows);
     const cv::Scalar colour = verdict_colour(br.verdict);
-    cv::rectangle(out, rect(b), colour, thick);
+    cv::rectangle(img, rect(b), colour, thick);
     std::string s = fmt::format("{} {:.2f}", name(lb.cls), br.label_prob);
     if (br.remove) s += " -> remove (" + br.reason + ")";
     else if (br.suggested_box) s += fmt::format(" -> move {:.2f}", br.confidence);
     else if (br.verdict == Verdict::mislabeled) s += fmt::format(" -> {} {:.2f}", name(br.suggested), br.confidence);
     else if (br.verdict == Verdict::uncertain) s += " ? " + br.reason;
-    text(s, b, colour);
-    if (br.suggested_box) cv::rectangle(out, rect(*br.suggested_box), colour, 1, cv::LINE_4);
+    tag(fmt::format("#{}", i), s, b, colour);
+    if (br.suggested_box) cv::rectangle(img, rect(*br.suggested_box), colour, 1, cv::LINE_4);
+  }
+  std::vector<cv::Size> sizes;
+  std::vector<cv::Rect> anchors;
+  for (const Tag& t : tags) {
+    int base = 0;
+    const cv::Size size = cv::getTextSize(t.text, cv::FONT_HERSHEY_SIMPLEX, t.scale, 1, &base);
+    sizes.emplace_back(size.width + 4, size.height + base + 2);
+    anchors.push_back(t.box);
+  }
+  const std::vector<cv::Rect> at = place_tags(sizes, anchors, img.size());
+  for (size_t k = 0; k < tags.size(); ++k) {
+    const cv::Rect where = at[k] & cv::Rect(0, 0, img.cols, img.rows);
+    if (where.area() <= 0) continue;
+    cv::rectangle(img, where, tags[k].colour, cv::FILLED);
+    int base = 0;
+    const cv::Size size = cv::getTextSize(tags[k].text, cv::FONT_HERSHEY_SIMPLEX, tags[k].scale, 1, &base);
+    cv::putText(img, tags[k].text, cv::Point(at[k].x + 2, at[k].y + size.height + 1), cv::FONT_HERSHEY_SIMPLEX,
+                tags[k].scale, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
   }
   return out;
 }

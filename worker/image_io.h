@@ -49,11 +49,19 @@ inline constexpr double kTextHeightAtScale1 = 22.0;
 /// Below this scale (text under about 8 px) a box's tag is not drawn: it could not be read.
 inline constexpr double kMinTextScale = 0.35;
 
-/// A copy of the image with label boxes in their verdict colour (green correct, red
-/// mislabeled, orange uncertain) and a tag above each (names and scores, on the box colour),
-/// predictions in thin blue, missing labels in magenta. Tags are scaled down to their box's
-/// height and left out for boxes too small to carry legible text.
+/// The image under a header strip (its file name and verdict, and a legend of the colours), with
+/// label boxes in their verdict colour (green correct, red mislabeled, orange uncertain), each
+/// tagged with the report's box index ("#2 cat 0.31 -> dog 0.92"), predictions in thin blue,
+/// missing labels in magenta ("m0 missing car 0.88"). Tags are scaled down to their box's
+/// height (a box too small for legible text keeps its number only), lie wholly inside the
+/// image, and do not cover one another where place_tags() finds room.
 cv::Mat draw_debug(const cv::Mat& bgr, const ImageResult& r, const ClassMap& classes);
+
+/// Where tags of `sizes` go, one per box of `boxes`: above the box, else inside its top, else
+/// below it, else inside its bottom: the first of these not over a tag placed before, else the
+/// first; always moved wholly inside an image of `image` (a tag wider or taller than the image
+/// is placed at its left or top edge).
+std::vector<cv::Rect> place_tags(const std::vector<cv::Size>& sizes, const std::vector<cv::Rect>& boxes, cv::Size image);
 
 /// The review page's thumbnails of `r` (thumbnail_path): one per label box whose verdict is not
 /// correct and one per missing box: the box with a quarter of its size around it (at least
