@@ -123,4 +123,12 @@ std::string printable(std::string_view text) {
   return escape_invalid(text, false);
 }
 
+std::string_view utf8_prefix(std::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  // Cut before a byte that a character continues through (10xxxxxx).
+  size_t cut = max_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return text.substr(0, cut);
+}
+
 }  // namespace lv

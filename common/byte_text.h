@@ -29,6 +29,9 @@ void set_bytes_field(nlohmann::json& record, const std::string& key, std::string
 /// The original bytes of a field written by set_bytes_field().
 std::string get_bytes_field(const nlohmann::json& record, const std::string& key);
 
+/// The longest prefix of UTF-8 `text` of at most `max_bytes` that ends on a character boundary.
+std::string_view utf8_prefix(std::string_view text, size_t max_bytes);
+
 /// `text` made safe for a message or a JSON string: invalid bytes become `\xHH` (lossy for the
 /// rare text that already holds `\x`; use escape_bytes() where the bytes must round-trip).
 std::string printable(std::string_view text);

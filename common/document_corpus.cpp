@@ -601,10 +601,7 @@ DocumentRecord CorpusReader::read(const std::string& item) {
   }
   record.text_bytes = static_cast<int64_t>(record.text.size());
   if (record.error.empty() && record.text.size() > m.max_text_bytes) {
-    // Cut before the byte that a character continues through (10xxxxxx), so the text stays UTF-8.
-    size_t cut = m.max_text_bytes;
-    while (cut > 0 && (static_cast<unsigned char>(record.text[cut]) & 0xC0) == 0x80) --cut;
-    record.text.resize(cut);
+    record.text.resize(utf8_prefix(record.text, m.max_text_bytes).size());
     record.truncated = true;
   }
   return record;

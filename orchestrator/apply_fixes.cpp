@@ -101,6 +101,12 @@ ApplyFixesResult apply_fixes(const ApplyFixesOptions& o, std::ostream& out) {
 
   // Their records in the report.
   const fs::path report = o.output_dir / kReportFileName;
+  std::string records_key;
+  read_report_header(report, &records_key);
+  if (records_key != "images")
+    throw refuse(fmt::format("{} is a report of documents: --apply-fixes writes images' label files; a document's "
+                             "label lives in its corpus file (input.documents), edit it there",
+                             report.string()));
   std::map<std::string, json> records;
   report_records(report)->scan([&](int64_t, std::string_view line) {
     const json fields = record_fields(line, {"path", "path_escaped"});

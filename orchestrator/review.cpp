@@ -132,6 +132,50 @@ json review_image(const json& record, int64_t number, const fs::path& output_dir
               {"m", std::move(missing)}};
 }
 
+/// The review data of one document record (task verify): its snippet in place of a thumbnail,
+/// one "box" for the document's label. Null unless flagged (mislabeled, uncertain, unlabeled).
+json review_document(const json& record, int64_t number, std::vector<IssueRow>& rows) {
+  const std::string verdict = text_of(record.value("verdict", json()));
+  if (verdict != "mislabeled" && verdict != "uncertain" && verdict != "unlabeled") return nullptr;
+  const bool has_id = record.contains("id") && record["id"].is_string();
+  const std::string shown = printable(get_bytes_field(record, has_id ? "id" : "item"));
+  const std::string label = record.contains("label") && record["label"].is_string() ? printable(get_bytes_field(record, "label")) : "";
+  const std::string suggestion = text_of(record.value("suggested", json()));
+  const double confidence = number_of(record.value("confidence", json()));
+  // An unlabeled document has no label to doubt: after every label that may be wrong.
+  const double score = verdict == "unlabeled" ? 1.0 : number_of(record.value("label_prob", json()));
+  IssueRow r;
+  r.score = score;
+  r.image = number;
+  r.box = 0;
+  r.line = fmt::format("{},{},{},{},{:.6g},{},{:.6g},{}", csv_field(shown), record.value("line", int64_t{0}),
+                       csv_field(label), csv_field(suggestion), confidence,
+                       csv_field(text_of(record.value("reason", json()))), score, verdict);
+  rows.push_back(std::move(r));
+  json box{{"i", 0},
+           {"l", label},
+           {"v", verdict},
+           {"r", record.value("reason", json())},
+           {"s", suggestion},
+           {"pr", record.value("predicted", json())},
+           {"c", confidence},
+           {"lp", number_of(record.value("label_prob", json()))},
+           {"x", nullptr},
+           {"t", nullptr}};
+  return json{{"n", number},
+              {"p", shown},
+              {"ln", record.value("line", int64_t{0})},
+              {"v", verdict},
+              {"sh", record.value("shard", json())},
+              {"txt", printable(text_of(record.value("snippet", json())))},
+              {"img", nullptr},
+              {"dbg", nullptr},
+              {"w", 0},
+              {"h", 0},
+              {"b", json::array({std::move(box)})},
+              {"m", json::array()}};
+}
+
 /// A JSON value as the argument of a call in a script file: JSON is JavaScript, but the two
 /// line separators U+2028/2029 are not allowed in older engines' string literals.
 std::string script_value(const json& value) {
@@ -149,8 +193,9 @@ ReviewStats write_review(const fs::path& output_dir, const std::string& run_id, 
   const fs::path report_file = output_dir / kReportFileName;
   std::string records_key;
   const json header = read_report_header(report_file, &records_key);
-  // Images judged (task verify); an autolabel run's records hold labels, not verdicts.
-  if (records_key != "images" || header.value("task", "verify") == "autolabel") return stats;
+  // Verdicts only (task verify): autolabel records hold labels, classify and embed none.
+  const bool documents = records_key == "items";
+  if (header.value("task", "verify") != "verify" || (records_key != "images" && !documents)) return stats;
   stats.written = true;
   const fs::path review = output_dir / "review";
   const fs::path data = review / "data";
@@ -173,7 +218,7 @@ ReviewStats write_review(const fs::path& output_dir, const std::string& run_id, 
     const json record = json::parse(line, nullptr, false);
     const int64_t number = stats.images++;
     if (!record.is_object()) throw Error(ExitCode::failed, fmt::format("{}: record {} is not JSON", report_file.string(), number + 1));
-    json image = review_image(record, number, output_dir, rows);
+    json image = documents ? review_document(record, number, rows) : review_image(record, number, output_dir, rows);
     if (image.is_null()) return;
     for (const json& b : image["b"])
       if (b["v"] != "correct") {
@@ -209,6 +254,7 @@ ReviewStats write_review(const fs::path& output_dir, const std::string& run_id, 
                {"flagged_images", stats.flagged_images},
                {"flagged_boxes", stats.flagged_boxes},
                {"pages", page_files},
+               {"kind", documents ? "documents" : "images"},
                {"report", "../" + std::string(kReportFileName)}};
   for (const json& s : header.value("shards", json::array()))
     summary["shards"].push_back({{"index", s.value("index", 0)}, {"device", s.value("device", "")}});
@@ -223,7 +269,8 @@ ReviewStats write_review(const fs::path& output_dir, const std::string& run_id, 
     return a.box >= 0 ? a.box < b.box : a.missing < b.missing;
   });
   write_file_atomic(output_dir / "issues.csv", [&](std::ostream& out) {
-    out << "rank,image,box_index,label,suggestion,confidence,reason,score,verdict\n";
+    out << (documents ? "rank,document,line,label,suggestion,confidence,reason,score,verdict\n"
+                      : "rank,image,box_index,label,suggestion,confidence,reason,score,verdict\n");
     int64_t rank = 0;
     for (const IssueRow& r : rows) out << ++rank << ',' << r.line << '\n';
   });

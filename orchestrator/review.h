@@ -12,7 +12,9 @@
 ///   flagged images in input order, kReviewPageImages a page; the page loads the first, draws,
 ///   then loads the rest in the background.
 ///
-/// Image reports of task verify only; for other reports (documents, autolabel) nothing is written.
+/// Reports of task verify: images (a row per flagged box, thumbnails) and documents (a row per
+/// flagged document: mislabeled, uncertain or unlabeled; its text's start in place of a
+/// thumbnail, issues.csv with `document,line` columns). Nothing for other tasks.
 #include <cstdint>
 #include <filesystem>
 #include <string>

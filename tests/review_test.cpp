@@ -108,11 +108,37 @@ TEST_CASE("review: issues.csv ranks flagged boxes by label quality, missing boxe
   CHECK_FALSE(fs::exists(out / "review/data/page_0002.js"));
 }
 
-TEST_CASE("review: a report of documents gets no page", "[review]") {
+TEST_CASE("review: flagged documents get rows and cards with their text's start, other tasks nothing", "[review]") {
   test::TempDir dir;
   const fs::path out = dir / "output";
   fs::create_directories(out);
-  write_file_atomic(out / kReportFileName, R"({"schema_version": 1, "status": "complete", "items": []})");
+  const auto doc = [](int line, const std::string& id, const std::string& verdict, const json& label, double label_prob) {
+    json r{{"line", line}, {"label", label}, {"verdict", verdict}, {"reason", verdict == "unlabeled" ? "no_label" : "other_class"},
+           {"predicted", "sport"}, {"suggested", "sport"}, {"confidence", 0.8}, {"label_prob", label_prob}, {"shard", 1},
+           {"error", nullptr}, {"snippet", "The match ended 2-1 after extra time"}};
+    set_bytes_field(r, "item", fmt::format("{}:{}", line, line * 100));
+    set_bytes_field(r, "id", id);
+    return r;
+  };
+  const std::string report = json{{"schema_version", 1}, {"task", "verify"}, {"status", "complete"},
+                                  {"summary", {{"documents", 3}}},
+                                  {"items", {doc(1, "a", "correct", "sport", 0.9), doc(2, "b", "unlabeled", nullptr, 0),
+                                             doc(3, "c,d", "mislabeled", "politics", 0.1)}}}
+                                 .dump();
+  write_file_atomic(out / kReportFileName, report);
+  const ReviewStats s = write_review(out, "run");
+  CHECK(s.written);
+  CHECK(s.flagged_boxes == 2);
+  const auto rows = lines_of(test::read_text(out / "issues.csv"));
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0] == "rank,document,line,label,suggestion,confidence,reason,score,verdict");
+  CHECK(rows[1] == "1,\"c,d\",3,politics,sport,0.8,other_class,0.1,mislabeled");
+  CHECK(rows[2] == "2,b,2,,sport,0.8,no_label,1,unlabeled");  // no label to doubt: last
+  CHECK(test::read_text(out / "review/data/page_0001.js").find("The match ended 2-1") != std::string::npos);
+
+  // Classify and embed runs judge no labels: no page.
+  write_file_atomic(out / kReportFileName, json{{"schema_version", 1}, {"task", "classify"}, {"items", json::array()}}.dump());
+  fs::remove(out / "issues.csv");
   CHECK_FALSE(write_review(out, "run").written);
   CHECK_FALSE(fs::exists(out / "issues.csv"));
 }

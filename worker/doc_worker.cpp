@@ -74,7 +74,11 @@ struct Prepared {
   int label = -1;               ///< dataset class of the label, -1 when none
   std::vector<int64_t> tokens;  ///< empty for a record that is already an error
   bool failed = false;
+  std::string snippet;          ///< task verify: the text's start, for a flagged document's record
 };
+
+/// How much of a flagged document's text its record keeps (the review page shows it).
+constexpr size_t kSnippetBytes = 240;
 
 /// The record's common fields: which document, and what it said.
 json base_record(const DocumentRecord& d, int shard) {
@@ -187,6 +191,7 @@ class DocShard {
         else p.label = found->second;
       }
       if (!p.failed) {
+        if (config_.task == Task::verify) p.snippet = std::string(utf8_prefix(d.text, kSnippetBytes));
         p.tokens = tokenizer_.encode(d.text);
         if (p.tokens.empty()) fail(p, "no tokens: the text holds no word the tokenizer keeps");
       }
@@ -328,6 +333,7 @@ class DocShard {
       r["predicted"] = name(static_cast<int>(best - probs.begin()));
       r["confidence"] = *best;
       r["suggested"] = r["predicted"];
+      r["snippet"] = p.snippet;
       return;
     }
     const BoxResult b = judge_classification(probs, p.label, covered_, config_.verification);
@@ -337,6 +343,7 @@ class DocShard {
     r["confidence"] = b.confidence;
     r["label_prob"] = b.label_prob;
     r["suggested"] = name(b.suggested);
+    if (b.verdict != Verdict::correct) r["snippet"] = p.snippet;  // for the review page
   }
 
   void write_embeddings(const std::vector<std::string>& items, RecordLines& lines,

@@ -36,9 +36,11 @@
 
   window.LV_REVIEW_PAGE = function (number, images) {
     images.forEach(function (image) {
+      var document_ = image.txt !== undefined;  // a document: its text's start, its label
       image.b.forEach(function (b) {
         if (b.v === 'correct') return;
-        issues.push({ id: image.p + '#b' + b.i, image: image, kind: 'box', index: b.i, verdict: b.v, reason: b.r || '',
+        issues.push({ id: image.p + (document_ ? '#doc' : '#b' + b.i), image: image, kind: document_ ? 'document' : 'box',
+                      index: b.i, verdict: b.v, reason: b.r || '',
                       label: b.l || '', suggestion: b.s || '', confidence: b.c, score: b.lp, shard: image.sh,
                       thumb: b.t, box: b.x, suggestedBox: b.sx || null });
       });
@@ -69,11 +71,15 @@
     document.head.appendChild(script);
   }
 
+  function documents() { return summary.kind === 'documents'; }
+  function flaggedWord() { return documents() ? 'flagged documents' : 'flagged boxes'; }
+
   function showStatus() {
     var total = summary.pages.length;
     $('status').textContent = pagesLoaded < total
-      ? 'loading: ' + pagesLoaded + ' of ' + total + ' data pages, ' + issues.length + ' flagged boxes so far'
-      : summary.flagged_boxes + ' flagged boxes in ' + summary.flagged_images + ' of ' + summary.images + ' images' +
+      ? 'loading: ' + pagesLoaded + ' of ' + total + ' data pages, ' + issues.length + ' ' + flaggedWord() + ' so far'
+      : (documents() ? summary.flagged_boxes + ' flagged documents of ' + summary.images
+                     : summary.flagged_boxes + ' flagged boxes in ' + summary.flagged_images + ' of ' + summary.images + ' images') +
         (summary.status === 'complete' ? '' : ' (report ' + summary.status + ')');
     $('status').setAttribute('data-loaded', pagesLoaded >= total ? 'all' : 'partial');
   }
@@ -91,7 +97,7 @@
       body.appendChild(row);
     });
     var flagged = el('tr');
-    flagged.appendChild(el('td', null, 'flagged boxes'));
+    flagged.appendChild(el('td', null, flaggedWord()));
     flagged.appendChild(el('td', { 'data-key': 'flagged_boxes' }, summary.flagged_boxes));
     body.appendChild(flagged);
 
@@ -186,6 +192,7 @@
   }
 
   function thumbFor(issue) {
+    if (issue.kind === 'document') return el('div', { 'class': 'thumb snippet' }, issue.image.txt);
     var box = el('div', { 'class': 'thumb' });
     if (issue.thumb) {
       box.appendChild(el('img', { src: issue.thumb, alt: issue.label + ' box ' + issue.index, loading: 'lazy' }));
@@ -210,12 +217,13 @@
     c.appendChild(thumbFor(issue));
     var what = issue.kind === 'missing'
       ? 'missing ' + issue.suggestion
-      : issue.label + (issue.suggestion ? ' → ' + issue.suggestion : '');
+      : (issue.label || '(no label)') + (issue.suggestion ? ' → ' + issue.suggestion : '');
     c.appendChild(el('div', { 'class': 'what' }, what));
     c.appendChild(el('div', { 'class': 'why' },
       issue.verdict + ', ' + issue.reason + ', confidence ' + Number(issue.confidence).toFixed(2) +
-      (issue.kind === 'box' ? ', p(label) ' + Number(issue.score).toFixed(2) : '')));
-    c.appendChild(el('div', { 'class': 'where' }, issue.image.p + (issue.kind === 'box' ? ' #' + issue.index : ' missing ' + issue.index) +
+      (issue.kind !== 'missing' && issue.verdict !== 'unlabeled' ? ', p(label) ' + Number(issue.score).toFixed(2) : '')));
+    var place = { box: ' #' + issue.index, missing: ' missing ' + issue.index, document: ' · line ' + issue.image.ln }[issue.kind];
+    c.appendChild(el('div', { 'class': 'where' }, issue.image.p + place +
       (issue.shard !== null && issue.shard !== undefined ? ' · shard ' + issue.shard : '')));
     var d = decisions[issue.id];
     if (d) c.appendChild(el('span', { 'class': 'decision ' + d }, d));
@@ -230,7 +238,7 @@
     var end = Math.min(matching.length, Math.max(shown, cursor + 1));
     for (var k = 0; k < end; ++k) grid.appendChild(card(matching[k], k));
     $('more').hidden = end >= matching.length;
-    $('matching').textContent = matching.length + ' of ' + issues.length + ' flagged boxes match';
+    $('matching').textContent = matching.length + ' of ' + issues.length + ' ' + flaggedWord() + ' match';
     $('matching').setAttribute('data-count', matching.length);
     var counts = { accept: 0, reject: 0, skip: 0 };
     Object.keys(decisions).forEach(function (id) { if (counts[decisions[id]] !== undefined) counts[decisions[id]]++; });
@@ -281,6 +289,7 @@
       var i = byId[id];
       if (!i) { out.decisions.push({ id: id, decision: decisions[id] }); return; }
       out.decisions.push({ id: id, image: i.image.p, kind: i.kind, box_index: i.kind === 'box' ? i.index : null,
+                           line: i.kind === 'document' ? i.image.ln : null,
                            missing_index: i.kind === 'missing' ? i.index : null, decision: decisions[id],
                            verdict: i.verdict, reason: i.reason, label: i.label, suggestion: i.suggestion,
                            box: i.box, suggested_box: i.suggestedBox });
@@ -300,7 +309,10 @@
     if (!issue) return;
     var image = issue.image;
     var img = $('viewer-img');
-    img.src = image.img || image.dbg || '';
+    var text = issue.kind === 'document';
+    img.hidden = text;
+    $('viewer-boxes').style.display = text ? 'none' : '';
+    if (!text) img.src = image.img || image.dbg || '';
     var svg = $('viewer-boxes');
     while (svg.firstChild) svg.removeChild(svg.firstChild);
     svg.setAttribute('viewBox', '0 0 ' + (image.w || 1) + ' ' + (image.h || 1));
@@ -328,6 +340,7 @@
     var info = $('viewer-info');
     while (info.firstChild) info.removeChild(info.firstChild);
     info.appendChild(el('div', { 'class': 'what' }, image.p + ' — ' + image.v));
+    if (text) info.appendChild(el('pre', { 'class': 'snippet' }, image.txt));
     var list = el('ol', { start: 0 });
     image.b.forEach(function (b) {
       var current = issue.kind === 'box' && issue.index === b.i;
