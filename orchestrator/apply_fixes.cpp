@@ -4,6 +4,7 @@
 #include <ostream>
 #include <set>
 #include <system_error>
+#include <tuple>
 
 #include <fmt/core.h>
 #include <fmt/ranges.h>
@@ -16,6 +17,7 @@
 #include "output_claim.h"
 #include "path_guard.h"
 #include "report.h"
+#include "review.h"
 #include "run_state.h"
 
 namespace lv {
@@ -63,6 +65,15 @@ struct FileFixes {
   std::vector<std::string> added;         ///< accepted missing boxes
 };
 
+/// Writes `text` to the file `path` names (through a symlink: the link stays), keeping its mode.
+void write_keeping_mode(const fs::path& path, const std::string& text) {
+  const fs::path target = fs::weakly_canonical(path);
+  std::error_code ec;
+  const fs::file_status status = fs::status(target, ec);
+  write_file_atomic(target, text);
+  if (!ec && fs::exists(status)) fs::permissions(target, status.permissions());
+}
+
 std::string stamp() {
   std::string s = now_iso8601();
   for (char& c : s)
@@ -90,13 +101,21 @@ ApplyFixesResult apply_fixes(const ApplyFixesOptions& o, std::ostream& out) {
                              "output's review page",
                              o.decisions.string(), run_id, o.output_dir.string(), owner->run_id));
 
-  // The accepted decisions, by image (the page's printable path).
-  std::map<std::string, std::vector<const json*>> accepted;
+  // The accepted decisions, by image: its name as the page shows it (escape_bytes), and whether
+  // that is an escaped name (a name that holds "\xFF" is another file than one with byte 0xFF).
+  // The same box accepted twice (two exports put together) counts once.
+  using Name = std::pair<bool, std::string>;
+  std::map<Name, std::vector<const json*>> accepted;
+  std::set<std::tuple<Name, std::string, int>> seen;
   for (const json& d : decisions["decisions"]) {
     if (!d.is_object() || d.value("decision", "") != "accept") continue;
     if (!d.contains("image") || !d["image"].is_string())
-      throw refuse(fmt::format("{}: decision '{}' names no image", o.decisions.string(), d.value("id", "?")));
-    accepted[d["image"].get<std::string>()].push_back(&d);
+      throw refuse(fmt::format("{}: decision '{}' names no image (exported before the page had loaded every box?)",
+                               o.decisions.string(), d.value("id", "?")));
+    const Name name{d.value("image_escaped", false), d["image"].get<std::string>()};
+    const std::string kind = d.value("kind", "box");
+    if (!seen.emplace(name, kind, d.value(kind == "missing" ? "missing_index" : "box_index", -1)).second) continue;
+    accepted[name].push_back(&d);
   }
 
   // Their records in the report.
@@ -107,16 +126,19 @@ ApplyFixesResult apply_fixes(const ApplyFixesOptions& o, std::ostream& out) {
     throw refuse(fmt::format("{} is a report of documents: --apply-fixes writes images' label files; a document's "
                              "label lives in its corpus file (input.documents), edit it there",
                              report.string()));
-  std::map<std::string, json> records;
+  std::map<Name, json> records;
   report_records(report)->scan([&](int64_t, std::string_view line) {
     const json fields = record_fields(line, {"path", "path_escaped"});
-    const std::string shown = printable(get_bytes_field(fields, "path"));
-    if (accepted.count(shown)) records[shown] = json::parse(line);
+    const std::string path = get_bytes_field(fields, "path");
+    const std::string shown = escape_bytes(path);
+    const Name name{shown != path, shown};
+    if (accepted.count(name)) records[name] = json::parse(line);
   });
 
   std::map<std::string, FileFixes> files;  // by label file
-  for (const auto& [image, list] : accepted) {
-    const auto found = records.find(image);
+  for (const auto& [name, list] : accepted) {
+    const std::string& image = name.second;
+    const auto found = records.find(name);
     if (found == records.end())
       throw refuse(fmt::format("{}: image '{}' is not in {}", o.decisions.string(), image, report.string()));
     const json& record = found->second;
@@ -141,6 +163,11 @@ ApplyFixesResult apply_fixes(const ApplyFixesOptions& o, std::ostream& out) {
         const json& missing = record.value("missing", json::array());
         if (k < 0 || k >= static_cast<int>(missing.size()) || !missing[k]["box"].is_array() || missing[k]["box"].size() != 4)
           throw refuse(fmt::format("{}: {} has no missing box {}", o.decisions.string(), image, k));
+        const std::string said = d->value("suggestion", ""), now = missing[k].value("class_name", "");
+        if (!said.empty() && said != now)
+          throw refuse(fmt::format("{}: {} missing box {} was accepted as '{}', but the report now suggests '{}' (merged "
+                                   "again since the export?): review it again",
+                                   o.decisions.string(), image, k, said, now));
         const json& b = missing[k]["box"];
         f.added.push_back(yolo_line(missing[k].value("class", 0), {b[0], b[1], b[2], b[3]}));
         continue;
@@ -150,6 +177,12 @@ ApplyFixesResult apply_fixes(const ApplyFixesOptions& o, std::ostream& out) {
       if (index < 0 || index >= static_cast<int>(boxes.size()))
         throw refuse(fmt::format("{}: {} has no box {}", o.decisions.string(), image, index));
       const json& box = boxes[index];
+      // What the person accepted must be what the report suggests now.
+      const std::string said = d->value("suggestion", ""), now = box_suggestion(box);
+      if (d->contains("suggestion") && said != now)
+        throw refuse(fmt::format("{}: {} box {} was accepted as '{}', but the report now suggests '{}' (merged again "
+                                 "since the export?): review it again",
+                                 o.decisions.string(), image, index, said, now));
       const int line = box.value("line", 0);
       if (line < 1) throw refuse(fmt::format("{}: box {} of {} names no line of its label file", report.string(), index, image));
       LabelFix fix;
@@ -232,7 +265,17 @@ ApplyFixesResult apply_fixes(const ApplyFixesOptions& o, std::ostream& out) {
   }
   // The manifest before any label file changes: an interrupted apply can be undone.
   write_file_atomic(backup / "manifest.json", manifest.dump(2) + "\n");
-  for (const auto& [label_file, t] : texts) write_file_atomic(label_path(o.input_root, label_file), t.second);
+  size_t written = 0;
+  for (const auto& [label_file, t] : texts) {
+    // Through a symlink (inside the root, checked) to the file it names; its mode kept.
+    try {
+      write_keeping_mode(label_path(o.input_root, label_file), t.second);
+    } catch (const std::exception& e) {
+      throw refuse(fmt::format("{}; {} of {} label file(s) were written before it. Put them back with --undo-fixes {}",
+                               e.what(), written, texts.size(), backup.string()));
+    }
+    ++written;
+  }
   result.backup = backup;
   return result;
 }
@@ -263,7 +306,7 @@ int undo_fixes(const fs::path& backup, const fs::path& input_root, std::ostream&
                              "originals are under {}",
                              fmt::join(edited, ", "), (backup / "files").string()));
   for (const auto& [path, text] : restore) {
-    write_file_atomic(path, text);
+    write_keeping_mode(path, text);
     out << "restored " << printable(path.string()) << "\n";
   }
   return static_cast<int>(restore.size());

@@ -51,8 +51,9 @@ struct IssueRow {
 std::string text_of(const json& j) { return j.is_string() ? j.get<std::string>() : std::string(); }
 double number_of(const json& j) { return j.is_number() ? j.get<double>() : 0.0; }
 
-/// What the suggestion for a flagged label box is, in words for the table and the page.
-std::string suggestion_of(const json& box) {
+}  // namespace
+
+std::string box_suggestion(const json& box) {
   if (box.contains("suggested_name") && box["suggested_name"].is_string()) return box["suggested_name"];
   if (box.contains("suggested_box") && box["suggested_box"].is_array()) return "move box";
   const std::string reason = text_of(box.value("reason", json()));
@@ -60,11 +61,14 @@ std::string suggestion_of(const json& box) {
   return "";
 }
 
+namespace {
+
 /// The review data of one image record: what the page draws (every box, for the full view)
 /// and its flagged boxes as rows of issues.csv. Null when nothing of it is flagged.
 json review_image(const json& record, int64_t number, const fs::path& output_dir, std::vector<IssueRow>& rows) {
   const std::string path = get_bytes_field(record, "path");
-  const std::string shown = printable(path);
+  // Escaped as the report escapes it (path_escaped tells such a name from one that holds "\xHH").
+  const std::string shown = escape_bytes(path);
   const std::string verdict = text_of(record.value("verdict", json()));
   json boxes = json::array(), missing = json::array();
   bool flagged = false;
@@ -91,7 +95,7 @@ json review_image(const json& record, int64_t number, const fs::path& output_dir
              {"l", b.value("label_name", json())},
              {"v", v},
              {"r", b.value("reason", json())},
-             {"s", suggestion_of(b)},
+             {"s", box_suggestion(b)},
              {"pr", b.value("predicted_name", json())},
              {"c", number_of(b.value("confidence", json()))},
              {"lp", number_of(b.value("label_prob", json()))},
@@ -101,7 +105,7 @@ json review_image(const json& record, int64_t number, const fs::path& output_dir
       flagged = true;
       out["t"] = thumb(fmt::format("b{}", index));
       // The label's quality: the model's probability of the given class (self-confidence).
-      row(index, -1, text_of(b.value("label_name", json())), suggestion_of(b), number_of(b.value("confidence", json())),
+      row(index, -1, text_of(b.value("label_name", json())), box_suggestion(b), number_of(b.value("confidence", json())),
           text_of(b.value("reason", json())), number_of(b.value("label_prob", json())), v);
     }
     boxes.push_back(std::move(out));
@@ -121,6 +125,7 @@ json review_image(const json& record, int64_t number, const fs::path& output_dir
   const std::string debug = path + ".jpg";
   return json{{"n", number},
               {"p", shown},
+              {"pe", shown != path},
               {"v", verdict},
               {"sh", record.value("shard", json())},
               {"w", record.value("width", 0)},
@@ -138,7 +143,8 @@ json review_document(const json& record, int64_t number, std::vector<IssueRow>& 
   const std::string verdict = text_of(record.value("verdict", json()));
   if (verdict != "mislabeled" && verdict != "uncertain" && verdict != "unlabeled") return nullptr;
   const bool has_id = record.contains("id") && record["id"].is_string();
-  const std::string shown = printable(get_bytes_field(record, has_id ? "id" : "item"));
+  const std::string name = get_bytes_field(record, has_id ? "id" : "item");
+  const std::string shown = escape_bytes(name);
   const std::string label = record.contains("label") && record["label"].is_string() ? printable(get_bytes_field(record, "label")) : "";
   const std::string suggestion = text_of(record.value("suggested", json()));
   const double confidence = number_of(record.value("confidence", json()));
@@ -164,6 +170,7 @@ json review_document(const json& record, int64_t number, std::vector<IssueRow>& 
            {"t", nullptr}};
   return json{{"n", number},
               {"p", shown},
+              {"pe", shown != name},
               {"ln", record.value("line", int64_t{0})},
               {"v", verdict},
               {"sh", record.value("shard", json())},

@@ -19,6 +19,8 @@
 #include <filesystem>
 #include <string>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace lv {
 
 /// Flagged images per data page.
@@ -45,5 +47,9 @@ std::string url_path(const std::string& bytes);
 
 /// One CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break.
 std::string csv_field(const std::string& text);
+
+/// What the suggestion for a flagged label box of a report is, in words: the suggested class,
+/// "move box" (bad_location), "remove box" (spurious, duplicate), or "".
+std::string box_suggestion(const nlohmann::json& box);
 
 }  // namespace lv

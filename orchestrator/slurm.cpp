@@ -24,20 +24,27 @@ std::optional<long> parse_count(std::string_view text) {
   return n;
 }
 
-/// "3", "2-5", "2-5%2", "0,3,7-9": the ids (a %throttle dropped). Throws lv::Error.
+/// "3", "2-5", "2-5%2", "0,3,7-9", "1-7:2" (every second): the ids (a %throttle dropped).
+/// Throws lv::Error (a list scontrol cut short with "...": the launcher runs it with
+/// SLURM_BITSTR_LEN=0, which never cuts).
 std::vector<int> expand_task_ids(std::string_view text, std::string_view line) {
   if (const size_t cut = text.find('%'); cut != std::string_view::npos) text = text.substr(0, cut);
   std::vector<int> ids;
   while (!text.empty()) {
     const size_t comma = text.find(',');
-    const std::string_view part = text.substr(0, comma);
+    std::string_view part = text.substr(0, comma);
     text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+    std::optional<long> step = 1;
+    if (const size_t colon = part.find(':'); colon != std::string_view::npos) {
+      step = parse_count(part.substr(colon + 1));
+      part = part.substr(0, colon);
+    }
     const size_t dash = part.find('-');
     const auto first = parse_count(part.substr(0, dash));
     const auto last = dash == std::string_view::npos ? first : parse_count(part.substr(dash + 1));
-    if (!first || !last || *last < *first || *last - *first > 1000000)
+    if (!first || !last || !step || *step < 1 || *last < *first || *last - *first > 1000000)
       throw Error(ExitCode::failed, fmt::format("scontrol: cannot read ArrayTaskId '{}' in: {}", part, line));
-    for (long i = *first; i <= *last; ++i) ids.push_back(static_cast<int>(i));
+    for (long i = *first; i <= *last; i += *step) ids.push_back(static_cast<int>(i));
   }
   return ids;
 }
@@ -88,9 +95,11 @@ std::vector<std::string> sbatch_argv(const SlurmOptions& o, const std::string& j
                                      std::optional<long> after) {
   std::string array = "--array=" + array_index_list(indices);
   if (o.max_concurrent > 0) array += "%" + std::to_string(o.max_concurrent);
+  // --no-requeue: a task that Slurm would requeue after a node failure or a preemption
+  // ends instead; the orchestrator's retry resumes it, and only one worker writes its tree.
   std::vector<std::string> argv{"sbatch", "--parsable", array, "--job-name=" + job_name,
                                 "--output=" + pattern_literal(work_dir) + "/gpu%a.log", "--open-mode=append",
-                                "--chdir=" + work_dir};
+                                "--chdir=" + work_dir, "--no-requeue"};
   if (after) argv.insert(argv.end(), {fmt::format("--dependency=afterok:{}", *after), "--kill-on-invalid-dep=yes"});
   add_resources(argv, o, script);
   return argv;

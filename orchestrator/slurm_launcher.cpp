@@ -51,6 +51,20 @@ std::string json_bytes(const json& j) {
 /// The environment a task must not take from the orchestrator: Slurm sets the devices.
 bool slurm_owns(const std::string& key) { return key == "CUDA_VISIBLE_DEVICES" || key == "CUDA_DEVICE_ORDER"; }
 
+/// Whether scontrol said the job is unknown to it (gone past MinJobAge), as opposed to failing
+/// for the moment (a busy or restarting controller: asked again at the next poll).
+bool job_unknown(const CaptureResult& r) {
+  return r.started && r.exit_code != 0 && (r.error + r.out).find("Invalid job id") != std::string::npos;
+}
+
+/// A path for a comment line of a generated script: one line, whatever bytes it holds.
+std::string comment_text(const fs::path& path) {
+  std::string text = printable(path.string());
+  for (char& c : text)
+    if (c == '\n' || c == '\r') c = '?';
+  return text;
+}
+
 /// A command's stderr or stdout, trimmed to one line for a message.
 std::string first_line(const CaptureResult& r) {
   std::string text = !r.error.empty() ? r.error : r.out;
@@ -186,7 +200,7 @@ class SlurmLauncher : public Launcher {
     const fs::path script = dir / fmt::format("probe_{}.sh", n);
     write_script(script, fmt::format("#!/bin/sh\n# can the compute node write {}? (orchestrator --launcher slurm)\n"
                                      "exec {} --slurm-probe {} {}\n",
-                                     s_.work_dir.string(), sh_quote(s_.orchestrator.string()),
+                                     comment_text(s_.work_dir), sh_quote(s_.orchestrator.string()),
                                      sh_quote(p.file.string()), p.token));
     const CaptureResult r = s_.run(sbatch_probe_argv(s_.options, s_.job_name + "-probe", s_.work_dir.string(),
                                                      p.log.string(), script.string()));
@@ -205,7 +219,7 @@ class SlurmLauncher : public Launcher {
   void check_probe() {
     if (!probe_ || probe_->verified || probe_->failed) return;
     const CaptureResult r = s_.run({"scontrol", "-o", "show", "job", std::to_string(probe_->job)});
-    if (!r.started) return;
+    if (!r.started || (r.exit_code != 0 && !job_unknown(r))) return;  // asked again at the next poll
     std::optional<SlurmTask> job;
     if (r.exit_code == 0)
       for (const SlurmTask& t : parse_scontrol_jobs(r.out))
@@ -273,7 +287,7 @@ class SlurmLauncher : public Launcher {
     write_file_atomic(tasks_file, entries.dump(2) + "\n");
     write_script(script, fmt::format("#!/bin/sh\n# shard array {} of {} (orchestrator --launcher slurm)\n"
                                           "exec {} --slurm-task {}\n",
-                                          n, s_.work_dir.string(), sh_quote(s_.orchestrator.string()),
+                                          n, comment_text(s_.work_dir), sh_quote(s_.orchestrator.string()),
                                           sh_quote(tasks_file.string())));
     const std::vector<std::string> argv =
         sbatch_argv(s_.options, s_.job_name, s_.work_dir.string(), indices, script.string(), after);
@@ -305,10 +319,13 @@ class SlurmLauncher : public Launcher {
       if (t.array != 0 && !t.status) arrays.insert(t.array);
     for (long array : arrays) {
       const CaptureResult r = s_.run({"scontrol", "-o", "show", "job", std::to_string(array)});
-      if (!r.started) continue;  // not now (the next poll asks again); the stall watchdog still runs
+      // Not now (a busy controller): the next poll asks again; the stall watchdog still runs.
+      if (!r.started || (r.exit_code != 0 && !job_unknown(r))) continue;
       if (r.exit_code != 0) {
         // Gone from the controller (MinJobAge passed, or a controller restart with -c): what
-        // its tasks did is lost. Say so rather than wait for ever.
+        // its tasks did is lost. Say so rather than wait for ever; cancel whatever may be left
+        // of it, so that a retry never runs beside it.
+        s_.run({"scancel", std::to_string(array)});
         for (auto& [id, t] : tasks_)
           if (t.array == array && !t.status) finish(t, ExitStatus{false, 255, 0},
                                                     fmt::format("{}Slurm no longer knows job {} ({}): its "
@@ -369,6 +386,8 @@ class SlurmLauncher : public Launcher {
 }  // namespace
 
 std::unique_ptr<Launcher> make_slurm_launcher(SlurmLauncherSettings settings) {
+  // scontrol cuts long ArrayTaskId lists with "..." unless told not to (its children, ours).
+  ::setenv("SLURM_BITSTR_LEN", "0", 1);
   if (settings.work_dir.string().find('\\') != std::string::npos)
     throw usage_error(fmt::format("work dir '{}': a backslash in its path makes Slurm ignore the %a of "
                                   "--output=gpu%a.log (every task would write one file); use a --work-dir without one",

@@ -182,3 +182,47 @@ TEST_CASE("apply-fixes never writes through a label file that leads out of the i
   write_report(out, {record});
   CHECK_THROWS_WITH(apply_fixes(o, said), Catch::Contains("not a path inside the input root"));
 }
+
+TEST_CASE("apply-fixes writes through a symlink inside the root keeping the mode, counts a box accepted twice once, "
+          "and refuses a decision the report no longer suggests",
+          "[review][fixes]") {
+  test::TempDir dir;
+  const fs::path out = dir / "output", root = dir / "data";
+  fs::create_directories(root / "labels");
+  fs::create_directories(root / "shared");
+  const std::string text = "0 0.5 0.5 0.2 0.2\n1 0.3 0.3 0.1 0.1\n";
+  test::write_text(root / "shared/a.txt", text);
+  fs::permissions(root / "shared/a.txt", fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+  fs::create_symlink("../shared/a.txt", root / "labels/a.txt");
+  json record = image("a.jpg", {box(0, "cat", "mislabeled", 0.1, "dog")},
+                      {{{"class", 1}, {"class_name", "dog"}, {"confidence", 0.9}, {"box", {0.8, 0.8, 0.1, 0.1}}}});
+  record["boxes"][0]["line"] = 1;
+  record["boxes"][0]["suggested"] = 1;
+  record["label_file"] = "labels/a.txt";
+  record["label_hash"] = content_hash(text);
+  write_report(out, {record});
+  const auto decisions = [&](const std::string& suggestion) {
+    const json box{{"image", "a.jpg"}, {"kind", "box"}, {"box_index", 0}, {"decision", "accept"}, {"suggestion", suggestion}};
+    const json missing{{"image", "a.jpg"}, {"kind", "missing"}, {"missing_index", 0}, {"decision", "accept"}};
+    test::write_text(dir / "decisions.json", json{{"run_id", "r"}, {"decisions", {box, missing, missing}}}.dump());
+  };
+  ApplyFixesOptions o;
+  o.decisions = dir / "decisions.json";
+  o.output_dir = out;
+  o.input_root = root;
+  o.backup_root = dir / "fixes";
+  std::ostringstream said;
+  decisions("cat");  // the page said "cat", the report says "dog": exported from another merge
+  CHECK_THROWS_WITH(apply_fixes(o, said), Catch::Contains("accepted as 'cat', but the report now suggests 'dog'"));
+  decisions("dog");
+  const ApplyFixesResult r = apply_fixes(o, said);
+  CHECK(r.files == 1);
+  CHECK(r.lines_added == 1);  // the missing box accepted twice: one line
+  CHECK(fs::is_symlink(root / "labels/a.txt"));
+  CHECK(test::read_text(root / "shared/a.txt") == "1 0.5 0.5 0.2 0.2\n1 0.3 0.3 0.1 0.1\n1 0.800000 0.800000 0.100000 0.100000\n");
+  CHECK(fs::status(root / "shared/a.txt").permissions() ==
+        (fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read));
+  CHECK(undo_fixes(r.backup, root, said) == 1);
+  CHECK(test::read_text(root / "shared/a.txt") == text);
+  CHECK(fs::is_symlink(root / "labels/a.txt"));
+}

@@ -39,7 +39,7 @@ TEST_CASE("slurm: --array lists are ascending runs, throttled by max_concurrent"
   o.sbatch_args = {"--constraint=a100", "--exclude=node 7"};
   const auto argv = sbatch_argv(o, "lv-run", "/runs/a b", {0, 1, 2, 3}, "/runs/a b/slurm/array_1.sh");
   const std::vector<std::string> want{"sbatch", "--parsable", "--array=0-3%2", "--job-name=lv-run",
-                                      "--output=/runs/a b/gpu%a.log", "--open-mode=append", "--chdir=/runs/a b",
+                                      "--output=/runs/a b/gpu%a.log", "--open-mode=append", "--chdir=/runs/a b", "--no-requeue",
                                       "--partition=gpu", "--time=02:00:00", "--gres=gpu:1", "--cpus-per-task=8",
                                       "--mem=16G", "--constraint=a100", "--exclude=node 7",
                                       "/runs/a b/slurm/array_1.sh"};
@@ -356,4 +356,36 @@ TEST_CASE("slurm launcher: a shard stopped before its array went out is never su
   REQUIRE(fake->count("sbatch") == 1);
   const auto& sbatch = fake->calls.front();
   CHECK(std::find(sbatch.begin(), sbatch.end(), "--array=1") != sbatch.end());  // only the shard left
+}
+
+TEST_CASE("slurm: a pending range with a step, as scontrol prints a retry over every other shard", "[slurm]") {
+  const auto tasks = parse_scontrol_jobs(
+      "JobId=9 ArrayJobId=9 ArrayTaskId=1-7:2%4 JobState=PENDING Reason=Resources ExitCode=0:0 NodeList=(null)\n");
+  REQUIRE(tasks.size() == 1);
+  CHECK(tasks[0].task_ids == std::vector<int>{1, 3, 5, 7});
+  CHECK_THROWS_AS(parse_scontrol_jobs("JobId=9 ArrayJobId=9 ArrayTaskId=1,3,5... JobState=PENDING\n"), Error);
+}
+
+TEST_CASE("slurm launcher: a controller that does not answer for a while ends no task", "[slurm]") {
+  test::TempDir dir;
+  auto fake = std::make_shared<FakeSlurm>();
+  bool down = true;
+  SlurmLauncherSettings s = fake_settings(dir, fake, false);
+  s.run = [fake, &down](const std::vector<std::string>& argv) {
+    CaptureResult r = (*fake)(argv);
+    if (argv.front() == "scontrol" && down) {
+      r.exit_code = 1;
+      r.error = "slurm_load_jobs error: Socket timed out on send/recv operation\n";
+    }
+    return r;
+  };
+  auto launcher = make_slurm_launcher(s);
+  const JobId a = launcher->start(shard_spec(dir, 0));
+  for (int i = 0; i < 3; ++i) CHECK_FALSE(launcher->poll(a));  // still its task, still waiting
+  CHECK(fake->count("scancel") == 0);
+  down = false;
+  fake->scontrol_out = task_line(43, 0, "COMPLETED", "None", "0:0");
+  const auto done = launcher->poll(a);
+  REQUIRE(done);
+  CHECK(done->code == 0);
 }

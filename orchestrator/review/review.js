@@ -37,15 +37,20 @@
   window.LV_REVIEW_PAGE = function (number, images) {
     images.forEach(function (image) {
       var document_ = image.txt !== undefined;  // a document: its text's start, its label
+      // A name that is not UTF-8 is escaped (\xHH); the flag keeps it apart from a name that
+      // holds those characters.
+      var name = (image.pe ? 'escaped:' : '') + image.p;
       image.b.forEach(function (b) {
         if (b.v === 'correct') return;
-        issues.push({ id: image.p + (document_ ? '#doc' : '#b' + b.i), image: image, kind: document_ ? 'document' : 'box',
+        issues.push({ id: name + (document_ ? '#doc' : '#b' + b.i), image: image, kind: document_ ? 'document' : 'box',
                       index: b.i, verdict: b.v, reason: b.r || '',
-                      label: b.l || '', suggestion: b.s || '', confidence: b.c, score: b.lp, shard: image.sh,
+                      // An unlabeled document has no label to doubt: ranked last, as in issues.csv.
+                      label: b.l || '', suggestion: b.s || '', confidence: b.c, score: b.v === 'unlabeled' ? 1 : b.lp,
+                      shard: image.sh,
                       thumb: b.t, box: b.x, suggestedBox: b.sx || null });
       });
       image.m.forEach(function (m, k) {
-        issues.push({ id: image.p + '#m' + k, image: image, kind: 'missing', index: k, verdict: 'missing',
+        issues.push({ id: name + '#m' + k, image: image, kind: 'missing', index: k, verdict: 'missing',
                       reason: 'missing', label: '', suggestion: m.l || '', confidence: m.c, score: 1 - m.c,
                       shard: image.sh, thumb: m.t, box: m.x, suggestedBox: null });
       });
@@ -82,6 +87,8 @@
                      : summary.flagged_boxes + ' flagged boxes in ' + summary.flagged_images + ' of ' + summary.images + ' images') +
         (summary.status === 'complete' ? '' : ' (report ' + summary.status + ')');
     $('status').setAttribute('data-loaded', pagesLoaded >= total ? 'all' : 'partial');
+    // An export names every decided box with its record: only once every page is in.
+    $('export').disabled = pagesLoaded < total;
   }
 
   // --- Overview tables ----------------------------------------------------------------------
@@ -251,14 +258,7 @@
   function refresh(first) {
     if (!summary) return;
     fillFilters();
-    if (first) {
-      applyFilters();
-    } else {
-      // A page arrived: keep the view, add what now matches.
-      var keep = cursor;
-      applyFilters();
-      cursor = Math.min(keep, Math.max(0, matching.length - 1));
-    }
+    applyFilters();  // keeps the current card on the same box as pages arrive
     drawGrid();
     showStatus();
     // When the first screen stood and when everything was in (tools/bench_review reads them).
@@ -288,7 +288,7 @@
     Object.keys(decisions).sort().forEach(function (id) {
       var i = byId[id];
       if (!i) { out.decisions.push({ id: id, decision: decisions[id] }); return; }
-      out.decisions.push({ id: id, image: i.image.p, kind: i.kind, box_index: i.kind === 'box' ? i.index : null,
+      out.decisions.push({ id: id, image: i.image.p, image_escaped: !!i.image.pe, kind: i.kind, box_index: i.kind === 'box' ? i.index : null,
                            line: i.kind === 'document' ? i.image.ln : null,
                            missing_index: i.kind === 'missing' ? i.index : null, decision: decisions[id],
                            verdict: i.verdict, reason: i.reason, label: i.label, suggestion: i.suggestion,
@@ -364,6 +364,7 @@
 
   function onKey(e) {
     if (e.target && (e.target.tagName === 'SELECT' || e.target.tagName === 'INPUT')) return;
+    if (e.ctrlKey || e.metaKey || e.altKey) return;  // Ctrl+R reloads, Ctrl+A selects: not decisions
     var key = e.key;
     if (key === 'j' || key === 'ArrowRight') { if (cursor + 1 < matching.length) cursor += 1; if (cursor >= shown) shown += GRID_STEP; }
     else if (key === 'k' || key === 'ArrowLeft') { if (cursor > 0) cursor -= 1; }
@@ -384,7 +385,8 @@
     location.hash.replace(/^#/, '').split('&').forEach(function (part) {
       var kv = part.split('=');
       if (kv.length !== 2) return;
-      var value = decodeURIComponent(kv[1]);
+      var value;
+      try { value = decodeURIComponent(kv[1]); } catch (err) { return; }  // a malformed %: ignored
       if (kv[0] === 'sort') $('sort').value = value;
       else if (FILTERS.indexOf(kv[0]) >= 0) selectFor(kv[0]).setAttribute('data-wanted', value);
     });
