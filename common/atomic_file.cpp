@@ -68,7 +68,8 @@ int64_t remove_temporaries(const fs::path& dir) {
   return removed;
 }
 
-void write_file_atomic(const fs::path& path, const std::function<void(std::ostream&)>& write, TemporaryName name) {
+void write_file_atomic(const fs::path& path, const std::function<void(std::ostream&)>& write, TemporaryName name,
+                       Durability durability) {
   const fs::path tmp = name == TemporaryName::fixed ? fixed_temporary_path(path) : temporary_path(path);
   const auto fail = [&](const std::string& what) {
     std::error_code ec;
@@ -93,13 +94,15 @@ void write_file_atomic(const fs::path& path, const std::function<void(std::ostre
     if (!out) fail("write failed (disk full?)");
   }
   // fsync so that a crash right after the rename cannot leave an empty file under the new name.
-  const int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || ::fsync(fd) != 0) {
-    const int err = errno;
-    if (fd >= 0) ::close(fd);
-    fail(fmt::format("cannot sync: {}", std::strerror(err)));
+  if (durability == Durability::synced) {
+    const int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || ::fsync(fd) != 0) {
+      const int err = errno;
+      if (fd >= 0) ::close(fd);
+      fail(fmt::format("cannot sync: {}", std::strerror(err)));
+    }
+    ::close(fd);
   }
-  ::close(fd);
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     const int err = errno;
     std::error_code ec;
@@ -109,8 +112,10 @@ void write_file_atomic(const fs::path& path, const std::function<void(std::ostre
   }
 }
 
-void write_file_atomic(const fs::path& path, std::string_view content) {
-  write_file_atomic(path, [&](std::ostream& out) { out.write(content.data(), static_cast<std::streamsize>(content.size())); });
+void write_file_atomic(const fs::path& path, std::string_view content, Durability durability) {
+  write_file_atomic(
+      path, [&](std::ostream& out) { out.write(content.data(), static_cast<std::streamsize>(content.size())); },
+      TemporaryName::unique, durability);
 }
 
 std::string read_file(const fs::path& path) {

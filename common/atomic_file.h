@@ -38,14 +38,21 @@ enum class TemporaryName {
 
 /// Writes `path` through a temporary file and a rename, so a reader sees the old file or the
 /// new one, never a mix; `write` streams the content (the stream is binary). The data are
-/// fsynced before the rename. On any failure, an exception from `write` included, the
+/// fsynced before the rename (unless Durability::unsynced). On any failure, an exception from `write` included, the
 /// temporary is removed and lv::Error (exit 1) names the file (the exception from `write`
 /// propagates unchanged).
+/// Whether write_file_atomic() fsyncs before the rename.
+enum class Durability {
+  synced,    ///< a crash never leaves an empty file under the new name
+  unsynced,  ///< for files made again from others (review thumbnails): a crash may leave one empty
+};
+
 void write_file_atomic(const std::filesystem::path& path, const std::function<void(std::ostream&)>& write,
-                       TemporaryName name = TemporaryName::unique);
+                       TemporaryName name = TemporaryName::unique, Durability durability = Durability::synced);
 
 /// write_file_atomic() of a string.
-void write_file_atomic(const std::filesystem::path& path, std::string_view content);
+void write_file_atomic(const std::filesystem::path& path, std::string_view content,
+                       Durability durability = Durability::synced);
 
 /// Reads a whole file. Throws lv::Error naming the file when it cannot be read.
 std::string read_file(const std::filesystem::path& path);

@@ -75,7 +75,9 @@ json review_image(const json& record, int64_t number, const fs::path& output_dir
   std::error_code ec;
   const auto thumb = [&](const std::string& tag) -> json {
     const std::string rel = path + "." + tag + ".jpg";
-    return fs::exists(output_dir / "review" / "thumbs" / rel, ec) ? json("thumbs/" + url_path(rel)) : json(nullptr);
+    // An empty one (a crash before the system wrote it: thumbnails are not synced) is none.
+    const uintmax_t size = fs::file_size(output_dir / "review" / "thumbs" / rel, ec);
+    return !ec && size > 0 ? json("thumbs/" + url_path(rel)) : json(nullptr);
   };
   const auto row = [&](int box, int miss, const std::string& label, const std::string& suggestion, double confidence,
                        const std::string& reason, double score, const std::string& kind) {

@@ -422,8 +422,11 @@ int main(int argc, char** argv) {
   app.add_option("--type", type, "many-box mode: classifier or yolov8")->capture_default_str()
       ->check(CLI::IsMember({"classifier", "yolov8"}));
   bool cnn = false;
+  bool no_review = false;
   int repeat = 3;
   app.add_option("--repeat", repeat, "many-box mode: runs of each, the fastest kept")->capture_default_str()->check(CLI::Range(1, 100));
+  app.add_flag("--no-review", no_review,
+               "throughput mode: output.review false (no thumbnails of flagged boxes; the default writes them)");
   app.add_flag("--cnn", cnn, "many-box mode, classifier: a CNN of the demo's shape (random weights, 32-px crops) "
                              "instead of the trivial mean-colour model");
   std::string detector_config;
@@ -453,7 +456,7 @@ int main(int argc, char** argv) {
   std::string names;
   for (const auto& n : class_names) names += (names.empty() ? "" : ", ") + n;
   std::ofstream(dir / "config.yaml") << "input:\n  images: data\n  classes: [" << names << "]\n"
-                                     << "output:\n  debug_images: none\n"
+                                     << "output:\n  debug_images: none\n" << (no_review ? "  review: false\n" : "")
                                      << fmt::format("model:\n  path: {}\n  input_size: {}\n  class_names: [{}]\n",
                                                     model_path.string(), input_size, names)
                                      << fmt::format("processing:\n  batch_size: 64\n  num_threads: {}\n  decode_threads: 2\n", threads);

@@ -309,14 +309,14 @@ cv::Scalar verdict_colour(Verdict v) {
   return v == Verdict::correct ? cv::Scalar(0, 200, 0) : v == Verdict::mislabeled ? cv::Scalar(0, 0, 255) : cv::Scalar(0, 165, 255);
 }
 
-void write_jpeg(const fs::path& file, const cv::Mat& bgr) {
+void write_jpeg(const fs::path& file, const cv::Mat& bgr, Durability durability) {
   std::vector<uint8_t> buf;
   if (!cv::imencode(".jpg", bgr, buf, {cv::IMWRITE_JPEG_QUALITY, 90}))
     throw Error(ExitCode::failed, fmt::format("{}: cannot encode the debug image", file.string()));
   std::error_code ec;
   fs::create_directories(file.parent_path(), ec);
   // Atomically, like every output file: a worker killed mid-write leaves a temporary, not half a JPEG.
-  write_file_atomic(file, std::string_view(reinterpret_cast<const char*>(buf.data()), buf.size()));
+  write_file_atomic(file, std::string_view(reinterpret_cast<const char*>(buf.data()), buf.size()), durability);
 }
 
 namespace {
@@ -379,7 +379,9 @@ int write_thumbnails(const fs::path& dir, const cv::Mat& bgr, const ImageResult&
     if (r.results[i].verdict == Verdict::correct) continue;
     const LabelBox& lb = r.labels.boxes[i];
     const Box b = from_yolo(lb.cx, lb.cy, lb.w, lb.h, bgr.cols, bgr.rows);
-    write_jpeg(thumbnail_path(dir, r.path, fmt::format("b{}", i)), thumbnail(bgr, b, verdict_colour(r.results[i].verdict)));
+    // Unsynced: a thumbnail is a preview made again by the next run; the review skips an empty one.
+    write_jpeg(thumbnail_path(dir, r.path, fmt::format("b{}", i)), thumbnail(bgr, b, verdict_colour(r.results[i].verdict)),
+               Durability::unsynced);
     ++written;
   }
   // Missing boxes are in the original image's pixels.
@@ -388,7 +390,8 @@ int write_thumbnails(const fs::path& dir, const cv::Mat& bgr, const ImageResult&
   for (size_t k = 0; k < r.missing.size(); ++k) {
     const Box& m = r.missing[k].box;
     const Box scaled{m.x1 * sx, m.y1 * sy, m.x2 * sx, m.y2 * sy};
-    write_jpeg(thumbnail_path(dir, r.path, fmt::format("m{}", k)), thumbnail(bgr, scaled, cv::Scalar(255, 0, 255)));
+    write_jpeg(thumbnail_path(dir, r.path, fmt::format("m{}", k)), thumbnail(bgr, scaled, cv::Scalar(255, 0, 255)),
+               Durability::unsynced);
     ++written;
   }
   return written;

@@ -9,6 +9,7 @@
 
 #include <opencv2/core.hpp>
 
+#include "atomic_file.h"
 #include "image_record.h"
 #include "labels.h"
 #include "model.h"
@@ -83,6 +84,6 @@ inline constexpr int kReviewImageSide = 1280;
 cv::Scalar verdict_colour(Verdict v);
 
 /// Encodes as JPEG and writes the file (creating folders). Throws lv::Error naming the file.
-void write_jpeg(const std::filesystem::path& file, const cv::Mat& bgr);
+void write_jpeg(const std::filesystem::path& file, const cv::Mat& bgr, Durability durability = Durability::synced);
 
 }  // namespace lv
