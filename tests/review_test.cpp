@@ -149,6 +149,20 @@ TEST_CASE("review: flagged documents get rows and cards with their text's start,
 
 #include "apply_fixes.h"
 
+namespace {
+
+/// apply-fixes of `dir`/decisions.json on the report in `out`, label files under `root`.
+ApplyFixesOptions fix_options(const test::TempDir& dir, const fs::path& out, const fs::path& root) {
+  ApplyFixesOptions o;
+  o.decisions = dir / "decisions.json";
+  o.output_dir = out;
+  o.input_root = root;
+  o.backup_root = dir / "fixes";
+  return o;
+}
+
+}  // namespace
+
 TEST_CASE("apply-fixes never writes through a label file that leads out of the input root", "[review][fixes]") {
   test::TempDir dir;
   const fs::path out = dir / "output", root = dir / "data";
@@ -163,11 +177,7 @@ TEST_CASE("apply-fixes never writes through a label file that leads out of the i
   write_report(out, {record});
   test::write_text(dir / "decisions.json",
                    R"({"run_id": "r", "decisions": [{"image": "a.jpg", "kind": "box", "box_index": 0, "decision": "accept"}]})");
-  ApplyFixesOptions o;
-  o.decisions = dir / "decisions.json";
-  o.output_dir = out;
-  o.input_root = root;
-  o.backup_root = dir / "fixes";
+  const ApplyFixesOptions o = fix_options(dir, out, root);
   std::ostringstream said;
   try {
     apply_fixes(o, said);
@@ -206,11 +216,7 @@ TEST_CASE("apply-fixes writes through a symlink inside the root keeping the mode
     const json missing{{"image", "a.jpg"}, {"kind", "missing"}, {"missing_index", 0}, {"decision", "accept"}};
     test::write_text(dir / "decisions.json", json{{"run_id", "r"}, {"decisions", {box, missing, missing}}}.dump());
   };
-  ApplyFixesOptions o;
-  o.decisions = dir / "decisions.json";
-  o.output_dir = out;
-  o.input_root = root;
-  o.backup_root = dir / "fixes";
+  const ApplyFixesOptions o = fix_options(dir, out, root);
   std::ostringstream said;
   decisions("cat");  // the page said "cat", the report says "dog": exported from another merge
   CHECK_THROWS_WITH(apply_fixes(o, said), Catch::Contains("accepted as 'cat', but the report now suggests 'dog'"));
