@@ -363,27 +363,26 @@ LaunchSpec Session::launch_spec(const RunState& state, const ShardState& s, bool
   for (const auto& a : config_.worker.args) spec.argv.push_back(a);
   // PCI_BUS_ID: CUDA's default order is fastest-first, but our indices are nvidia-smi's
   // (PCI bus order); on a machine with mixed GPUs they would name different cards.
-  spec.env = {{"CUDA_VISIBLE_DEVICES", s.cuda_visible_devices},
-              {"CUDA_DEVICE_ORDER", "PCI_BUS_ID"},
-              {"OMP_NUM_THREADS", std::to_string(threads.model)},
-              {"LV_CORES_PER_WORKER", std::to_string(threads.cores)}};
-  if (slurm_) {
-    // Slurm sets the devices, and the task's cores are the node's business: the task sizes
-    // its threads from the CPUs Slurm gave it (run_slurm_task), unless num_threads is set.
-    spec.env.clear();
-    if (config_.processing.num_threads > 0)
-      spec.env.emplace_back("OMP_NUM_THREADS", std::to_string(config_.processing.num_threads));
-  }
   spec.shard = s.index;
   spec.log = work_dir_ / shard_log(s);
   // A shard split off onto a GPU appends to that GPU's log, as every retry does.
   spec.append_log = resume || !s.log.empty();
-  spec.log_header = fmt::format("==== orchestrator: shard {} attempt {} on {} (CUDA_VISIBLE_DEVICES={}) at {}{} ====\n",
-                                s.index, s.attempts + 1, s.device, s.cuda_visible_devices, now_iso8601(),
-                                resume ? ", resuming" : "");
-  if (slurm_)
+  const char* resuming = resume ? ", resuming" : "";
+  if (slurm_) {
+    // Slurm sets the devices, and the task's cores are the node's business: the task sizes
+    // its threads from the CPUs Slurm gave it (run_slurm_task), unless num_threads is set.
+    if (config_.processing.num_threads > 0)
+      spec.env.emplace_back("OMP_NUM_THREADS", std::to_string(config_.processing.num_threads));
     spec.log_header = fmt::format("==== orchestrator: shard {} attempt {} submitted to Slurm at {}{} ====\n", s.index,
-                                  s.attempts + 1, now_iso8601(), resume ? ", resuming" : "");
+                                  s.attempts + 1, now_iso8601(), resuming);
+    return spec;
+  }
+  spec.env = {{"CUDA_VISIBLE_DEVICES", s.cuda_visible_devices},
+              {"CUDA_DEVICE_ORDER", "PCI_BUS_ID"},
+              {"OMP_NUM_THREADS", std::to_string(threads.model)},
+              {"LV_CORES_PER_WORKER", std::to_string(threads.cores)}};
+  spec.log_header = fmt::format("==== orchestrator: shard {} attempt {} on {} (CUDA_VISIBLE_DEVICES={}) at {}{} ====\n",
+                                s.index, s.attempts + 1, s.device, s.cuda_visible_devices, now_iso8601(), resuming);
   return spec;
 }
 
@@ -594,14 +593,9 @@ int Session::retry(RunState state) {
   });
   if (slurm_) {
     // Each shard is a task of its own (a new array over the shards that run again).
-    for (int index : selected) {
-      ShardState& s = state.shards.at(static_cast<size_t>(index));
-      const DeviceSlot slot = slurm_slot(index);
-      s.device = slot.label();
-      s.is_gpu = false;
-      s.device_index = index;
-      s.cuda_visible_devices.clear();
-    }
+    std::vector<DeviceSlot> tasks;
+    for (int index : selected) tasks.push_back(slurm_slot(index));
+    assign_devices(state, selected, tasks);
   } else if (!options_.gpus.empty() || options_.num_gpus || on_slurm_tasks) {
     // (A Slurm run retried here runs on this machine's devices.)
     const std::vector<DeviceSlot> slots = devices();

@@ -442,10 +442,6 @@ int run_slurm_task(const fs::path& tasks_file) {
   return 127;
 }
 
-}  // namespace lv
-
-namespace lv {
-
 int run_slurm_probe(const fs::path& file, const std::string& token) {
   try {
     write_file_atomic(file, token + "\n");
