@@ -118,6 +118,18 @@ void write_file_atomic(const fs::path& path, std::string_view content, Durabilit
       TemporaryName::unique, durability);
 }
 
+void sync_filesystem(const fs::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    throw Error(ExitCode::failed, fmt::format("{}: cannot open to sync: {}", printable(dir.string()), std::strerror(errno)));
+  if (::syncfs(fd) != 0) {
+    const int err = errno;
+    ::close(fd);
+    throw Error(ExitCode::failed, fmt::format("{}: cannot sync its file system: {}", printable(dir.string()), std::strerror(err)));
+  }
+  ::close(fd);
+}
+
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in)

@@ -45,6 +45,8 @@ enum class TemporaryName {
 enum class Durability {
   synced,    ///< a crash never leaves an empty file under the new name
   unsynced,  ///< for files made again from others (review thumbnails): a crash may leave one empty
+  deferred,  ///< not synced here: the caller makes a group of files durable at once with
+             ///< sync_filesystem() before it records them as done (a worker's JournalCommitter)
 };
 
 void write_file_atomic(const std::filesystem::path& path, const std::function<void(std::ostream&)>& write,
@@ -53,6 +55,11 @@ void write_file_atomic(const std::filesystem::path& path, const std::function<vo
 /// write_file_atomic() of a string.
 void write_file_atomic(const std::filesystem::path& path, std::string_view content,
                        Durability durability = Durability::synced);
+
+/// Writes every modified file of the file system holding `dir` to disk (syncfs(2)): one call
+/// makes a group of files written Durability::deferred durable, for the cost of about one
+/// fsync instead of one each. Throws lv::Error naming `dir` when it cannot be opened or synced.
+void sync_filesystem(const std::filesystem::path& dir);
 
 /// Reads a whole file. Throws lv::Error naming the file when it cannot be read.
 std::string read_file(const std::filesystem::path& path);

@@ -170,6 +170,97 @@ void ShardJournal::append(const json& record, bool flush) {
   if (finished_.insert(*item).second) ++done_;
 }
 
+namespace {
+/// How long a finished item may wait for its group to fill before it is journalled.
+constexpr std::chrono::milliseconds kCommitLinger{100};
+}  // namespace
+
+JournalCommitter::JournalCommitter(ShardJournal& journal, fs::path output_dir, size_t capacity)
+    : journal_(journal), output_dir_(std::move(output_dir)), capacity_(std::max<size_t>(1, capacity)) {
+  thread_ = std::thread([this] { run(); });
+}
+
+JournalCommitter::~JournalCommitter() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    dropping_ = true;
+  }
+  changed_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void JournalCommitter::rethrow_failure() {
+  if (failure_) std::rethrow_exception(failure_);
+}
+
+void JournalCommitter::push(std::future<json> record) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  changed_.wait(lock, [this] { return failure_ || queue_.size() < capacity_; });
+  rethrow_failure();
+  queue_.push_back(std::move(record));
+  changed_.notify_all();
+}
+
+void JournalCommitter::finish() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closing_ = true;
+  }
+  changed_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  rethrow_failure();
+}
+
+void JournalCommitter::run() {
+  for (;;) {
+    std::vector<std::future<json>> taken;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      changed_.wait(lock, [this] { return dropping_ || closing_ || !queue_.empty(); });
+      // Gathers a group: a sync costs about the same for one file as for fifty, so wait until
+      // half the capacity is queued, or at most kCommitLinger.
+      changed_.wait_for(lock, kCommitLinger, [this] { return dropping_ || closing_ || queue_.size() >= capacity_ / 2; });
+      if (dropping_ || failure_ || queue_.empty()) return;  // empty here: closing, all committed
+      taken.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    changed_.notify_all();
+    try {
+      // Outside the lock: waiting for a writer must not block push().
+      std::vector<json> group{taken.front().get()};
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        while (!queue_.empty() && queue_.front().wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+          taken.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      }
+      changed_.notify_all();
+      // A writer that threw ends the group: the records before it are still journalled.
+      std::exception_ptr failed;
+      for (size_t i = 1; i < taken.size() && !failed; ++i) {
+        try {
+          group.push_back(taken[i].get());
+        } catch (...) {
+          failed = std::current_exception();
+        }
+      }
+      sync_filesystem(output_dir_);
+      for (const json& record : group) journal_.append(record, /*flush=*/false);
+      journal_.flush();
+      if (failed) std::rethrow_exception(failed);
+    } catch (...) {
+      // Not swallowed: push() and finish() rethrow it on the worker's thread.
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        failure_ = std::current_exception();
+      }
+      changed_.notify_all();
+      return;
+    }
+  }
+}
+
 ExitCode finish_shard(const WorkerArgs& args, const ShardJournal& journal, const std::vector<std::string>& items,
                       std::string_view tool_name, std::chrono::steady_clock::time_point started, bool interrupted,
                       const ReportLayout& layout, const json& fields) {

@@ -7,7 +7,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <exception>
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -119,6 +122,44 @@ class ShardJournal {
   std::atomic<int64_t> done_{0}, failed_{0};
   int64_t resumed_ = 0;
   std::unique_ptr<JournalWriter> writer_;
+};
+
+/// Journals the records of items whose outputs other threads write, in the order pushed, a
+/// group at a time, on its own thread (the model's thread never waits for the disk). It waits
+/// for the oldest record, takes every one finished behind it, makes the group's outputs durable
+/// with one sync_filesystem() of the output tree, and only then appends the records: a
+/// journalled item's outputs survive a crash of the machine (DESIGN §6), for about one fsync a
+/// group instead of one a file (writers use Durability::deferred). A record pushed as an
+/// exception (a writer that threw) stops the commits; push() and finish() rethrow it.
+class JournalCommitter {
+ public:
+  /// `capacity`: records waiting at most; push() blocks beyond it.
+  JournalCommitter(ShardJournal& journal, std::filesystem::path output_dir, size_t capacity);
+  /// Stops after the group being committed; records not committed yet are dropped (--resume
+  /// does them again). Call finish() to commit them.
+  ~JournalCommitter();
+  JournalCommitter(const JournalCommitter&) = delete;
+  JournalCommitter& operator=(const JournalCommitter&) = delete;
+
+  /// Queues a record to come; blocks while `capacity` wait. Rethrows the first failure.
+  void push(std::future<nlohmann::json> record);
+  /// Commits everything pushed and stops. Rethrows the first failure.
+  void finish();
+
+ private:
+  void run();
+  void rethrow_failure();
+
+  ShardJournal& journal_;
+  const std::filesystem::path output_dir_;
+  const size_t capacity_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<std::future<nlohmann::json>> queue_;
+  bool closing_ = false;   ///< finish(): commit what is queued, then end
+  bool dropping_ = false;  ///< destructor: end after the current group
+  std::exception_ptr failure_;
+  std::thread thread_;
 };
 
 /// The end of a shard. Interrupted: says how far it got, returns ExitCode::interrupted.

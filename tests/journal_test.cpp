@@ -1,12 +1,18 @@
 #include "journal.h"
 
+#include <future>
 #include <string>
+#include <thread>
+
+#include <fmt/core.h>
 
 #include "byte_text.h"
 #include "catch.h"
 #include "error.h"
 #include "test_util.h"
+#include "worker_kit.h"
 
+namespace fs = std::filesystem;
 using nlohmann::json;
 using lv::test::read_text;
 using lv::test::TempDir;
@@ -157,4 +163,75 @@ TEST_CASE("a record with unescaped bytes that are not UTF-8 is still journalled,
   CHECK_NOTHROW(w.append(rec("a/y.jpg", "correct")));
   const lv::JournalContents j = lv::read_journal(file);
   CHECK(j.paths == std::unordered_set<std::string>{"a/x.jpg", "a/y.jpg"});
+}
+
+namespace {
+/// A shard's journal in `dir/out`, started afresh.
+struct CommitterFixture {
+  TempDir dir;
+  lv::WorkerArgs args{dir / "config.yaml", dir / "items.txt", dir / "out", 0, false, {}};
+  lv::ShardJournal journal{args, {}};
+  std::vector<std::string> journalled() const {
+    std::vector<std::string> out;
+    for (const json& r : lv::read_journal(args.output_dir / lv::kJournalFileName).records) out.push_back(r["path"]);
+    return out;
+  }
+};
+}  // namespace
+
+TEST_CASE("the committer journals records in the order pushed, whatever order their writers finish in",
+          "[journal][committer]") {
+  CommitterFixture f;
+  std::vector<std::promise<json>> writers(6);
+  {
+    lv::JournalCommitter committer(f.journal, f.args.output_dir, 4);
+    std::thread finisher([&] {
+      // Backwards: the last record is ready first.
+      for (size_t i = writers.size(); i-- > 0;) writers[i].set_value(rec(fmt::format("{}.jpg", i), "correct"));
+    });
+    for (auto& w : writers) committer.push(w.get_future());  // blocks at 4 until the finisher runs
+    committer.finish();
+    finisher.join();
+  }
+  CHECK(f.journalled() == std::vector<std::string>{"0.jpg", "1.jpg", "2.jpg", "3.jpg", "4.jpg", "5.jpg"});
+  CHECK(f.journal.done() == 6);
+}
+
+TEST_CASE("a writer that threw stops the commits after the records before it, and the worker hears of it",
+          "[journal][committer]") {
+  CommitterFixture f;
+  lv::JournalCommitter committer(f.journal, f.args.output_dir, 8);
+  std::promise<json> first, broken, after;
+  first.set_value(rec("first.jpg", "correct"));
+  broken.set_exception(std::make_exception_ptr(lv::Error(lv::ExitCode::failed, "out/x.txt: write failed (disk full?)")));
+  after.set_value(rec("after.jpg", "correct"));
+  committer.push(first.get_future());
+  committer.push(broken.get_future());
+  committer.push(after.get_future());
+  CHECK_THROWS_WITH(committer.finish(), Catch::Contains("disk full"));
+  // "after" was written but is not journalled: --resume does it again; nothing is lost.
+  CHECK(f.journalled() == std::vector<std::string>{"first.jpg"});
+}
+
+TEST_CASE("records whose tree cannot be synced are not journalled", "[journal][committer]") {
+  CommitterFixture f;
+  const fs::path gone = f.dir / "gone";
+  lv::JournalCommitter committer(f.journal, gone, 8);
+  std::promise<json> one;
+  one.set_value(rec("one.jpg", "correct"));
+  committer.push(one.get_future());
+  CHECK_THROWS_WITH(committer.finish(), Catch::Contains("gone") && Catch::Contains("cannot open to sync"));
+  CHECK(f.journalled().empty());
+  CHECK(f.journal.done() == 0);
+}
+
+TEST_CASE("a committer dropped without finish ends once its writers do and journals no more", "[journal][committer]") {
+  CommitterFixture f;
+  {
+    lv::JournalCommitter committer(f.journal, f.args.output_dir, 8);
+    std::promise<json> pending;
+    committer.push(pending.get_future());
+    // The worker unwinds (an exception): the writer's task goes with its pool.
+  }  // `pending` is destroyed first: broken_promise wakes the committer, which ends.
+  CHECK(f.journalled().empty());
 }

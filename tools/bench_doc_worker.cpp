@@ -190,7 +190,7 @@ int main(int argc, char** argv) {
   lv::write_file_atomic(dir / "items.txt", [&](std::ostream& out) {
     for (const std::string& item : listing.items) out << item << '\n';
   });
-  const lv::WorkerArgs args{dir / "config.yaml", dir / "items.txt", dir / "out_worker", 0, false};
+  const lv::WorkerArgs args{dir / "config.yaml", dir / "items.txt", dir / "out_worker", 0, false, {}};
   std::atomic<bool> stop{false};
   t = std::chrono::steady_clock::now();
   lv::run_doc_worker(config, args, stop);

@@ -201,7 +201,8 @@ class ShardRun {
         if (!r.error) write_autolabeled(p);
         // Debug images on request only (debug_images: all): "issues" has no meaning here.
         if (!r.error && !p.bgr.empty() && config_.output.debug_images == DebugImages::all)
-          write_jpeg(debug_image_path(args_.output_dir, r.path), draw_debug(p.bgr, r, model_.classes()));
+          write_jpeg(debug_image_path(args_.output_dir, r.path), draw_debug(p.bgr, r, model_.classes()),
+                     Durability::deferred);
       } catch (const std::exception& e) {
         return to_autolabel_record(error_result(r.path, r.shard, fmt::format("cannot write the outputs: {}", e.what())),
                                    model_.classes());
@@ -213,7 +214,8 @@ class ShardRun {
       const bool issue = r.verdict != Verdict::correct;
       if (!p.bgr.empty() && (config_.output.debug_images == DebugImages::all ||
                              (config_.output.debug_images == DebugImages::issues && issue)))
-        write_jpeg(debug_image_path(args_.output_dir, r.path), draw_debug(p.bgr, r, model_.classes()));
+        write_jpeg(debug_image_path(args_.output_dir, r.path), draw_debug(p.bgr, r, model_.classes()),
+                   Durability::deferred);
       if (config_.output.review && issue && !p.review.empty()) write_thumbnails(args_.output_dir, p.review, r);
     } catch (const std::exception& e) {
       ImageResult failed = error_result(r.path, r.shard, fmt::format("cannot write the outputs: {}", e.what()));
@@ -283,15 +285,15 @@ class ShardRun {
     } else {
       const fs::path label_out = output_label_path(args_.output_dir, folder, r.path, r.keep_extension);
       fs::create_directories(label_out.parent_path());
-      write_file_atomic(label_out, p.label_text);
+      write_file_atomic(label_out, p.label_text, Durability::deferred);
       return;
     }
     const fs::path label_out = output_label_path(args_.output_dir, folder, r.path, r.keep_extension);
     fs::create_directories(label_out.parent_path());
-    write_file_atomic(label_out, corrected);
+    write_file_atomic(label_out, corrected, Durability::deferred);
     const fs::path original = original_label_path(args_.output_dir, folder, r.path, r.keep_extension);
     fs::create_directories(original.parent_path());
-    write_file_atomic(original, p.label_text);
+    write_file_atomic(original, p.label_text, Durability::deferred);
   }
 
   /// Task autolabel: the image under autolabeled/ with its labels beside it (its own label
@@ -303,8 +305,9 @@ class ShardRun {
     place_image(p.source, image_out);
     const fs::path label_out = output_label_path(args_.output_dir, kAutolabelFolder, r.path, r.keep_extension);
     fs::create_directories(label_out.parent_path());
-    write_file_atomic(label_out, r.label_file ? p.label_text
-                                              : fix_label_text("", {}, yolo_lines(r.autolabeled, r.width, r.height)));
+    write_file_atomic(label_out,
+                      r.label_file ? p.label_text : fix_label_text("", {}, yolo_lines(r.autolabeled, r.width, r.height)),
+                      Durability::deferred);
   }
 
   void place_image(const fs::path& from, const fs::path& to) const {
@@ -388,7 +391,9 @@ ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const st
     // (a batch above 64 was silently cut to 64 + 2 decode_threads images, issue 10 item 6).
     const size_t max_in_flight = static_cast<size_t>(batch + 2 * decoders);
     std::deque<std::future<Pending>> decoding;
-    std::deque<std::future<json>> writing;
+    // Records reach the journal a group at a time, after one sync of the tree (the writers
+    // leave their files unsynced: Durability::deferred).
+    JournalCommitter committer(journal, args.output_dir, max_in_flight);
     size_t next = 0;
 
     auto fill = [&] {
@@ -396,11 +401,6 @@ ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const st
         std::string item = todo[next++];
         decoding.push_back(pool.submit([&run, item] { return run.decode(item); }));
       }
-    };
-    auto finish_one = [&] {
-      json record = writing.front().get();
-      writing.pop_front();
-      journal.append(record);
     };
 
     // A group between the model and the writers. The model's device works on one group while
@@ -418,7 +418,7 @@ ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const st
           const auto it = std::find(f.owners.begin(), f.owners.end(), p.get());
           run.judge(*p, it == f.owners.end() ? ModelOutput{} : outputs[static_cast<size_t>(it - f.owners.begin())]);
         }
-        writing.push_back(pool.submit([&run, p] { return run.write(*p); }));
+        committer.push(pool.submit([&run, p] { return run.write(*p); }));
       }
     };
     // A step of the model's; false (the error kept for after the writers) when it failed.
@@ -445,17 +445,30 @@ ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const st
       return ok;
     };
 
+    // A decoded item whose crops would have overfilled the last group's batch: it opens the next
+    // group (a group of 66 crops ran as a batch of 64 and one of 2, which costs a whole forward's
+    // fixed overhead on CPU).
+    std::shared_ptr<Pending> carried;
     for (;;) {
       fill();
-      if (stop || decoding.empty()) break;
-      // A batch: whole images until their crops (classifier) or images (detectors) fill it.
+      if (stop || (decoding.empty() && !carried)) break;
+      // A batch: whole images until their crops (classifier) or images (detectors) fill it. An
+      // image with more crops than a batch goes alone, over several batches.
       Flight flight;
       int units = 0;
-      while (!decoding.empty() && units < batch && flight.group.size() < max_in_flight) {
-        flight.group.push_back(std::make_shared<Pending>(decoding.front().get()));
-        decoding.pop_front();
-        units += flight.group.back()->input.count;
-        fill();
+      while ((carried || !decoding.empty()) && units < batch && flight.group.size() < max_in_flight) {
+        std::shared_ptr<Pending> p = std::move(carried);
+        if (!p) {
+          p = std::make_shared<Pending>(decoding.front().get());
+          decoding.pop_front();
+          fill();
+        }
+        if (units > 0 && units + p->input.count > batch) {
+          carried = std::move(p);
+          break;
+        }
+        units += p->input.count;
+        flight.group.push_back(std::move(p));
       }
       std::vector<const ModelInput*> inputs;
       for (const auto& p : flight.group) {
@@ -473,13 +486,10 @@ ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const st
       if (previous) complete(*previous, outputs);
       if (!launched) break;
       previous = std::move(flight);
-      while (!writing.empty() && (writing.size() > max_in_flight ||
-                                  writing.front().wait_for(std::chrono::seconds(0)) == std::future_status::ready))
-        finish_one();
     }
     if (!model_failure) land();
     // Items already judged are finished; items still decoding are dropped (not journalled).
-    while (!writing.empty()) finish_one();
+    committer.finish();
     interrupted = stop.load();
     if (model_failure) {
       try {

@@ -70,6 +70,16 @@ def forward(self, x):
   m.save(file.string());
 }
 
+void save_batch_range_classifier(const std::filesystem::path& file, int min, int max) {
+  torch::jit::Module m("BatchRange");
+  m.define(fmt::format(R"py(
+def forward(self, x):
+    assert x.size(0) >= {0} and x.size(0) <= {1}, "expected a batch of {0} to {1} rows"
+    return torch.softmax(x.mean([2, 3]), 1)
+)py", min, max));
+  m.save(file.string());
+}
+
 void save_conv_classifier(const std::filesystem::path& file, int classes, int width) {
   torch::manual_seed(7);
   torch::jit::Module m("ConvClassifier");

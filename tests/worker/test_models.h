@@ -32,6 +32,10 @@ void save_oom_above_classifier(const std::filesystem::path& file, int limit);
 /// that the worker fills its batches.
 void save_exact_batch_classifier(const std::filesystem::path& file, int batch);
 
+/// A 3-class classifier (mean colour) that fails on a batch of fewer than `min` or more than
+/// `max` rows: checks that the worker runs no sliver batches.
+void save_batch_range_classifier(const std::filesystem::path& file, int min, int max);
+
 void save_conv_classifier(const std::filesystem::path& file, int classes, int width = 32);
 
 /// A classifier whose output has `classes` columns whatever the input (wrong-shape tests).

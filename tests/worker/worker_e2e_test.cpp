@@ -740,6 +740,41 @@ TEST_CASE("image_worker fills batches above 64: 100 crops go to the model as one
   for (const auto& image : report["images"]) CHECK(image["error"].is_null());
 }
 
+TEST_CASE("image_worker runs no sliver batches: an image whose crops would overfill a batch opens the next",
+          "[worker][e2e]") {
+  // Three boxes an image, batches of 8: whole images make groups of 6 crops. Filling each batch
+  // to 8 split every third image's crops into a batch of 8 and one of 1, a whole forward for a
+  // single crop; the model fails on any batch under 3 rows.
+  lv::test::TempDir dir;
+  lv::test::save_batch_range_classifier(dir / "model.pt", 3, 8);
+  std::string list;
+  for (int i = 0; i < 12; ++i) {
+    write_image(dir / "data/images" / fmt::format("{:03d}.png", i), red_green(32, 32));
+    write_text(dir / "data/labels" / fmt::format("{:03d}.txt", i),
+               "0 0.25 0.5 0.4 0.4\n0 0.5 0.5 0.2 0.2\n1 0.75 0.5 0.4 0.4\n");
+    list += fmt::format("images/{:03d}.png\n", i);
+  }
+  write_text(dir / "split.txt", list);
+  write_text(dir / "config.yaml",
+             "input:\n  images: data\n  classes: [red, green, blue]\n"
+             "model:\n  path: model.pt\n  type: classifier\n  input_size: 8\n"
+             "processing:\n  batch_size: 8\n  decode_threads: 2\n");
+  const fs::path log = dir / "w.log";
+  const int rc = lv::test::run_program({LV_IMAGE_WORKER, "--config", (dir / "config.yaml").string(), "--items",
+                                        (dir / "split.txt").string(), "--output-dir", (dir / "out").string(), "--shard",
+                                        "0"},
+                                       log);
+  INFO(read_text(log));
+  REQUIRE(rc == 0);
+  const json report = json::parse(read_text(dir / "out/verification_report.json"));
+  CHECK(report["status"] == "complete");
+  REQUIRE(report["images"].size() == 12);
+  for (const auto& image : report["images"]) {
+    CHECK(image["error"].is_null());
+    CHECK(image["boxes"].size() == 3);
+  }
+}
+
 TEST_CASE("threads: the orchestrator's share of the cores sizes model threads and decoders", "[worker]") {
   // Each test case runs in its own process (ctest), so the environment is ours to set.
   ::setenv("LV_CORES_PER_WORKER", "3", 1);
