@@ -123,7 +123,7 @@ void Runner::consider_split(Clock::time_point now) {
   double busy_s = 0;
   // GPUs about to finish their shard: a shard that deserves them waits for them rather than
   // being split now and again in a moment (each split costs a stop and a start).
-  const double soon_s = std::max(1.0, startup_s_ + stop_s_);
+  const double soon_s = std::max(options_.finishing_soon_s, startup_s_ + stop_s_);
   int soon = 0;
   int healthy = 0;
   for (const auto& lane : lanes_) healthy += lane.quarantined ? 0 : 1;

@@ -64,6 +64,7 @@ struct Options {
   double balance_work_s = 16;
   int64_t balance_items = 2000;
   std::vector<int> balance_gpus = {1, 2, 4, 8};
+  std::string balance_workload;  ///< only the workloads whose name holds this (empty: all)
 };
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -449,6 +450,7 @@ void bench_balance(const Options& opt) {
   fmt::print("  {:<26} {:>4}  {:>7}  {:>15}  {:>15}  {:>6}\n", "workload", "GPUs", "ideal", "static (x ideal)",
              "balanced (x id.)", "splits");
   for (const Workload& w : make_workloads(opt)) {
+    if (w.name.find(opt.balance_workload) == std::string::npos) continue;
     const double total_s = static_cast<double>(w.total_ms()) / 1000.0;
     double t1 = 0;
     std::vector<std::string> efficiency;
@@ -464,6 +466,10 @@ void bench_balance(const Options& opt) {
     }
     if (!efficiency.empty())
       fmt::print("    scaling efficiency T1/(N*TN), static / balanced: {}\n", fmt::join(efficiency, "; "));
+    // An item is never split: no schedule ends before the costliest item's own time.
+    const int64_t largest = *std::max_element(w.cost_ms.begin(), w.cost_ms.end());
+    fmt::print("    costliest item {:.2f} s ({:.2f} of the {}-GPU ideal)\n", static_cast<double>(largest) / 1000.0,
+               static_cast<double>(largest) / 1000.0 / (total_s / opt.balance_gpus.back()), opt.balance_gpus.back());
   }
   fmt::print("  (targets: efficiency >= 0.97 at 8 GPUs on uniform work; balanced <= 1.10x ideal on skewed work)\n");
 }
@@ -492,6 +498,8 @@ int main(int argc, char** argv) {
   app.add_flag("--balance", opt.balance, "only the balancing figures (static vs balanced shards, 1-8 posed GPUs)");
   app.add_option("--balance-work", opt.balance_work_s, "seconds of work per workload (all GPUs together)")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--balance-items", opt.balance_items, "items per workload")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--balance-workload", opt.balance_workload,
+                 "only the workloads whose name holds this: uniform, skewed or heavy-tailed (default: all three)");
   app.add_option("--balance-gpus", opt.balance_gpus, "posed GPU counts")->delimiter(',')->capture_default_str()->check(CLI::Range(1, 64));
   CLI11_PARSE(app, argc, argv);
   if (opt.balance) {
