@@ -714,20 +714,22 @@ TEST_CASE("image_worker out of memory at warm-up halves its batch until it fits,
   CHECK(pick >= 1);
 }
 
-TEST_CASE("image_worker fills batches above 64: 100 crops go to the model as one batch of 100", "[worker][e2e]") {
-  lv::test::TempDir dir;
-  lv::test::save_exact_batch_classifier(dir / "model.pt", 100);
+namespace {
+/// `images` 32 x 32 red-green images with `label_text` each, run through image_worker with
+/// model.pt (a classifier of 8-px crops) in batches of `batch`; returns the shard report after
+/// checking the worker succeeded and every image went through without an error.
+json run_batch_case(const lv::test::TempDir& dir, int images, const std::string& label_text, int batch) {
   std::string list;
-  for (int i = 0; i < 100; ++i) {
-    write_image(dir / "data/images" / fmt::format("{:03d}.png", i), red_green(16, 16));
-    write_text(dir / "data/labels" / fmt::format("{:03d}.txt", i), "0 0.5 0.5 0.5 0.5\n");
+  for (int i = 0; i < images; ++i) {
+    write_image(dir / "data/images" / fmt::format("{:03d}.png", i), red_green(32, 32));
+    write_text(dir / "data/labels" / fmt::format("{:03d}.txt", i), label_text);
     list += fmt::format("images/{:03d}.png\n", i);
   }
   write_text(dir / "split.txt", list);
   write_text(dir / "config.yaml",
              "input:\n  images: data\n  classes: [red, green, blue]\n"
-             "model:\n  path: model.pt\n  type: classifier\n  input_size: 8\n"
-             "processing:\n  batch_size: 100\n  decode_threads: 2\n");
+             "model:\n  path: model.pt\n  type: classifier\n  input_size: 8\n" +
+                 fmt::format("processing:\n  batch_size: {}\n  decode_threads: 2\n", batch));
   const fs::path log = dir / "w.log";
   const int rc = lv::test::run_program({LV_IMAGE_WORKER, "--config", (dir / "config.yaml").string(), "--items",
                                         (dir / "split.txt").string(), "--output-dir", (dir / "out").string(), "--shard",
@@ -735,9 +737,18 @@ TEST_CASE("image_worker fills batches above 64: 100 crops go to the model as one
                                        log);
   INFO(read_text(log));
   REQUIRE(rc == 0);
-  const json report = json::parse(read_text(dir / "out/verification_report.json"));
+  json report = json::parse(read_text(dir / "out/verification_report.json"));
   CHECK(report["status"] == "complete");
+  CHECK(report["images"].size() == static_cast<size_t>(images));
   for (const auto& image : report["images"]) CHECK(image["error"].is_null());
+  return report;
+}
+}  // namespace
+
+TEST_CASE("image_worker fills batches above 64: 100 crops go to the model as one batch of 100", "[worker][e2e]") {
+  lv::test::TempDir dir;
+  lv::test::save_exact_batch_classifier(dir / "model.pt", 100);
+  run_batch_case(dir, 100, "0 0.5 0.5 0.5 0.5\n", 100);
 }
 
 TEST_CASE("image_worker runs no sliver batches: an image whose crops would overfill a batch opens the next",
@@ -747,32 +758,8 @@ TEST_CASE("image_worker runs no sliver batches: an image whose crops would overf
   // single crop; the model fails on any batch under 3 rows.
   lv::test::TempDir dir;
   lv::test::save_batch_range_classifier(dir / "model.pt", 3, 8);
-  std::string list;
-  for (int i = 0; i < 12; ++i) {
-    write_image(dir / "data/images" / fmt::format("{:03d}.png", i), red_green(32, 32));
-    write_text(dir / "data/labels" / fmt::format("{:03d}.txt", i),
-               "0 0.25 0.5 0.4 0.4\n0 0.5 0.5 0.2 0.2\n1 0.75 0.5 0.4 0.4\n");
-    list += fmt::format("images/{:03d}.png\n", i);
-  }
-  write_text(dir / "split.txt", list);
-  write_text(dir / "config.yaml",
-             "input:\n  images: data\n  classes: [red, green, blue]\n"
-             "model:\n  path: model.pt\n  type: classifier\n  input_size: 8\n"
-             "processing:\n  batch_size: 8\n  decode_threads: 2\n");
-  const fs::path log = dir / "w.log";
-  const int rc = lv::test::run_program({LV_IMAGE_WORKER, "--config", (dir / "config.yaml").string(), "--items",
-                                        (dir / "split.txt").string(), "--output-dir", (dir / "out").string(), "--shard",
-                                        "0"},
-                                       log);
-  INFO(read_text(log));
-  REQUIRE(rc == 0);
-  const json report = json::parse(read_text(dir / "out/verification_report.json"));
-  CHECK(report["status"] == "complete");
-  REQUIRE(report["images"].size() == 12);
-  for (const auto& image : report["images"]) {
-    CHECK(image["error"].is_null());
-    CHECK(image["boxes"].size() == 3);
-  }
+  const json report = run_batch_case(dir, 12, "0 0.25 0.5 0.4 0.4\n0 0.5 0.5 0.2 0.2\n1 0.75 0.5 0.4 0.4\n", 8);
+  for (const auto& image : report["images"]) CHECK(image["boxes"].size() == 3);
 }
 
 TEST_CASE("threads: the orchestrator's share of the cores sizes model threads and decoders", "[worker]") {
