@@ -356,22 +356,20 @@ cv::Mat review_image(const cv::Mat& bgr) {
 }
 
 int write_thumbnails(const fs::path& dir, const cv::Mat& bgr, const ImageResult& r) {
-  // What an earlier pass wrote of this image goes first: its flagged boxes may have changed.
-  const fs::path folder = thumbnail_dir(dir, r.path);
-  const std::string prefix = fs::path(r.path).filename().string() + ".";
-  std::error_code ec;
-  for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
-    // Only this item's: "<name>.<tag>.jpg" with the tag b<digits> or m<digits>.
-    const std::string rest = name.substr(prefix.size());
-    const size_t dot = rest.find('.');
-    if (dot == std::string::npos || rest.substr(dot) != ".jpg" || dot < 2 || (rest[0] != 'b' && rest[0] != 'm') ||
-        rest.find_first_not_of("0123456789", 1) != dot)
-      continue;
-    std::error_code rm;
-    fs::remove(it->path(), rm);
-    if (rm) throw Error(ExitCode::failed, fmt::format("{}: cannot remove: {}", it->path().string(), rm.message()));
+  // What an earlier pass wrote of this image and this one does not write goes first: a finalize
+  // pass changes verdicts. Found by name (b<i> for each label box, m<k> while there), never by
+  // listing the folder: it holds the thumbnails of every image beside this one, and a listing
+  // for each image made a shard's thumbnails cost quadratic time.
+  const auto remove_stale = [](const fs::path& file) {
+    std::error_code ec;
+    const bool removed = fs::remove(file, ec);
+    if (ec) throw Error(ExitCode::failed, fmt::format("{}: cannot remove: {}", printable(file.string()), ec.message()));
+    return removed;
+  };
+  for (size_t i = 0; i < r.labels.boxes.size(); ++i)
+    if (bgr.empty() || i >= r.results.size() || r.results[i].verdict == Verdict::correct)
+      remove_stale(thumbnail_path(dir, r.path, fmt::format("b{}", i)));
+  for (size_t k = bgr.empty() ? 0 : r.missing.size(); remove_stale(thumbnail_path(dir, r.path, fmt::format("m{}", k))); ++k) {
   }
   if (bgr.empty()) return 0;
   int written = 0;

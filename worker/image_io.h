@@ -67,8 +67,8 @@ std::vector<cv::Rect> place_tags(const std::vector<cv::Size>& sizes, const std::
 /// The review page's thumbnails of `r` (thumbnail_path): one per label box whose verdict is not
 /// correct and one per missing box: the box with a quarter of its size around it (at least
 /// 8 px), the longer side at most kThumbnailSide, the box outlined in its verdict's colour
-/// (missing: magenta). Earlier thumbnails of the image are removed first (a finalize pass that
-/// changed its verdicts). Returns how many were written; throws lv::Error when one cannot be.
+/// (missing: magenta). Earlier thumbnails of the image that this call does not write again are
+/// removed (a finalize pass that changed its verdicts; with `bgr` empty, all of them). Returns how many were written; throws lv::Error when one cannot be.
 /// `bgr` may be the image scaled down (review_image()): boxes are placed by their share of
 /// r.width x r.height.
 int write_thumbnails(const std::filesystem::path& dir, const cv::Mat& bgr, const ImageResult& r);

@@ -1,7 +1,11 @@
 // Debug images people can read (issue 12): a header strip, tags inside the image that do not
 // cover each other where there is room, box numbers as in the report.
 #include "image_io.h"
+#include "output_paths.h"
+#include "test_util.h"
 #include "worker_catch.h"
+
+namespace fs = std::filesystem;
 
 using namespace lv;
 
@@ -69,4 +73,44 @@ TEST_CASE("a debug image has a header strip with its file, verdict and legend ab
   bool red_in_corner = false;
   for (int y = strip; y < strip + 40; ++y) red_in_corner |= out.at<cv::Vec3b>(y, 399)[2] > 200 && out.at<cv::Vec3b>(y, 399)[1] < 60;
   CHECK(red_in_corner);
+}
+
+TEST_CASE("thumbnails a later pass does not write again are removed, by name, and nothing of other images",
+          "[debug-image][review]") {
+  lv::test::TempDir dir;
+  cv::Mat image(100, 200, CV_8UC3, cv::Scalar(40, 120, 200));
+  ImageResult r;
+  r.path = "site/a.jpg";
+  r.width = 200;
+  r.height = 100;
+  for (int i = 0; i < 3; ++i) {
+    r.labels.boxes.push_back(LabelBox{0, 0.2 + 0.3 * i, 0.5, 0.2, 0.4, i + 1});
+    r.results.push_back(BoxResult{});
+    r.results.back().verdict = Verdict::mislabeled;
+  }
+  r.missing = {Detection{{10, 10, 40, 40}, 1, 0.9f, {}}, Detection{{100, 50, 140, 90}, 2, 0.8f, {}}};
+  const auto thumb = [&](const std::string& item, const std::string& tag) { return thumbnail_path(dir.path(), item, tag); };
+  CHECK(write_thumbnails(dir.path(), image, r) == 5);
+  for (const char* tag : {"b0", "b1", "b2", "m0", "m1"}) CHECK(fs::is_regular_file(thumb("site/a.jpg", tag)));
+  // Neighbours in the same folder: another image's, and one whose name only starts like ours.
+  ImageResult other = r;
+  other.path = "site/a.jpg.b1.jpg";
+  REQUIRE(write_thumbnails(dir.path(), image, other) == 5);
+  const fs::path stranger = thumbnail_dir(dir.path(), "site/a.jpg") / "a.jpg.b1.jpg.notes";
+  lv::test::write_text(stranger, "mine");
+
+  // The finalize pass: box 1 is correct now and one missing box is left.
+  r.results[1].verdict = Verdict::correct;
+  r.missing.pop_back();
+  CHECK(write_thumbnails(dir.path(), image, r) == 3);
+  CHECK(fs::is_regular_file(thumb("site/a.jpg", "b0")));
+  CHECK_FALSE(fs::exists(thumb("site/a.jpg", "b1")));
+  CHECK(fs::is_regular_file(thumb("site/a.jpg", "b2")));
+  CHECK(fs::is_regular_file(thumb("site/a.jpg", "m0")));
+  CHECK_FALSE(fs::exists(thumb("site/a.jpg", "m1")));
+  // Correct altogether: none of its thumbnails is left; the neighbours are untouched.
+  CHECK(write_thumbnails(dir.path(), cv::Mat(), r) == 0);
+  for (const char* tag : {"b0", "b1", "b2", "m0", "m1"}) CHECK_FALSE(fs::exists(thumb("site/a.jpg", tag)));
+  for (const char* tag : {"b0", "b1", "b2", "m0", "m1"}) CHECK(fs::is_regular_file(thumb("site/a.jpg.b1.jpg", tag)));
+  CHECK(lv::test::read_text(stranger) == "mine");
 }
