@@ -65,6 +65,7 @@ struct Options {
   int64_t balance_items = 2000;
   std::vector<int> balance_gpus = {1, 2, 4, 8};
   std::string balance_workload;  ///< only the workloads whose name holds this (empty: all)
+  bool keep_runs = false;        ///< keep each balancing run's work dir (logs, run state)
 };
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -438,7 +439,7 @@ BalanceRun run_balanced(const Options& opt, const Workload& w, int gpus, bool ba
     throw lv::Error(lv::ExitCode::failed, fmt::format("orchestrator exited {}; see {}", code, log.string()));
   const auto state = lv::load_run_state(dir);
   r.shards = state ? static_cast<int>(state->shards.size()) : 0;
-  fs::remove_all(dir);
+  if (!opt.keep_runs) fs::remove_all(dir);
   return r;
 }
 
@@ -500,6 +501,7 @@ int main(int argc, char** argv) {
   app.add_option("--balance-items", opt.balance_items, "items per workload")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--balance-workload", opt.balance_workload,
                  "only the workloads whose name holds this: uniform, skewed or heavy-tailed (default: all three)");
+  app.add_flag("--keep-runs", opt.keep_runs, "keep each balancing run's work dir (orchestrator.log, gpuN.log, run state)");
   app.add_option("--balance-gpus", opt.balance_gpus, "posed GPU counts")->delimiter(',')->capture_default_str()->check(CLI::Range(1, 64));
   CLI11_PARSE(app, argc, argv);
   if (opt.balance) {
@@ -510,7 +512,7 @@ int main(int argc, char** argv) {
       lv::print_error(e.what());
       return 1;
     }
-    fs::remove_all(opt.dir);
+    if (!opt.keep_runs) fs::remove_all(opt.dir);
     return 0;
   }
 
