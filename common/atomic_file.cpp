@@ -1,9 +1,12 @@
 #include "atomic_file.h"
 
 #include <fcntl.h>
+#include <sys/statfs.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <charconv>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -118,16 +121,36 @@ void write_file_atomic(const fs::path& path, std::string_view content, Durabilit
       TemporaryName::unique, durability);
 }
 
-void sync_filesystem(const fs::path& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
+bool syncfs_reports_errors(std::string_view kernel_release, long fs_type) {
+  constexpr long kFuseSuperMagic = 0x65735546;
+  if (fs_type == kFuseSuperMagic) return false;
+  int major = 0, minor = 0;
+  const char* end = kernel_release.data() + kernel_release.size();
+  const auto [after_major, e1] = std::from_chars(kernel_release.data(), end, major);
+  if (e1 != std::errc() || after_major == end || *after_major != '.') return false;
+  const auto [after_minor, e2] = std::from_chars(after_major + 1, end, minor);
+  if (e2 != std::errc()) return false;
+  return major > 5 || (major == 5 && minor >= 8);
+}
+
+FileSystemSync::FileSystemSync(const fs::path& dir) : dir_(dir) {
+  fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd_ < 0)
     throw Error(ExitCode::failed, fmt::format("{}: cannot open to sync: {}", printable(dir.string()), std::strerror(errno)));
-  if (::syncfs(fd) != 0) {
-    const int err = errno;
-    ::close(fd);
-    throw Error(ExitCode::failed, fmt::format("{}: cannot sync its file system: {}", printable(dir.string()), std::strerror(err)));
-  }
-  ::close(fd);
+  struct utsname kernel {};
+  struct statfs fs {};
+  batched_ = ::uname(&kernel) == 0 && ::fstatfs(fd_, &fs) == 0 &&
+             syncfs_reports_errors(kernel.release, static_cast<long>(fs.f_type));
+}
+
+FileSystemSync::~FileSystemSync() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void FileSystemSync::sync() const {
+  if (batched_ && ::syncfs(fd_) != 0)
+    throw Error(ExitCode::failed,
+                fmt::format("{}: cannot sync its file system: {}", printable(dir_.string()), std::strerror(errno)));
 }
 
 std::string read_file(const fs::path& path) {

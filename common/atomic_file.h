@@ -46,7 +46,7 @@ enum class Durability {
   synced,    ///< a crash never leaves an empty file under the new name
   unsynced,  ///< for files made again from others (review thumbnails): a crash may leave one empty
   deferred,  ///< not synced here: the caller makes a group of files durable at once with
-             ///< sync_filesystem() before it records them as done (a worker's JournalCommitter)
+             ///< FileSystemSync before it records them as done (a worker's JournalCommitter)
 };
 
 void write_file_atomic(const std::filesystem::path& path, const std::function<void(std::ostream&)>& write,
@@ -56,10 +56,39 @@ void write_file_atomic(const std::filesystem::path& path, const std::function<vo
 void write_file_atomic(const std::filesystem::path& path, std::string_view content,
                        Durability durability = Durability::synced);
 
-/// Writes every modified file of the file system holding `dir` to disk (syncfs(2)): one call
-/// makes a group of files written Durability::deferred durable, for the cost of about one
-/// fsync instead of one each. Throws lv::Error naming `dir` when it cannot be opened or synced.
-void sync_filesystem(const std::filesystem::path& dir);
+/// Whether syncfs(2) reports the writeback errors of files written after its descriptor was
+/// opened, on a kernel of `kernel_release` (uname -r) and a file system of type `fs_type`
+/// (statfs f_type): Linux 5.8 or later (before, it returned 0 whatever failed), and not FUSE
+/// (syncfs never reaches a FUSE daemon; fsync does).
+bool syncfs_reports_errors(std::string_view kernel_release, long fs_type);
+
+/// Makes a group of files durable at once: syncfs(2) on a descriptor of their folder, opened
+/// before they are written (so every writeback error since then is reported to it, even one
+/// another process's syncfs saw first). One call costs about one fsync instead of one a file,
+/// and also writes out whatever else is pending on that file system.
+class FileSystemSync {
+ public:
+  /// Opens `dir`, which must exist. Throws lv::Error naming it when it cannot be opened.
+  explicit FileSystemSync(const std::filesystem::path& dir);
+  ~FileSystemSync();
+  FileSystemSync(const FileSystemSync&) = delete;
+  FileSystemSync& operator=(const FileSystemSync&) = delete;
+
+  /// True where sync() makes files written Durability::deferred durable with their errors
+  /// reported (syncfs_reports_errors); false elsewhere: write them Durability::synced, and
+  /// sync() does nothing.
+  bool batched() const { return batched_; }
+  /// The durability for files that sync() is to cover.
+  Durability durability() const { return batched_ ? Durability::deferred : Durability::synced; }
+  /// Writes the file system's modified files to disk (when batched). Throws lv::Error naming
+  /// the folder when that fails.
+  void sync() const;
+
+ private:
+  std::filesystem::path dir_;
+  int fd_ = -1;
+  bool batched_ = false;
+};
 
 /// Reads a whole file. Throws lv::Error naming the file when it cannot be read.
 std::string read_file(const std::filesystem::path& path);

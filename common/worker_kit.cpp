@@ -175,8 +175,8 @@ namespace {
 constexpr std::chrono::milliseconds kCommitLinger{100};
 }  // namespace
 
-JournalCommitter::JournalCommitter(ShardJournal& journal, fs::path output_dir, size_t capacity)
-    : journal_(journal), output_dir_(std::move(output_dir)), capacity_(std::max<size_t>(1, capacity)) {
+JournalCommitter::JournalCommitter(ShardJournal& journal, const fs::path& output_dir, size_t capacity)
+    : journal_(journal), sync_(output_dir), capacity_(std::max<size_t>(1, capacity)) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -195,7 +195,7 @@ void JournalCommitter::rethrow_failure() {
 
 void JournalCommitter::push(std::future<json> record) {
   std::unique_lock<std::mutex> lock(mutex_);
-  changed_.wait(lock, [this] { return failure_ || queue_.size() < capacity_; });
+  changed_.wait(lock, [this] { return failure_ || queue_.size() + committing_ < capacity_; });
   rethrow_failure();
   queue_.push_back(std::move(record));
   changed_.notify_all();
@@ -218,13 +218,15 @@ void JournalCommitter::run() {
       std::unique_lock<std::mutex> lock(mutex_);
       changed_.wait(lock, [this] { return dropping_ || closing_ || !queue_.empty(); });
       // Gathers a group: a sync costs about the same for one file as for fifty, so wait until
-      // half the capacity is queued, or at most kCommitLinger.
-      changed_.wait_for(lock, kCommitLinger, [this] { return dropping_ || closing_ || queue_.size() >= capacity_ / 2; });
+      // half the capacity is queued, or at most kCommitLinger (then the writers' files are
+      // synced one by one: nothing to gather).
+      if (sync_.batched())
+        changed_.wait_for(lock, kCommitLinger, [this] { return dropping_ || closing_ || queue_.size() >= capacity_ / 2; });
       if (dropping_ || failure_ || queue_.empty()) return;  // empty here: closing, all committed
       taken.push_back(std::move(queue_.front()));
       queue_.pop_front();
+      committing_ = 1;
     }
-    changed_.notify_all();
     try {
       // Outside the lock: waiting for a writer must not block push().
       std::vector<json> group{taken.front().get()};
@@ -234,8 +236,8 @@ void JournalCommitter::run() {
           taken.push_back(std::move(queue_.front()));
           queue_.pop_front();
         }
+        committing_ = taken.size();
       }
-      changed_.notify_all();
       // A writer that threw ends the group: the records before it are still journalled.
       std::exception_ptr failed;
       for (size_t i = 1; i < taken.size() && !failed; ++i) {
@@ -245,10 +247,15 @@ void JournalCommitter::run() {
           failed = std::current_exception();
         }
       }
-      sync_filesystem(output_dir_);
+      sync_.sync();
       for (const json& record : group) journal_.append(record, /*flush=*/false);
       journal_.flush();
       if (failed) std::rethrow_exception(failed);
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        committing_ = 0;
+      }
+      changed_.notify_all();
     } catch (...) {
       // Not swallowed: push() and finish() rethrow it on the worker's thread.
       {

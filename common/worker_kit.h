@@ -22,6 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "atomic_file.h"
 #include "config.h"
 #include "exit_code.h"
 #include "journal.h"
@@ -125,23 +126,29 @@ class ShardJournal {
 };
 
 /// Journals the records of items whose outputs other threads write, in the order pushed, a
-/// group at a time, on its own thread (the model's thread never waits for the disk). It waits
-/// for the oldest record, takes every one finished behind it, makes the group's outputs durable
-/// with one sync_filesystem() of the output tree, and only then appends the records: a
-/// journalled item's outputs survive a crash of the machine (DESIGN §6), for about one fsync a
-/// group instead of one a file (writers use Durability::deferred). A record pushed as an
-/// exception (a writer that threw) stops the commits; push() and finish() rethrow it.
+/// group at a time, on its own thread. It waits for the oldest record, takes every one
+/// finished behind it, makes the group's outputs durable with one FileSystemSync::sync() of the
+/// output tree, and only then appends the records: a journalled item's outputs survive a crash
+/// of the machine (DESIGN §6), for about one fsync a group instead of one a file. Writers use
+/// output_durability(): Durability::deferred where one syncfs reports every error, else
+/// Durability::synced (an fsync each, as before; old kernels, FUSE). Records pushed but not yet
+/// journalled, those being committed included, never exceed `capacity`: push() blocks, which
+/// bounds what a killed worker leaves written but not journalled. A writer that threw (or a
+/// failed sync) stops the commits; push() and finish() rethrow it.
 class JournalCommitter {
  public:
-  /// `capacity`: records waiting at most; push() blocks beyond it.
-  JournalCommitter(ShardJournal& journal, std::filesystem::path output_dir, size_t capacity);
+  /// `output_dir` must exist (ShardJournal made it). Throws lv::Error when it cannot be opened.
+  JournalCommitter(ShardJournal& journal, const std::filesystem::path& output_dir, size_t capacity);
   /// Stops after the group being committed; records not committed yet are dropped (--resume
   /// does them again). Call finish() to commit them.
   ~JournalCommitter();
   JournalCommitter(const JournalCommitter&) = delete;
   JournalCommitter& operator=(const JournalCommitter&) = delete;
 
-  /// Queues a record to come; blocks while `capacity` wait. Rethrows the first failure.
+  /// How writers must write the outputs of the records they hand over.
+  Durability output_durability() const { return sync_.durability(); }
+  /// Queues a record to come; blocks while `capacity` are pushed and not journalled. Rethrows
+  /// the first failure.
   void push(std::future<nlohmann::json> record);
   /// Commits everything pushed and stops. Rethrows the first failure.
   void finish();
@@ -151,11 +158,12 @@ class JournalCommitter {
   void rethrow_failure();
 
   ShardJournal& journal_;
-  const std::filesystem::path output_dir_;
+  const FileSystemSync sync_;
   const size_t capacity_;
   std::mutex mutex_;
   std::condition_variable changed_;
   std::deque<std::future<nlohmann::json>> queue_;
+  size_t committing_ = 0;  ///< records taken from queue_ and not journalled yet
   bool closing_ = false;   ///< finish(): commit what is queued, then end
   bool dropping_ = false;  ///< destructor: end after the current group
   std::exception_ptr failure_;

@@ -188,7 +188,8 @@ void Runner::finish_split(ShardRun& run, bool clean) {
   }
   const ShardState& victim = shard(index);
   until = std::clamp<int64_t>(until, victim.begin, victim.end);
-  if (!clean) until = std::min(victim.end, until + options_.in_flight_margin);
+  const int64_t in_flight = victim.batch_size.value_or(options_.batch_size) + options_.in_flight_extra;
+  if (!clean) until = std::min(victim.end, until + in_flight);
   // The lanes reserved for it (released when it exited), and any that went idle since.
   std::vector<int> idle;
   for (size_t l = 0; l < lanes_.size(); ++l)
@@ -198,8 +199,8 @@ void Runner::finish_split(ShardRun& run, bool clean) {
     if (idle.empty()) return resume_alone("no GPU is idle any more", /*for_good=*/false);
     resume_alone(clean || until == victim.end ? "too few items left to split"
                                               : fmt::format("what is left is within the {} items a killed worker may "
-                                                            "have begun (processing.batch_size)",
-                                                            options_.in_flight_margin));
+                                                            "have begun (its batch size and decoding threads)",
+                                                            in_flight));
     return;
   }
   // The new items files first, then the state: state and files agree at every step a crash

@@ -44,11 +44,13 @@ struct RunnerOptions {
   double min_split_gain_s = 0.25;
   /// A GPU whose shard ends within this, or within a stop and a start-up if longer, is waited
   /// for rather than splitting a shard now and again in a moment. (1 s each, these two left
-  /// heavy-tailed work at 1.19x ideal on 8 GPUs, against 1.12 now: bench_orchestrator --balance.)
+  /// heavy-tailed work at 1.18-1.19x ideal on 8 GPUs, against 1.10-1.12 now: bench_orchestrator --balance.)
   double finishing_soon_s = 0.5;
   /// A worker that had to be killed (it ignored SIGTERM) may have written outputs of items it had
-  /// not journaled yet: this many items after its last journaled one stay with it.
-  int64_t in_flight_margin = 32;
+  /// not journaled yet: its batch size (the shard's, else batch_size) plus this many items
+  /// after its last journaled one stay with it (image_worker holds at most a batch plus two
+  /// items a decoding thread: JournalCommitter's capacity).
+  int64_t in_flight_extra = 32;
 };
 
 /// What the runner needs from the rest of the program for one shard.

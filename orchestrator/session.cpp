@@ -774,7 +774,9 @@ int Session::execute(RunState& state, const std::vector<int>& selected) {
   ropts.max_retries = config_.orchestrator.max_retries;
   ropts.batch_size = config_.processing.batch_size;
   ropts.balance = balance;
-  ropts.in_flight_margin = config_.processing.batch_size;
+  // image_worker's decoding threads (decode_threads(): auto takes the cores it is given).
+  const int decoders = config_.processing.decode_threads > 0 ? config_.processing.decode_threads : std::max(2, threads.cores);
+  ropts.in_flight_extra = 2 * decoders;
   ShardHooks hooks;
   hooks.launch_spec = [&](const ShardState& s, bool resume) {
     LaunchSpec spec = launch_spec(state, s, resume, threads);

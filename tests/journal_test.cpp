@@ -6,6 +6,7 @@
 
 #include <fmt/core.h>
 
+#include "atomic_file.h"
 #include "byte_text.h"
 #include "catch.h"
 #include "error.h"
@@ -213,16 +214,27 @@ TEST_CASE("a writer that threw stops the commits after the records before it, an
   CHECK(f.journalled() == std::vector<std::string>{"first.jpg"});
 }
 
-TEST_CASE("records whose tree cannot be synced are not journalled", "[journal][committer]") {
+TEST_CASE("a committer on an output tree it cannot open fails at once, naming it", "[journal][committer]") {
   CommitterFixture f;
-  const fs::path gone = f.dir / "gone";
-  lv::JournalCommitter committer(f.journal, gone, 8);
-  std::promise<json> one;
-  one.set_value(rec("one.jpg", "correct"));
-  committer.push(one.get_future());
-  CHECK_THROWS_WITH(committer.finish(), Catch::Contains("gone") && Catch::Contains("cannot open to sync"));
-  CHECK(f.journalled().empty());
-  CHECK(f.journal.done() == 0);
+  CHECK_THROWS_WITH(lv::JournalCommitter(f.journal, f.dir / "gone", 8),
+                    Catch::Contains("gone") && Catch::Contains("cannot open to sync"));
+}
+
+TEST_CASE("syncfs stands for an fsync a file only where it reports writeback errors", "[journal][committer]") {
+  constexpr long ext4 = 0xEF53, fuse = 0x65735546;
+  CHECK(lv::syncfs_reports_errors("6.1.0-27-amd64", ext4));
+  CHECK(lv::syncfs_reports_errors("5.8.0", ext4));
+  CHECK(lv::syncfs_reports_errors("5.15.0-105-generic", ext4));
+  CHECK_FALSE(lv::syncfs_reports_errors("5.4.0-150-generic", ext4));          // Ubuntu 20.04
+  CHECK_FALSE(lv::syncfs_reports_errors("4.18.0-513.el8.x86_64", ext4));      // RHEL 8
+  CHECK_FALSE(lv::syncfs_reports_errors("6.1.0", fuse));                      // s3fs, gcsfuse
+  CHECK_FALSE(lv::syncfs_reports_errors("", ext4));
+  CHECK_FALSE(lv::syncfs_reports_errors("six", ext4));
+  // This machine: a fresh folder can be synced, and the durability follows the kernel's answer.
+  TempDir dir;
+  const lv::FileSystemSync sync(dir.path());
+  CHECK_NOTHROW(sync.sync());
+  CHECK(sync.durability() == (sync.batched() ? lv::Durability::deferred : lv::Durability::synced));
 }
 
 TEST_CASE("a committer dropped without finish ends once its writers do and journals no more", "[journal][committer]") {

@@ -571,23 +571,34 @@ TEST_CASE("balancing: a shard that finishes while being stopped for a split just
 
 TEST_CASE("balancing: a worker killed after ignoring SIGTERM keeps a margin of items it may have begun",
           "[runner][balance]") {
-  BalanceFixture f;
-  RunnerOptions o;
-  o.stop_grace_s = 5;
-  o.in_flight_margin = 8;
-  Runner r = f.make_balanced(o);
-  r.start();
-  f.launcher.job_for_shard(2).exits_on_term = false;
-  f.skew(r, 10, 2.0);
-  f.clock.advance(5);
-  r.tick();  // grace over: SIGKILL, which ends it
-  CHECK(f.launcher.job_for_shard(2).signals == std::vector<int>{SIGTERM, SIGKILL});
-  f.journaled = 10;
-  r.tick();
-  REQUIRE(f.splits.size() == 1);
-  // Items 210..217 may have outputs without a journal line: they stay; 82 left from 218.
-  CHECK(f.splits[0][0].end == 218 + 28);
-  CHECK(f.splits[0][1].begin == 246);
+  // The margin is the shard's batch size (its own after --auto-batch or an out-of-memory retry,
+  // else the run's) plus what the decoding threads hold.
+  struct Case {
+    std::optional<int> shard_batch;
+    int64_t keeps_until, first_part;
+  };
+  for (const Case c : {Case{std::nullopt, 218, 28}, Case{13, 226, 25}}) {
+    BalanceFixture f;
+    RunnerOptions o;
+    o.stop_grace_s = 5;
+    o.batch_size = 5;
+    o.in_flight_extra = 3;  // a margin of 8, or 16 with the shard's own batch of 13
+    f.state.shards[2].batch_size = c.shard_batch;
+    Runner r = f.make_balanced(o);
+    r.start();
+    f.launcher.job_for_shard(2).exits_on_term = false;
+    f.skew(r, 10, 2.0);
+    f.clock.advance(5);
+    r.tick();  // grace over: SIGKILL, which ends it
+    CHECK(f.launcher.job_for_shard(2).signals == std::vector<int>{SIGTERM, SIGKILL});
+    f.journaled = 10;
+    r.tick();
+    REQUIRE(f.splits.size() == 1);
+    // Items 210..(keeps_until - 1) may have outputs without a journal line: they stay; the
+    // rest is shared by the shard and the two idle GPUs.
+    CHECK(f.splits[0][0].end == c.keeps_until + c.first_part);
+    CHECK(f.splits[0][1].begin == c.keeps_until + c.first_part);
+  }
 }
 
 TEST_CASE("balancing: Ctrl-C while a shard is being stopped for a split leaves it interrupted, unsplit",
@@ -859,7 +870,8 @@ TEST_CASE("balancing: a worker that exits otherwise than 130 when stopped for a 
   for (const ExitStatus exit : {ExitStatus{false, 143, 0}, ExitStatus{true, 0, SIGSEGV}}) {
     BalanceFixture f;
     RunnerOptions o;
-    o.in_flight_margin = 4;
+    o.batch_size = 3;
+    o.in_flight_extra = 1;  // a margin of 4
     o.max_retries = 0;
     Runner r = f.make_balanced(o);
     r.start();

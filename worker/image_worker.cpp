@@ -81,9 +81,10 @@ struct Pending {
 
 class ShardRun {
  public:
-  ShardRun(const Config& config, const WorkerArgs& args, Model& model, fs::path root)
+  /// `durability`: of the output files (JournalCommitter::output_durability()).
+  ShardRun(const Config& config, const WorkerArgs& args, Model& model, fs::path root, Durability durability)
       : config_(config), args_(args), model_(model), root_(std::move(root)), canonical_root_(canonical_root(root_)),
-        covered_(model.covered()), stems_(root_) {}
+        covered_(model.covered()), durability_(durability), stems_(root_) {}
 
   /// Reads the stage A inputs of one item: label file, image, model input. Never throws.
   Pending decode(const std::string& item) const {
@@ -202,7 +203,7 @@ class ShardRun {
         // Debug images on request only (debug_images: all): "issues" has no meaning here.
         if (!r.error && !p.bgr.empty() && config_.output.debug_images == DebugImages::all)
           write_jpeg(debug_image_path(args_.output_dir, r.path), draw_debug(p.bgr, r, model_.classes()),
-                     Durability::deferred);
+                     durability_);
       } catch (const std::exception& e) {
         return to_autolabel_record(error_result(r.path, r.shard, fmt::format("cannot write the outputs: {}", e.what())),
                                    model_.classes());
@@ -215,7 +216,7 @@ class ShardRun {
       if (!p.bgr.empty() && (config_.output.debug_images == DebugImages::all ||
                              (config_.output.debug_images == DebugImages::issues && issue)))
         write_jpeg(debug_image_path(args_.output_dir, r.path), draw_debug(p.bgr, r, model_.classes()),
-                   Durability::deferred);
+                   durability_);
       if (config_.output.review && issue && !p.review.empty()) write_thumbnails(args_.output_dir, p.review, r);
     } catch (const std::exception& e) {
       ImageResult failed = error_result(r.path, r.shard, fmt::format("cannot write the outputs: {}", e.what()));
@@ -285,15 +286,15 @@ class ShardRun {
     } else {
       const fs::path label_out = output_label_path(args_.output_dir, folder, r.path, r.keep_extension);
       fs::create_directories(label_out.parent_path());
-      write_file_atomic(label_out, p.label_text, Durability::deferred);
+      write_file_atomic(label_out, p.label_text, durability_);
       return;
     }
     const fs::path label_out = output_label_path(args_.output_dir, folder, r.path, r.keep_extension);
     fs::create_directories(label_out.parent_path());
-    write_file_atomic(label_out, corrected, Durability::deferred);
+    write_file_atomic(label_out, corrected, durability_);
     const fs::path original = original_label_path(args_.output_dir, folder, r.path, r.keep_extension);
     fs::create_directories(original.parent_path());
-    write_file_atomic(original, p.label_text, Durability::deferred);
+    write_file_atomic(original, p.label_text, durability_);
   }
 
   /// Task autolabel: the image under autolabeled/ with its labels beside it (its own label
@@ -307,7 +308,7 @@ class ShardRun {
     fs::create_directories(label_out.parent_path());
     write_file_atomic(label_out,
                       r.label_file ? p.label_text : fix_label_text("", {}, yolo_lines(r.autolabeled, r.width, r.height)),
-                      Durability::deferred);
+                      durability_);
   }
 
   void place_image(const fs::path& from, const fs::path& to) const {
@@ -344,6 +345,7 @@ class ShardRun {
   const fs::path root_;
   const fs::path canonical_root_;  ///< root_ with links resolved, for outside_canonical_root_reason
   const std::vector<bool> covered_;
+  const Durability durability_;
   mutable std::once_flag link_warning_;
   mutable std::once_flag nan_warning_;
   mutable StemIndex stems_;
@@ -380,20 +382,21 @@ ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const st
     write_file_atomic(classes_file, text);
   }
 
-  ShardRun run(config, args, *model, root);
+  const int decoders = decode_threads(config, model->device() != "cpu");
+  const int batch = model->batch_size();  // the model's: its export's batch when it refused processing.batch_size
+  // A whole batch in flight plus what the decoders prepare meanwhile: batch_size is honoured
+  // (a batch above 64 was silently cut to 64 + 2 decode_threads images, issue 10 item 6). The
+  // orchestrator's margin for a killed worker (RunnerOptions::in_flight_extra) counts on this.
+  const size_t max_in_flight = static_cast<size_t>(batch + 2 * decoders);
+  // Records reach the journal a group at a time, after one sync of the tree where that reports
+  // every error (the writers then leave their files unsynced), else after an fsync each.
+  JournalCommitter committer(journal, args.output_dir, max_in_flight);
+  ShardRun run(config, args, *model, root, committer.output_durability());
   bool interrupted = false;
   {
     ProgressTicker ticker(journal.done(), journal.failed(), static_cast<int64_t>(items.size()));
-    const int decoders = decode_threads(config, model->device() != "cpu");
     TaskPool pool(decoders);
-    const int batch = model->batch_size();  // the model's: its export's batch when it refused processing.batch_size
-    // A whole batch in flight plus what the decoders prepare meanwhile: batch_size is honoured
-    // (a batch above 64 was silently cut to 64 + 2 decode_threads images, issue 10 item 6).
-    const size_t max_in_flight = static_cast<size_t>(batch + 2 * decoders);
     std::deque<std::future<Pending>> decoding;
-    // Records reach the journal a group at a time, after one sync of the tree (the writers
-    // leave their files unsynced: Durability::deferred).
-    JournalCommitter committer(journal, args.output_dir, max_in_flight);
     size_t next = 0;
 
     auto fill = [&] {
@@ -489,7 +492,14 @@ ExitCode run_image_worker(const Config& config, const WorkerArgs& args, const st
     }
     if (!model_failure) land();
     // Items already judged are finished; items still decoding are dropped (not journalled).
-    committer.finish();
+    try {
+      committer.finish();
+    } catch (const std::exception& e) {
+      if (!model_failure) throw;
+      // The model's failure goes first: the orchestrator classifies it (an out-of-memory is
+      // retried with a smaller batch); the items not journalled are done again on --resume.
+      print_warning(fmt::format("the finished items could not all be journalled: {}", e.what()));
+    }
     interrupted = stop.load();
     if (model_failure) {
       try {
