@@ -837,7 +837,13 @@ int Session::execute(RunState& state, const std::vector<int>& selected) {
           log = shard_log(s).string();
           break;
         }
-      runner.add_lane(Lane{d.label(), d.is_gpu, d.index, d.cuda_visible_devices, log, {}});
+      Lane lane;
+      lane.device = d.label();
+      lane.is_gpu = d.is_gpu;
+      lane.device_index = d.index;
+      lane.cuda_visible_devices = d.cuda_visible_devices;
+      lane.log = log;
+      runner.add_lane(std::move(lane));
     }
   // GPU utilisation while the workers run, when they run on GPUs.
   std::unique_ptr<GpuMonitor> monitor;

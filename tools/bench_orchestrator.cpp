@@ -328,7 +328,7 @@ PlanFigures bench_planning(const Options& opt, int64_t count) {
   if (static_cast<int64_t>(list.items.size()) != count)
     throw lv::Error(lv::ExitCode::failed, fmt::format("list_items returned {} items, expected {}", list.items.size(), count));
   std::vector<lv::DeviceSlot> devices;
-  for (int i = 0; i < opt.shards; ++i) devices.push_back(lv::DeviceSlot{true, i, std::to_string(i)});
+  for (int i = 0; i < opt.shards; ++i) devices.push_back(lv::DeviceSlot{true, i, std::to_string(i), {}});
   lv::RunState state;
   f.plan = timed([&] { state = lv::make_plan(config, "", list, devices, dir / "output", "/bin/true"); });
   f.write = timed([&] { lv::write_plan_files(dir / "work", state, list); });

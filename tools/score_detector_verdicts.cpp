@@ -2,7 +2,7 @@
 // label error the demo dataset maker injected (wrong class, missing, badly placed, spurious,
 // duplicate boxes), and the detector's own mAP@0.5 (run with report.include_predictions: true).
 //
-//   score_detector_verdicts --report demo/detector_run/output/verification_report.json \
+//   score_detector_verdicts --report demo/detector_run/output/verification_report.json
 //       --truth demo/detector_data/truth.jsonl --seconds 41.2
 #include <iostream>
 #include <string>
