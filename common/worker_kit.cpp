@@ -218,8 +218,8 @@ void JournalCommitter::run() {
       std::unique_lock<std::mutex> lock(mutex_);
       changed_.wait(lock, [this] { return dropping_ || closing_ || !queue_.empty(); });
       // Gathers a group: a sync costs about the same for one file as for fifty, so wait until
-      // half the capacity is queued, or at most kCommitLinger (then the writers' files are
-      // synced one by one: nothing to gather).
+      // half the capacity is queued, or at most kCommitLinger. Where the writers fsync each
+      // file (not batched) there is nothing to gather.
       if (sync_.batched())
         changed_.wait_for(lock, kCommitLinger, [this] { return dropping_ || closing_ || queue_.size() >= capacity_ / 2; });
       if (dropping_ || failure_ || queue_.empty()) return;  // empty here: closing, all committed
