@@ -1,8 +1,15 @@
 #include "devices.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <cctype>
+#include <charconv>
+#include <cmath>
+#include <fstream>
 #include <set>
+#include <sstream>
+#include <thread>
 
 #include <boost/algorithm/string.hpp>
 #include <fmt/core.h>
@@ -140,6 +147,95 @@ std::vector<DeviceSlot> resolve_devices(const DeviceRequest& request, const std:
     throw usage_error(fmt::format("--num-gpus {} contradicts --gpus '{}' ({} GPU(s)); give one of them",
                                   *request.num_gpus, request.gpus, slots.size()));
   return check_no_cpu_workers(request, fmt::format("--gpus '{}'", request.gpus), slots);
+}
+
+namespace {
+
+/// `text` (surrounding blanks ignored) as a whole number; nullopt otherwise.
+std::optional<long long> whole_number(std::string_view text) {
+  const std::string t = boost::algorithm::trim_copy(std::string(text));
+  long long value = 0;
+  const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), value);
+  if (t.empty() || ec != std::errc() || end != t.data() + t.size()) return std::nullopt;
+  return value;
+}
+
+std::optional<std::string> read_small_file(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+std::optional<double> cpu_max_limit(std::string_view cpu_max) {
+  std::vector<std::string> words;
+  const std::string text = boost::algorithm::trim_copy(std::string(cpu_max));
+  boost::algorithm::split(words, text, boost::is_any_of(" \t"), boost::token_compress_on);
+  if (words.size() != 2) return std::nullopt;
+  const auto quota = whole_number(words[0]), period = whole_number(words[1]);
+  if (!quota || !period || *quota <= 0 || *period <= 0) return std::nullopt;  // "max": no limit
+  return static_cast<double>(*quota) / static_cast<double>(*period);
+}
+
+std::optional<double> cfs_quota_limit(std::string_view quota_us, std::string_view period_us) {
+  const auto quota = whole_number(quota_us), period = whole_number(period_us);
+  if (!quota || !period || *quota <= 0 || *period <= 0) return std::nullopt;  // -1: no limit
+  return static_cast<double>(*quota) / static_cast<double>(*period);
+}
+
+std::optional<double> cgroup_cpu_limit(const std::filesystem::path& cgroup_root, const std::filesystem::path& self_cgroup) {
+  namespace fs = std::filesystem;
+  std::optional<double> limit;
+  const auto keep_lowest = [&](std::optional<double> l) {
+    if (l && (!limit || *l < *limit)) limit = l;
+  };
+  // Every ancestor's quota binds too: from the process's own cgroup up to the root.
+  const auto each_ancestor = [](const fs::path& base, const std::string& path, const auto& visit) {
+    fs::path p = fs::path(path).relative_path();
+    for (;;) {
+      visit(base / p);
+      if (p.empty()) break;
+      p = p.parent_path();
+    }
+  };
+  const std::optional<std::string> lines = read_small_file(self_cgroup);
+  if (!lines) return std::nullopt;
+  std::istringstream in(*lines);
+  for (std::string line; std::getline(in, line);) {
+    // "<id>:<controllers>:<path>"; v2 is "0::<path>".
+    const size_t a = line.find(':'), b = a == std::string::npos ? a : line.find(':', a + 1);
+    if (b == std::string::npos) continue;
+    const std::string controllers = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+    if (controllers.empty()) {
+      for (const fs::path& base : {cgroup_root, cgroup_root / "unified"})
+        each_ancestor(base, path, [&](const fs::path& dir) {
+          if (const auto text = read_small_file(dir / "cpu.max")) keep_lowest(cpu_max_limit(*text));
+        });
+      continue;
+    }
+    std::vector<std::string> names;
+    boost::algorithm::split(names, controllers, boost::is_any_of(","));
+    if (std::find(names.begin(), names.end(), "cpu") == names.end()) continue;
+    for (const fs::path& base : {cgroup_root / "cpu", cgroup_root / controllers})
+      each_ancestor(base, path, [&](const fs::path& dir) {
+        const auto quota = read_small_file(dir / "cpu.cfs_quota_us"), period = read_small_file(dir / "cpu.cfs_period_us");
+        if (quota && period) keep_lowest(cfs_quota_limit(*quota, *period));
+      });
+  }
+  return limit;
+}
+
+unsigned usable_cpus() {
+  unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0) cpus = static_cast<unsigned>(std::max(1, CPU_COUNT(&set)));
+  if (const auto quota = cgroup_cpu_limit())
+    cpus = std::min(cpus, static_cast<unsigned>(std::max(1.0, std::ceil(*quota - 1e-9))));
+  return cpus;
 }
 
 }  // namespace lv

@@ -1,7 +1,9 @@
 #pragma once
 /// Device strings, one rule everywhere (DESIGN §3): `auto`, `0,2,3`, `cpu`, and --num-gpus N.
+#include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gpu_discovery.h"
@@ -40,5 +42,25 @@ std::vector<DeviceSlot> resolve_devices(const DeviceRequest& request, const std:
 std::vector<GpuInfo> visible_gpus(const std::vector<GpuInfo>& detected,
                                   const std::optional<std::string>& parent_visible,
                                   std::vector<std::string>& warnings);
+
+/// The CPUs this process may use, at least 1: those of its CPU affinity (taskset, a
+/// container's cpuset, Slurm's CPU set), or fewer when a cgroup CPU quota allows less (docker
+/// --cpus, a Kubernetes CPU limit; rounded up). std::thread::hardware_concurrency() counts the
+/// whole machine's, which oversubscribes a container given 4 of 64 cores.
+unsigned usable_cpus();
+
+/// The CPUs a cgroup v2 `cpu.max` ("<quota> <period>", or "max <period>": none) allows;
+/// nullopt when it sets no limit or cannot be read as such.
+std::optional<double> cpu_max_limit(std::string_view cpu_max);
+
+/// The CPUs a cgroup v1 quota allows (cpu.cfs_quota_us / cpu.cfs_period_us); nullopt for a
+/// quota of -1 (none) or text that is not numbers.
+std::optional<double> cfs_quota_limit(std::string_view quota_us, std::string_view period_us);
+
+/// The smallest CPU quota of this process's cgroup and its ancestors, read from /proc/self/cgroup
+/// and the cgroup file systems under `cgroup_root` (/sys/fs/cgroup): v2 cpu.max (also under
+/// unified/ on a hybrid layout), else v1 cpu.cfs_quota_us; nullopt when none is set.
+std::optional<double> cgroup_cpu_limit(const std::filesystem::path& cgroup_root = "/sys/fs/cgroup",
+                                       const std::filesystem::path& self_cgroup = "/proc/self/cgroup");
 
 }  // namespace lv

@@ -1,5 +1,7 @@
 #include "slurm_launcher.h"
 
+#include "devices.h"
+
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/stat.h>
@@ -427,13 +429,9 @@ int run_slurm_task(const fs::path& tasks_file) {
   std::fflush(stdout);
   for (const auto& [key, value] : env) ::setenv(key.c_str(), value.c_str(), 1);
   // The worker's share of the cores is what Slurm gave this task (its CPU set), not the node's.
-  cpu_set_t cpus;
-  CPU_ZERO(&cpus);
-  if (::sched_getaffinity(0, sizeof cpus, &cpus) == 0) {
-    const std::string count = std::to_string(std::max(1, CPU_COUNT(&cpus)));
-    ::setenv("LV_CORES_PER_WORKER", count.c_str(), 0);
-    ::setenv("OMP_NUM_THREADS", count.c_str(), 0);
-  }
+  const std::string count = std::to_string(usable_cpus());
+  ::setenv("LV_CORES_PER_WORKER", count.c_str(), 0);
+  ::setenv("OMP_NUM_THREADS", count.c_str(), 0);
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);

@@ -1,5 +1,7 @@
 #include "system.h"
 
+#include "devices.h"
+
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -45,7 +47,7 @@ class RealSystem : public SessionSystem {
     if (::statvfs(p.c_str(), &st) != 0) return std::nullopt;
     return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
   }
-  unsigned cpu_count() const override { return std::max(1u, std::thread::hardware_concurrency()); }
+  unsigned cpu_count() const override { return usable_cpus(); }
   Launcher& launcher() override { return *launcher_; }
   CaptureResult capture(const std::vector<std::string>& argv) override { return capture_output(argv); }
   const Clock& clock() const override { return clock_; }

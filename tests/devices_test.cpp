@@ -1,11 +1,14 @@
 #include "devices.h"
 
+#include <sched.h>
+
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "catch.h"
 #include "error.h"
+#include "test_util.h"
 
 using lv::DeviceRequest;
 using lv::DeviceSlot;
@@ -305,4 +308,49 @@ TEST_CASE("devices: --cpu-workers is honoured with --gpus cpu, and by auto on a 
   const auto slots = lv::resolve_devices(with_cpu_workers("auto", std::nullopt, 3), {}, std::nullopt, warnings);
   CHECK(slots.size() == 3);
   CHECK_FALSE(slots[0].is_gpu);
+}
+
+TEST_CASE("cgroup CPU quotas are read in both formats, and none means none", "[devices][cpus]") {
+  CHECK(lv::cpu_max_limit("400000 100000\n") == 4.0);
+  CHECK(lv::cpu_max_limit("150000 100000") == 1.5);
+  CHECK_FALSE(lv::cpu_max_limit("max 100000\n"));
+  CHECK_FALSE(lv::cpu_max_limit(""));
+  CHECK_FALSE(lv::cpu_max_limit("400000"));
+  CHECK(lv::cfs_quota_limit("200000\n", "100000\n") == 2.0);
+  CHECK_FALSE(lv::cfs_quota_limit("-1\n", "100000\n"));
+  CHECK_FALSE(lv::cfs_quota_limit("lots", "100000"));
+}
+
+TEST_CASE("the lowest CPU quota of a process's cgroup and its ancestors binds", "[devices][cpus]") {
+  lv::test::TempDir dir;
+  // cgroup v2 (a container limited to 2.5 CPUs inside a slice of 6), and v1 on a hybrid layout.
+  lv::test::write_text(dir / "self_v2", "0::/kubepods/pod1/ctr\n");
+  lv::test::write_text(dir / "root/kubepods/cpu.max", "600000 100000\n");
+  lv::test::write_text(dir / "root/kubepods/pod1/cpu.max", "max 100000\n");
+  lv::test::write_text(dir / "root/kubepods/pod1/ctr/cpu.max", "250000 100000\n");
+  CHECK(lv::cgroup_cpu_limit(dir / "root", dir / "self_v2") == 2.5);
+  lv::test::write_text(dir / "self_v1", "4:memory:/job\n3:cpu,cpuacct:/job\n0::/\n");
+  lv::test::write_text(dir / "v1/cpu,cpuacct/job/cpu.cfs_quota_us", "300000\n");
+  lv::test::write_text(dir / "v1/cpu,cpuacct/job/cpu.cfs_period_us", "100000\n");
+  CHECK(lv::cgroup_cpu_limit(dir / "v1", dir / "self_v1") == 3.0);
+  // No quota anywhere, or no cgroup file at all.
+  lv::test::write_text(dir / "self_none", "0::/free\n");
+  CHECK_FALSE(lv::cgroup_cpu_limit(dir / "root", dir / "self_none"));
+  CHECK_FALSE(lv::cgroup_cpu_limit(dir / "root", dir / "missing"));
+}
+
+TEST_CASE("the usable CPUs follow this process's CPU set, not the machine's count", "[devices][cpus]") {
+  // Each test case runs in its own process (ctest), so narrowing its affinity touches nothing else.
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  cpu_set_t mine;
+  REQUIRE(::sched_getaffinity(0, sizeof mine, &mine) == 0);
+  int first = 0;
+  while (!CPU_ISSET(first, &mine)) ++first;
+  CPU_SET(first, &one);
+  REQUIRE(::sched_setaffinity(0, sizeof one, &one) == 0);
+  CHECK(lv::usable_cpus() == 1u);
+  REQUIRE(::sched_setaffinity(0, sizeof mine, &mine) == 0);
+  CHECK(lv::usable_cpus() >= 1u);
+  CHECK(lv::usable_cpus() <= static_cast<unsigned>(CPU_COUNT(&mine)));
 }

@@ -15,6 +15,7 @@
 #include <opencv2/core.hpp>
 
 #include "atomic_file.h"
+#include "devices.h"
 #include "byte_text.h"
 #include "error.h"
 #include "image_io.h"
@@ -55,7 +56,7 @@ std::optional<int> threads_from_env(const char* name) {
 int core_share() {
   if (const auto share = threads_from_env(kCoresPerWorkerEnv)) return *share;
   if (const auto omp = threads_from_env("OMP_NUM_THREADS")) return *omp;
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return static_cast<int>(usable_cpus());  // this process's CPU set and cgroup quota, not the machine's
 }
 
 int model_threads(const Config& config) {
