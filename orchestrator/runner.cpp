@@ -40,7 +40,7 @@ Runner::Runner(RunState& state, std::vector<int> shard_indices, Launcher& launch
     });
     if (lane == lanes_.end())
       lane = lanes_.insert(lanes_.end(),
-                           Lane{s.device, s.is_gpu, s.device_index, s.cuda_visible_devices, shard_log(s).string(), {}});
+                           Lane{s.device, s.is_gpu, s.device_index, s.cuda_visible_devices, shard_log(s).string(), {}, 0, false, {}, 0, 0});
     run.lane = static_cast<int>(lane - lanes_.begin());
     runs_.push_back(std::move(run));
   }
@@ -451,7 +451,7 @@ void Runner::handle_exit(ShardRun& run, const ExitStatus& status) {
   if (run.failure == FailureKind::cuda_oom && interrupts_ == 0 && batch > 1) {
     s.batch_size = batch / 2;
     hooks_.save_state();
-    ShardRetrying retry{s.index, s.device, status, run.failure, 0, options_.max_retries};
+    ShardRetrying retry{s.index, s.device, status, run.failure, 0, options_.max_retries, {}};
     retry.batch_size = std::make_pair(batch, *s.batch_size);
     status_.on(retry);
     ++run.free_relaunches;
@@ -461,7 +461,7 @@ void Runner::handle_exit(ShardRun& run, const ExitStatus& status) {
   hooks_.save_state();
   const int retries_used = s.attempts - 1 - run.free_relaunches;
   if (retries_used < options_.max_retries && interrupts_ == 0 && retry_may_help(run.failure)) {
-    status_.on(ShardRetrying{s.index, s.device, status, run.failure, retries_used + 1, options_.max_retries});
+    status_.on(ShardRetrying{s.index, s.device, status, run.failure, retries_used + 1, options_.max_retries, {}});
     launch(run);
     return;
   }

@@ -39,9 +39,9 @@ struct Fixture {
 
   Fixture() {
     for (int i = 0; i < 9; ++i) items.push_back("d/i" + std::to_string(i) + ".jpg");
-    summaries.push_back({0, "GPU 0", 3, "succeeded", 0, 1, 1.5, "gpu0.log"});
-    summaries.push_back({1, "GPU 1", 3, "succeeded", 0, 2, 3.0, "gpu1.log"});
-    summaries.push_back({2, "GPU 3", 3, "succeeded", std::nullopt, 1, 0.0, "gpu2.log"});
+    summaries.push_back({0, "GPU 0", 3, "succeeded", 0, 1, 1.5, "gpu0.log", {}, {}});
+    summaries.push_back({1, "GPU 1", 3, "succeeded", 0, 2, 3.0, "gpu1.log", {}, {}});
+    summaries.push_back({2, "GPU 3", 3, "succeeded", std::nullopt, 1, 0.0, "gpu2.log", {}, {}});
   }
 
   json record(int i, int shard) const {
@@ -259,8 +259,8 @@ TEST_CASE("merge adds up counters it does not know and keeps records under \"ite
              {"summary", {{"painted", 1}, {"by_colour", {{"red", 1}}}, {"spilled", 4}}},
              {"per_class", {{"red", {{"items", 1}}}, {"green", {{"items", 0}}}}},
              {"items", {rec("3:25", "red")}}};
-  const std::vector<lv::ShardSummary> summaries = {{0, "GPU 0", 2, "succeeded", 0, 1, 1.0, "gpu0.log"},
-                                                   {1, "GPU 1", 1, "succeeded", 0, 1, 1.0, "gpu1.log"}};
+  const std::vector<lv::ShardSummary> summaries = {{0, "GPU 0", 2, "succeeded", 0, 1, 1.0, "gpu0.log", {}, {}},
+                                                   {1, "GPU 1", 1, "succeeded", 0, 1, 1.0, "gpu1.log", {}, {}}};
   const json m = lv::merge_reports(items, {{0, 0, 2}, {1, 2, 3}}, {r0, r1}, summaries, "orchestrator");
   CHECK(m.at("status") == "complete");
   CHECK(m.at("summary") == json{{"painted", 3}, {"by_colour", {{"red", 2}, {"blue", 1}}}, {"spilled", 4}});

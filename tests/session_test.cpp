@@ -501,7 +501,10 @@ TEST_CASE("session: Ctrl-C saves the state, exits 130 and prints the resume comm
   CHECK(follow[0].kind == FollowUp::Kind::resume_interrupted);
   CHECK(follow[1].kind == FollowUp::Kind::merge_only);
   CHECK(follow[1].command.find("--merge-only") != std::string::npos);
-  for (const auto& s : load_run_state(w.work())->shards) CHECK(s.status == ShardStatus::interrupted);
+  // Held: a range over `load_run_state(...)->shards` would outlive the optional it points into.
+  const auto state = load_run_state(w.work());
+  REQUIRE(state);
+  for (const auto& s : state->shards) CHECK(s.status == ShardStatus::interrupted);
 }
 
 TEST_CASE("session: --merge-only merges what succeeded without running anything", "[session]") {

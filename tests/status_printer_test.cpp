@@ -83,8 +83,8 @@ TEST_CASE("the summary names a worker's own counters, leaving out those that are
   SteadyClock clock;
   StatusPrinter printer(out, false, false, 0, clock);
   printer.on(Summary{nlohmann::json{{"total_documents", 5}, {"correct", 3}, {"embedded", 0}, {"errors", 2}}, 0,
-                     "out/verification_report.json"});
-  printer.on(Summary{nlohmann::json{{"total_images", 2}, {"total_boxes", 3}, {"correct", 3}}, 1, "r.json"});
+                     "out/verification_report.json", {}, {}, 0});
+  printer.on(Summary{nlohmann::json{{"total_images", 2}, {"total_boxes", 3}, {"correct", 3}}, 1, "r.json", {}, {}, 0});
   const std::string text = read_and_close(out);
   INFO(text);
   CHECK(text.find("Summary: correct 3, errors 2, total_documents 5\n") != std::string::npos);
@@ -141,7 +141,7 @@ TEST_CASE("status lines name their shard once shards outnumber devices (a split)
   REQUIRE(out);
   SteadyClock clock;
   StatusPrinter printer(out, /*live=*/false, /*color=*/false, 0, clock);
-  PlanReady plan{0, 0, 2, {PlannedShard{0, "GPU 0", 0, 10, "0", "", "gpu0.log"}}};
+  PlanReady plan{0, 0, 2, {PlannedShard{0, "GPU 0", 0, 10, "0", "", "gpu0.log"}}, {}, {}, {}, {}, false, 10};
   plan.status_interval_s = 0;
   plan.selected.push_back(PlannedShard{1, "GPU 1", 10, 20, "1", "", "gpu1.log"});
   printer.on(plan);

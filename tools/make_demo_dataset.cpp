@@ -4,7 +4,7 @@
 // on background), and truth.jsonl recording every injected error (layout in demo_scene.h).
 //
 //   make_demo_dataset --out demo/data --scenes 2000 --noise 0.10 --seed 1
-//   make_demo_dataset --out demo/detector_data --noise-class 0.05 --noise-missing 0.05 \
+//   make_demo_dataset --out demo/detector_data --noise-class 0.05 --noise-missing 0.05
 //       --noise-location 0.05 --noise-duplicate 0.05 --noise-spurious 0.05 --seed 7
 //   make_demo_dataset --out demo/shifted --background busy --min-side 20 --max-side 60 --box-fit tight
 #include <chrono>

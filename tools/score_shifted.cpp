@@ -2,7 +2,7 @@
 // scenes and on shifted variants of them, from reports of verification.policy adaptive (each
 // also holds the fixed rule's verdicts), with the worst shifted case beside the demo's figure.
 //
-//   score_shifted --dataset demo demo/run/output/verification_report.json demo/data/truth.jsonl \
+//   score_shifted --dataset demo demo/run/output/verification_report.json demo/data/truth.jsonl
 //                 --dataset "busy background" demo/shifted/busy/run/output/verification_report.json ...
 #include <string>
 #include <vector>
